@@ -1,0 +1,49 @@
+import { describe, expect, it } from "@jest/globals";
+import { address, bool, ConfigError, int, oneOf, readConfig, str, url } from "./config.js";
+
+describe("readConfig", () => {
+  const spec = {
+    port: int("PORT", 50051, { min: 0, max: 65535 }),
+    inventoryAddr: address("INVENTORY_ADDR", "127.0.0.1:50052"),
+    databaseUrl: url("DATABASE_URL", ["postgres:", "postgresql:"]),
+    logLevel: oneOf("LOG_LEVEL", ["debug", "info", "warn"] as const, "info"),
+    tracing: bool("TRACING", false),
+    name: str("SERVICE_NAME", "order"),
+  };
+
+  it("applies defaults and parses typed values", () => {
+    const config = readConfig(spec, { DATABASE_URL: "postgres://u@h/db", PORT: "7000", TRACING: "yes" });
+    expect(config).toEqual({
+      port: 7000,
+      inventoryAddr: "127.0.0.1:50052",
+      databaseUrl: "postgres://u@h/db",
+      logLevel: "info",
+      tracing: true,
+      name: "order",
+    });
+  });
+
+  it("names every bad variable in one error", () => {
+    let error: unknown;
+    try {
+      readConfig(spec, { PORT: "70000", INVENTORY_ADDR: "inventory", DATABASE_URL: "mysql://x/y", TRACING: "maybe" });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const { problems, message } = error as ConfigError;
+    expect(problems).toHaveLength(4);
+    expect(message).toContain('PORT must be an integer between 0 and 65535, got "70000"');
+    expect(message).toContain('INVENTORY_ADDR must be host:port, got "inventory"');
+    expect(message).toContain("DATABASE_URL must use postgres: or postgresql:");
+    expect(message).toContain('TRACING must be true or false, got "maybe"');
+  });
+
+  it("reports a missing required variable", () => {
+    expect(() => readConfig(spec, {})).toThrow("DATABASE_URL is required but not set");
+  });
+
+  it("treats blank values as unset", () => {
+    expect(readConfig({ port: int("PORT", 1) }, { PORT: "  " }).port).toBe(1);
+  });
+});

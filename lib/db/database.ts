@@ -1,0 +1,101 @@
+import { type EntitySchema, type MigrationObject, MikroORM } from "@mikro-orm/core";
+import { Migrator } from "@mikro-orm/migrations";
+import { PostgreSqlDriver } from "@mikro-orm/postgresql";
+import pg from "pg";
+import type { Logger } from "../log.js";
+
+export type { EntityManager } from "@mikro-orm/postgresql";
+export type Database = MikroORM<PostgreSqlDriver>;
+
+export interface DatabaseOptions {
+  /** postgres://user:pass@host:port/dbname; the database is created when missing. */
+  url: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- schemas of unrelated entity types
+  entities: EntitySchema<any, any>[];
+  /** Migrations in order. A static list, not a glob: globs silently find nothing under bundlers and jest. */
+  migrations: MigrationObject[];
+  poolMax?: number;
+  logger?: Logger;
+}
+
+/**
+ * Opens the service's database with MikroORM, creating the database if needed, and applies
+ * pending migrations (all in one transaction) before returning. A service never runs against
+ * a schema it does not know.
+ */
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  await ensureDatabase(options.url);
+  const orm = await MikroORM.init({
+    driver: PostgreSqlDriver,
+    clientUrl: options.url,
+    entities: options.entities,
+    extensions: [Migrator],
+    discovery: { warnWhenNoEntities: false },
+    pool: { min: 0, max: options.poolMax ?? 10 },
+    // Each request forks its own EntityManager; a shared global one would mix identity maps.
+    allowGlobalContext: false,
+    forceUtcTimezone: true,
+    ignoreUndefinedInQuery: true,
+    debug: false,
+    // MikroORM prints to the console by default; keep every line in the structured log instead.
+    logger: (message) => options.logger?.debug({ orm: message.replace(/\x1b\[[0-9;]*m/g, "") }, "mikro-orm"),
+    migrations: {
+      migrationsList: options.migrations,
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+      tableName: "mikro_orm_migrations",
+    },
+  });
+  try {
+    const applied = await orm.getMigrator().up();
+    if (applied.length > 0) options.logger?.info({ migrations: applied.map((m) => m.name) }, "migrations applied");
+  } catch (error) {
+    await orm.close(true);
+    throw error;
+  }
+  return orm;
+}
+
+/** Creates the database named in `url` when it does not exist yet (idempotent, race-safe). */
+export async function ensureDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.slice(1));
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`database name "${name}" must match [A-Za-z0-9_-]+`);
+  const admin = new URL(url);
+  admin.pathname = "/postgres";
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
+    if (rowCount === 0) {
+      await client.query(`CREATE DATABASE "${name}"`).catch((error: { code?: string }) => {
+        // 42P04 duplicate_database, 23505: another process created it between check and create.
+        if (error.code !== "42P04" && error.code !== "23505") throw error;
+      });
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/** Drops the database named in `url`, closing other sessions first (tests). */
+export async function dropDatabase(url: string): Promise<void> {
+  const name = decodeURIComponent(new URL(url).pathname.slice(1));
+  const admin = new URL(url);
+  admin.pathname = "/postgres";
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The database URL for one service: `base` with its database name replaced. */
+export function serviceDatabaseUrl(base: string, database: string): string {
+  const url = new URL(base);
+  url.pathname = `/${database}`;
+  return url.toString();
+}

@@ -1,0 +1,2 @@
+export * from "./propagation.js";
+export * from "./setup.js";

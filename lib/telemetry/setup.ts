@@ -1,0 +1,60 @@
+import { context, propagation, trace } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type SpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
+
+export interface TelemetryOptions {
+  serviceName: string;
+  /** OTLP/HTTP endpoint (e.g. http://jaeger:4318); spans are exported only when set. */
+  otlpEndpoint?: string;
+  /** Keep finished spans in memory, for tests that assert on them. */
+  inMemory?: boolean;
+}
+
+export interface Telemetry {
+  /** Finished spans, when started with `inMemory`. */
+  readonly memory?: InMemorySpanExporter;
+  shutdown(): Promise<void>;
+}
+
+let active: Telemetry | undefined;
+
+/**
+ * Installs the global tracer provider, W3C propagators and the AsyncLocalStorage context
+ * manager. Idempotent per process: a second call returns the first setup, since OpenTelemetry
+ * globals can be registered only once.
+ */
+export function setupTelemetry(options: TelemetryOptions): Telemetry {
+  if (active) return active;
+  const processors: SpanProcessor[] = [];
+  const memory = options.inMemory ? new InMemorySpanExporter() : undefined;
+  if (memory) processors.push(new SimpleSpanProcessor(memory));
+  if (options.otlpEndpoint) {
+    const exporter = new OTLPTraceExporter({ url: `${options.otlpEndpoint.replace(/\/$/, "")}/v1/traces` });
+    processors.push(new BatchSpanProcessor(exporter));
+  }
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ "service.name": options.serviceName }),
+    spanProcessors: processors,
+  });
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(
+    new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+  );
+  trace.setGlobalTracerProvider(provider);
+  active = {
+    memory,
+    async shutdown() {
+      await provider.shutdown();
+    },
+  };
+  return active;
+}

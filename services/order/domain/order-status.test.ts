@@ -1,0 +1,118 @@
+import { describe, expect, it } from "@jest/globals";
+import { decide, isTerminal, type OrderInput, type OrderStatus } from "./order-status.js";
+
+const ALL: OrderStatus[] = [
+  "PENDING",
+  "RESERVED",
+  "CONFIRMED",
+  "REJECTED",
+  "PAYMENT_FAILED",
+  "CANCELLED",
+  "EXPIRED",
+  "SHIPPED",
+  "DELIVERED",
+  "DELIVERY_FAILED",
+];
+
+const INPUTS: OrderInput[] = [
+  { type: "inventory.reserved" },
+  { type: "inventory.insufficient", reason: "p1 short" },
+  { type: "inventory.released", reason: "EXPIRED" },
+  { type: "inventory.released", reason: "OTHER" },
+  { type: "payment.completed" },
+  { type: "payment.failed", reason: "declined" },
+  { type: "delivery.status_changed", to: "IN_TRANSIT" },
+  { type: "delivery.status_changed", to: "DELIVERED" },
+  { type: "delivery.status_changed", to: "FAILED" },
+  { type: "delivery.status_changed", to: "CANCELLED" },
+  { type: "cancel", reason: "changed my mind" },
+];
+
+/** Every transition the saga allows; anything else must be ignored or refused. */
+const ALLOWED: Record<string, OrderStatus> = {
+  "PENDING inventory.reserved": "RESERVED",
+  "PENDING inventory.insufficient": "REJECTED",
+  "RESERVED inventory.insufficient": "REJECTED",
+  "CONFIRMED inventory.insufficient": "CANCELLED",
+  "PENDING inventory.released:EXPIRED": "EXPIRED",
+  "RESERVED inventory.released:EXPIRED": "EXPIRED",
+  "PENDING payment.completed": "CONFIRMED",
+  "RESERVED payment.completed": "CONFIRMED",
+  "PENDING payment.failed": "PAYMENT_FAILED",
+  "RESERVED payment.failed": "PAYMENT_FAILED",
+  "CONFIRMED delivery.status_changed:IN_TRANSIT": "SHIPPED",
+  "CONFIRMED delivery.status_changed:DELIVERED": "DELIVERED",
+  "SHIPPED delivery.status_changed:DELIVERED": "DELIVERED",
+  "CONFIRMED delivery.status_changed:FAILED": "DELIVERY_FAILED",
+  "SHIPPED delivery.status_changed:FAILED": "DELIVERY_FAILED",
+  "PENDING cancel": "CANCELLED",
+  "RESERVED cancel": "CANCELLED",
+  "CONFIRMED cancel": "CANCELLED",
+};
+
+function key(status: OrderStatus, input: OrderInput): string {
+  const detail = input.type === "inventory.released" ? `:${input.reason}` : input.type === "delivery.status_changed" ? `:${input.to}` : "";
+  return `${status} ${input.type}${detail}`;
+}
+
+describe("order state machine", () => {
+  for (const status of ALL) {
+    for (const input of INPUTS) {
+      const name = key(status, input);
+      const expected = ALLOWED[name];
+      it(`${name} -> ${expected ?? "no change"}`, () => {
+        const outcome = decide(status, input);
+        if (expected) {
+          expect(outcome).toMatchObject({ kind: "transition", from: status, to: expected });
+        } else {
+          expect(outcome.kind).not.toBe("transition");
+        }
+      });
+    }
+  }
+
+  it("refuses to cancel once shipped or finished, naming the status", () => {
+    for (const status of ["SHIPPED", "DELIVERED", "REJECTED", "PAYMENT_FAILED", "EXPIRED", "DELIVERY_FAILED"] as const) {
+      const outcome = decide(status, { type: "cancel", reason: "" });
+      expect(outcome).toEqual({ kind: "refused", why: `order is ${status} and can no longer be cancelled` });
+    }
+  });
+
+  it("treats a second cancel as a no-op, not an error", () => {
+    expect(decide("CANCELLED", { type: "cancel", reason: "" }).kind).toBe("ignored");
+  });
+
+  it("ignores duplicates: applying the same event twice changes nothing the second time", () => {
+    for (const status of ALL) {
+      for (const input of INPUTS.filter((i) => i.type !== "cancel")) {
+        const first = decide(status, input);
+        if (first.kind !== "transition") continue;
+        expect(decide(first.to, input).kind).toBe("ignored");
+      }
+    }
+  });
+
+  it("never moves backwards when events arrive out of order", () => {
+    // payment.completed consumed before inventory.reserved
+    const confirmed = decide("PENDING", { type: "payment.completed" });
+    expect(confirmed).toMatchObject({ to: "CONFIRMED" });
+    expect(decide("CONFIRMED", { type: "inventory.reserved" }).kind).toBe("ignored");
+    // delivered before in-transit
+    expect(decide("DELIVERED", { type: "delivery.status_changed", to: "IN_TRANSIT" }).kind).toBe("ignored");
+    // an expiry that lost the race with payment
+    expect(decide("CONFIRMED", { type: "inventory.released", reason: "EXPIRED" }).kind).toBe("ignored");
+  });
+
+  it("leaves terminal states only never", () => {
+    for (const status of ALL.filter(isTerminal)) {
+      for (const input of INPUTS) {
+        expect(decide(status, input).kind).not.toBe("transition");
+      }
+    }
+  });
+
+  it("uses the cancel reason, with a default", () => {
+    expect(decide("PENDING", { type: "cancel", reason: "" })).toMatchObject({ reason: "cancelled by customer" });
+    expect(decide("PENDING", { type: "cancel", reason: "too slow" })).toMatchObject({ reason: "too slow" });
+  });
+});
