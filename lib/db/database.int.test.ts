@@ -46,7 +46,7 @@ describe("openDatabase", () => {
   it("applies each migration once across restarts", async () => {
     const again = await openDatabase({ url: db.url, entities: [Widget], migrations });
     try {
-      const rows = await again.em.getConnection().execute("SELECT name FROM mikro_orm_migrations");
+      const rows = await again.em.getConnection().execute<{ name: string }[]>("SELECT name FROM mikro_orm_migrations");
       expect(rows.map((r: { name: string }) => r.name)).toEqual(["0001-widgets"]);
     } finally {
       await again.close(true);
