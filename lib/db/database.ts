@@ -38,7 +38,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     ignoreUndefinedInQuery: true,
     debug: false,
     // MikroORM prints to the console by default; keep every line in the structured log instead.
-    logger: (message) => options.logger?.debug({ orm: message.replace(/\x1b\[[0-9;]*m/g, "") }, "mikro-orm"),
+    colors: false,
+    logger: (message) => options.logger?.debug({ orm: message }, "mikro-orm"),
     migrations: {
       migrationsList: options.migrations,
       transactional: true,

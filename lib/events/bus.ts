@@ -1,0 +1,40 @@
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { DEFAULT_BUS_NAMES, type EventBusNames } from "./names.js";
+import { ensureStreams, type StreamOptions } from "./streams.js";
+
+/** A NATS connection with its JetStream clients and the names of the streams it uses. */
+export interface EventBus {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly names: EventBusNames;
+  /** Drains the connection: pending publishes and acks are flushed, then it closes. */
+  close(): Promise<void>;
+}
+
+export interface ConnectBusOptions {
+  /** One URL or a comma-separated list (nats://host:4222). */
+  natsUrl: string;
+  /** Stream and subject names (default: production names). */
+  names?: EventBusNames;
+  /** Connection name shown by the server (e.g. the service name). */
+  name: string;
+  streams?: StreamOptions;
+}
+
+/**
+ * Connects to NATS (reconnecting forever: a NATS restart must not stop a service) and makes
+ * sure both streams exist with the expected configuration.
+ */
+export async function connectBus({ natsUrl, names = DEFAULT_BUS_NAMES, name, streams }: ConnectBusOptions): Promise<EventBus> {
+  const nc = await connect({ servers: natsUrl.split(",").map((url) => url.trim()), name, maxReconnectAttempts: -1 });
+  try {
+    const jsm = await jetstreamManager(nc);
+    await ensureStreams(jsm, names, streams);
+    return { nc, js: jetstream(nc), jsm, names, close: () => nc.drain() };
+  } catch (error) {
+    await nc.close();
+    throw error;
+  }
+}

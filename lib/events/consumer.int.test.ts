@@ -1,0 +1,318 @@
+import { create, type DescMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { headers as natsHeaders } from "@nats-io/transport-node";
+import { context, SpanKind, trace } from "@opentelemetry/api";
+import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import {
+  OrderCancelledSchema,
+  OrderConfirmedSchema,
+  OrderCreatedSchema,
+  OrderDeliveredSchema,
+  OrderExpiredSchema,
+  OrderRejectedSchema,
+} from "../../gen/shop/events/v1/order_events_pb.js";
+import { PaymentCompletedSchema, PaymentFailedSchema } from "../../gen/shop/events/v1/payment_events_pb.js";
+import { testInfra, waitFor } from "../../test/harness/index.js";
+import { uuidv7 } from "../ids.js";
+import { CORRELATION_HEADER, getCorrelationId, setupTelemetry, type Telemetry } from "../telemetry/index.js";
+import { connectBus } from "./bus.js";
+import { startConsumer } from "./consumer.js";
+import { PermanentError } from "./errors.js";
+import {
+  DLQ_CONSUMER_HEADER,
+  DLQ_DELIVERY_COUNT_HEADER,
+  DLQ_ERROR_HEADER,
+  DLQ_ORIGINAL_SUBJECT_HEADER,
+  EVENT_ID_HEADER,
+  EVENT_TYPE_HEADER,
+} from "./headers.js";
+import { enqueue } from "./outbox.js";
+import type { Relay } from "./relay.js";
+import { eventSubject } from "./subjects.js";
+import { consumerSettled, createTestbed, readStream, recordEffect, type Testbed } from "./test-support.js";
+
+// Short retry delays keep the suite fast; production defaults are 1 s, 2 s, 4 s.
+const FAST = [50, 100, 150];
+
+let tb: Testbed;
+let telemetry: Telemetry;
+let relay: Relay;
+
+beforeAll(async () => {
+  telemetry = setupTelemetry({ serviceName: "events-test", inMemory: true });
+  tb = await createTestbed();
+  relay = tb.relay();
+});
+
+afterAll(async () => {
+  await tb?.close();
+  await telemetry?.shutdown();
+});
+
+/** Enqueues one event in its own transaction and wakes the relay; returns its id. */
+async function emit<Desc extends DescMessage>(schema: Desc, message: MessageInitShape<Desc>, aggregateId: string): Promise<string> {
+  const id = await tb.orm.em.fork().transactional((em) => enqueue(em, schema, message, { aggregateId }));
+  relay.kick();
+  return id;
+}
+
+async function deadLetters(schema: DescMessage) {
+  const subject = `${tb.names.dlqSubjectRoot}.${eventSubject(tb.names, schema).slice(tb.names.subjectRoot.length + 1)}`;
+  return readStream(tb.bus, tb.names.dlqStream, subject);
+}
+
+async function streamMessages(schema: DescMessage): Promise<number> {
+  return (await readStream(tb.bus, tb.names.stream, eventSubject(tb.names, schema))).length;
+}
+
+describe("consumer", () => {
+  it("retries a failing handler and applies the event once when it finally succeeds", async () => {
+    const consumer = "test-flaky";
+    const deliveries: number[] = [];
+    await tb.consumer({
+      consumer,
+      event: OrderConfirmedSchema,
+      backoffMs: FAST,
+      handler: async (_event, ctx) => {
+        deliveries.push(ctx.deliveryCount);
+        // Written before the failure: must be rolled back with it.
+        await recordEffect(ctx, consumer, `attempt ${ctx.deliveryCount}`);
+        if (ctx.deliveryCount < 3) throw new Error(`transient failure ${ctx.deliveryCount}`);
+      },
+    });
+    const orderId = uuidv7();
+    const eventId = await emit(OrderConfirmedSchema, { orderId }, orderId);
+    await waitFor(() => consumerSettled(tb.bus, consumer, 1), { message: "the event to be acked" });
+    expect(deliveries).toEqual([1, 2, 3]);
+    expect(await tb.effects(consumer)).toEqual([{ event_id: eventId, note: "attempt 3" }]);
+    expect(await deadLetters(OrderConfirmedSchema)).toHaveLength(0);
+  });
+
+  it("moves an event to the DLQ after 4 failed deliveries, with error, consumer and delivery count", async () => {
+    const consumer = "test-always-fails";
+    const deliveries: number[] = [];
+    await tb.consumer({
+      consumer,
+      event: OrderRejectedSchema,
+      backoffMs: FAST,
+      handler: async (_event, ctx) => {
+        deliveries.push(ctx.deliveryCount);
+        await recordEffect(ctx, consumer);
+        throw new Error(`inventory unreachable (attempt ${ctx.deliveryCount})`);
+      },
+    });
+    const orderId = uuidv7();
+    const eventId = await emit(OrderRejectedSchema, { orderId, reason: "out of stock" }, orderId);
+    const [dead] = await waitFor(async () => {
+      const found = await deadLetters(OrderRejectedSchema);
+      return found.length > 0 && found;
+    }, { message: "the dead letter" });
+    await waitFor(() => consumerSettled(tb.bus, consumer, 1), { message: "the original to be terminated" });
+    expect(deliveries).toEqual([1, 2, 3, 4]);
+    expect(await tb.effects(consumer)).toEqual([]);
+    expect(dead.header.get(DLQ_ERROR_HEADER)).toBe("inventory unreachable (attempt 4)");
+    expect(dead.header.get(DLQ_CONSUMER_HEADER)).toBe(consumer);
+    expect(dead.header.get(DLQ_DELIVERY_COUNT_HEADER)).toBe("4");
+    expect(dead.header.get(DLQ_ORIGINAL_SUBJECT_HEADER)).toBe(eventSubject(tb.names, OrderRejectedSchema));
+    expect(dead.header.get(EVENT_ID_HEADER)).toBe(eventId);
+    expect(dead.header.get(EVENT_TYPE_HEADER)).toBe(OrderRejectedSchema.typeName);
+    expect(dead.header.get(CORRELATION_HEADER)).toBe(orderId);
+    expect(dead.subject).toBe(`${tb.names.dlqSubjectRoot}.order.rejected`);
+    const [original] = await readStream(tb.bus, tb.names.stream, eventSubject(tb.names, OrderRejectedSchema));
+    expect(Buffer.from(dead.data).equals(Buffer.from(original.data))).toBe(true);
+  });
+
+  it("sends a PermanentError to the DLQ on the first delivery", async () => {
+    const consumer = "test-permanent";
+    const deliveries: number[] = [];
+    await tb.consumer({
+      consumer,
+      event: OrderExpiredSchema,
+      backoffMs: FAST,
+      handler: async (_event, ctx) => {
+        deliveries.push(ctx.deliveryCount);
+        throw new PermanentError("order does not exist in this service");
+      },
+    });
+    const orderId = uuidv7();
+    await emit(OrderExpiredSchema, { orderId }, orderId);
+    const [dead] = await waitFor(async () => {
+      const found = await deadLetters(OrderExpiredSchema);
+      return found.length > 0 && found;
+    }, { message: "the dead letter" });
+    await waitFor(() => consumerSettled(tb.bus, consumer, 1), { message: "the original to be terminated" });
+    expect(deliveries).toEqual([1]);
+    expect(dead.header.get(DLQ_DELIVERY_COUNT_HEADER)).toBe("1");
+    expect(dead.header.get(DLQ_ERROR_HEADER)).toBe("order does not exist in this service");
+  });
+
+  it("sends an undecodable message to the DLQ without calling the handler", async () => {
+    const consumer = "test-undecodable";
+    let calls = 0;
+    await tb.consumer({
+      consumer,
+      event: PaymentFailedSchema,
+      backoffMs: FAST,
+      handler: async () => {
+        calls++;
+      },
+    });
+    const h = natsHeaders();
+    const eventId = uuidv7();
+    h.set(EVENT_ID_HEADER, eventId);
+    h.set(EVENT_TYPE_HEADER, PaymentFailedSchema.typeName);
+    await tb.bus.js.publish(eventSubject(tb.names, PaymentFailedSchema), new Uint8Array([0xff, 0xff, 0xff, 0xff]), {
+      msgID: eventId,
+      headers: h,
+    });
+    const [dead] = await waitFor(async () => {
+      const found = await deadLetters(PaymentFailedSchema);
+      return found.length > 0 && found;
+    }, { message: "the dead letter" });
+    await waitFor(() => consumerSettled(tb.bus, consumer, 1), { message: "the original to be terminated" });
+    expect(calls).toBe(0);
+    expect(dead.header.get(DLQ_ERROR_HEADER)).toMatch(/^cannot decode shop.events.v1.PaymentFailed/);
+    expect(dead.header.get(DLQ_DELIVERY_COUNT_HEADER)).toBe("1");
+  });
+
+  it("moves an event to the DLQ when the worker handling its last delivery dies", async () => {
+    const consumer = "test-worker-dies";
+    const options = { consumer, event: OrderDeliveredSchema, maxDeliver: 2, backoffMs: FAST };
+    // The doomed worker has its own connection, so "dying" is closing it: no ack, no progress.
+    const doomed = await connectBus({ natsUrl: testInfra().natsUrl, names: tb.names, name: "doomed-worker" });
+    const deliveries: number[] = [];
+    let hanging!: () => void;
+    const hangs = new Promise<void>((resolve) => (hanging = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const first = await startConsumer({
+      ...options,
+      orm: tb.orm,
+      js: doomed.js,
+      jsm: doomed.jsm,
+      names: tb.names,
+      logger: tb.logger,
+      handler: async (_event, ctx) => {
+        deliveries.push(ctx.deliveryCount);
+        if (ctx.deliveryCount === 1) throw new Error("transient");
+        hanging();
+        await released;
+        throw new Error("the process is gone");
+      },
+    });
+    try {
+      const orderId = uuidv7();
+      await emit(OrderDeliveredSchema, { orderId }, orderId);
+      await hangs;
+      await doomed.nc.close();
+      // A surviving replica gets the extra delivery and dead-letters it without running the handler.
+      await tb.consumer({
+        ...options,
+        handler: async (_event, ctx) => {
+          deliveries.push(ctx.deliveryCount);
+        },
+      });
+      const [dead] = await waitFor(async () => {
+        const found = await deadLetters(OrderDeliveredSchema);
+        return found.length > 0 && found;
+      }, { message: "the dead letter" });
+      await waitFor(() => consumerSettled(tb.bus, consumer, 1), { message: "the original to be terminated" });
+      expect(deliveries).toEqual([1, 2]);
+      expect(dead.header.get(DLQ_ERROR_HEADER)).toMatch(/^no outcome after 2 deliveries/);
+      expect(dead.header.get(DLQ_DELIVERY_COUNT_HEADER)).toBe("2");
+    } finally {
+      release();
+      await first.stop();
+    }
+  });
+
+  it("applies an event delivered twice (same event id, different Nats-Msg-Id) once", async () => {
+    const consumer = "test-duplicate";
+    let calls = 0;
+    await tb.consumer({
+      consumer,
+      event: OrderCancelledSchema,
+      handler: async (_event, ctx) => {
+        calls++;
+        await recordEffect(ctx, consumer);
+      },
+    });
+    const eventId = uuidv7();
+    const payload = toBinary(OrderCancelledSchema, create(OrderCancelledSchema, { orderId: uuidv7() }));
+    for (const msgID of [eventId, `${eventId}:again`]) {
+      const h = natsHeaders();
+      h.set(EVENT_ID_HEADER, eventId);
+      h.set(EVENT_TYPE_HEADER, OrderCancelledSchema.typeName);
+      await tb.bus.js.publish(eventSubject(tb.names, OrderCancelledSchema), payload, { msgID, headers: h });
+    }
+    expect(await streamMessages(OrderCancelledSchema)).toBe(2);
+    await waitFor(() => consumerSettled(tb.bus, consumer, 2), { message: "both copies to be acked" });
+    expect(calls).toBe(1);
+    expect(await tb.effects(consumer)).toEqual([{ event_id: eventId, note: null }]);
+  });
+
+  it("runs the handler in a consumer span of the trace that enqueued the event, with its correlation id", async () => {
+    const consumer = "test-tracing";
+    const orderId = uuidv7();
+    const seen: { correlation?: string; header?: string; published?: string } = {};
+    await tb.consumer({
+      consumer,
+      event: PaymentCompletedSchema,
+      handler: async (event, ctx) => {
+        seen.correlation = getCorrelationId();
+        seen.header = ctx.headers[CORRELATION_HEADER];
+        // An event published by the handler continues the same trace.
+        seen.published = await ctx.publish(OrderConfirmedSchema, { orderId: event.orderId }, { aggregateId: event.orderId });
+      },
+    });
+    const request = trace.getTracer("test").startSpan("CreatePayment");
+    const eventId = await context.with(trace.setSpan(context.active(), request), () =>
+      emit(PaymentCompletedSchema, { orderId, paymentId: uuidv7() }, orderId),
+    );
+    request.end();
+
+    const spans = (): ReadableSpan[] => telemetry.memory?.getFinishedSpans() ?? [];
+    const byKind = (kind: SpanKind, id: string) =>
+      spans().find((span) => span.kind === kind && span.attributes["messaging.message.id"] === id);
+    const processSpan = await waitFor(() => byKind(SpanKind.CONSUMER, eventId), { message: "the consumer span" });
+    const sendSpan = byKind(SpanKind.PRODUCER, eventId);
+    const traceId = request.spanContext().traceId;
+    expect(processSpan.spanContext().traceId).toBe(traceId);
+    expect(processSpan.parentSpanContext?.traceId).toBe(traceId);
+    expect(processSpan.parentSpanContext?.spanId).toBe(sendSpan?.spanContext().spanId);
+    expect(sendSpan?.parentSpanContext?.spanId).toBe(request.spanContext().spanId);
+    expect(seen.correlation).toBe(orderId);
+    expect(seen.header).toBe(orderId);
+
+    const { rows } = await tb.orm.em.getKnex().raw("select headers from outbox where id = ?", [seen.published ?? ""]);
+    expect(rows[0].headers.traceparent).toContain(traceId);
+    expect(rows[0].headers[CORRELATION_HEADER]).toBe(orderId);
+  });
+
+  it("stops gracefully: the in-flight handler finishes and is acked before stop() resolves", async () => {
+    const consumer = "test-stop";
+    let entered!: () => void;
+    const inHandler = new Promise<void>((resolve) => (entered = resolve));
+    let finish!: () => void;
+    const finishing = new Promise<void>((resolve) => (finish = resolve));
+    const running = await tb.consumer({
+      consumer,
+      event: OrderCreatedSchema,
+      handler: async (_event, ctx) => {
+        entered();
+        await finishing;
+        await recordEffect(ctx, consumer);
+      },
+    });
+    await emit(OrderCreatedSchema, { orderId: uuidv7() }, uuidv7());
+    await inHandler;
+    let stopped = false;
+    const stopping = running.stop().then(() => (stopped = true));
+    await Promise.resolve();
+    expect(stopped).toBe(false);
+    finish();
+    await stopping;
+    expect(await tb.effects(consumer)).toHaveLength(1);
+    await waitFor(() => consumerSettled(tb.bus, consumer, 1), { message: "the ack to reach the server" });
+  });
+});

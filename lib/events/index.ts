@@ -1,0 +1,25 @@
+/**
+ * The JetStream event bus (architecture section 5): streams, transactional outbox and relay,
+ * idempotent retrying consumers, and the dead-letter admin API.
+ */
+export { connectBus, type ConnectBusOptions, type EventBus } from "./bus.js";
+export { startConsumer, type ConsumerOptions, type EventConsumer, type EventContext, type EventHandler } from "./consumer.js";
+export {
+  copyToDeadLetters,
+  discardDeadLetter,
+  getDeadLetter,
+  listDeadLetters,
+  replayDeadLetter,
+  type DeadLetter,
+  type DeadLetterDetail,
+  type DeadLetterFailure,
+  type DeadLetterPage,
+} from "./dead-letters.js";
+export { isPermanent, PermanentError } from "./errors.js";
+export * from "./headers.js";
+export { EventsMigration, eventsMigration } from "./migration.js";
+export { busNames, DEFAULT_BUS_NAMES, type EventBusNames } from "./names.js";
+export { enqueue, type EnqueueOptions } from "./outbox.js";
+export { kickRelays, startRelay, type OutboxEvent, type Relay, type RelayOptions } from "./relay.js";
+export { ensureStreams, type StreamOptions } from "./streams.js";
+export { deadLetterSubject, eventRoute, eventSubject, originalSubject, type EventRoute, type EventTypeDesc } from "./subjects.js";

@@ -1,0 +1,261 @@
+import type { Knex } from "@mikro-orm/postgresql";
+import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
+import { headers as natsHeaders } from "@nats-io/transport-node";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import type { Database } from "../db/index.js";
+import type { Logger } from "../log.js";
+import { CORRELATION_HEADER, extractHeaders, injectHeaders } from "../telemetry/index.js";
+import { errorMessage } from "./errors.js";
+import { EVENT_ID_HEADER, EVENT_TYPE_HEADER, headerValue } from "./headers.js";
+import type { EventBusNames } from "./names.js";
+import { Sleeper } from "./sleeper.js";
+import { tracer } from "./tracing.js";
+
+/** One outbox row on its way to the bus. */
+export interface OutboxEvent {
+  readonly id: string;
+  readonly aggregateType: string;
+  readonly aggregateId: string;
+  readonly eventType: string;
+  /** Full subject, namespace included. */
+  readonly subject: string;
+  readonly payload: Uint8Array;
+  /** traceparent / tracestate / x-correlation-id captured by `enqueue`. */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export interface RelayOptions {
+  orm: Database;
+  js: JetStreamClient;
+  names: EventBusNames;
+  logger: Logger;
+  /** Rows per transaction (default 100). */
+  batchSize?: number;
+  /** Poll interval while the outbox is empty (default 200 ms); `kick()` cuts it short. */
+  idleMs?: number;
+  /** How long to wait for a PubAck (default 5 s). */
+  publishTimeoutMs?: number;
+  /** Longest back-off after failures (default 5 s). */
+  maxBackoffMs?: number;
+  /**
+   * Test hook, called after an event's PubAck and before its row is marked published. A throw
+   * simulates a crash at the worst moment: the batch's transaction rolls back and the event is
+   * published again later, where the stream's Nats-Msg-Id de-duplication drops the copy.
+   */
+  afterPublish?: (event: OutboxEvent) => void | Promise<void>;
+}
+
+/** A running outbox relay. */
+export interface Relay {
+  /** Publish now instead of at the next poll (call after committing a transaction that enqueued). */
+  kick(): void;
+  /** Finishes the batch in flight, then stops. */
+  stop(): Promise<void>;
+}
+
+/*
+ * Concurrency design. Several replicas of a service run a relay on the same outbox; each event
+ * must be published once (give or take a de-duplicated retry) and the events of one aggregate
+ * in order. Each batch runs in one short transaction that:
+ *   1. takes a transaction-scoped advisory lock, pg_try_advisory_xact_lock(space, hashtext(aggregate_id)),
+ *      on the aggregates owning the oldest unpublished rows, skipping aggregates another relay holds
+ *      (the advisory-lock form of FOR UPDATE SKIP LOCKED, but per aggregate instead of per row:
+ *      row-level skipping would let a second relay publish event n+1 of an aggregate while the
+ *      first is still publishing event n);
+ *   2. reads, in a new statement (so its snapshot includes everything committed by the relay that
+ *      held a lock before us), the unpublished rows of the locked aggregates in seq order;
+ *   3. publishes them one by one, waiting for each PubAck, and marks them published.
+ * The locks are released at commit or rollback, also when the process dies, so there is no
+ * leader to elect or fail over. A crash between publish and commit republishes rows with the
+ * same Nats-Msg-Id, which the stream drops within its duplicate window.
+ */
+const LOCK_SPACE = 0x6f6d7278; // "omrx": keeps these advisory locks apart from any other user's.
+
+// Candidates are the aggregates owning the oldest unpublished rows (a window of SCAN_FACTOR
+// batches, so one aggregate's long backlog cannot hide the others), oldest first. The CTE is
+// MATERIALIZED because otherwise the planner pushes the lock call down into the aggregation
+// (as a HAVING filter) and locks every candidate; on the CTE scan the limit stops the lock
+// calls once a batch's worth of aggregates is locked, leaving the rest to other replicas.
+// (Locking more than needed would only cost parallelism, never correctness.)
+const LOCK_AGGREGATES = `
+  with candidates as materialized (
+    select aggregate_id, min(seq) as first_seq
+    from (select aggregate_id, seq from outbox where published_at is null order by seq limit ?) oldest
+    group by aggregate_id
+    order by first_seq
+  )
+  select aggregate_id from candidates
+  where pg_try_advisory_xact_lock(?, hashtext(aggregate_id))
+  limit ?`;
+const SCAN_FACTOR = 10;
+
+const SELECT_ROWS = `
+  select id, aggregate_type, aggregate_id, event_type, subject, payload, headers
+  from outbox
+  where published_at is null and aggregate_id = any(?::text[])
+  order by seq
+  limit ?`;
+
+interface OutboxRow {
+  id: string;
+  aggregate_type: string;
+  aggregate_id: string;
+  event_type: string;
+  subject: string;
+  payload: Buffer;
+  headers: Record<string, string>;
+}
+
+/** Two failed publishes in one batch mean the bus is unavailable, not that one event is bad. */
+const MAX_FAILURES_PER_BATCH = 2;
+
+const running = new WeakMap<Database, Set<Relay>>();
+
+/** Wakes every relay this process runs on `orm`'s database (call after a commit that enqueued). */
+export function kickRelays(orm: Database): void {
+  for (const relay of running.get(orm) ?? []) relay.kick();
+}
+
+/**
+ * Starts publishing the outbox of `orm`'s database to JetStream: rows in order with
+ * `Nats-Msg-Id` = event id, waiting for each PubAck before marking the row published. Safe to
+ * run in every replica (see the design note above). Publish errors are logged and retried
+ * with back-off; a row is never dropped.
+ */
+export function startRelay(options: RelayOptions): Relay {
+  const { orm, js, names, afterPublish } = options;
+  const batchSize = options.batchSize ?? 100;
+  const idleMs = options.idleMs ?? 200;
+  const publishTimeoutMs = options.publishTimeoutMs ?? 5_000;
+  const maxBackoffMs = options.maxBackoffMs ?? 5_000;
+  const logger = options.logger.child({ component: "outbox-relay" });
+  // getKnex() reads no context, so the global EntityManager is fine here even with allowGlobalContext off.
+  const knex: Knex = orm.em.getKnex();
+  const sleeper = new Sleeper();
+  let stopped = false;
+
+  async function publish(event: OutboxEvent): Promise<PubAck> {
+    const parent = extractHeaders((key) => event.headers[key], ROOT_CONTEXT);
+    const attributes = {
+      "messaging.system": "nats",
+      "messaging.operation.type": "send",
+      "messaging.destination.name": event.subject,
+      "messaging.message.id": event.id,
+    };
+    return tracer.startActiveSpan(`send ${event.subject}`, { kind: SpanKind.PRODUCER, attributes }, parent, async (span) => {
+      try {
+        const h = natsHeaders();
+        // The row's own context first (all there is without a tracer), then this send span's.
+        for (const [key, value] of Object.entries({ ...event.headers, ...injectHeaders() })) h.set(key, value);
+        h.set(EVENT_ID_HEADER, event.id);
+        h.set(EVENT_TYPE_HEADER, event.eventType);
+        const ack = await js.publish(event.subject, event.payload, {
+          msgID: event.id,
+          headers: h,
+          timeout: publishTimeoutMs,
+          // Fails loudly if the subject is captured by any other stream than ours.
+          expect: { streamName: names.stream },
+        });
+        span.setAttribute("messaging.nats.stream_sequence", ack.seq);
+        return ack;
+      } catch (error) {
+        span.recordException(error as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(error) });
+        throw error;
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  /** One batch in one transaction; returns how many rows it published and the first publish error. */
+  async function relayBatch(): Promise<{ published: number; error?: unknown }> {
+    return knex.transaction(async (trx) => {
+      const locked = await trx.raw<{ rows: { aggregate_id: string }[] }>(LOCK_AGGREGATES, [
+        batchSize * SCAN_FACTOR,
+        LOCK_SPACE,
+        batchSize,
+      ]);
+      if (locked.rows.length === 0) return { published: 0 };
+      const aggregates = locked.rows.map((row) => row.aggregate_id);
+      const { rows } = await trx.raw<{ rows: OutboxRow[] }>(SELECT_ROWS, [aggregates, batchSize]);
+      const published: string[] = [];
+      const blocked = new Set<string>();
+      let firstError: unknown;
+      let failures = 0;
+      for (const row of rows) {
+        // After a failure, later events of that aggregate wait: publishing them would reorder it.
+        if (blocked.has(row.aggregate_id)) continue;
+        const event = toEvent(row, names);
+        const log = logger.child({ event_id: event.id, event_type: event.eventType, order_id: event.headers[CORRELATION_HEADER] });
+        let ack: PubAck;
+        try {
+          ack = await publish(event);
+        } catch (error) {
+          blocked.add(row.aggregate_id);
+          firstError ??= error;
+          failures++;
+          log.error({ err: error }, "publishing outbox event failed; will retry");
+          await trx.raw("update outbox set attempts = attempts + 1, last_error = ? where id = ?", [
+            headerValue(errorMessage(error), 2_000),
+            event.id,
+          ]);
+          if (failures >= MAX_FAILURES_PER_BATCH) break;
+          continue;
+        }
+        if (ack.duplicate) log.info({ stream_seq: ack.seq }, "event was already on the stream (republished after a crash); de-duplicated");
+        else log.debug({ stream_seq: ack.seq, subject: event.subject }, "event published");
+        await afterPublish?.(event);
+        published.push(event.id);
+      }
+      if (published.length > 0) {
+        await trx.raw("update outbox set published_at = now(), attempts = attempts + 1 where id = any(?::uuid[])", [published]);
+      }
+      return { published: published.length, error: firstError };
+    });
+  }
+
+  const loop = (async () => {
+    let failures = 0;
+    while (!stopped) {
+      let published = 0;
+      try {
+        const result = await relayBatch();
+        published = result.published;
+        // Only a batch that achieved nothing backs off; a single bad row must not slow the rest.
+        failures = result.error !== undefined && published === 0 ? failures + 1 : 0;
+      } catch (error) {
+        failures++;
+        logger.error({ err: error }, "outbox relay batch failed; will retry");
+      }
+      if (failures > 0) await sleeper.sleep(Math.min(maxBackoffMs, 100 * 2 ** (failures - 1)), { wakeable: false });
+      else if (published < batchSize) await sleeper.sleep(idleMs);
+    }
+  })();
+
+  const relay: Relay = {
+    kick: () => sleeper.wake(),
+    async stop() {
+      stopped = true;
+      sleeper.cancel();
+      await loop;
+      running.get(orm)?.delete(relay);
+    },
+  };
+  if (!running.has(orm)) running.set(orm, new Set());
+  running.get(orm)?.add(relay);
+  logger.info({ stream: names.stream, batch_size: batchSize, idle_ms: idleMs }, "outbox relay started");
+  return relay;
+}
+
+function toEvent(row: OutboxRow, names: EventBusNames): OutboxEvent {
+  return {
+    id: row.id,
+    aggregateType: row.aggregate_type,
+    aggregateId: row.aggregate_id,
+    eventType: row.event_type,
+    subject: `${names.subjectRoot}.${row.subject}`,
+    payload: row.payload,
+    headers: row.headers ?? {},
+  };
+}

@@ -1,0 +1,296 @@
+import { once } from "node:events";
+import { create, type DescMessage, type DescMethod, type DescService, type Message, type MessageInitShape } from "@bufbuild/protobuf";
+import {
+  Client as Channel,
+  credentials,
+  status as Code,
+  type ChannelOptions,
+  type ClientReadableStream,
+  type ClientWritableStream,
+  type Metadata,
+} from "@grpc/grpc-js";
+import { context, SpanKind } from "@opentelemetry/api";
+import { ServiceError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { createBreaker, throughBreaker, type Breaker, type BreakerOptions } from "./breaker.js";
+import { deserializer, methodPath, serializer } from "./service-definition.js";
+import { toServiceError } from "./status.js";
+import { endSpan, outgoingMetadata, startClientSpan } from "./tracing.js";
+import type { CallOptions, Client, ClientStreamingCall, ServerStreamingCall, UnaryCall } from "./types.js";
+
+export interface ClientOptions {
+  /** Name of the upstream, for errors, logs, spans (`peer.service`) and the breaker. */
+  name: string;
+  /** Deadline of unary calls (default 5 s). */
+  deadlineMs?: number;
+  /** Deadline of streaming calls (default 15 min): they also always end, but run longer. */
+  streamDeadlineMs?: number;
+  breaker?: BreakerOptions;
+  logger?: Logger;
+  /** grpc-js channel options, merged over the defaults below. */
+  channelOptions?: ChannelOptions;
+}
+
+/** A typed client plus the handles of its connection and circuit breaker. */
+export type GrpcClient<S extends DescService> = Client<S> & {
+  /** Closes the channel and shuts the breaker down; later calls fail with UNAVAILABLE. */
+  close(): void;
+  /** The circuit breaker guarding this upstream (state, stats, events). */
+  readonly breaker: Breaker;
+};
+
+const MiB = 1024 * 1024;
+
+const DEFAULT_CHANNEL_OPTIONS: ChannelOptions = {
+  "grpc.max_receive_message_length": 8 * MiB,
+  "grpc.max_send_message_length": 8 * MiB,
+  // Detect a dead connection (upstream pod killed without FIN) while calls are waiting on it.
+  "grpc.keepalive_time_ms": 30_000,
+  "grpc.keepalive_timeout_ms": 10_000,
+  // Reconnect attempts stay within the breaker's reset timeout, so its trial call can reach a
+  // recovered upstream instead of failing on a channel still backing off.
+  "grpc.max_reconnect_backoff_ms": 5_000,
+  // Retries are the mesh's job; a retry policy picked up from DNS would multiply attempts.
+  "grpc.service_config_disable_resolution": 1,
+};
+
+const DEFAULT_DEADLINE_MS = 5_000;
+const DEFAULT_STREAM_DEADLINE_MS = 15 * 60_000;
+
+/** Everything the call functions of one client share. */
+interface Upstream {
+  readonly name: string;
+  readonly channel: Channel;
+  readonly breaker: Breaker;
+  /** The absolute deadline of a call starting now. */
+  deadline(options: CallOptions, streaming: boolean): Date;
+}
+
+/**
+ * A typed client for `service` at `address` (`host:port`). Every call has a deadline, runs in a
+ * CLIENT span whose context (and the correlation id) travels in the metadata, and goes through
+ * one circuit breaker per client that counts only infrastructure failures. Errors are
+ * ServiceErrors with the upstream's code and message. There are no retries here: the mesh
+ * retries, and retrying at both layers multiplies attempts.
+ */
+export function createClient<S extends DescService>(service: S, address: string, options: ClientOptions): GrpcClient<S> {
+  const channel = new Channel(address, credentials.createInsecure(), { ...DEFAULT_CHANNEL_OPTIONS, ...options.channelOptions });
+  const breaker = createBreaker(options.name, options.breaker, options.logger);
+  const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  const streamDeadlineMs = options.streamDeadlineMs ?? DEFAULT_STREAM_DEADLINE_MS;
+  const maxDeadlineMs = options.breaker?.timeoutMs ?? Infinity;
+  const upstream: Upstream = {
+    name: options.name,
+    channel,
+    breaker,
+    deadline: (callOptions, streaming) => {
+      const ms = streaming ? (callOptions.deadlineMs ?? streamDeadlineMs) : Math.min(callOptions.deadlineMs ?? deadlineMs, maxDeadlineMs);
+      return new Date(Date.now() + ms);
+    },
+  };
+
+  const methods: Record<string, unknown> = {};
+  for (const method of service.methods) {
+    if (method.localName === "close" || method.localName === "breaker") {
+      throw new Error(`${service.typeName}: rpc ${method.name} collides with GrpcClient.${method.localName}`);
+    }
+    switch (method.methodKind) {
+      case "unary":
+        methods[method.localName] = unaryCall(upstream, method);
+        break;
+      case "server_streaming":
+        methods[method.localName] = serverStreamingCall(upstream, method);
+        break;
+      case "client_streaming":
+        methods[method.localName] = clientStreamingCall(upstream, method);
+        break;
+      // bidi_streaming: not supported; `Client<S>` has no such key.
+    }
+  }
+  return Object.assign(methods, {
+    breaker,
+    close() {
+      channel.close();
+      breaker.shutdown();
+    },
+  }) as GrpcClient<S>;
+}
+
+function unaryCall(upstream: Upstream, method: DescMethod): UnaryCall<DescMessage, DescMessage> {
+  const path = methodPath(method);
+  const serialize = serializer(method.input);
+  const deserialize = deserializer(method.output);
+  return async (request, options = {}) => {
+    // Built here so that bad input fails in the caller, never as an upstream failure.
+    const message = create(method.input, request);
+    return traced(upstream, method, options, (metadata) =>
+      throughBreaker(
+        upstream.breaker,
+        () =>
+          new Promise<Message>((resolve, reject) => {
+            // Runs only on abort, which is listened for once `call` exists.
+            const cancel = () => call.cancel();
+            const deadline = upstream.deadline(options, false);
+            const call = upstream.channel.makeUnaryRequest(path, serialize, deserialize, message, metadata, { deadline }, (err, response) => {
+              options.signal?.removeEventListener("abort", cancel);
+              if (err) reject(toServiceError(err));
+              else resolve(response as Message);
+            });
+            options.signal?.addEventListener("abort", cancel, { once: true });
+          }),
+      ),
+    );
+  };
+}
+
+function clientStreamingCall(upstream: Upstream, method: DescMethod): ClientStreamingCall<DescMessage, DescMessage> {
+  const path = methodPath(method);
+  const serialize = serializer(method.input);
+  const deserialize = deserializer(method.output);
+  return (requests, options = {}) =>
+    traced(upstream, method, options, (metadata) =>
+      throughBreaker(
+        upstream.breaker,
+        () =>
+          new Promise<Message>((resolve, reject) => {
+            // Aborted when the call is over, to stop pulling from `requests`.
+            const over = new AbortController();
+            // Set when `requests` itself fails: the caller gets that error, not our CANCELLED.
+            let sourceError: { error: unknown } | undefined;
+            const cancel = () => call.cancel();
+            const deadline = upstream.deadline(options, true);
+            const call = upstream.channel.makeClientStreamRequest(path, serialize, deserialize, metadata, { deadline }, (err, response) => {
+              over.abort();
+              options.signal?.removeEventListener("abort", cancel);
+              if (sourceError) reject(sourceError.error);
+              else if (err) reject(toServiceError(err));
+              else resolve(response as Message);
+            });
+            options.signal?.addEventListener("abort", cancel, { once: true });
+            sendAll(requests, call, method.input, over.signal).catch((error: unknown) => {
+              if (over.signal.aborted) return;
+              sourceError = { error };
+              cancel();
+            });
+          }),
+      ),
+    );
+}
+
+/** Writes every request, waiting for the transport when its buffer is full, then half-closes. */
+async function sendAll(
+  requests: AsyncIterable<MessageInitShape<DescMessage>>,
+  call: ClientWritableStream<MessageInitShape<DescMessage>>,
+  schema: DescMessage,
+  over: AbortSignal,
+): Promise<void> {
+  for await (const request of requests) {
+    // The server answered early (often an error): stop, which also ends the caller's generator.
+    if (over.aborted) return;
+    if (!call.write(create(schema, request))) await once(call, "drain", { signal: over });
+  }
+  call.end();
+}
+
+function serverStreamingCall(upstream: Upstream, method: DescMethod): ServerStreamingCall<DescMessage, DescMessage> {
+  return (request, options = {}) => receiveAll(upstream, method, request, options);
+}
+
+/**
+ * The responses of a server-streaming call. As a generator it starts the call on the first
+ * `next()`, and a consumer that stops early (`break`) cancels the call through `finally`.
+ * The breaker guards establishing the stream; errors after that reach the consumer uncounted.
+ */
+async function* receiveAll(
+  upstream: Upstream,
+  method: DescMethod,
+  request: MessageInitShape<DescMessage>,
+  options: CallOptions,
+): AsyncGenerator<Message> {
+  const message = create(method.input, request);
+  throwIfAborted(method, options.signal);
+  const { span, ctx } = startClientSpan(method, upstream.name, context.active());
+  let call: ClientReadableStream<Message> | undefined;
+  const cancel = () => call?.cancel();
+  options.signal?.addEventListener("abort", cancel, { once: true });
+  // Until the stream completes or fails, leaving means the consumer stopped early.
+  let outcome: { code: Code; details?: string } = { code: Code.CANCELLED, details: "consumer stopped" };
+  try {
+    const metadata = outgoingMetadata(ctx, options.metadata);
+    const deadline = upstream.deadline(options, true);
+    call = await throughBreaker(upstream.breaker, () => openStream(upstream, method, message, metadata, deadline, options.signal));
+    // Aborted in the instant between the stream opening and `call` being set.
+    if (options.signal?.aborted) call.cancel();
+    for await (const response of call) yield response;
+    outcome = { code: Code.OK };
+  } catch (err) {
+    const error = toServiceError(err);
+    outcome = error instanceof ServiceError ? { code: error.code, details: error.message } : { code: Code.UNKNOWN };
+    throw error;
+  } finally {
+    options.signal?.removeEventListener("abort", cancel);
+    if (outcome.code !== Code.OK) call?.cancel();
+    endSpan(span, SpanKind.CLIENT, outcome.code, outcome.details);
+  }
+}
+
+/**
+ * Starts the call and resolves once the server has answered with headers (or ended cleanly),
+ * which is what the breaker measures; `signal` cancels it while it waits for them.
+ */
+function openStream(
+  upstream: Upstream,
+  method: DescMethod,
+  message: Message,
+  metadata: Metadata,
+  deadline: Date,
+  signal: AbortSignal | undefined,
+): Promise<ClientReadableStream<Message>> {
+  return new Promise<ClientReadableStream<Message>>((resolve, reject) => {
+    const call = upstream.channel.makeServerStreamRequest(
+      methodPath(method),
+      serializer(method.input),
+      deserializer(method.output),
+      message,
+      metadata,
+      { deadline },
+    );
+    const cancel = () => call.cancel();
+    signal?.addEventListener("abort", cancel, { once: true });
+    const settle = (outcome: () => void) => {
+      signal?.removeEventListener("abort", cancel);
+      outcome();
+    };
+    // Errors reach the consumer through iteration. This no-op keeps one that arrives while
+    // nobody iterates (the consumer broke out, then we cancelled) from being an uncaught 'error'.
+    call.on("error", () => undefined);
+    call.once("error", (err) => settle(() => reject(toServiceError(err))));
+    call.once("metadata", () => settle(() => resolve(call)));
+    call.once("status", (status) => {
+      if (status.code === Code.OK) settle(() => resolve(call));
+    });
+  });
+}
+
+/**
+ * Runs one unary or client-streaming call in a CLIENT span, with the span's context and the
+ * correlation id in its metadata.
+ */
+async function traced<T>(upstream: Upstream, method: DescMethod, options: CallOptions, run: (metadata: Metadata) => Promise<T>): Promise<T> {
+  throwIfAborted(method, options.signal);
+  const { span, ctx } = startClientSpan(method, upstream.name, context.active());
+  try {
+    const result = await context.with(ctx, () => run(outgoingMetadata(ctx, options.metadata)));
+    endSpan(span, SpanKind.CLIENT, Code.OK);
+    return result;
+  } catch (err) {
+    if (err instanceof ServiceError) endSpan(span, SpanKind.CLIENT, err.code, err.message);
+    else endSpan(span, SpanKind.CLIENT, Code.UNKNOWN, "caller error", err);
+    throw err;
+  }
+}
+
+/** A call cancelled before it starts never reaches the breaker (where it would count as a success). */
+function throwIfAborted(method: DescMethod, signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new ServiceError(Code.CANCELLED, `${method.name} cancelled before it started`);
+}

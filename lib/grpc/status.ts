@@ -1,0 +1,46 @@
+import { Metadata, status as Code, type ServiceError as GrpcCallError, type StatusObject } from "@grpc/grpc-js";
+import { ServiceError } from "../errors.js";
+
+/** Trailer that carries `ServiceError.field`, so the caller's ServiceError names the field too. */
+export const ERROR_FIELD_TRAILER = "x-error-field";
+
+/** The message callers see for any error that is not a ServiceError. */
+export const INTERNAL_MESSAGE = "internal error";
+
+/** A handler outcome as it goes on the wire, and whether the handler meant it. */
+export interface HandlerStatus extends StatusObject {
+  /** False when the handler threw something other than a ServiceError: a bug or an outage to log. */
+  readonly expected: boolean;
+}
+
+/**
+ * The status a server sends for an error a handler threw. A ServiceError goes out as it is;
+ * anything else becomes INTERNAL with a fixed message, since its text may contain SQL, hostnames
+ * or user data. `cancelledBy` is the reason the call was aborted, if it was: errors caused by the
+ * abort (a failed write, an AbortError) are reported as that reason rather than as bugs.
+ */
+export function statusFromError(err: unknown, cancelledBy?: ServiceError): HandlerStatus {
+  if (err instanceof ServiceError && err.code !== Code.OK) {
+    const metadata = new Metadata();
+    if (err.field) metadata.set(ERROR_FIELD_TRAILER, err.field);
+    return { code: err.code, details: err.message, metadata, expected: true };
+  }
+  if (cancelledBy) return { code: cancelledBy.code, details: cancelledBy.message, metadata: new Metadata(), expected: true };
+  return { code: Code.INTERNAL, details: INTERNAL_MESSAGE, metadata: new Metadata(), expected: false };
+}
+
+/** True for the error objects grpc-js hands to client callbacks and stream listeners. */
+export function isGrpcCallError(err: unknown): err is GrpcCallError {
+  return err instanceof Error && typeof (err as Partial<GrpcCallError>).code === "number" && "details" in err;
+}
+
+/**
+ * The ServiceError a client surfaces for a failed call: the upstream code and its details
+ * message (without grpc-js's "14 UNAVAILABLE: " prefix), and the field named by the upstream.
+ * Anything that is not a call error is returned unchanged.
+ */
+export function toServiceError(err: unknown): unknown {
+  if (err instanceof ServiceError || !isGrpcCallError(err)) return err;
+  const field = err.metadata?.get(ERROR_FIELD_TRAILER)[0];
+  return new ServiceError(err.code, err.details || Code[err.code], typeof field === "string" ? field : undefined);
+}

@@ -1,0 +1,14 @@
+export { runMain } from "./main.js";
+export { startMetricsServer, type MetricsServer } from "./metrics-server.js";
+export { readRuntimeConfig, SERVICE_PORTS, type RuntimeConfig, type ServiceName } from "./service-config.js";
+export {
+  consume,
+  serve,
+  startService,
+  type ConsumerSpec,
+  type RunningService,
+  type ServiceDeps,
+  type ServiceParts,
+  type StartOptions,
+  type Worker,
+} from "./start-service.js";

@@ -1,0 +1,32 @@
+import { int, optionalStr, readConfig, url } from "../config.js";
+
+/** Settings every service process reads, beyond its own. */
+export interface RuntimeConfig {
+  grpcPort: number;
+  metricsPort: number;
+  databaseUrl: string;
+  natsUrl: string;
+  /** Prefix for stream and subject names; empty in production, unique per test suite. */
+  eventsPrefix?: string;
+  otlpEndpoint?: string;
+}
+
+/** Default ports: order 50051 ... delivery 50056; metrics on 9464 + n. */
+export const SERVICE_PORTS = { order: 1, inventory: 2, payment: 3, notification: 4, file: 5, delivery: 6 } as const;
+export type ServiceName = keyof typeof SERVICE_PORTS;
+
+/** Reads the runtime settings of `service` from the environment (GRPC_PORT, METRICS_PORT, DATABASE_URL, NATS_URL, ...). */
+export function readRuntimeConfig(service: ServiceName, env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
+  const n = SERVICE_PORTS[service];
+  return readConfig(
+    {
+      grpcPort: int("GRPC_PORT", 50050 + n, { min: 0, max: 65535 }),
+      metricsPort: int("METRICS_PORT", 9464 + n, { min: 0, max: 65535 }),
+      databaseUrl: url("DATABASE_URL", ["postgres:", "postgresql:"], `postgres://postgres:postgres@127.0.0.1:5432/ordermesh_${service}`),
+      natsUrl: url("NATS_URL", ["nats:", "tls:"], "nats://127.0.0.1:4222"),
+      eventsPrefix: optionalStr("EVENTS_PREFIX"),
+      otlpEndpoint: optionalStr("OTEL_EXPORTER_OTLP_ENDPOINT"),
+    },
+    env,
+  );
+}

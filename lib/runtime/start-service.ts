@@ -1,0 +1,141 @@
+import type { DescMessage, DescService } from "@bufbuild/protobuf";
+import type { MigrationObject } from "@mikro-orm/core";
+import type { EntitySchema } from "@mikro-orm/core";
+import { type Database, openDatabase } from "../db/index.js";
+import {
+  busNames,
+  connectBus,
+  type ConsumerOptions,
+  DEFAULT_BUS_NAMES,
+  type EventBus,
+  type EventConsumer,
+  type EventHandler,
+  eventsMigration,
+  type Relay,
+  startConsumer,
+  startRelay,
+} from "../events/index.js";
+import { type GrpcServer, type ServiceImplementation, type ServiceRegistration, startGrpcServer } from "../grpc/index.js";
+import { createLogger, type Logger } from "../log.js";
+import { setupTelemetry } from "../telemetry/index.js";
+import { type MetricsServer, startMetricsServer } from "./metrics-server.js";
+import type { RuntimeConfig } from "./service-config.js";
+
+/** What a running service hands to its RPC handlers, consumers and workers. */
+export interface ServiceDeps {
+  orm: Database;
+  bus: EventBus;
+  logger: Logger;
+}
+
+/** A durable consumer of one event type, started once the database and bus are up. */
+export interface ConsumerSpec {
+  readonly consumer: string;
+  start(deps: ServiceDeps): Promise<EventConsumer>;
+}
+
+type ConsumerTuning = Pick<ConsumerOptions<DescMessage>, "maxDeliver" | "backoffMs" | "concurrency">;
+
+/** Declares that durable consumer `consumer` handles `event` with `handler`. */
+export function consume<Desc extends DescMessage>(event: Desc, consumer: string, handler: EventHandler<Desc>, tuning: ConsumerTuning = {}): ConsumerSpec {
+  return {
+    consumer,
+    start: ({ orm, bus, logger }) =>
+      startConsumer({ orm, js: bus.js, jsm: bus.jsm, names: bus.names, consumer, event, handler, logger, ...tuning }),
+  };
+}
+
+/** Pairs a generated service with its handlers, type-checked, for `ServiceParts.rpc`. */
+export function serve<S extends DescService>(service: S, implementation: ServiceImplementation<S>): ServiceRegistration<DescService> {
+  return { service, implementation } as unknown as ServiceRegistration<DescService>;
+}
+
+/** Something that runs in the background (a sweeper) and stops on shutdown. */
+export interface Worker {
+  stop(): Promise<void>;
+}
+
+/** The parts that make up one service; `startService` wires them the same way for all six. */
+export interface ServiceParts {
+  name: string;
+  entities: EntitySchema<any, any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any -- schemas of unrelated entities
+  migrations: MigrationObject[];
+  rpc(deps: ServiceDeps): ServiceRegistration<DescService>[];
+  consumers?(deps: ServiceDeps): ConsumerSpec[];
+  workers?(deps: ServiceDeps): Worker[];
+}
+
+export interface RunningService extends ServiceDeps {
+  readonly grpcPort: number;
+  readonly metricsPort: number;
+  readonly grpc: GrpcServer;
+  /** Drains RPCs, stops consumers and workers, flushes the outbox relay, closes connections. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Keep spans in memory instead of exporting them (tests). */
+  inMemoryTelemetry?: boolean;
+  /** Grace period for in-flight RPCs on stop (default 10 s). */
+  drainMs?: number;
+}
+
+/**
+ * Starts a service: telemetry, database with migrations (the shared outbox/processed_events
+ * migration first), NATS streams, outbox relay, gRPC server (NOT_SERVING), consumers, workers,
+ * metrics endpoint, and only then reports SERVING. If any step fails, what already started is
+ * stopped again and the error is thrown.
+ */
+export async function startService(parts: ServiceParts, config: RuntimeConfig, options: StartOptions = {}): Promise<RunningService> {
+  setupTelemetry({ serviceName: parts.name, otlpEndpoint: config.otlpEndpoint, inMemory: options.inMemoryTelemetry });
+  const logger = options.logger ?? createLogger(parts.name);
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.splice(0).reverse()) {
+      await stop().catch((error: unknown) => logger.error({ err: error }, "error while stopping"));
+    }
+  };
+
+  try {
+    const orm = await openDatabase({ url: config.databaseUrl, entities: parts.entities, migrations: [eventsMigration, ...parts.migrations], logger });
+    stops.push(() => orm.close(true));
+    const names = config.eventsPrefix ? busNames(config.eventsPrefix) : DEFAULT_BUS_NAMES;
+    const bus = await connectBus({ natsUrl: config.natsUrl, names, name: parts.name });
+    stops.push(() => bus.close());
+    const relay: Relay = startRelay({ orm, js: bus.js, names, logger });
+    stops.push(() => relay.stop());
+    const deps: ServiceDeps = { orm, bus, logger };
+
+    const grpc = await startGrpcServer({ port: config.grpcPort, services: parts.rpc(deps), logger });
+    stops.push(async () => {
+      grpc.health.setNotServing();
+      await grpc.shutdown(options.drainMs ?? 10_000);
+    });
+    for (const spec of parts.consumers?.(deps) ?? []) {
+      const consumer = await spec.start(deps);
+      stops.push(() => consumer.stop());
+    }
+    for (const worker of parts.workers?.(deps) ?? []) stops.push(() => worker.stop());
+    const metrics: MetricsServer = await startMetricsServer({ port: config.metricsPort, service: parts.name, ready: () => grpc.health.serving });
+    stops.push(() => metrics.close());
+
+    grpc.health.setServing();
+    logger.info({ grpc_port: grpc.port, metrics_port: metrics.port }, "service ready");
+    let stopping: Promise<void> | undefined;
+    return {
+      ...deps,
+      grpc,
+      grpcPort: grpc.port,
+      metricsPort: metrics.port,
+      stop() {
+        // Stop in reverse start order: stop taking RPCs first, close the database last.
+        stopping ??= stopAll().then(() => logger.info("service stopped"));
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

@@ -1,0 +1,73 @@
+import { describe, expect, it } from "@jest/globals";
+import { crossedLowStock, describeShortages, findShortages, normalizeLines, type StockLevel, stockStatus } from "./stock.js";
+
+function level(productId: string, available: number, status: StockLevel["status"] = "ACTIVE"): StockLevel {
+  return { productId, status, available, reserved: 0, sold: 0, lowStockThreshold: 5 };
+}
+
+describe("stockStatus", () => {
+  it("is OUT_OF_STOCK at zero, LOW_STOCK at or below the threshold, IN_STOCK above", () => {
+    expect(stockStatus(0, 5)).toBe("OUT_OF_STOCK");
+    expect(stockStatus(1, 5)).toBe("LOW_STOCK");
+    expect(stockStatus(5, 5)).toBe("LOW_STOCK");
+    expect(stockStatus(6, 5)).toBe("IN_STOCK");
+    expect(stockStatus(1, 0)).toBe("IN_STOCK");
+  });
+});
+
+describe("normalizeLines", () => {
+  it("merges repeated products and sorts by product id", () => {
+    expect(
+      normalizeLines([
+        { productId: "b", quantity: 1 },
+        { productId: "a", quantity: 2 },
+        { productId: "b", quantity: 3 },
+      ]),
+    ).toEqual([
+      { productId: "a", quantity: 2 },
+      { productId: "b", quantity: 4 },
+    ]);
+  });
+});
+
+describe("findShortages", () => {
+  const stock = new Map([
+    ["a", level("a", 10)],
+    ["b", level("b", 1)],
+    ["c", level("c", 50, "DISCONTINUED")],
+    ["d", level("d", 50, "INACTIVE")],
+  ]);
+
+  it("accepts lines that all fit", () => {
+    expect(findShortages([{ productId: "a", quantity: 10 }, { productId: "b", quantity: 1 }], stock)).toEqual([]);
+  });
+
+  it("names every line that does not fit, and why", () => {
+    const shortages = findShortages(
+      [
+        { productId: "a", quantity: 11 },
+        { productId: "b", quantity: 1 },
+        { productId: "c", quantity: 1 },
+        { productId: "d", quantity: 1 },
+        { productId: "z", quantity: 1 },
+      ],
+      stock,
+    );
+    expect(shortages.map((s) => [s.productId, s.reason])).toEqual([
+      ["a", "insufficient"],
+      ["c", "discontinued"],
+      ["d", "inactive"],
+      ["z", "unknown"],
+    ]);
+    expect(describeShortages(shortages)).toBe("a: 11 requested, 10 available; c: discontinued; d: inactive; z: unknown");
+  });
+});
+
+describe("crossedLowStock", () => {
+  it("fires once, on the move from above to at-or-below the threshold", () => {
+    expect(crossedLowStock(6, 5, 5)).toBe(true);
+    expect(crossedLowStock(10, 0, 5)).toBe(true);
+    expect(crossedLowStock(5, 4, 5)).toBe(false);
+    expect(crossedLowStock(10, 6, 5)).toBe(false);
+  });
+});

@@ -1,0 +1,279 @@
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { InventoryInsufficientSchema, InventoryReleasedSchema, InventoryReservedSchema, ReleaseReason } from "../../gen/shop/events/v1/inventory_events_pb.js";
+import {
+  OrderCancelledSchema,
+  OrderConfirmedSchema,
+  OrderCreatedSchema,
+  OrderPaymentFailedSchema,
+} from "../../gen/shop/events/v1/order_events_pb.js";
+import { InventoryService, MovementType, ProductStatus, StockStatus } from "../../gen/shop/inventory/v1/inventory_pb.js";
+import { Code } from "../../lib/errors.js";
+import { createClient, type GrpcClient } from "../../lib/grpc/index.js";
+import { uuidv7 } from "../../lib/ids.js";
+import type { RunningService } from "../../lib/runtime/index.js";
+import { EventLog, publishEvent } from "../../test/harness/event-log.js";
+import { waitFor } from "../../test/harness/index.js";
+import { createTestRuntime, type TestRuntime } from "../../test/harness/runtime.js";
+import { DEV_CATALOG, seedCatalog } from "./seed.js";
+import { start } from "./service.js";
+
+async function expectCode(promise: Promise<unknown>, code: Code, message?: RegExp): Promise<void> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e as { code: Code; message: string },
+  );
+  expect(error?.code).toBe(code);
+  if (message) expect(error?.message).toMatch(message);
+}
+
+describe("inventory service", () => {
+  let runtime: TestRuntime;
+  let service: RunningService;
+  let client: GrpcClient<typeof InventoryService>;
+  let log: EventLog;
+
+  beforeAll(async () => {
+    runtime = await createTestRuntime();
+    const config = await runtime.config("inventory");
+    service = await start({ ...config, reservationTtlMs: 60_000, sweepIntervalMs: 50 }, { logger: runtime.logger });
+    client = createClient(InventoryService, `127.0.0.1:${service.grpcPort}`, { name: "inventory", deadlineMs: 10_000 });
+    log = new EventLog(runtime.bus);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await service?.stop();
+    await runtime?.cleanup();
+  });
+
+  async function product(quantity: number, overrides: { lowStockThreshold?: number; priceMinor?: bigint } = {}) {
+    const { product } = await client.createProduct({
+      sku: `sku-${uuidv7()}`,
+      name: "Widget",
+      price: { currencyCode: "USD", amountMinor: overrides.priceMinor ?? 1999n },
+      initialQuantity: quantity,
+      lowStockThreshold: overrides.lowStockThreshold ?? 2,
+    });
+    return product!;
+  }
+
+  /** initial + replenished + adjusted (the movement log) = available + reserved + sold. */
+  async function expectConserved(productId: string) {
+    const { product: p } = await client.getProduct({ productId });
+    const { movements } = await client.listStockMovements({ productId, pageSize: 100 });
+    const added = movements
+      .filter((m) => m.type === MovementType.REPLENISH || m.type === MovementType.ADJUST)
+      .reduce((sum, m) => sum + m.quantity, 0);
+    expect(p!.available + p!.reserved + p!.sold).toBe(added);
+  }
+
+  describe("catalog RPCs", () => {
+    it("creates, reads, updates and lists products", async () => {
+      const created = await product(10);
+      expect(created).toMatchObject({ status: ProductStatus.ACTIVE, available: 10, stockStatus: StockStatus.IN_STOCK });
+      const { product: updated } = await client.updateProduct({ productId: created.id, name: "Gadget", status: ProductStatus.INACTIVE });
+      expect(updated).toMatchObject({ name: "Gadget", status: ProductStatus.INACTIVE, price: { amountMinor: 1999n } });
+      const { products, missingProductIds } = await client.batchGetProducts({ productIds: [created.id, uuidv7()] });
+      expect(products.map((p) => p.id)).toEqual([created.id]);
+      expect(missingProductIds).toHaveLength(1);
+      const listed = await client.listProducts({ pageSize: 1, status: ProductStatus.INACTIVE });
+      expect(listed.products.map((p) => p.id)).toEqual([created.id]);
+    });
+
+    it("pages through products without repeats", async () => {
+      for (let i = 0; i < 3; i++) await product(1);
+      const seen: string[] = [];
+      let pageToken = "";
+      do {
+        const page = await client.listProducts({ pageSize: 2, pageToken });
+        seen.push(...page.products.map((p) => p.id));
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+      expect(new Set(seen).size).toBe(seen.length);
+      expect(seen.length).toBeGreaterThanOrEqual(3);
+    });
+
+    it("answers bad input with INVALID_ARGUMENT naming the field", async () => {
+      await expectCode(client.getProduct({ productId: "../etc/passwd" }), Code.INVALID_ARGUMENT, /product_id/);
+      await expectCode(
+        client.createProduct({ sku: "x", name: "x", price: { currencyCode: "usd", amountMinor: 1n }, initialQuantity: 1 }),
+        Code.INVALID_ARGUMENT,
+        /price.currency_code/,
+      );
+      await expectCode(
+        client.createProduct({ sku: "x", name: "x", price: { currencyCode: "USD", amountMinor: -1n } }),
+        Code.INVALID_ARGUMENT,
+        /price.amount_minor/,
+      );
+      await expectCode(client.createProduct({ sku: "", name: "x", price: { currencyCode: "USD", amountMinor: 1n } }), Code.INVALID_ARGUMENT, /sku/);
+      await expectCode(client.replenish({ productId: uuidv7(), quantity: 0 }), Code.INVALID_ARGUMENT, /quantity/);
+      await expectCode(client.reserve({ orderId: uuidv7(), lines: [] }), Code.INVALID_ARGUMENT, /lines/);
+      await expectCode(client.reserve({ orderId: uuidv7(), lines: [{ productId: uuidv7(), quantity: -3 }] }), Code.INVALID_ARGUMENT, /lines\[0\].quantity/);
+      await expectCode(client.listProducts({ pageToken: "garbage" }), Code.INVALID_ARGUMENT, /page_token/);
+    });
+
+    it("rejects a duplicate sku with ALREADY_EXISTS and an unknown product with NOT_FOUND", async () => {
+      const p = await product(1);
+      await expectCode(client.createProduct({ sku: p.sku, name: "dup", price: { currencyCode: "USD", amountMinor: 1n } }), Code.ALREADY_EXISTS);
+      await expectCode(client.getProduct({ productId: uuidv7() }), Code.NOT_FOUND);
+    });
+
+    it("replenishes and adjusts stock, never below zero, and logs every movement", async () => {
+      const p = await product(5, { lowStockThreshold: 3 });
+      await client.replenish({ productId: p.id, quantity: 7, reason: "delivery" });
+      const { product: adjusted } = await client.adjustStock({ productId: p.id, delta: -10, reason: "stock count" });
+      expect(adjusted?.available).toBe(2);
+      expect((await client.getStockStatus({ productId: p.id })).status).toBe(StockStatus.LOW_STOCK);
+      await expectCode(client.adjustStock({ productId: p.id, delta: -3, reason: "loss" }), Code.FAILED_PRECONDITION, /would leave -1/);
+      const { movements } = await client.listStockMovements({ productId: p.id });
+      expect(movements.map((m) => [m.type, m.quantity])).toEqual([
+        [MovementType.REPLENISH, 5],
+        [MovementType.REPLENISH, 7],
+        [MovementType.ADJUST, -10],
+      ]);
+      await expectConserved(p.id);
+    });
+  });
+
+  describe("Reserve and Release RPCs", () => {
+    it("reserves all lines or none", async () => {
+      const a = await product(5);
+      const b = await product(1);
+      const orderId = uuidv7();
+      await expectCode(
+        client.reserve({ orderId, lines: [{ productId: a.id, quantity: 2 }, { productId: b.id, quantity: 2 }] }),
+        Code.FAILED_PRECONDITION,
+        new RegExp(`${b.id}: 2 requested, 1 available`),
+      );
+      expect((await client.getProduct({ productId: a.id })).product?.available).toBe(5);
+      const { reservation } = await client.reserve({ orderId, lines: [{ productId: a.id, quantity: 2 }, { productId: b.id, quantity: 1 }] });
+      expect(reservation?.lines).toHaveLength(2);
+      expect((await client.getProduct({ productId: a.id })).product).toMatchObject({ available: 3, reserved: 2 });
+      await client.release({ orderId, reason: "test" });
+      expect((await client.getProduct({ productId: a.id })).product).toMatchObject({ available: 5, reserved: 0 });
+      await expectConserved(a.id);
+      await expectConserved(b.id);
+    });
+
+    it("never oversells: 50 concurrent reservations for 10 units, exactly 10 succeed", async () => {
+      const p = await product(10);
+      const results = await Promise.allSettled(
+        Array.from({ length: 50 }, () => client.reserve({ orderId: uuidv7(), lines: [{ productId: p.id, quantity: 1 }] })),
+      );
+      const succeeded = results.filter((r) => r.status === "fulfilled").length;
+      const refused = results.filter((r) => r.status === "rejected" && (r.reason as { code: Code }).code === Code.FAILED_PRECONDITION).length;
+      expect(succeeded).toBe(10);
+      expect(refused).toBe(40);
+      expect((await client.getProduct({ productId: p.id })).product).toMatchObject({ available: 0, reserved: 10, sold: 0 });
+      await expectConserved(p.id);
+    });
+  });
+
+  describe("saga", () => {
+    function orderCreated(orderId: string, lines: { productId: string; quantity: number }[]) {
+      return { orderId, customerId: uuidv7(), lines: lines.map((l) => ({ ...l, unitPrice: { currencyCode: "USD", amountMinor: 100n } })) };
+    }
+
+    it("reserves on order.created, once even when the event is delivered twice", async () => {
+      const p = await product(10);
+      const orderId = uuidv7();
+      const eventId = uuidv7();
+      await publishEvent(runtime.bus, OrderCreatedSchema, orderCreated(orderId, [{ productId: p.id, quantity: 3 }]), eventId);
+      const reserved = await log.expectEvent(InventoryReservedSchema, orderId);
+      expect(reserved.lines).toEqual([expect.objectContaining({ productId: p.id, quantity: 3 })]);
+      // The same event again under another message id: JetStream cannot de-duplicate it.
+      await publishEvent(runtime.bus, OrderCreatedSchema, orderCreated(orderId, [{ productId: p.id, quantity: 3 }]), eventId, uuidv7());
+      const marker = uuidv7();
+      await publishEvent(runtime.bus, OrderCreatedSchema, orderCreated(marker, [{ productId: p.id, quantity: 1 }]));
+      await log.expectEvent(InventoryReservedSchema, marker);
+      expect(await log.events(InventoryReservedSchema, orderId)).toHaveLength(1);
+      expect((await client.getProduct({ productId: p.id })).product).toMatchObject({ available: 6, reserved: 4 });
+    });
+
+    it("publishes inventory.insufficient naming the short products", async () => {
+      const p = await product(1);
+      const orderId = uuidv7();
+      await publishEvent(runtime.bus, OrderCreatedSchema, orderCreated(orderId, [{ productId: p.id, quantity: 2 }]));
+      const insufficient = await log.expectEvent(InventoryInsufficientSchema, orderId);
+      expect(insufficient.shortages).toEqual([expect.objectContaining({ productId: p.id, requested: 2, available: 1 })]);
+      expect((await client.getProduct({ productId: p.id })).product?.available).toBe(1);
+    });
+
+    it("commits on order.confirmed and returns stock on order.cancelled after that", async () => {
+      const p = await product(5);
+      const orderId = uuidv7();
+      const created = orderCreated(orderId, [{ productId: p.id, quantity: 2 }]);
+      await publishEvent(runtime.bus, OrderCreatedSchema, created);
+      await log.expectEvent(InventoryReservedSchema, orderId);
+      await publishEvent(runtime.bus, OrderConfirmedSchema, { orderId, customerId: created.customerId });
+      await waitFor(async () => (await client.getProduct({ productId: p.id })).product?.sold === 2, { message: "stock sold" });
+      await publishEvent(runtime.bus, OrderCancelledSchema, { orderId, customerId: created.customerId, reason: "customer" });
+      const released = await log.expectEvent(InventoryReleasedSchema, orderId);
+      expect(released.reason).toBe(ReleaseReason.CANCELLED);
+      expect((await client.getProduct({ productId: p.id })).product).toMatchObject({ available: 5, reserved: 0, sold: 0 });
+      await expectConserved(p.id);
+    });
+
+    it("releases on payment failure", async () => {
+      const p = await product(5);
+      const orderId = uuidv7();
+      await publishEvent(runtime.bus, OrderCreatedSchema, orderCreated(orderId, [{ productId: p.id, quantity: 5 }]));
+      await log.expectEvent(InventoryReservedSchema, orderId);
+      await publishEvent(runtime.bus, OrderPaymentFailedSchema, { orderId, reason: "declined" });
+      expect((await log.expectEvent(InventoryReleasedSchema, orderId)).reason).toBe(ReleaseReason.PAYMENT_FAILED);
+      expect((await client.getProduct({ productId: p.id })).product).toMatchObject({ available: 5, reserved: 0 });
+    });
+
+    it("does not reserve for an order cancelled before its order.created arrived", async () => {
+      const p = await product(5);
+      const orderId = uuidv7();
+      await publishEvent(runtime.bus, OrderCancelledSchema, { orderId, reason: "fast cancel" });
+      await publishEvent(runtime.bus, OrderCreatedSchema, orderCreated(orderId, [{ productId: p.id, quantity: 1 }]));
+      const marker = uuidv7();
+      await publishEvent(runtime.bus, OrderCreatedSchema, orderCreated(marker, [{ productId: p.id, quantity: 1 }]));
+      await log.expectEvent(InventoryReservedSchema, marker);
+      expect(await log.events(InventoryReservedSchema, orderId)).toHaveLength(0);
+    });
+  });
+});
+
+describe("inventory reservation expiry and dev catalog", () => {
+  let runtime: TestRuntime;
+  let service: RunningService;
+  let log: EventLog;
+
+  beforeAll(async () => {
+    runtime = await createTestRuntime();
+    const config = await runtime.config("inventory");
+    service = await start({ ...config, reservationTtlMs: 300, sweepIntervalMs: 50 }, { logger: runtime.logger });
+    log = new EventLog(runtime.bus);
+  });
+
+  afterAll(async () => {
+    await service?.stop();
+    await runtime?.cleanup();
+  });
+
+  it("releases a reservation whose expiry passed with inventory.released(EXPIRED)", async () => {
+    expect(await seedCatalog(service.orm)).toBe(5);
+    const productId = DEV_CATALOG[0].id;
+    const orderId = uuidv7();
+    await publishEvent(runtime.bus, OrderCreatedSchema, {
+      orderId,
+      customerId: uuidv7(),
+      lines: [{ productId, quantity: 4, unitPrice: { currencyCode: "USD", amountMinor: 1n } }],
+    });
+    await log.expectEvent(InventoryReservedSchema, orderId);
+    const released = await log.expectEvent(InventoryReleasedSchema, orderId);
+    expect(released.reason).toBe(ReleaseReason.EXPIRED);
+    expect(released.lines).toEqual([expect.objectContaining({ productId, quantity: 4 })]);
+    const [row] = await service.orm.em.getConnection().execute("SELECT available, reserved FROM products WHERE id = ?", [productId]);
+    expect(row).toEqual({ available: DEV_CATALOG[0].available, reserved: 0 });
+  });
+
+  it("loads the dev catalog once", async () => {
+    expect(await seedCatalog(service.orm)).toBe(0);
+    const [{ count }] = await service.orm.em.getConnection().execute("SELECT count(*)::int AS count FROM products");
+    expect(count).toBe(5);
+  });
+});
