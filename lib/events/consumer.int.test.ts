@@ -10,6 +10,7 @@ import {
   OrderDeliveredSchema,
   OrderExpiredSchema,
   OrderRejectedSchema,
+  OrderShippedSchema,
 } from "../../gen/shop/events/v1/order_events_pb.js";
 import { PaymentCompletedSchema, PaymentFailedSchema } from "../../gen/shop/events/v1/payment_events_pb.js";
 import { testInfra, waitFor } from "../../test/harness/index.js";
@@ -287,6 +288,31 @@ describe("consumer", () => {
     const { rows } = await tb.orm.em.getKnex().raw("select headers from outbox where id = ?", [seen.published ?? ""]);
     expect(rows[0].headers.traceparent).toContain(traceId);
     expect(rows[0].headers[CORRELATION_HEADER]).toBe(orderId);
+  });
+
+  it("handles events in parallel with concurrency > 1", async () => {
+    const consumer = "test-parallel";
+    const orders = [uuidv7(), uuidv7(), uuidv7()];
+    let inFlight = 0;
+    let peak = 0;
+    let allIn!: () => void;
+    const together = new Promise<void>((resolve) => (allIn = resolve));
+    await tb.consumer({
+      consumer,
+      event: OrderShippedSchema,
+      concurrency: 3,
+      handler: async (_event, ctx) => {
+        peak = Math.max(peak, ++inFlight);
+        if (inFlight === 3) allIn();
+        // Each handler waits until all three run at once, which one worker could never reach.
+        await Promise.race([together, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+        await recordEffect(ctx, consumer);
+        inFlight--;
+      },
+    });
+    for (const orderId of orders) await emit(OrderShippedSchema, { orderId }, orderId);
+    await waitFor(async () => (await tb.effects(consumer)).length === 3, { message: "three effects" });
+    expect(peak).toBe(3);
   });
 
   it("stops gracefully: the in-flight handler finishes and is acked before stop() resolves", async () => {

@@ -9,7 +9,7 @@ import {
   JetStreamApiError,
   type JsMsg,
 } from "@nats-io/jetstream";
-import { nanos } from "@nats-io/transport-node";
+import { errors, nanos } from "@nats-io/transport-node";
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import type { Database, EntityManager } from "../db/index.js";
 import { isUuid } from "../ids.js";
@@ -245,14 +245,21 @@ export async function startConsumer<Desc extends DescMessage>(options: ConsumerO
           failures = 0;
           await handle(msg);
         }
+        if (stopping) break;
+        logger.warn("the consumer's message iterator ended; restarting it");
       } catch (error) {
         if (stopping) break;
-        failures++;
+        if (error instanceof errors.ClosedConnectionError) {
+          // Connections from connectBus reconnect forever, so closed means closed on purpose.
+          logger.warn("the NATS connection was closed; this consumer stops");
+          break;
+        }
         logger.error({ err: error }, "consuming failed; restarting the subscription");
-        await sleeper.sleep(Math.min(5_000, 250 * 2 ** (failures - 1)), { wakeable: false });
       } finally {
         if (messages) open.delete(messages);
       }
+      failures++;
+      await sleeper.sleep(Math.min(5_000, 250 * 2 ** (failures - 1)), { wakeable: false });
     }
   }
 

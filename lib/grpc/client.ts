@@ -1,5 +1,12 @@
 import { once } from "node:events";
-import { create, type DescMessage, type DescMethod, type DescService, type Message, type MessageInitShape } from "@bufbuild/protobuf";
+import {
+  create,
+  type DescMessage,
+  type DescMethod,
+  type DescService,
+  type Message,
+  type MessageInitShape,
+} from "@bufbuild/protobuf";
 import {
   Client as Channel,
   credentials,
@@ -8,6 +15,7 @@ import {
   type ClientReadableStream,
   type ClientWritableStream,
   type Metadata,
+  type ServiceError as CallError,
 } from "@grpc/grpc-js";
 import { context, SpanKind } from "@opentelemetry/api";
 import { ServiceError } from "../errors.js";
@@ -73,8 +81,13 @@ interface Upstream {
  * ServiceErrors with the upstream's code and message. There are no retries here: the mesh
  * retries, and retrying at both layers multiplies attempts.
  */
-export function createClient<S extends DescService>(service: S, address: string, options: ClientOptions): GrpcClient<S> {
-  const channel = new Channel(address, credentials.createInsecure(), { ...DEFAULT_CHANNEL_OPTIONS, ...options.channelOptions });
+export function createClient<S extends DescService>(
+  service: S,
+  address: string,
+  options: ClientOptions,
+): GrpcClient<S> {
+  const channelOptions = { ...DEFAULT_CHANNEL_OPTIONS, ...options.channelOptions };
+  const channel = new Channel(address, credentials.createInsecure(), channelOptions);
   const breaker = createBreaker(options.name, options.breaker, options.logger);
   const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
   const streamDeadlineMs = options.streamDeadlineMs ?? DEFAULT_STREAM_DEADLINE_MS;
@@ -84,7 +97,9 @@ export function createClient<S extends DescService>(service: S, address: string,
     channel,
     breaker,
     deadline: (callOptions, streaming) => {
-      const ms = streaming ? (callOptions.deadlineMs ?? streamDeadlineMs) : Math.min(callOptions.deadlineMs ?? deadlineMs, maxDeadlineMs);
+      const ms = streaming
+        ? (callOptions.deadlineMs ?? streamDeadlineMs)
+        : Math.min(callOptions.deadlineMs ?? deadlineMs, maxDeadlineMs);
       return new Date(Date.now() + ms);
     },
   };
@@ -131,11 +146,20 @@ function unaryCall(upstream: Upstream, method: DescMethod): UnaryCall<DescMessag
             // Runs only on abort, which is listened for once `call` exists.
             const cancel = () => call.cancel();
             const deadline = upstream.deadline(options, false);
-            const call = upstream.channel.makeUnaryRequest(path, serialize, deserialize, message, metadata, { deadline }, (err, response) => {
+            const callback = (err: CallError | null, response?: Message) => {
               options.signal?.removeEventListener("abort", cancel);
               if (err) reject(toServiceError(err));
               else resolve(response as Message);
-            });
+            };
+            const call = upstream.channel.makeUnaryRequest(
+              path,
+              serialize,
+              deserialize,
+              message,
+              metadata,
+              { deadline },
+              callback,
+            );
             options.signal?.addEventListener("abort", cancel, { once: true });
           }),
       ),
@@ -159,13 +183,21 @@ function clientStreamingCall(upstream: Upstream, method: DescMethod): ClientStre
             let sourceError: { error: unknown } | undefined;
             const cancel = () => call.cancel();
             const deadline = upstream.deadline(options, true);
-            const call = upstream.channel.makeClientStreamRequest(path, serialize, deserialize, metadata, { deadline }, (err, response) => {
+            const callback = (err: CallError | null, response?: Message) => {
               over.abort();
               options.signal?.removeEventListener("abort", cancel);
               if (sourceError) reject(sourceError.error);
               else if (err) reject(toServiceError(err));
               else resolve(response as Message);
-            });
+            };
+            const call = upstream.channel.makeClientStreamRequest(
+              path,
+              serialize,
+              deserialize,
+              metadata,
+              { deadline },
+              callback,
+            );
             options.signal?.addEventListener("abort", cancel, { once: true });
             sendAll(requests, call, method.input, over.signal).catch((error: unknown) => {
               if (over.signal.aborted) return;
@@ -218,7 +250,8 @@ async function* receiveAll(
   try {
     const metadata = outgoingMetadata(ctx, options.metadata);
     const deadline = upstream.deadline(options, true);
-    call = await throughBreaker(upstream.breaker, () => openStream(upstream, method, message, metadata, deadline, options.signal));
+    const open = () => openStream(upstream, method, message, metadata, deadline, options.signal);
+    call = await throughBreaker(upstream.breaker, open);
     // Aborted in the instant between the stream opening and `call` being set.
     if (options.signal?.aborted) call.cancel();
     for await (const response of call) yield response;
@@ -276,7 +309,12 @@ function openStream(
  * Runs one unary or client-streaming call in a CLIENT span, with the span's context and the
  * correlation id in its metadata.
  */
-async function traced<T>(upstream: Upstream, method: DescMethod, options: CallOptions, run: (metadata: Metadata) => Promise<T>): Promise<T> {
+async function traced<T>(
+  upstream: Upstream,
+  method: DescMethod,
+  options: CallOptions,
+  run: (metadata: Metadata) => Promise<T>,
+): Promise<T> {
   throwIfAborted(method, options.signal);
   const { span, ctx } = startClientSpan(method, upstream.name, context.active());
   try {

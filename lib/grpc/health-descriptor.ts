@@ -49,7 +49,10 @@ export function healthFileDescriptor(): Buffer {
         nestedType: [
           {
             name: "StatusesEntry",
-            field: [field("key", 1, Type.STRING), field("value", 2, Type.MESSAGE, ".grpc.health.v1.HealthCheckResponse")],
+            field: [
+              field("key", 1, Type.STRING),
+              field("value", 2, Type.MESSAGE, ".grpc.health.v1.HealthCheckResponse"),
+            ],
             options: { mapEntry: true },
           },
         ],
@@ -59,8 +62,16 @@ export function healthFileDescriptor(): Buffer {
       {
         name: "Health",
         method: [
-          { name: "Check", inputType: ".grpc.health.v1.HealthCheckRequest", outputType: ".grpc.health.v1.HealthCheckResponse" },
-          { name: "List", inputType: ".grpc.health.v1.HealthListRequest", outputType: ".grpc.health.v1.HealthListResponse" },
+          {
+            name: "Check",
+            inputType: ".grpc.health.v1.HealthCheckRequest",
+            outputType: ".grpc.health.v1.HealthCheckResponse",
+          },
+          {
+            name: "List",
+            inputType: ".grpc.health.v1.HealthListRequest",
+            outputType: ".grpc.health.v1.HealthListResponse",
+          },
           {
             name: "Watch",
             inputType: ".grpc.health.v1.HealthCheckRequest",

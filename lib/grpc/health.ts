@@ -22,7 +22,8 @@ export class Health implements ServerHealth {
 
   constructor(serviceNames: readonly string[]) {
     this.#names = ["", ...serviceNames];
-    this.#implementation = new HealthImplementation(Object.fromEntries(this.#names.map((name) => [name, "NOT_SERVING"])));
+    const initial = Object.fromEntries(this.#names.map((name) => [name, "NOT_SERVING" as const]));
+    this.#implementation = new HealthImplementation(initial);
   }
 
   get serving(): boolean {

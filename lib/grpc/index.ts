@@ -16,4 +16,5 @@ export type {
   ServiceImplementation,
   UnaryCall,
   UnaryHandler,
+  UntypedImplementation,
 } from "./types.js";

@@ -1,5 +1,12 @@
 import { once } from "node:events";
-import { create, type DescMessage, type DescMethod, type DescService, type Message, type MessageInitShape } from "@bufbuild/protobuf";
+import {
+  create,
+  type DescMessage,
+  type DescMethod,
+  type DescService,
+  type Message,
+  type MessageInitShape,
+} from "@bufbuild/protobuf";
 import {
   Metadata,
   status as Code,
@@ -35,11 +42,15 @@ interface SurfaceCall {
  * the implementation lacks a method, so a missing handler fails at startup, not at the first call.
  * Bidi streaming methods answer UNIMPLEMENTED: lib/grpc has no handler type for them.
  */
-export function createHandlers(service: DescService, implementation: object, logger: Logger): UntypedServiceImplementation {
+export function createHandlers(
+  service: DescService,
+  implementation: object,
+  logger: Logger,
+): UntypedServiceImplementation {
   const handlers: UntypedServiceImplementation = {};
   for (const method of service.methods) {
     if (method.methodKind === "bidi_streaming") {
-      logger.warn({ rpc: methodName(method) }, "bidi streaming is not supported by lib/grpc; the method answers UNIMPLEMENTED");
+      logger.warn({ rpc: methodName(method) }, "bidi streaming is not supported by lib/grpc: answering UNIMPLEMENTED");
       handlers[method.localName] = bidiUnsupported(method);
       continue;
     }
@@ -66,7 +77,11 @@ function adapt(method: DescMethod, handler: (...args: never[]) => unknown, logge
   }
 }
 
-function unary(method: DescMethod, handler: UnaryHandler<DescMessage, DescMessage>, logger: Logger): handleUnaryCall<Message, Message> {
+function unary(
+  method: DescMethod,
+  handler: UnaryHandler<DescMessage, DescMessage>,
+  logger: Logger,
+): handleUnaryCall<Message, Message> {
   return (call, callback) => {
     // `create` inside runCall, so a response the schema rejects is logged as a handler bug.
     runCall(method, call, logger, async (ctx) => create(method.output, await handler(call.request, ctx))).then(
@@ -112,7 +127,8 @@ function clientStreaming(
 
 function bidiUnsupported(method: DescMethod): handleBidiStreamingCall<Message, Message> {
   return (call) => {
-    call.emit("error", { code: Code.UNIMPLEMENTED, details: `${methodPath(method)}: bidi streaming is not supported by this server` });
+    const details = `${methodPath(method)}: bidi streaming is not supported by this server`;
+    call.emit("error", { code: Code.UNIMPLEMENTED, details });
   };
 }
 
@@ -120,7 +136,12 @@ function bidiUnsupported(method: DescMethod): handleBidiStreamingCall<Message, M
  * Runs one call's handler in its SERVER span, with the caller's correlation id and an abort
  * signal, and settles with the handler's result or rejects with the status to send.
  */
-async function runCall<T>(method: DescMethod, call: SurfaceCall, logger: Logger, body: (ctx: CallContext) => Promise<T>): Promise<T> {
+async function runCall<T>(
+  method: DescMethod,
+  call: SurfaceCall,
+  logger: Logger,
+  body: (ctx: CallContext) => Promise<T>,
+): Promise<T> {
   const { span, ctx: spanContext } = startServerSpan(method, call.metadata);
   const abort = new AbortController();
   const onCancelled = () => abort.abort(new ServiceError(Code.CANCELLED, "call cancelled"));
@@ -128,9 +149,8 @@ async function runCall<T>(method: DescMethod, call: SurfaceCall, logger: Logger,
   if (call.cancelled) onCancelled();
   const deadline = deadlineOf(call);
   // grpc-js answers DEADLINE_EXCEEDED by itself but does not tell the handler; this does.
-  const deadlineTimer = deadline
-    ? setTimeout(() => abort.abort(new ServiceError(Code.DEADLINE_EXCEEDED, "deadline exceeded")), deadline.getTime() - Date.now())
-    : undefined;
+  const onDeadline = () => abort.abort(new ServiceError(Code.DEADLINE_EXCEEDED, "deadline exceeded"));
+  const deadlineTimer = deadline ? setTimeout(onDeadline, deadline.getTime() - Date.now()) : undefined;
   const ctx: CallContext = {
     metadata: call.metadata,
     signal: abort.signal,

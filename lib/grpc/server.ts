@@ -60,7 +60,9 @@ const DEFAULT_GRACE_MS = 10_000;
  * with the caller's correlation id, and errors other than ServiceError reach the caller only as
  * INTERNAL "internal error".
  */
-export async function startGrpcServer<const T extends readonly DescService[]>(options: GrpcServerOptions<T>): Promise<GrpcServer> {
+export async function startGrpcServer<const T extends readonly DescService[]>(
+  options: GrpcServerOptions<T>,
+): Promise<GrpcServer> {
   const { logger } = options;
   const registrations = options.services as readonly ServiceRegistration[];
   const server = new Server({ ...DEFAULT_SERVER_OPTIONS, ...options.serverOptions });

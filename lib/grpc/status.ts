@@ -25,7 +25,9 @@ export function statusFromError(err: unknown, cancelledBy?: ServiceError): Handl
     if (err.field) metadata.set(ERROR_FIELD_TRAILER, err.field);
     return { code: err.code, details: err.message, metadata, expected: true };
   }
-  if (cancelledBy) return { code: cancelledBy.code, details: cancelledBy.message, metadata: new Metadata(), expected: true };
+  if (cancelledBy) {
+    return { code: cancelledBy.code, details: cancelledBy.message, metadata: new Metadata(), expected: true };
+  }
   return { code: Code.INTERNAL, details: INTERNAL_MESSAGE, metadata: new Metadata(), expected: false };
 }
 

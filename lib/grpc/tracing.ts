@@ -28,7 +28,8 @@ function spanAttributes(method: DescMethod) {
  */
 export function startServerSpan(method: DescMethod, metadata: Metadata): { span: Span; ctx: Context } {
   const parent = extractHeaders((key) => firstString(metadata, key), ROOT_CONTEXT);
-  const span = tracer.startSpan(methodName(method), { kind: SpanKind.SERVER, attributes: spanAttributes(method) }, parent);
+  const options = { kind: SpanKind.SERVER, attributes: spanAttributes(method) };
+  const span = tracer.startSpan(methodName(method), options, parent);
   return { span, ctx: trace.setSpan(parent, span) };
 }
 
@@ -46,7 +47,13 @@ export function startClientSpan(method: DescMethod, upstream: string, parent: Co
  * Records the outcome and ends the span. A client span fails on any non-OK code; a server span
  * only on codes that are the server's fault (NOT_FOUND is a correct answer, not a server error).
  */
-export function endSpan(span: Span, kind: SpanKind.SERVER | SpanKind.CLIENT, code: Code, details?: string, cause?: unknown): void {
+export function endSpan(
+  span: Span,
+  kind: SpanKind.SERVER | SpanKind.CLIENT,
+  code: Code,
+  details?: string,
+  cause?: unknown,
+): void {
   span.setAttribute("rpc.grpc.status_code", code);
   const failed = kind === SpanKind.CLIENT ? code !== Code.OK : SERVER_FAULTS.has(code);
   if (failed) span.setStatus({ code: SpanStatusCode.ERROR, message: details });

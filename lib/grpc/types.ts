@@ -38,13 +38,17 @@ export type ClientStreamingHandler<I extends DescMessage, O extends DescMessage>
   ctx: CallContext,
 ) => Promise<MessageInitShape<O>>;
 
-type MethodHandler<M> = M extends { methodKind: "unary"; input: infer I extends DescMessage; output: infer O extends DescMessage }
-  ? UnaryHandler<I, O>
-  : M extends { methodKind: "server_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
-    ? ServerStreamingHandler<I, O>
-    : M extends { methodKind: "client_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
-      ? ClientStreamingHandler<I, O>
-      : never;
+/** The shape of a generated method descriptor of kind `K`. */
+type Rpc<K extends string, I, O> = { methodKind: K; input: I; output: O };
+
+type MethodHandler<M> =
+  M extends Rpc<"unary", infer I extends DescMessage, infer O extends DescMessage>
+    ? UnaryHandler<I, O>
+    : M extends Rpc<"server_streaming", infer I extends DescMessage, infer O extends DescMessage>
+      ? ServerStreamingHandler<I, O>
+      : M extends Rpc<"client_streaming", infer I extends DescMessage, infer O extends DescMessage>
+        ? ClientStreamingHandler<I, O>
+        : never;
 
 /** Method names (localName) of `S` except bidi streaming ones, which lib/grpc does not support. */
 export type SupportedMethodName<S extends DescService> = {
@@ -90,13 +94,14 @@ export type ClientStreamingCall<I extends DescMessage, O extends DescMessage> = 
   options?: CallOptions,
 ) => Promise<MessageShape<O>>;
 
-type ClientMethod<M> = M extends { methodKind: "unary"; input: infer I extends DescMessage; output: infer O extends DescMessage }
-  ? UnaryCall<I, O>
-  : M extends { methodKind: "server_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
-    ? ServerStreamingCall<I, O>
-    : M extends { methodKind: "client_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
-      ? ClientStreamingCall<I, O>
-      : never;
+type ClientMethod<M> =
+  M extends Rpc<"unary", infer I extends DescMessage, infer O extends DescMessage>
+    ? UnaryCall<I, O>
+    : M extends Rpc<"server_streaming", infer I extends DescMessage, infer O extends DescMessage>
+      ? ServerStreamingCall<I, O>
+      : M extends Rpc<"client_streaming", infer I extends DescMessage, infer O extends DescMessage>
+        ? ClientStreamingCall<I, O>
+        : never;
 
 /** A typed client of a generated service, in the style of connect-es `Client`. */
 export type Client<S extends DescService> = {

@@ -228,6 +228,11 @@ describe("inventory service", () => {
       const p = await product(5);
       const orderId = uuidv7();
       await publishEvent(runtime.bus, OrderCancelledSchema, { orderId, reason: "fast cancel" });
+      // The two events go to different consumers; let the cancellation land first.
+      await waitFor(
+        async () => (await service.orm.em.getConnection().execute("SELECT 1 FROM reservations WHERE order_id = ?", [orderId])).length === 1,
+        { message: "cancellation recorded" },
+      );
       await publishEvent(runtime.bus, OrderCreatedSchema, orderCreated(orderId, [{ productId: p.id, quantity: 1 }]));
       const marker = uuidv7();
       await publishEvent(runtime.bus, OrderCreatedSchema, orderCreated(marker, [{ productId: p.id, quantity: 1 }]));

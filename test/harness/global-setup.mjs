@@ -8,7 +8,7 @@ import { register } from "tsx/esm/api";
 
 export default async function globalSetup() {
   register();
-  const { startInfra } = await import("./infra.ts");
+  const { startInfra } = await import("../../dev/infra.ts");
   const root = await mkdtemp(join(tmpdir(), "ordermesh-test-"));
   const infra = await startInfra({ root });
   globalThis.__ORDERMESH_INFRA__ = { infra, root };

@@ -1,0 +1,151 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { freePort } from "./free-port.js";
+import { isServing } from "./health-check.js";
+
+export const SERVICES = ["order", "inventory", "payment", "notification", "file", "delivery"] as const;
+export type MeshService = (typeof SERVICES)[number];
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+export interface MeshOptions {
+  /** Superuser URL of the PostgreSQL server; each service gets database `<databasePrefix><service>`. */
+  databaseUrl: string;
+  natsUrl: string;
+  s3Endpoint: string;
+  databasePrefix?: string;
+  eventsPrefix?: string;
+  /** Which services to run (default all six). */
+  services?: readonly MeshService[];
+  /** Extra environment for every service, and per service. */
+  env?: Record<string, string>;
+  serviceEnv?: Partial<Record<MeshService, Record<string, string>>>;
+  /** Each log line of each service (default: dropped, but the last lines are kept for errors). */
+  onLog?: (service: MeshService, line: string) => void;
+  /** How long a service may take to report SERVING (default 60 s). */
+  readyTimeoutMs?: number;
+}
+
+interface Member {
+  service: MeshService;
+  grpcPort: number;
+  metricsPort: number;
+  child?: ChildProcess;
+  exited?: Promise<number | null>;
+  recent: string[];
+}
+
+export interface Mesh {
+  /** host:port of a service's gRPC server. */
+  address(service: MeshService): string;
+  /** The environment a client of the mesh needs (ORDER_ADDR, INVENTORY_ADDR, ...). */
+  addresses(): Record<string, string>;
+  /** Sends `signal` (default SIGKILL) to a service and waits until it has exited. */
+  kill(service: MeshService, signal?: NodeJS.Signals): Promise<void>;
+  /** Starts a stopped service again on the same ports and waits until it is SERVING. */
+  restart(service: MeshService): Promise<void>;
+  /** SIGTERM to every service (they drain), SIGKILL to any still running after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+function serviceDatabaseUrl(base: string, name: string): string {
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/**
+ * Runs services as real child processes (`node --import tsx services/<name>/main.ts`), each on
+ * free ports with its own database, wired to each other through `<NAME>_ADDR`, and waits until
+ * each reports SERVING on grpc.health.v1. Used by `npm start` and the end-to-end tests.
+ */
+export async function startMesh(options: MeshOptions): Promise<Mesh> {
+  const services = options.services ?? SERVICES;
+  const members = new Map<MeshService, Member>();
+  for (const service of services) {
+    members.set(service, { service, grpcPort: await freePort(), metricsPort: await freePort(), recent: [] });
+  }
+  const addresses = Object.fromEntries([...members.values()].map((m) => [`${m.service.toUpperCase()}_ADDR`, `127.0.0.1:${m.grpcPort}`]));
+
+  function envOf(member: Member): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      ...addresses,
+      GRPC_PORT: String(member.grpcPort),
+      METRICS_PORT: String(member.metricsPort),
+      DATABASE_URL: serviceDatabaseUrl(options.databaseUrl, `${options.databasePrefix ?? "ordermesh_"}${member.service}`),
+      NATS_URL: options.natsUrl,
+      S3_ENDPOINT: options.s3Endpoint,
+      ...(options.eventsPrefix ? { EVENTS_PREFIX: options.eventsPrefix } : {}),
+      ...options.env,
+      ...options.serviceEnv?.[member.service],
+    };
+  }
+
+  function launch(member: Member): void {
+    const child = spawn(process.execPath, ["--import", "tsx", `services/${member.service}/main.ts`], {
+      cwd: ROOT,
+      env: envOf(member),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    member.child = child;
+    member.exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream }).on("line", (line) => {
+        member.recent.push(line);
+        if (member.recent.length > 50) member.recent.shift();
+        options.onLog?.(member.service, line);
+      });
+    }
+  }
+
+  async function waitReady(member: Member): Promise<void> {
+    const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
+    let exitCode: number | null | undefined;
+    void member.exited?.then((code) => (exitCode = code));
+    while (Date.now() < deadline) {
+      if (exitCode !== undefined) break;
+      if (await isServing(`127.0.0.1:${member.grpcPort}`, 500)) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const why = exitCode !== undefined ? `exited with code ${exitCode}` : "did not report SERVING in time";
+    throw new Error(`${member.service} ${why}; its last log lines:\n${member.recent.slice(-15).join("\n")}`);
+  }
+
+  async function terminate(member: Member, signal: NodeJS.Signals, graceMs: number): Promise<void> {
+    const child = member.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+    await member.exited;
+    clearTimeout(timer);
+  }
+
+  const mesh: Mesh = {
+    address: (service) => `127.0.0.1:${members.get(service)!.grpcPort}`,
+    addresses: () => ({ ...addresses }),
+    async kill(service, signal = "SIGKILL") {
+      await terminate(members.get(service)!, signal, 10_000);
+    },
+    async restart(service) {
+      const member = members.get(service)!;
+      await terminate(member, "SIGTERM", 10_000);
+      launch(member);
+      await waitReady(member);
+    },
+    async stop(graceMs = 15_000) {
+      await Promise.all([...members.values()].map((m) => terminate(m, "SIGTERM", graceMs)));
+    },
+  };
+
+  for (const member of members.values()) launch(member);
+  try {
+    // Services start in parallel; they need each other only per call, through breakers.
+    await Promise.all([...members.values()].map(waitReady));
+  } catch (error) {
+    await mesh.stop(2_000);
+    throw error;
+  }
+  return mesh;
+}
