@@ -25,6 +25,8 @@ export interface MeshOptions {
   onLog?: (service: MeshService, line: string) => void;
   /** How long a service may take to report SERVING (default 60 s). */
   readyTimeoutMs?: number;
+  /** Use the documented ports (order 50051 ... delivery 50056, metrics 9465 ...) instead of free ones. */
+  standardPorts?: boolean;
 }
 
 interface Member {
@@ -64,7 +66,9 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
   const services = options.services ?? SERVICES;
   const members = new Map<MeshService, Member>();
   for (const service of services) {
-    members.set(service, { service, grpcPort: await freePort(), metricsPort: await freePort(), recent: [] });
+    const n = SERVICES.indexOf(service) + 1;
+    const [grpcPort, metricsPort] = options.standardPorts ? [50050 + n, 9464 + n] : [await freePort(), await freePort()];
+    members.set(service, { service, grpcPort, metricsPort, recent: [] });
   }
   const addresses = Object.fromEntries([...members.values()].map((m) => [`${m.service.toUpperCase()}_ADDR`, `127.0.0.1:${m.grpcPort}`]));
 

@@ -90,35 +90,47 @@ export interface StartOptions {
 export async function startService(parts: ServiceParts, config: RuntimeConfig, options: StartOptions = {}): Promise<RunningService> {
   setupTelemetry({ serviceName: parts.name, otlpEndpoint: config.otlpEndpoint, inMemory: options.inMemoryTelemetry });
   const logger = options.logger ?? createLogger(parts.name);
-  const stops: (() => Promise<void>)[] = [];
+  // Filled as parts start; stopped in the order of this list whatever the start order was:
+  // stop taking RPCs and events first, let background work finish, close connections last.
+  const stops = {
+    grpc: [] as (() => Promise<void>)[],
+    consumers: [] as (() => Promise<void>)[],
+    workers: [] as (() => Promise<void>)[],
+    metrics: [] as (() => Promise<void>)[],
+    relay: [] as (() => Promise<void>)[],
+    bus: [] as (() => Promise<void>)[],
+    orm: [] as (() => Promise<void>)[],
+  };
   const stopAll = async () => {
-    for (const stop of stops.splice(0).reverse()) {
-      await stop().catch((error: unknown) => logger.error({ err: error }, "error while stopping"));
+    for (const group of Object.values(stops)) {
+      for (const stop of group.splice(0)) {
+        await stop().catch((error: unknown) => logger.error({ err: error }, "error while stopping"));
+      }
     }
   };
 
   try {
     const orm = await openDatabase({ url: config.databaseUrl, entities: parts.entities, migrations: [eventsMigration, ...parts.migrations], logger });
-    stops.push(() => orm.close(true));
+    stops.orm.push(() => orm.close(true));
     const names = config.eventsPrefix ? busNames(config.eventsPrefix) : DEFAULT_BUS_NAMES;
     const bus = await connectBus({ natsUrl: config.natsUrl, names, name: parts.name });
-    stops.push(() => bus.close());
+    stops.bus.push(() => bus.close());
     const relay: Relay = startRelay({ orm, js: bus.js, names, logger });
-    stops.push(() => relay.stop());
+    stops.relay.push(() => relay.stop());
     const deps: ServiceDeps = { orm, bus, logger };
 
     const grpc = await startGrpcServer({ port: config.grpcPort, services: parts.rpc(deps), logger });
-    stops.push(async () => {
+    stops.grpc.push(async () => {
       grpc.health.setNotServing();
       await grpc.shutdown(options.drainMs ?? 10_000);
     });
     for (const spec of parts.consumers?.(deps) ?? []) {
       const consumer = await spec.start(deps);
-      stops.push(() => consumer.stop());
+      stops.consumers.push(() => consumer.stop());
     }
-    for (const worker of parts.workers?.(deps) ?? []) stops.push(() => worker.stop());
+    for (const worker of parts.workers?.(deps) ?? []) stops.workers.push(() => worker.stop());
     const metrics: MetricsServer = await startMetricsServer({ port: config.metricsPort, service: parts.name, ready: () => grpc.health.serving });
-    stops.push(() => metrics.close());
+    stops.metrics.push(() => metrics.close());
 
     grpc.health.setServing();
     logger.info({ grpc_port: grpc.port, metrics_port: metrics.port }, "service ready");
@@ -129,7 +141,6 @@ export async function startService(parts: ServiceParts, config: RuntimeConfig, o
       grpcPort: grpc.port,
       metricsPort: metrics.port,
       stop() {
-        // Stop in reverse start order: stop taking RPCs first, close the database last.
         stopping ??= stopAll().then(() => logger.info("service stopped"));
         return stopping;
       },

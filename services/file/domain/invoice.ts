@@ -1,0 +1,78 @@
+/**
+ * The content of an invoice, independent of how it is laid out. Pure: money is integer minor
+ * units, formatted without floating point.
+ */
+
+export interface InvoiceLine {
+  productId: string;
+  name: string;
+  quantity: number;
+  unitPriceMinor: number;
+}
+
+export interface InvoiceAddress {
+  recipientName: string;
+  line1: string;
+  line2: string;
+  city: string;
+  region: string;
+  postalCode: string;
+  countryCode: string;
+}
+
+export interface Invoice {
+  orderId: string;
+  customerId: string;
+  customerName: string;
+  customerEmail: string;
+  /** The invoice date: when the payment completed. */
+  issuedAt: Date;
+  currencyCode: string;
+  lines: InvoiceLine[];
+  /** The order total as placed. */
+  totalMinor: number;
+  shippingAddress?: InvoiceAddress;
+  paymentId: string;
+  cardLast4: string;
+  /** What the payment charged, when the event said. */
+  paidMinor?: number;
+}
+
+export function lineTotalMinor(line: InvoiceLine): number {
+  return line.unitPriceMinor * line.quantity;
+}
+
+export function subtotalMinor(lines: readonly InvoiceLine[]): number {
+  return lines.reduce((sum, line) => sum + lineTotalMinor(line), 0);
+}
+
+/** Digits after the decimal point of `currencyCode` (2 for USD, 0 for JPY, 3 for KWD; 2 if unknown). */
+export function minorDigits(currencyCode: string): number {
+  try {
+    return new Intl.NumberFormat("en", { style: "currency", currency: currencyCode }).resolvedOptions().maximumFractionDigits ?? 2;
+  } catch {
+    return 2;
+  }
+}
+
+/** "1,234.50 USD" for (123450, "USD"); the code rather than a symbol, which every PDF font can show. */
+export function formatMoney(amountMinor: number, currencyCode: string): string {
+  const digits = minorDigits(currencyCode);
+  const negative = amountMinor < 0;
+  const abs = String(Math.abs(amountMinor)).padStart(digits + 1, "0");
+  const whole = abs.slice(0, abs.length - digits).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  const fraction = digits > 0 ? `.${abs.slice(abs.length - digits)}` : "";
+  return `${negative ? "-" : ""}${whole}${fraction} ${currencyCode}`;
+}
+
+/** The address as printed lines, empty parts left out. */
+export function addressLines(address: InvoiceAddress): string[] {
+  const cityLine = [address.postalCode, address.city].filter(Boolean).join(" ");
+  return [
+    address.recipientName,
+    address.line1,
+    address.line2,
+    [cityLine, address.region].filter(Boolean).join(", "),
+    address.countryCode,
+  ].filter((line) => line.trim() !== "");
+}
