@@ -1,0 +1,111 @@
+import { DeliveryStatusChangedSchema } from "../../gen/shop/events/v1/delivery_events_pb.js";
+import {
+  InventoryInsufficientSchema,
+  InventoryReleasedSchema,
+  InventoryReservedSchema,
+  ReleaseReason,
+} from "../../gen/shop/events/v1/inventory_events_pb.js";
+import { PaymentCompletedSchema, PaymentFailedSchema, PaymentRefundedSchema } from "../../gen/shop/events/v1/payment_events_pb.js";
+import { DeliveryStatus } from "../../gen/shop/delivery/v1/delivery_pb.js";
+import { type EventContext, PermanentError } from "../../lib/events/index.js";
+import { isUuid } from "../../lib/ids.js";
+import { type ConsumerSpec, consume } from "../../lib/runtime/index.js";
+import type { OrderInput } from "./domain/order-status.js";
+import { applyEvent, type EventEffect } from "./orders.js";
+import { recordRefund } from "./order-store.js";
+
+function requireOrderId(orderId: string): string {
+  if (!isUuid(orderId)) throw new PermanentError(`event has an invalid order_id "${orderId.slice(0, 64)}"`);
+  return orderId.toLowerCase();
+}
+
+function logEffect(ctx: EventContext, effect: EventEffect): void {
+  if (effect.kind === "transition") {
+    ctx.logger.info({ from: effect.before, to: effect.after.status }, "order status changed");
+  } else {
+    ctx.logger.info({ status: effect.order.status, why: effect.why }, "event does not change the order");
+  }
+}
+
+const DELIVERY_INPUTS: Partial<Record<DeliveryStatus, Extract<OrderInput, { type: "delivery.status_changed" }>["to"]>> = {
+  [DeliveryStatus.PENDING]: "PENDING",
+  [DeliveryStatus.IN_TRANSIT]: "IN_TRANSIT",
+  [DeliveryStatus.DELIVERED]: "DELIVERED",
+  [DeliveryStatus.FAILED]: "FAILED",
+  [DeliveryStatus.CANCELLED]: "CANCELLED",
+};
+
+/** Statuses in which a completed payment has nothing to pay for. */
+const UNPAYABLE = new Set(["REJECTED", "PAYMENT_FAILED", "CANCELLED", "EXPIRED"]);
+
+/**
+ * The saga events that move orders. Each handler runs in the consumer's transaction: the order
+ * row is locked, the state machine decides, and a transition writes the order, its history row
+ * (with the event id) and the resulting order event together. Duplicates are dropped by the
+ * consumer's processed_events; late and out-of-order events are ignored by the state machine.
+ */
+export function orderConsumers(): ConsumerSpec[] {
+  return [
+    consume(InventoryReservedSchema, "order-inventory-reserved", async (event, ctx) => {
+      const effect = await applyEvent(ctx.em, requireOrderId(event.orderId), { type: "inventory.reserved" }, { eventId: ctx.eventId });
+      logEffect(ctx, effect);
+    }),
+
+    consume(InventoryInsufficientSchema, "order-inventory-insufficient", async (event, ctx) => {
+      const orderId = requireOrderId(event.orderId);
+      const shortProductIds = [...new Set(event.shortages.map((s) => s.productId).filter((id) => id !== ""))];
+      const reason = event.reason.trim() || `insufficient stock for ${shortProductIds.join(", ") || "the order"}`;
+      const effect = await applyEvent(ctx.em, orderId, { type: "inventory.insufficient", reason }, { eventId: ctx.eventId, details: { shortProductIds } });
+      logEffect(ctx, effect);
+    }),
+
+    consume(InventoryReleasedSchema, "order-inventory-released", async (event, ctx) => {
+      const orderId = requireOrderId(event.orderId);
+      // Releases other than expiry are consequences of the order's own events (or an admin's
+      // Release): nothing to decide, and no need to look the order up.
+      if (event.reason !== ReleaseReason.EXPIRED) {
+        ctx.logger.debug({ reason: ReleaseReason[event.reason] }, "release does not change the order");
+        return;
+      }
+      const effect = await applyEvent(ctx.em, orderId, { type: "inventory.released", reason: "EXPIRED" }, { eventId: ctx.eventId });
+      logEffect(ctx, effect);
+    }),
+
+    consume(PaymentCompletedSchema, "order-payment-completed", async (event, ctx) => {
+      const orderId = requireOrderId(event.orderId);
+      // Card data never goes further than its last four digits.
+      const cardLast4 = /^[0-9]{4}$/.test(event.cardLast4) ? event.cardLast4 : "";
+      const effect = await applyEvent(ctx.em, orderId, { type: "payment.completed" }, { eventId: ctx.eventId, payment: { paymentId: event.paymentId, cardLast4 } });
+      logEffect(ctx, effect);
+      if (effect.kind === "ignored" && UNPAYABLE.has(effect.order.status)) {
+        // A charge that lost the race with an expiry or cancellation. No order event asks for
+        // the refund of an order that was not CONFIRMED; make it visible.
+        ctx.logger.warn({ status: effect.order.status, payment_id: event.paymentId }, "payment completed for an order that is no longer payable; it needs a refund");
+      }
+    }),
+
+    consume(PaymentFailedSchema, "order-payment-failed", async (event, ctx) => {
+      const reason = event.reason.trim() || "payment failed";
+      const effect = await applyEvent(ctx.em, requireOrderId(event.orderId), { type: "payment.failed", reason }, { eventId: ctx.eventId });
+      logEffect(ctx, effect);
+    }),
+
+    consume(PaymentRefundedSchema, "order-payment-refunded", async (event, ctx) => {
+      // Recorded on the order (refunded_minor); a refund never changes the status.
+      const orderId = requireOrderId(event.orderId);
+      const amount = event.amount?.amountMinor ?? 0n;
+      if (amount < 0n) throw new PermanentError(`refund amount must not be negative, got ${amount}`);
+      if (!(await recordRefund(ctx.em, orderId, amount))) throw new Error(`order ${orderId} not found; retrying`);
+      ctx.logger.info({ refund_id: event.refundId, amount_minor: amount.toString() }, "refund recorded");
+    }),
+
+    consume(DeliveryStatusChangedSchema, "order-delivery-status", async (event, ctx) => {
+      const orderId = requireOrderId(event.orderId);
+      const to = DELIVERY_INPUTS[event.toStatus];
+      if (!to) throw new PermanentError(`delivery.status_changed has no valid to_status (${event.toStatus})`);
+      const delivery = { deliveryId: event.deliveryId, carrier: event.carrier, trackingNumber: event.trackingNumber };
+      const effect = await applyEvent(ctx.em, orderId, { type: "delivery.status_changed", to }, { eventId: ctx.eventId, details: { delivery } });
+      logEffect(ctx, effect);
+    }),
+  ];
+}

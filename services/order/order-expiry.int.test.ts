@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { InventoryReleasedSchema, ReleaseReason } from "../../gen/shop/events/v1/inventory_events_pb.js";
+import { OrderExpiredSchema } from "../../gen/shop/events/v1/order_events_pb.js";
+import { PaymentCompletedSchema } from "../../gen/shop/events/v1/payment_events_pb.js";
+import { OrderStatus } from "../../gen/shop/order/v1/order_pb.js";
+import { Code } from "../../lib/errors.js";
+import { uuidv7 } from "../../lib/ids.js";
+import { publishEvent } from "../../test/harness/event-log.js";
+import { ADDRESS, expectCode, type OrderTestbed, startOrderTestbed } from "./test-fixture.js";
+
+describe("order expiry (inventory with a 300 ms reservation TTL)", () => {
+  let t: OrderTestbed;
+
+  beforeAll(async () => {
+    t = await startOrderTestbed({ reservationTtlMs: 300 });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it("expires an order whose reservation times out before payment, and a late payment does not revive it", async () => {
+    const customerId = await t.customer();
+    const product = await t.product(5);
+    const placed = await t.place(customerId, [[product.id, 2]]);
+    const expired = await t.waitForStatus(placed.id, OrderStatus.EXPIRED);
+    expect(expired.failureReason).toMatch(/expired/);
+    expect(expired.history.map((h) => OrderStatus[h.toStatus])).toEqual(["PENDING", "RESERVED", "EXPIRED"]);
+    expect((await t.log.expectEvent(InventoryReleasedSchema, placed.id)).reason).toBe(ReleaseReason.EXPIRED);
+    expect(await t.log.expectEvent(OrderExpiredSchema, placed.id)).toMatchObject({ orderId: placed.id, customerId });
+    expect((await t.products!.getProduct({ productId: product.id })).product).toMatchObject({ available: 5, reserved: 0 });
+
+    const late = await publishEvent(t.runtime.bus, PaymentCompletedSchema, { orderId: placed.id, customerId, paymentId: uuidv7(), cardLast4: "4242" });
+    await t.waitProcessed("order-payment-completed", late);
+    expect((await t.orders.getOrder({ orderId: placed.id })).order?.status).toBe(OrderStatus.EXPIRED);
+  });
+});
+
+describe("order service with inventory down", () => {
+  let t: OrderTestbed;
+
+  beforeAll(async () => {
+    t = await startOrderTestbed({ inventory: false, inventoryDeadlineMs: 2_000 });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it("fails CreateOrder fast with UNAVAILABLE and writes nothing", async () => {
+    const customerId = await t.customer();
+    const request = { customerId, items: [{ productId: uuidv7(), quantity: 1 }], shippingAddress: ADDRESS, paymentMethod: { token: "tok_visa" } };
+    for (let i = 0; i < 3; i++) {
+      const started = Date.now();
+      await expectCode(t.orders.createOrder({ ...request, idempotencyKey: `k${i}` }), Code.UNAVAILABLE, /inventory/);
+      expect(Date.now() - started).toBeLessThan(1_500);
+    }
+    // In bulk, every order reports UNAVAILABLE on its own.
+    const { results } = await t.orders.createOrders({ orders: [request, request] });
+    expect(results.map((r) => r.result.case === "error" && r.result.value.code)).toEqual([Code.UNAVAILABLE, Code.UNAVAILABLE]);
+
+    const counts = await t.sql<{ orders: number; keys: number; outbox: number }>(
+      "SELECT (SELECT count(*)::int FROM orders) AS orders, (SELECT count(*)::int FROM idempotency_keys) AS keys, (SELECT count(*)::int FROM outbox) AS outbox",
+    );
+    expect(counts[0]).toEqual({ orders: 0, keys: 0, outbox: 0 });
+  });
+
+  it("still validates before calling inventory", async () => {
+    await expectCode(
+      t.orders.createOrder({ customerId: uuidv7(), items: [], shippingAddress: ADDRESS, paymentMethod: { token: "t" } }),
+      Code.INVALID_ARGUMENT,
+      /^items/,
+    );
+    await expectCode(
+      t.orders.createOrder({ customerId: uuidv7(), items: [{ productId: uuidv7(), quantity: 1 }], shippingAddress: ADDRESS, paymentMethod: { token: "t" } }),
+      Code.NOT_FOUND,
+      /customer/,
+    );
+  });
+});

@@ -1,0 +1,171 @@
+import type { EntityManager } from "@mikro-orm/postgresql";
+import type { CreateOrderRequest } from "../../gen/shop/order/v1/order_pb.js";
+import type { Database } from "../../lib/db/index.js";
+import { alreadyExists, Code, failedPrecondition, invalidArgument, notFound, ServiceError } from "../../lib/errors.js";
+import { kickRelays } from "../../lib/events/index.js";
+import { uuidv7 } from "../../lib/ids.js";
+import type { Logger } from "../../lib/log.js";
+import type { Catalog } from "./catalog.js";
+import { decide, type OrderInput, type OrderOutcome } from "./domain/order-status.js";
+import { type PricedOrder, type PricingProblem, priceOrder } from "./domain/pricing.js";
+import { Customer, type OrderRow } from "./entities.js";
+import { publishCreated, publishTransition, type TransitionDetails } from "./events.js";
+import * as store from "./order-store.js";
+import { type PlaceOrderCommand, parseCreateOrder, requestHash } from "./validate.js";
+
+/** The order use cases shared by the RPC handlers and the event consumers. */
+
+export interface OrderDeps {
+  orm: Database;
+  catalog: Catalog;
+}
+
+/** What CreateOrder knows about its call: cancellation and deadline, passed on to inventory. */
+export interface CallInfo {
+  signal?: AbortSignal;
+  deadline?: Date;
+  logger?: Logger;
+}
+
+/** Thrown inside CreateOrder's transaction when its idempotency key is already taken. */
+class KeyTaken extends Error {}
+
+function pricingError(problem: PricingProblem): ServiceError {
+  switch (problem.kind) {
+    case "missing":
+      return new ServiceError(Code.NOT_FOUND, `items[${problem.index}].product_id: product ${problem.productId} not found`, `items[${problem.index}].product_id`);
+    case "not_orderable":
+      return new ServiceError(
+        Code.FAILED_PRECONDITION,
+        `items[${problem.index}].product_id: product ${problem.productId} is ${problem.status} and cannot be ordered`,
+        `items[${problem.index}].product_id`,
+      );
+    case "currency_mismatch":
+      return invalidArgument(
+        `items[${problem.index}].product_id`,
+        `product ${problem.productId} is priced in ${problem.actual}, but the order is in ${problem.expected}`,
+      );
+    case "invalid_price":
+      return failedPrecondition(`items[${problem.index}].product_id: product ${problem.productId} has no valid price`);
+    case "too_large":
+      return invalidArgument("items", "the order total is too large");
+  }
+}
+
+/**
+ * CreateOrder: validates, replays an earlier order with the same idempotency key, prices the
+ * lines from inventory (one BatchGetProducts through the breaker; stock is not checked here,
+ * inventory reserves asynchronously), then stores the order, its items, its first history row,
+ * the key and the order.created event in one transaction.
+ */
+export async function placeOrder(deps: OrderDeps, request: CreateOrderRequest, call: CallInfo = {}): Promise<store.OrderView> {
+  const command = parseCreateOrder(request);
+  const hash = requestHash(command);
+  if (command.idempotencyKey) {
+    const replay = await replayOf(deps, command, hash);
+    if (replay) return replay;
+  }
+  const customer = await deps.orm.em.fork().findOne(Customer, { id: command.customerId });
+  if (!customer) throw notFound("customer", command.customerId);
+
+  const catalog = await deps.catalog.products(
+    command.items.map((i) => i.productId),
+    call,
+  );
+  const pricing = priceOrder(command.items, catalog, command.currencyCode);
+  if (!pricing.ok) throw pricingError(pricing.problem);
+  const priced: PricedOrder = pricing.order;
+
+  const orderId = uuidv7();
+  try {
+    await deps.orm.em.fork().transactional(async (em) => {
+      if (command.idempotencyKey) {
+        const claimed = await store.claimIdempotencyKey(em, { customerId: command.customerId, key: command.idempotencyKey, requestHash: hash, orderId });
+        if (!claimed) throw new KeyTaken();
+      }
+      await store.insertOrder(em, { id: orderId, customerId: command.customerId, shippingAddress: command.shippingAddress, priced });
+      await publishCreated(em, { id: orderId, customer, shippingAddress: command.shippingAddress, priced, paymentToken: command.paymentToken });
+    });
+  } catch (error) {
+    if (error instanceof KeyTaken) {
+      // A concurrent request with the same key committed first.
+      const replay = await replayOf(deps, command, hash);
+      if (replay) return replay;
+    }
+    throw error;
+  }
+  kickRelays(deps.orm);
+  call.logger?.info({ order_id: orderId, total_minor: priced.totalMinor.toString(), lines: priced.lines.length }, "order placed");
+  return requireOrder(deps.orm.em.fork(), orderId);
+}
+
+/** The order placed earlier with the command's idempotency key, or undefined; ALREADY_EXISTS for another request. */
+async function replayOf(deps: OrderDeps, command: PlaceOrderCommand, hash: string): Promise<store.OrderView | undefined> {
+  const em = deps.orm.em.fork();
+  const existing = await store.findIdempotencyKey(em, command.customerId, command.idempotencyKey!);
+  if (!existing) return undefined;
+  if (existing.requestHash !== hash) {
+    throw alreadyExists(`idempotency_key ${JSON.stringify(command.idempotencyKey)} was already used for a different request`);
+  }
+  return requireOrder(em, existing.orderId);
+}
+
+async function requireOrder(em: EntityManager, orderId: string): Promise<store.OrderView> {
+  const view = await store.loadOrder(em, orderId);
+  if (!view) throw notFound("order", orderId);
+  return view;
+}
+
+/**
+ * CancelOrder: PENDING, RESERVED or CONFIRMED become CANCELLED (with history and
+ * order.cancelled, was_charged when it was CONFIRMED); an already CANCELLED order is returned
+ * as it is; any other status is FAILED_PRECONDITION.
+ */
+export async function cancelOrder(deps: OrderDeps, orderId: string, reason: string): Promise<store.OrderView> {
+  const changed = await deps.orm.em.fork().transactional(async (em) => {
+    const order = await store.lockOrder(em, orderId);
+    if (!order) throw notFound("order", orderId);
+    const outcome = decide(order.status, { type: "cancel", reason });
+    if (outcome.kind === "refused") throw failedPrecondition(outcome.why);
+    if (outcome.kind === "ignored") return false;
+    const after = await store.applyTransition(em, order, { from: outcome.from, to: outcome.to, reason: outcome.reason, eventId: null });
+    await publishTransition(em, outcome.from, after, outcome.reason);
+    return true;
+  });
+  if (changed) kickRelays(deps.orm);
+  return requireOrder(deps.orm.em.fork(), orderId);
+}
+
+/** What an event did to its order. */
+export type EventEffect =
+  | { kind: "transition"; before: OrderRow["status"]; after: OrderRow; outcome: Extract<OrderOutcome, { kind: "transition" }> }
+  | { kind: "ignored"; order: OrderRow; why: string };
+
+/**
+ * Applies a saga event to its order inside the consumer's transaction: locks the order,
+ * decides with the state machine, and on a transition updates the order, records the history
+ * row (with the event id) and publishes the matching order event. An unknown order is retried
+ * (plain Error) and dead-lettered after the last delivery: other services only learn of an
+ * order from order.created, which is published after the order commits, so this means a bug or
+ * a foreign event, and retrying a few times first costs little.
+ */
+export async function applyEvent(
+  em: EntityManager,
+  orderId: string,
+  input: OrderInput,
+  event: { eventId: string; payment?: { paymentId: string; cardLast4: string }; details?: TransitionDetails },
+): Promise<EventEffect> {
+  const order = await store.lockOrder(em, orderId);
+  if (!order) throw new Error(`order ${orderId} not found; retrying in case it is not committed yet`);
+  const outcome = decide(order.status, input);
+  if (outcome.kind !== "transition") return { kind: "ignored", order, why: outcome.why };
+  const after = await store.applyTransition(em, order, {
+    from: outcome.from,
+    to: outcome.to,
+    reason: outcome.reason,
+    eventId: event.eventId,
+    payment: outcome.to === "CONFIRMED" ? event.payment : undefined,
+  });
+  await publishTransition(em, outcome.from, after, outcome.reason, event.details);
+  return { kind: "transition", before: outcome.from, after, outcome };
+}

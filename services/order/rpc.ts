@@ -1,0 +1,185 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { UniqueConstraintViolationException } from "@mikro-orm/core";
+import {
+  type CustomerSchema,
+  type OrderSchema,
+  type OrderService,
+  OrderStatus,
+  type OrderStatusChangeSchema,
+} from "../../gen/shop/order/v1/order_pb.js";
+import type { Database } from "../../lib/db/index.js";
+import { alreadyExists, Code, invalidArgument, notFound, ServiceError } from "../../lib/errors.js";
+import { INTERNAL_MESSAGE, type ServiceImplementation } from "../../lib/grpc/index.js";
+import { uuidv7 } from "../../lib/ids.js";
+import { decodePageToken, nextPage, pageSize } from "../../lib/paging.js";
+import { requireId } from "../../lib/validate.js";
+import type { Catalog } from "./catalog.js";
+import type { OrderStatus as Status } from "./domain/order-status.js";
+import { Customer, type CustomerRow, type OrderStatusHistoryRow } from "./entities.js";
+import { type OrderView, listOrders, loadOrder } from "./order-store.js";
+import { cancelOrder, placeOrder } from "./orders.js";
+import { optionalReason, parseCreateCustomer } from "./validate.js";
+import { type StatusNotifier, watchOrder } from "./watch.js";
+
+export interface OrderRpcOptions {
+  orm: Database;
+  catalog: Catalog;
+  notifier: StatusNotifier;
+  /** Fallback poll of WatchOrder streams, for changes whose notification was missed. */
+  watchPollMs: number;
+}
+
+/** Orders placed at once by one CreateOrders call. */
+const CREATE_ORDERS_CONCURRENCY = 4;
+const MAX_BULK_ORDERS = 100;
+
+function statusValue(status: Status): OrderStatus {
+  return OrderStatus[status];
+}
+
+function toChange(change: OrderStatusHistoryRow): MessageInitShape<typeof OrderStatusChangeSchema> {
+  return {
+    fromStatus: change.fromStatus ? statusValue(change.fromStatus) : OrderStatus.UNSPECIFIED,
+    toStatus: statusValue(change.toStatus),
+    reason: change.reason,
+    eventId: change.eventId ?? "",
+    changedAt: timestampFromDate(new Date(change.changedAt)),
+  };
+}
+
+/** Proto view of an order. */
+export function toOrderMessage({ order, items, history }: OrderView): MessageInitShape<typeof OrderSchema> {
+  const money = (amountMinor: bigint) => ({ currencyCode: order.currencyCode, amountMinor: BigInt(amountMinor) });
+  return {
+    id: order.id,
+    customerId: order.customerId,
+    status: statusValue(order.status),
+    items: items.map((item) => ({
+      productId: item.productId,
+      quantity: item.quantity,
+      unitPrice: money(item.unitPriceMinor),
+      productName: item.productName,
+      lineTotal: money(item.lineTotalMinor),
+    })),
+    total: money(order.totalMinor),
+    shippingAddress: order.shippingAddress,
+    cardLast4: order.cardLast4,
+    failureReason: order.failureReason,
+    createdAt: timestampFromDate(new Date(order.createdAt)),
+    updatedAt: timestampFromDate(new Date(order.updatedAt)),
+    history: history.map(toChange),
+  };
+}
+
+function toCustomerMessage(customer: CustomerRow): MessageInitShape<typeof CustomerSchema> {
+  return {
+    id: customer.id,
+    email: customer.email,
+    name: customer.name,
+    phone: customer.phone,
+    createdAt: timestampFromDate(new Date(customer.createdAt)),
+  };
+}
+
+function statusFilter(value: OrderStatus): Status | undefined {
+  if (value === OrderStatus.UNSPECIFIED) return undefined;
+  const name = OrderStatus[value] as Status | undefined;
+  if (!name) throw invalidArgument("status", `is not an order status: ${value}`);
+  return name;
+}
+
+/** Runs `work` over `inputs` with at most `limit` at once; results in input order. */
+async function mapLimit<T, R>(inputs: readonly T[], limit: number, work: (input: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(inputs.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, inputs.length) }, async () => {
+    while (next < inputs.length) {
+      const index = next++;
+      results[index] = await work(inputs[index], index);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}
+
+/** gRPC handlers of OrderService: validation and mapping around orders.ts and order-store. */
+export function orderRpc({ orm, catalog, notifier, watchPollMs }: OrderRpcOptions): ServiceImplementation<typeof OrderService> {
+  const deps = { orm, catalog };
+
+  return {
+    async createOrder(request, ctx) {
+      const view = await placeOrder(deps, request, ctx);
+      return { order: toOrderMessage(view) };
+    },
+
+    async getOrder(request) {
+      const orderId = requireId("order_id", request.orderId);
+      const view = await loadOrder(orm.em.fork(), orderId);
+      if (!view) throw notFound("order", orderId);
+      return { order: toOrderMessage(view) };
+    },
+
+    async listOrders(request) {
+      const size = pageSize(request.pageSize);
+      const beforeId = decodePageToken(request.pageToken);
+      const customerId = request.customerId ? requireId("customer_id", request.customerId) : undefined;
+      const status = statusFilter(request.status);
+      const rows = await listOrders(orm.em.fork(), { customerId, status, beforeId }, size + 1);
+      const { page, nextPageToken } = nextPage(
+        rows.map((view) => ({ id: view.order.id, view })),
+        size,
+      );
+      return { orders: page.map((row) => toOrderMessage(row.view)), nextPageToken };
+    },
+
+    async cancelOrder(request) {
+      const orderId = requireId("order_id", request.orderId);
+      const reason = optionalReason("reason", request.reason);
+      return { order: toOrderMessage(await cancelOrder(deps, orderId, reason)) };
+    },
+
+    async *watchOrder(request, ctx) {
+      const orderId = requireId("order_id", request.orderId);
+      for await (const update of watchOrder({ orm, notifier, pollMs: watchPollMs }, orderId, ctx.signal)) {
+        yield { order: toOrderMessage(update.view), change: update.change ? toChange(update.change) : undefined };
+      }
+    },
+
+    async createOrders(request, ctx) {
+      if (request.orders.length === 0) throw invalidArgument("orders", "must contain at least one order");
+      if (request.orders.length > MAX_BULK_ORDERS) throw invalidArgument("orders", `must contain at most ${MAX_BULK_ORDERS} orders`);
+      const results = await mapLimit(request.orders, CREATE_ORDERS_CONCURRENCY, async (order, index) => {
+        try {
+          const view = await placeOrder(deps, order, ctx);
+          return { result: { case: "order" as const, value: toOrderMessage(view) } };
+        } catch (error) {
+          if (!(error instanceof ServiceError)) ctx.logger.error({ err: error, index }, "placing one order of a bulk request failed");
+          const status = error instanceof ServiceError ? { code: error.code, message: error.message } : { code: Code.INTERNAL, message: INTERNAL_MESSAGE };
+          return { result: { case: "error" as const, value: status } };
+        }
+      });
+      return { results };
+    },
+
+    async createCustomer(request) {
+      const fields = parseCreateCustomer(request);
+      const em = orm.em.fork();
+      const customer = em.create(Customer, { id: uuidv7(), ...fields, createdAt: new Date() });
+      try {
+        await em.flush();
+      } catch (error) {
+        if (error instanceof UniqueConstraintViolationException) throw alreadyExists(`a customer with email ${fields.email} already exists`);
+        throw error;
+      }
+      return { customer: toCustomerMessage(customer) };
+    },
+
+    async getCustomer(request) {
+      const customerId = requireId("customer_id", request.customerId);
+      const customer = await orm.em.fork().findOne(Customer, { id: customerId });
+      if (!customer) throw notFound("customer", customerId);
+      return { customer: toCustomerMessage(customer) };
+    },
+  };
+}

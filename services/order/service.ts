@@ -1,0 +1,95 @@
+import { InventoryService } from "../../gen/shop/inventory/v1/inventory_pb.js";
+import { OrderService } from "../../gen/shop/order/v1/order_pb.js";
+import { address, int, readConfig } from "../../lib/config.js";
+import { createClient } from "../../lib/grpc/index.js";
+import { createLogger } from "../../lib/log.js";
+import { readRuntimeConfig, type RunningService, type RuntimeConfig, type StartOptions, serve, startService } from "../../lib/runtime/index.js";
+import { inventoryCatalog } from "./catalog.js";
+import { orderConsumers } from "./consumers.js";
+import { entities } from "./entities.js";
+import { Orders } from "./migrations/0001-orders.js";
+import { orderRpc } from "./rpc.js";
+import { StatusNotifier } from "./watch.js";
+
+export interface OrderConfig extends RuntimeConfig {
+  /** Inventory's gRPC address (INVENTORY_ADDR, default 127.0.0.1:50052). */
+  inventoryAddr: string;
+  /** Deadline of the BatchGetProducts call of CreateOrder (INVENTORY_DEADLINE_MS, default 2 s). */
+  inventoryDeadlineMs: number;
+  /** Fallback poll of WatchOrder streams besides LISTEN/NOTIFY (WATCH_POLL_MS, default 1 s). */
+  watchPollMs: number;
+}
+
+export function readOrderConfig(env: NodeJS.ProcessEnv = process.env): OrderConfig {
+  return {
+    ...readRuntimeConfig("order", env),
+    ...readConfig(
+      {
+        inventoryAddr: address("INVENTORY_ADDR", "127.0.0.1:50052"),
+        inventoryDeadlineMs: int("INVENTORY_DEADLINE_MS", 2_000, { min: 10, max: 60_000 }),
+        watchPollMs: int("WATCH_POLL_MS", 1_000, { min: 10, max: 60_000 }),
+      },
+      env,
+    ),
+  };
+}
+
+export const migrations = [{ name: "order-0001-orders", class: Orders }];
+
+export interface RunningOrderService extends RunningService {
+  /** WatchOrder streams currently open (tests check that cancelled streams let go). */
+  activeWatches(): number;
+}
+
+/**
+ * Starts the order service: order and customer RPCs (CreateOrder prices through inventory's
+ * BatchGetProducts, behind a circuit breaker), the saga consumers, and the listener that
+ * drives WatchOrder streams.
+ */
+export async function start(config: OrderConfig, options: StartOptions = {}): Promise<RunningOrderService> {
+  const logger = options.logger ?? createLogger("order");
+  const inventory = createClient(InventoryService, config.inventoryAddr, {
+    name: "inventory",
+    deadlineMs: config.inventoryDeadlineMs,
+    breaker: { timeoutMs: config.inventoryDeadlineMs },
+    logger,
+  });
+  const notifier = new StatusNotifier({ databaseUrl: config.databaseUrl, logger });
+  let service: RunningService;
+  try {
+    service = await startService(
+      {
+        name: "order",
+        entities,
+        migrations,
+        rpc: ({ orm }) => [
+          serve(OrderService, orderRpc({ orm, catalog: inventoryCatalog(inventory, config.inventoryDeadlineMs), notifier, watchPollMs: config.watchPollMs })),
+        ],
+        consumers: () => orderConsumers(),
+        workers: () => [notifier.start()],
+      },
+      config,
+      { ...options, logger },
+    );
+  } catch (error) {
+    inventory.close();
+    await notifier.stop();
+    throw error;
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    ...service,
+    activeWatches: () => notifier.subscribers,
+    stop() {
+      // The notifier stops first: open WatchOrder streams end at once (UNAVAILABLE, clients
+      // re-watch elsewhere) instead of holding up the gRPC drain for its whole grace period.
+      // The inventory client closes after the drain, so in-flight CreateOrder calls can finish.
+      stopping ??= notifier
+        .stop()
+        .catch((error: unknown) => logger.error({ err: error }, "error while stopping the status listener"))
+        .then(() => service.stop())
+        .finally(() => inventory.close());
+      return stopping;
+    },
+  };
+}
