@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { address, bool, ConfigError, int, oneOf, readConfig, str, url } from "./config.js";
+import { address, bool, ConfigError, decimal, int, oneOf, readConfig, str, url } from "./config.js";
 
 describe("readConfig", () => {
   const spec = {
@@ -45,5 +45,13 @@ describe("readConfig", () => {
 
   it("treats blank values as unset", () => {
     expect(readConfig({ port: int("PORT", 1) }, { PORT: "  " }).port).toBe(1);
+  });
+
+  it("reads decimals within a range", () => {
+    const spec = { rate: decimal("RATE", 0, { min: 0, max: 1 }) };
+    expect(readConfig(spec, { RATE: "0.25" }).rate).toBe(0.25);
+    expect(readConfig(spec, {}).rate).toBe(0);
+    expect(() => readConfig(spec, { RATE: "1.5" })).toThrow('RATE must be a number between 0 and 1, got "1.5"');
+    expect(() => readConfig(spec, { RATE: "abc" })).toThrow("RATE must be a number");
   });
 });

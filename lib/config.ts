@@ -48,6 +48,20 @@ export function int(name: string, fallback?: number, range: { min?: number; max?
   };
 }
 
+/** A decimal number within [min, max], e.g. a failure rate between 0 and 1. */
+export function decimal(name: string, fallback?: number, range: { min?: number; max?: number } = {}): EnvReader<number> {
+  return (env) => {
+    const value = raw(env, name);
+    if (value === undefined) return required(name, fallback);
+    const parsed = Number(value);
+    const { min = -Number.MAX_VALUE, max = Number.MAX_VALUE } = range;
+    if (!/^-?\d+(\.\d+)?$/.test(value) || parsed < min || parsed > max) {
+      throw new ConfigError([`${name} must be a number between ${min} and ${max}, got "${value}"`]);
+    }
+    return parsed;
+  };
+}
+
 /** A boolean variable: true/false/1/0/yes/no. */
 export function bool(name: string, fallback?: boolean): EnvReader<boolean> {
   return (env) => {

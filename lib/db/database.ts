@@ -37,6 +37,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     forceUtcTimezone: true,
     ignoreUndefinedInQuery: true,
     debug: false,
+    // knex otherwise inlines bound values into error messages, and error messages reach logs.
+    driverOptions: { compileSqlOnError: false },
     // MikroORM prints to the console by default; keep every line in the structured log instead.
     colors: false,
     logger: (message) => options.logger?.debug({ orm: message }, "mikro-orm"),

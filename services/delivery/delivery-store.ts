@@ -1,0 +1,125 @@
+import { LockMode } from "@mikro-orm/core";
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { uuidv7 } from "../../lib/ids.js";
+import { type DeliveryStatus, decideTransition, onOrderCancelled } from "./domain/delivery-status.js";
+import { type AddressData, Delivery, DeliveryLog, type DeliveryLogRow, type DeliveryRow } from "./entities.js";
+
+/**
+ * Delivery changes on the caller's transaction. Every change locks the delivery row first
+ * (one delivery per order, so concurrent events and RPCs for an order serialise on it) and
+ * appends a delivery_logs row for every status the delivery enters.
+ */
+
+function execute(em: EntityManager, sql: string, params: unknown[]): Promise<Record<string, unknown>[]> {
+  return em.getConnection().execute(sql, params, "all", em.getTransactionContext()) as Promise<Record<string, unknown>[]>;
+}
+
+async function insertLog(em: EntityManager, deliveryId: string, status: DeliveryStatus, notes: string): Promise<void> {
+  await execute(em, "INSERT INTO delivery_logs (id, delivery_id, status, notes) VALUES (?, ?, ?, ?)", [uuidv7(), deliveryId, status, notes]);
+}
+
+/** Inserts a delivery unless the order already has one; returns its id, or undefined on conflict. */
+async function insertDelivery(
+  em: EntityManager,
+  order: { orderId: string; customerId: string },
+  address: Partial<AddressData>,
+  status: DeliveryStatus,
+  notes: string,
+): Promise<string | undefined> {
+  const id = uuidv7();
+  const inserted = await execute(
+    em,
+    `INSERT INTO deliveries (id, order_id, customer_id, address, status) VALUES (?, ?, ?, ?::jsonb, ?)
+     ON CONFLICT (order_id) DO NOTHING RETURNING id`,
+    [id, order.orderId, order.customerId, JSON.stringify(address), status],
+  );
+  if (inserted.length === 0) return undefined;
+  await insertLog(em, id, status, notes);
+  return id;
+}
+
+export type CreateResult = { kind: "created"; delivery: DeliveryRow } | { kind: "existing"; delivery: DeliveryRow };
+
+/**
+ * Creates the PENDING delivery of an order. Idempotent per order: when the order already has
+ * a delivery (a redelivered event, the RPC racing the event, or the CANCELLED tombstone of an
+ * order cancelled before its confirmation arrived) that one is returned as `existing`.
+ */
+export async function createDelivery(
+  em: EntityManager,
+  order: { orderId: string; customerId: string; address: AddressData },
+  notes = "delivery created",
+): Promise<CreateResult> {
+  const id = await insertDelivery(em, order, order.address, "PENDING", notes);
+  if (id === undefined) return { kind: "existing", delivery: await em.findOneOrFail(Delivery, { orderId: order.orderId }) };
+  return { kind: "created", delivery: await em.findOneOrFail(Delivery, { id }) };
+}
+
+export type CancelResult =
+  | { kind: "cancelled"; delivery: DeliveryRow; from: DeliveryStatus }
+  /** The order had no delivery: a CANCELLED one now stands in, so a late order.confirmed creates none. */
+  | { kind: "tombstone" }
+  | { kind: "ignored"; delivery: DeliveryRow; why: string; warn: boolean };
+
+/** Applies order.cancelled to the order's delivery (see `onOrderCancelled`). */
+export async function cancelForOrder(em: EntityManager, order: { orderId: string; customerId: string }, notes: string): Promise<CancelResult> {
+  // Two rounds at most: when a concurrent create commits between our read and our tombstone,
+  // the tombstone loses on order_id and the second round cancels the delivery that won.
+  for (let round = 0; round < 2; round++) {
+    const delivery = await em.findOne(Delivery, { orderId: order.orderId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    if (!delivery) {
+      const id = await insertDelivery(em, order, {}, "CANCELLED", `${notes} (before the delivery was created)`);
+      if (id !== undefined) return { kind: "tombstone" };
+      continue;
+    }
+    const outcome = onOrderCancelled(delivery.status);
+    if (outcome.kind === "ignore") return { kind: "ignored", delivery, why: outcome.why, warn: outcome.warn };
+    delivery.status = "CANCELLED";
+    await em.flush();
+    await insertLog(em, delivery.id, "CANCELLED", notes);
+    return { kind: "cancelled", delivery, from: outcome.from };
+  }
+  throw new Error(`the delivery of order ${order.orderId} changed concurrently; retry`);
+}
+
+export type UpdateResult =
+  | { kind: "missing" }
+  | { kind: "refused"; why: string }
+  | { kind: "unchanged"; delivery: DeliveryRow }
+  | { kind: "changed"; delivery: DeliveryRow; from: DeliveryStatus };
+
+/**
+ * Moves a delivery to `to` (see `decideTransition`), records carrier and tracking number when
+ * given, and logs the new status. Setting the current status again only updates carrier and
+ * tracking number.
+ */
+export async function updateStatus(
+  em: EntityManager,
+  deliveryId: string,
+  to: DeliveryStatus,
+  change: { notes: string; carrier?: string; trackingNumber?: string },
+): Promise<UpdateResult> {
+  const delivery = await em.findOne(Delivery, { id: deliveryId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+  if (!delivery) return { kind: "missing" };
+  const outcome = decideTransition(delivery.status, to);
+  if (outcome.kind === "refused") return outcome;
+  if (change.carrier !== undefined) delivery.carrier = change.carrier;
+  if (change.trackingNumber !== undefined) delivery.trackingNumber = change.trackingNumber;
+  if (outcome.kind === "unchanged") {
+    await em.flush();
+    return { kind: "unchanged", delivery };
+  }
+  delivery.status = to;
+  await em.flush();
+  await insertLog(em, delivery.id, to, change.notes);
+  return { kind: "changed", delivery, from: outcome.from };
+}
+
+/** The status histories of `deliveryIds`, oldest entry first. */
+export async function logsOf(em: EntityManager, deliveryIds: string[]): Promise<Map<string, DeliveryLogRow[]>> {
+  const logs = new Map<string, DeliveryLogRow[]>(deliveryIds.map((id) => [id, []]));
+  if (deliveryIds.length === 0) return logs;
+  const rows = await em.find(DeliveryLog, { deliveryId: { $in: deliveryIds } }, { orderBy: { at: "asc", id: "asc" } });
+  for (const row of rows) logs.get(row.deliveryId)?.push(row);
+  return logs;
+}

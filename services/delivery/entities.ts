@@ -1,0 +1,50 @@
+import { defineEntity, type InferEntity, p } from "@mikro-orm/core";
+import { DELIVERY_STATUSES } from "./domain/delivery-status.js";
+
+/** A postal address as stored in deliveries.address (jsonb): shop.common.v1.Address field names in camelCase. */
+export interface AddressData {
+  line1: string;
+  line2: string;
+  city: string;
+  region: string;
+  postalCode: string;
+  countryCode: string;
+  recipientName: string;
+  phone: string;
+}
+
+/** The shipment of one order (see migrations/0001 for the constraints). */
+export const Delivery = defineEntity({
+  name: "Delivery",
+  tableName: "deliveries",
+  properties: {
+    id: p.uuid().primary(),
+    orderId: p.uuid().unique().fieldName("order_id"),
+    customerId: p.text().default("").fieldName("customer_id"),
+    // Empty ({}) only for the tombstone of an order cancelled before it was confirmed.
+    address: p.json<Partial<AddressData>>(),
+    status: p.enum([...DELIVERY_STATUSES]),
+    carrier: p.text().default(""),
+    trackingNumber: p.text().default("").fieldName("tracking_number"),
+    createdAt: p.datetime().fieldName("created_at").onCreate(() => new Date()),
+    updatedAt: p.datetime().fieldName("updated_at").onCreate(() => new Date()).onUpdate(() => new Date()),
+  },
+});
+
+/** One entry of a delivery's status history. */
+export const DeliveryLog = defineEntity({
+  name: "DeliveryLog",
+  tableName: "delivery_logs",
+  properties: {
+    id: p.uuid().primary(),
+    deliveryId: p.uuid().fieldName("delivery_id"),
+    status: p.enum([...DELIVERY_STATUSES]),
+    notes: p.text().default(""),
+    at: p.datetime().onCreate(() => new Date()),
+  },
+});
+
+export type DeliveryRow = InferEntity<typeof Delivery>;
+export type DeliveryLogRow = InferEntity<typeof DeliveryLog>;
+
+export const entities = [Delivery, DeliveryLog];

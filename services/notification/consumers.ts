@@ -1,0 +1,140 @@
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { DeliveryStatus } from "../../gen/shop/delivery/v1/delivery_pb.js";
+import { DeliveryStatusChangedSchema } from "../../gen/shop/events/v1/delivery_events_pb.js";
+import { FileInvoiceGeneratedSchema } from "../../gen/shop/events/v1/file_events_pb.js";
+import {
+  OrderCancelledSchema,
+  OrderConfirmedSchema,
+  OrderCreatedSchema,
+  OrderDeliveredSchema,
+  OrderExpiredSchema,
+  OrderPaymentFailedSchema,
+  OrderRejectedSchema,
+  OrderShippedSchema,
+} from "../../gen/shop/events/v1/order_events_pb.js";
+import { type EventContext, PermanentError } from "../../lib/events/index.js";
+import { isUuid } from "../../lib/ids.js";
+import { type ConsumerSpec, consume } from "../../lib/runtime/index.js";
+import { formatMoney } from "./domain/money.js";
+import { type ChannelName, maskRecipient, normalizeEmail, normalizePhone } from "./domain/recipients.js";
+import { renderTemplate, type TemplateName } from "./domain/templates.js";
+import * as store from "./notification-store.js";
+
+/**
+ * The saga's customer messages. order.created brings the only contact details (e-mail, phone,
+ * name), kept per order; every later customer-visible transition queues one message per known
+ * channel in the handler's transaction (PENDING rows; the dispatcher sends them).
+ *
+ * Sources, one per transition so nothing is announced twice: order.* events for everything the
+ * order service decides (created, confirmed, payment failed, cancelled, rejected, expired,
+ * shipped, delivered), file.invoice_generated for the invoice, and delivery.status_changed only
+ * for FAILED, which has no order event of its own. payment.failed is not consumed: the order's
+ * order.payment_failed reports the same thing.
+ */
+
+export interface NotificationConsumerOptions {
+  /** Called inside a handler's transaction that queued notifications (wakes the dispatcher after commit). */
+  onQueued(em: EntityManager): void;
+}
+
+function requireOrderId(orderId: string): string {
+  if (!isUuid(orderId)) throw new PermanentError(`event has an invalid order_id "${orderId}"`);
+  return orderId.toLowerCase();
+}
+
+function text(value: string, max = 300): string | undefined {
+  const trimmed = value.trim();
+  return trimmed ? trimmed.slice(0, max) : undefined;
+}
+
+export function notificationConsumers({ onQueued }: NotificationConsumerOptions): ConsumerSpec[] {
+  /** Queues `template` for the order's known channels, once per event and channel. */
+  async function notifyOrder(
+    event: { orderId: string; customerId: string },
+    ctx: EventContext,
+    template: TemplateName,
+    vars: Record<string, string | undefined> = {},
+  ): Promise<void> {
+    const orderId = requireOrderId(event.orderId);
+    const contact = await store.contactOf(ctx.em, orderId);
+    // Consumers run independently: this event may overtake the order's order.created. Retry.
+    if (!contact) throw new Error(`no contact details for order ${orderId} yet (order.created not handled); will retry`);
+    const data = {
+      order_id: orderId,
+      name: contact.name,
+      total: contact.totalMinor != null && contact.currencyCode ? formatMoney(contact.totalMinor, contact.currencyCode) : undefined,
+      ...vars,
+    };
+    const recipients: [ChannelName, string][] = [];
+    if (contact.email) recipients.push(["EMAIL", contact.email]);
+    if (contact.phone) recipients.push(["SMS", contact.phone]);
+    const queued = await store.queue(
+      ctx.em,
+      recipients.map(([channel, recipient]) => ({
+        ...renderTemplate(template, channel, data),
+        channel,
+        recipient,
+        template,
+        orderId,
+        customerId: event.customerId || contact.customerId,
+        eventId: ctx.eventId,
+      })),
+    );
+    if (queued > 0) onQueued(ctx.em);
+    ctx.logger.debug({ template, queued, channels: recipients.map(([c]) => c) }, recipients.length ? "notifications queued" : "no contact channel for the order");
+  }
+
+  function on<Desc extends DescMessage>(
+    schema: Desc,
+    purpose: string,
+    handler: (event: MessageShape<Desc>, ctx: EventContext) => Promise<void>,
+  ): ConsumerSpec {
+    return consume(schema, `notification-${purpose}`, handler);
+  }
+
+  return [
+    on(OrderCreatedSchema, "order-created", async (event, ctx) => {
+      const orderId = requireOrderId(event.orderId);
+      const email = event.customerEmail ? normalizeEmail(event.customerEmail) : undefined;
+      const phone = event.customerPhone ? normalizePhone(event.customerPhone) : undefined;
+      // A bad address loses that channel, not the order's other messages.
+      if (event.customerEmail && !email) ctx.logger.warn({ recipient: maskRecipient(event.customerEmail) }, "order has an invalid e-mail address; no e-mails");
+      if (event.customerPhone && !phone) ctx.logger.warn({ recipient: maskRecipient(event.customerPhone) }, "order has an invalid phone number; no SMS");
+      const total = event.total && /^[A-Z]{3}$/.test(event.total.currencyCode) && event.total.amountMinor >= 0n
+        ? { amountMinor: Number(event.total.amountMinor), currencyCode: event.total.currencyCode }
+        : undefined;
+      await store.saveContact(ctx.em, {
+        orderId,
+        customerId: event.customerId,
+        name: text(event.customerName, 200) ?? "",
+        email: email ?? "",
+        phone: phone ?? "",
+        total,
+      });
+      await notifyOrder(event, ctx, "order_created");
+    }),
+
+    on(OrderConfirmedSchema, "order-confirmed", (event, ctx) =>
+      notifyOrder(event, ctx, "order_confirmed", {
+        total: event.total && event.total.currencyCode ? formatMoney(event.total.amountMinor, event.total.currencyCode) : undefined,
+      }),
+    ),
+    on(OrderPaymentFailedSchema, "order-payment-failed", (event, ctx) => notifyOrder(event, ctx, "order_payment_failed", { reason: text(event.reason) })),
+    on(OrderCancelledSchema, "order-cancelled", (event, ctx) =>
+      notifyOrder(event, ctx, "order_cancelled", { reason: text(event.reason), refund: event.wasCharged ? "true" : undefined }),
+    ),
+    on(OrderRejectedSchema, "order-rejected", (event, ctx) => notifyOrder(event, ctx, "order_rejected", { reason: text(event.reason) })),
+    on(OrderExpiredSchema, "order-expired", (event, ctx) => notifyOrder(event, ctx, "order_expired")),
+    on(OrderShippedSchema, "order-shipped", (event, ctx) =>
+      notifyOrder(event, ctx, "order_shipped", { carrier: text(event.carrier, 100), tracking_number: text(event.trackingNumber, 100) }),
+    ),
+    on(OrderDeliveredSchema, "order-delivered", (event, ctx) => notifyOrder(event, ctx, "order_delivered")),
+    on(DeliveryStatusChangedSchema, "delivery-failed", async (event, ctx) => {
+      // IN_TRANSIT and DELIVERED are announced from order.shipped / order.delivered instead.
+      if (event.toStatus !== DeliveryStatus.FAILED) return;
+      await notifyOrder(event, ctx, "delivery_failed", { notes: text(event.notes) });
+    }),
+    on(FileInvoiceGeneratedSchema, "invoice-ready", (event, ctx) => notifyOrder(event, ctx, "invoice_ready", { file_id: text(event.fileId, 100) })),
+  ];
+}

@@ -1,0 +1,188 @@
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { uuidv7 } from "../../lib/ids.js";
+import type { ChannelName } from "./domain/recipients.js";
+import { OrderContact, type OrderContactRow } from "./entities.js";
+
+/**
+ * notification_log is both the log and the send queue. A row is PENDING with a next_attempt_at
+ * until it is SENT or FAILED. Whoever makes an attempt first claims the row: attempts + 1 and
+ * next_attempt_at pushed out by a lease, committed before the provider is called, so no
+ * transaction stays open during a send. Results are written back only if the row is still the
+ * same claim (status PENDING and the same attempts), so a sender whose lease ran out (it hung,
+ * or its process died and another replica re-claimed the row) cannot overwrite a newer outcome.
+ */
+
+type Row = Record<string, unknown>;
+
+function execute(em: EntityManager, sql: string, params: unknown[]): Promise<Row[]> {
+  // Outside a transaction this runs on its own (autocommit).
+  return em.getConnection().execute(sql, params, "all", em.getTransactionContext()) as Promise<Row[]>;
+}
+
+/** A message to send, as the saga's consumers and SendNotification produce it. */
+export interface NewMessage {
+  orderId: string | null;
+  customerId: string;
+  channel: ChannelName;
+  recipient: string;
+  /** The built-in template it was rendered from, if any. */
+  template: string | null;
+  subject: string;
+  body: string;
+  /** The event that caused it, if any. */
+  eventId: string | null;
+}
+
+/** A row some sender has claimed for attempt number `attempts`. */
+export interface ClaimedNotification {
+  id: string;
+  orderId: string | null;
+  customerId: string;
+  channel: ChannelName;
+  recipient: string;
+  subject: string;
+  body: string;
+  attempts: number;
+}
+
+function toClaimed(row: Row): ClaimedNotification {
+  return {
+    id: String(row.id),
+    orderId: row.order_id === null ? null : String(row.order_id),
+    customerId: String(row.customer_id),
+    channel: row.channel as ChannelName,
+    recipient: String(row.recipient),
+    subject: String(row.subject),
+    body: String(row.body),
+    attempts: Number(row.attempts),
+  };
+}
+
+const CLAIMED_COLUMNS = "id, order_id, customer_id, channel, recipient, subject, body, attempts";
+
+/**
+ * Queues messages as PENDING and due now. A message whose (event_id, channel) is already there
+ * is skipped, so an event handled twice never queues twice. Returns how many were queued.
+ */
+export async function queue(em: EntityManager, messages: readonly NewMessage[]): Promise<number> {
+  let queued = 0;
+  for (const m of messages) {
+    const rows = await execute(
+      em,
+      `INSERT INTO notification_log (id, order_id, customer_id, channel, recipient, template, subject, body, status, event_id, next_attempt_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, now())
+       ON CONFLICT (event_id, channel) DO NOTHING RETURNING id`,
+      [uuidv7(), m.orderId, m.customerId, m.channel, m.recipient, m.template, m.subject, m.body, m.eventId],
+    );
+    queued += rows.length;
+  }
+  return queued;
+}
+
+/** Inserts a message already claimed for its first attempt, for a caller that sends it at once. */
+export async function insertClaimed(em: EntityManager, m: NewMessage, leaseMs: number): Promise<ClaimedNotification> {
+  const [row] = await execute(
+    em,
+    `INSERT INTO notification_log (id, order_id, customer_id, channel, recipient, template, subject, body, status, event_id, attempts, next_attempt_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, 1, now() + ? * interval '1 millisecond')
+     RETURNING ${CLAIMED_COLUMNS}`,
+    [uuidv7(), m.orderId, m.customerId, m.channel, m.recipient, m.template, m.subject, m.body, m.eventId, leaseMs],
+  );
+  return toClaimed(row);
+}
+
+/**
+ * Claims up to `limit` due PENDING rows of `channels` for their next attempt (one statement,
+ * SKIP LOCKED: replicas claiming at once get different rows), oldest due first.
+ */
+export async function claimDue(em: EntityManager, channels: readonly ChannelName[], limit: number, leaseMs: number): Promise<ClaimedNotification[]> {
+  if (channels.length === 0 || limit <= 0) return [];
+  const rows = await execute(
+    em,
+    `UPDATE notification_log n
+     SET attempts = n.attempts + 1, next_attempt_at = now() + ? * interval '1 millisecond', updated_at = now()
+     FROM (
+       SELECT id FROM notification_log
+       WHERE status = 'PENDING' AND next_attempt_at <= now() AND channel = ANY(?::text[])
+       ORDER BY next_attempt_at, id
+       LIMIT ?
+       FOR UPDATE SKIP LOCKED
+     ) due
+     WHERE n.id = due.id
+     RETURNING ${CLAIMED_COLUMNS.split(", ").map((c) => `n.${c}`).join(", ")}`,
+    [leaseMs, `{${channels.join(",")}}`, limit],
+  );
+  return rows.map(toClaimed);
+}
+
+const SAME_CLAIM = "id = ? AND status = 'PENDING' AND attempts = ?";
+
+/** Records that the provider accepted the claimed attempt. False when the claim was lost. */
+export async function markSent(em: EntityManager, claimed: ClaimedNotification, providerMessageId: string): Promise<boolean> {
+  const rows = await execute(
+    em,
+    `UPDATE notification_log SET status = 'SENT', sent_at = now(), updated_at = now(), next_attempt_at = NULL, provider_message_id = ?
+     WHERE ${SAME_CLAIM} RETURNING id`,
+    [providerMessageId, claimed.id, claimed.attempts],
+  );
+  return rows.length > 0;
+}
+
+/** Records a failed attempt to be retried after `delayMs`. False when the claim was lost. */
+export async function scheduleRetry(em: EntityManager, claimed: ClaimedNotification, error: string, delayMs: number): Promise<boolean> {
+  const rows = await execute(
+    em,
+    `UPDATE notification_log SET last_error = ?, next_attempt_at = now() + ? * interval '1 millisecond', updated_at = now()
+     WHERE ${SAME_CLAIM} RETURNING id`,
+    [error.slice(0, 2000), delayMs, claimed.id, claimed.attempts],
+  );
+  return rows.length > 0;
+}
+
+/** Records the last failed attempt: the message is given up. False when the claim was lost. */
+export async function markFailed(em: EntityManager, claimed: ClaimedNotification, error: string): Promise<boolean> {
+  const rows = await execute(
+    em,
+    `UPDATE notification_log SET status = 'FAILED', last_error = ?, next_attempt_at = NULL, updated_at = now()
+     WHERE ${SAME_CLAIM} RETURNING id`,
+    [error.slice(0, 2000), claimed.id, claimed.attempts],
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Gives back a claim whose attempt never reached the provider (its circuit breaker was open):
+ * the attempt does not count, and the row is due again after `delayMs`.
+ */
+export async function release(em: EntityManager, claimed: ClaimedNotification, reason: string, delayMs: number): Promise<boolean> {
+  const rows = await execute(
+    em,
+    `UPDATE notification_log SET attempts = attempts - 1, last_error = ?, next_attempt_at = now() + ? * interval '1 millisecond', updated_at = now()
+     WHERE ${SAME_CLAIM} RETURNING id`,
+    [reason.slice(0, 2000), delayMs, claimed.id, claimed.attempts],
+  );
+  return rows.length > 0;
+}
+
+export interface Contact {
+  orderId: string;
+  customerId: string;
+  name: string;
+  email: string;
+  phone: string;
+  total?: { amountMinor: number; currencyCode: string };
+}
+
+/** Stores an order's contact details; the first ones recorded for an order stay. */
+export async function saveContact(em: EntityManager, contact: Contact): Promise<void> {
+  await execute(
+    em,
+    `INSERT INTO notification_contacts (order_id, customer_id, name, email, phone, total_minor, currency_code)
+     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING`,
+    [contact.orderId, contact.customerId, contact.name, contact.email, contact.phone, contact.total?.amountMinor ?? null, contact.total?.currencyCode ?? null],
+  );
+}
+
+export function contactOf(em: EntityManager, orderId: string): Promise<OrderContactRow | null> {
+  return em.findOne(OrderContact, { orderId });
+}

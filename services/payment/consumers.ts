@@ -1,0 +1,157 @@
+import { InventoryReservedSchema } from "../../gen/shop/events/v1/inventory_events_pb.js";
+import { OrderCancelledSchema, OrderCreatedSchema, OrderExpiredSchema, OrderRejectedSchema } from "../../gen/shop/events/v1/order_events_pb.js";
+import { Code } from "../../lib/errors.js";
+import { type EventContext, PermanentError } from "../../lib/events/index.js";
+import { isUpstreamFailure } from "../../lib/grpc/index.js";
+import { isUuid } from "../../lib/ids.js";
+import { type ConsumerSpec, consume } from "../../lib/runtime/index.js";
+import { tokenOf } from "./card.js";
+import { chargeStep, intentAfter, onOrderEnded, outageReason, type SagaOutcome, sagaOutcome } from "./domain/payment.js";
+import type { PaymentRow } from "./entities.js";
+import { publishCompleted, publishFailed, publishRefunded } from "./events.js";
+import * as store from "./payment-store.js";
+import type { PaymentProvider } from "./provider/index.js";
+
+export interface PaymentConsumerOptions {
+  /** The provider behind its breaker and deadline. */
+  provider: PaymentProvider;
+  /** Handler attempts per event (the lib default is 4); the charge gives up on the last one. */
+  maxDeliver: number;
+  /** Waits between attempts (lib default 1 s, 2 s, 4 s). */
+  backoffMs: number[];
+  /** Events handled at once per consumer; per-order order is kept by the order lock. */
+  concurrency: number;
+}
+
+function requireOrderId(orderId: string): string {
+  if (!isUuid(orderId)) throw new PermanentError(`event has an invalid order_id "${orderId.slice(0, 64)}"`);
+  return orderId.toLowerCase();
+}
+
+function requireTotal(total: { currencyCode: string; amountMinor: bigint } | undefined): { currency: string; amountMinor: number } {
+  if (!total || !/^[A-Z]{3}$/.test(total.currencyCode) || total.amountMinor <= 0n || total.amountMinor > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new PermanentError("order.created has no valid total (positive amount_minor and ISO currency_code)");
+  }
+  return { currency: total.currencyCode, amountMinor: Number(total.amountMinor) };
+}
+
+/** Publishes the saga's answer for a payment and settles the intent accordingly. */
+async function answer(ctx: EventContext, payment: PaymentRow, outcome: SagaOutcome, retryable = false): Promise<void> {
+  await store.settleIntent(ctx.em, payment.orderId, intentAfter(outcome), payment.id);
+  if (outcome.event === "completed") {
+    await publishCompleted(ctx.em, payment);
+    ctx.logger.info({ payment_id: payment.id, amount_minor: payment.amountMinor, currency: payment.currency }, "payment completed");
+  } else {
+    await publishFailed(ctx.em, payment, outcome.reason, retryable);
+    ctx.logger.info({ payment_id: payment.id, reason: outcome.reason, retryable }, "payment failed");
+  }
+}
+
+/**
+ * The saga steps payment owns: remember the order's token and total on order.created, charge
+ * once on inventory.reserved, refund (or make sure nothing is ever charged) when the order is
+ * cancelled, expires or is rejected.
+ */
+export function paymentConsumers(options: PaymentConsumerOptions): ConsumerSpec[] {
+  const { provider, maxDeliver } = options;
+  const tuning = { maxDeliver, backoffMs: options.backoffMs, concurrency: options.concurrency };
+
+  const onOrderEnd = (why: string) =>
+    async function handle(event: { orderId: string; customerId: string }, ctx: EventContext): Promise<void> {
+      const orderId = requireOrderId(event.orderId);
+      const { em, logger } = ctx;
+      await store.lockOrder(em, orderId);
+      const intent = await store.lockIntent(em, orderId);
+      const payment = (await store.findPaymentOfOrder(em, orderId, true)) ?? undefined;
+      const plan = onOrderEnded(
+        intent?.status,
+        payment && { status: payment.status, amountMinor: payment.amountMinor, refundedMinor: payment.refundedMinor ?? 0 },
+      );
+      if (plan.refund && payment) {
+        // A provider outage is thrown: the refund is retried, and after the last attempt the
+        // event waits in the DLQ for a replay. Money owed back is never dropped silently.
+        const outcome = await store.refund(em, provider, payment, undefined, why);
+        if (outcome.kind === "rejected") throw new PermanentError(`cannot refund payment ${payment.id}: ${outcome.reason}`);
+        await publishRefunded(em, outcome.payment, outcome.refund);
+        logger.info({ payment_id: payment.id, refund_id: outcome.refund.id, amount_minor: outcome.refund.amountMinor }, "payment refunded");
+      }
+      if (plan.intent === "tombstone") await store.writeTombstone(em, orderId, event.customerId);
+      else if (plan.intent === "cancel") await store.settleIntent(em, orderId, "CANCELLED");
+    };
+
+  return [
+    consume(
+      OrderCreatedSchema,
+      "payment-record-intent",
+      async (event, { em, logger }) => {
+        const orderId = requireOrderId(event.orderId);
+        const total = requireTotal(event.total);
+        const token = tokenOf(event.paymentMethod?.token);
+        // Serialized with the cancellation handlers: each sees the other's committed row.
+        await store.lockOrder(em, orderId);
+        const stored = await store.recordIntent(em, { orderId, customerId: event.customerId, ...total, token });
+        if (!stored) logger.info("order already has a payment intent (redelivery, or it ended first)");
+        else if (!token) logger.warn("order.created carries no usable payment token; its charge will fail");
+      },
+      tuning,
+    ),
+
+    consume(
+      InventoryReservedSchema,
+      "payment-charge",
+      async (event, ctx) => {
+        const orderId = requireOrderId(event.orderId);
+        const { em, logger } = ctx;
+        await store.lockOrder(em, orderId);
+        const intent = await store.lockIntent(em, orderId);
+        const step = chargeStep(intent?.status);
+        if (step === "wait" || !intent) {
+          // Events of different subjects are not ordered: order.created may still be on its way.
+          throw new Error(`no payment intent for order ${orderId} yet: order.created not handled`);
+        }
+        if (step === "skip") {
+          logger.info({ intent_status: intent.status }, "payment intent already settled; nothing to charge");
+          return;
+        }
+        const existing = await store.findPaymentOfOrder(em, orderId, true);
+        if (existing) {
+          // Charged through CreatePayment before the saga got here: answer with that payment.
+          await answer(ctx, existing, sagaOutcome(existing));
+          return;
+        }
+        const input: store.ChargeInput = {
+          orderId,
+          customerId: intent.customerId,
+          amountMinor: intent.amountMinor!,
+          currency: intent.currency!,
+          token: intent.token ?? undefined,
+        };
+        let payment: PaymentRow;
+        try {
+          // The provider is called inside this transaction (holding the order lock). That is safe
+          // only because of the idempotency key charge:<order_id>: if the process dies after the
+          // provider charged and before the commit, the redelivered event calls again with the
+          // same key and gets the same charge back instead of a second one.
+          payment = await store.charge(em, provider, input);
+        } catch (error) {
+          if (!isUpstreamFailure(error) || ctx.deliveryCount < maxDeliver) throw error;
+          // Last attempt and the provider is still unreachable: end the saga instead of leaving
+          // the order waiting. With a real provider a timed-out call may still have charged; the
+          // charge:<order_id> key lets a reconciliation against the provider find and refund it.
+          const timedOut = (error as { code?: unknown }).code === Code.DEADLINE_EXCEEDED;
+          payment = await store.recordFailure(em, input, outageReason(timedOut));
+          logger.warn({ err: error, attempts: ctx.deliveryCount }, "payment provider unreachable on every attempt; payment failed");
+          await answer(ctx, payment, { event: "failed", reason: payment.failureReason! }, true);
+          return;
+        }
+        await answer(ctx, payment, sagaOutcome(payment));
+      },
+      tuning,
+    ),
+
+    consume(OrderCancelledSchema, "payment-refund-cancelled", onOrderEnd("order cancelled"), tuning),
+    consume(OrderExpiredSchema, "payment-refund-expired", onOrderEnd("order expired"), tuning),
+    // Rejected orders are never charged; this wipes the token the intent was holding.
+    consume(OrderRejectedSchema, "payment-forget-rejected", onOrderEnd("order rejected"), tuning),
+  ];
+}

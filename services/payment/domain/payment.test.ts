@@ -1,0 +1,118 @@
+import { describe, expect, it } from "@jest/globals";
+import {
+  canTransition,
+  chargeStep,
+  FailureReason,
+  intentAfter,
+  isRefundable,
+  onOrderEnded,
+  outageReason,
+  planRefund,
+  remainingRefundable,
+  sagaOutcome,
+  statusAfterRefund,
+} from "./payment.js";
+
+describe("payment status transitions", () => {
+  it("allows charge answers from PENDING and refunds from charged states only", () => {
+    expect(canTransition("PENDING", "COMPLETED")).toBe(true);
+    expect(canTransition("PENDING", "FAILED")).toBe(true);
+    expect(canTransition("COMPLETED", "PARTIALLY_REFUNDED")).toBe(true);
+    expect(canTransition("COMPLETED", "REFUNDED")).toBe(true);
+    expect(canTransition("PARTIALLY_REFUNDED", "PARTIALLY_REFUNDED")).toBe(true);
+    expect(canTransition("PARTIALLY_REFUNDED", "REFUNDED")).toBe(true);
+  });
+
+  it("never leaves FAILED or REFUNDED and never goes back", () => {
+    for (const to of ["PENDING", "COMPLETED", "FAILED", "REFUNDED", "PARTIALLY_REFUNDED"] as const) {
+      expect(canTransition("FAILED", to)).toBe(false);
+      expect(canTransition("REFUNDED", to)).toBe(false);
+    }
+    expect(canTransition("COMPLETED", "PENDING")).toBe(false);
+    expect(canTransition("PARTIALLY_REFUNDED", "COMPLETED")).toBe(false);
+    expect(canTransition("COMPLETED", "FAILED")).toBe(false);
+  });
+});
+
+describe("refund arithmetic", () => {
+  const charged = { status: "COMPLETED" as const, amountMinor: 1000, refundedMinor: 0 };
+
+  it("refunds everything that remains when no amount is given", () => {
+    expect(planRefund(charged)).toEqual({ ok: true, amountMinor: 1000, refundedMinor: 1000, status: "REFUNDED" });
+    expect(planRefund({ status: "PARTIALLY_REFUNDED", amountMinor: 1000, refundedMinor: 300 })).toEqual({
+      ok: true,
+      amountMinor: 700,
+      refundedMinor: 1000,
+      status: "REFUNDED",
+    });
+  });
+
+  it("refunds part and then the rest, to the exact total", () => {
+    const first = planRefund(charged, 250);
+    expect(first).toEqual({ ok: true, amountMinor: 250, refundedMinor: 250, status: "PARTIALLY_REFUNDED" });
+    const second = planRefund({ status: "PARTIALLY_REFUNDED", amountMinor: 1000, refundedMinor: 250 }, 750);
+    expect(second).toEqual({ ok: true, amountMinor: 750, refundedMinor: 1000, status: "REFUNDED" });
+  });
+
+  it("refuses more than remains, zero, negative and fractional amounts", () => {
+    expect(planRefund(charged, 1001)).toEqual({ ok: false, reason: "refund of 1001 exceeds the 1000 still refundable" });
+    expect(planRefund({ status: "PARTIALLY_REFUNDED", amountMinor: 1000, refundedMinor: 900 }, 101)).toMatchObject({ ok: false });
+    expect(planRefund(charged, 0)).toMatchObject({ ok: false });
+    expect(planRefund(charged, -5)).toMatchObject({ ok: false });
+    expect(planRefund(charged, 1.5)).toMatchObject({ ok: false });
+  });
+
+  it("refuses payments that hold no money", () => {
+    for (const status of ["PENDING", "FAILED", "REFUNDED"] as const) {
+      const plan = planRefund({ status, amountMinor: 1000, refundedMinor: status === "REFUNDED" ? 1000 : 0 });
+      expect(plan).toEqual({ ok: false, reason: expect.stringContaining(status) });
+    }
+  });
+
+  it("knows what remains refundable", () => {
+    expect(remainingRefundable(charged)).toBe(1000);
+    expect(remainingRefundable({ status: "PARTIALLY_REFUNDED", amountMinor: 1000, refundedMinor: 400 })).toBe(600);
+    expect(remainingRefundable({ status: "FAILED", amountMinor: 1000, refundedMinor: 0 })).toBe(0);
+    expect(remainingRefundable({ status: "REFUNDED", amountMinor: 1000, refundedMinor: 1000 })).toBe(0);
+    expect(isRefundable("COMPLETED")).toBe(true);
+    expect(isRefundable("FAILED")).toBe(false);
+    expect(statusAfterRefund(1000, 999)).toBe("PARTIALLY_REFUNDED");
+    expect(statusAfterRefund(1000, 1000)).toBe("REFUNDED");
+  });
+});
+
+describe("saga decisions", () => {
+  it("charges only a PENDING intent and waits when there is none yet", () => {
+    expect(chargeStep(undefined)).toBe("wait");
+    expect(chargeStep("PENDING")).toBe("charge");
+    expect(chargeStep("CHARGED")).toBe("skip");
+    expect(chargeStep("FAILED")).toBe("skip");
+    expect(chargeStep("CANCELLED")).toBe("skip");
+  });
+
+  it("answers with the outcome of a stored payment", () => {
+    expect(sagaOutcome({ status: "COMPLETED" })).toEqual({ event: "completed" });
+    expect(sagaOutcome({ status: "PARTIALLY_REFUNDED" })).toEqual({ event: "completed" });
+    expect(sagaOutcome({ status: "FAILED", failureReason: "card_declined" })).toEqual({ event: "failed", reason: "card_declined" });
+    expect(sagaOutcome({ status: "REFUNDED" })).toEqual({ event: "failed", reason: FailureReason.PAYMENT_REFUNDED });
+    expect(() => sagaOutcome({ status: "PENDING" })).toThrow();
+    expect(intentAfter({ event: "completed" })).toBe("CHARGED");
+    expect(intentAfter({ event: "failed", reason: "x" })).toBe("FAILED");
+  });
+
+  it("refunds a charged order when it ends and makes sure an uncharged one never is", () => {
+    const completed = { status: "COMPLETED" as const, amountMinor: 500, refundedMinor: 0 };
+    expect(onOrderEnded("CHARGED", completed)).toEqual({ refund: true, intent: "keep" });
+    expect(onOrderEnded("CHARGED", { ...completed, status: "REFUNDED", refundedMinor: 500 })).toEqual({ refund: false, intent: "keep" });
+    expect(onOrderEnded("PENDING", undefined)).toEqual({ refund: false, intent: "cancel" });
+    expect(onOrderEnded(undefined, undefined)).toEqual({ refund: false, intent: "tombstone" });
+    expect(onOrderEnded("FAILED", { ...completed, status: "FAILED" })).toEqual({ refund: false, intent: "keep" });
+    // Charged through the RPC while the saga's intent was still pending.
+    expect(onOrderEnded("PENDING", completed)).toEqual({ refund: true, intent: "cancel" });
+  });
+
+  it("names provider outages", () => {
+    expect(outageReason(true)).toBe("provider_timeout");
+    expect(outageReason(false)).toBe("provider_unavailable");
+  });
+});

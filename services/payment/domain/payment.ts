@@ -1,0 +1,134 @@
+/**
+ * Payment rules: status transitions, refund arithmetic and the saga decisions. Pure functions,
+ * no I/O; amounts are integer minor units.
+ */
+
+/** Status of a payment row. PENDING exists in the API but is never stored: a charge is recorded with its answer. */
+export type PaymentStatus = "PENDING" | "COMPLETED" | "FAILED" | "REFUNDED" | "PARTIALLY_REFUNDED";
+
+/**
+ * Status of the payment intent the saga keeps per order (from order.created):
+ * PENDING (waiting for inventory.reserved, token held), CHARGED / FAILED (the saga's answer
+ * was published), CANCELLED (the order ended first; a late inventory.reserved charges nothing).
+ */
+export type IntentStatus = "PENDING" | "CHARGED" | "FAILED" | "CANCELLED";
+
+/** Failure reasons the service sets itself (providers add their own, e.g. card_declined). */
+export const FailureReason = {
+  PROVIDER_UNAVAILABLE: "provider_unavailable",
+  PROVIDER_TIMEOUT: "provider_timeout",
+  MISSING_PAYMENT_METHOD: "missing_payment_method",
+  PAYMENT_REFUNDED: "payment_refunded",
+} as const;
+
+const TRANSITIONS: Readonly<Record<PaymentStatus, readonly PaymentStatus[]>> = {
+  PENDING: ["COMPLETED", "FAILED"],
+  COMPLETED: ["PARTIALLY_REFUNDED", "REFUNDED"],
+  PARTIALLY_REFUNDED: ["PARTIALLY_REFUNDED", "REFUNDED"],
+  FAILED: [],
+  REFUNDED: [],
+};
+
+/** True if a payment may go from `from` to `to`. FAILED and REFUNDED are final. */
+export function canTransition(from: PaymentStatus, to: PaymentStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+export interface RefundablePayment {
+  status: PaymentStatus;
+  amountMinor: number;
+  refundedMinor: number;
+}
+
+/** True for the statuses money can be returned from. */
+export function isRefundable(status: PaymentStatus): boolean {
+  return status === "COMPLETED" || status === "PARTIALLY_REFUNDED";
+}
+
+/** What can still be refunded: the amount minus the refunds, 0 when nothing was charged or everything was returned. */
+export function remainingRefundable(payment: RefundablePayment): number {
+  return isRefundable(payment.status) ? Math.max(0, payment.amountMinor - payment.refundedMinor) : 0;
+}
+
+/** The status after refunds totalling `refundedMinor` of a charge of `amountMinor`. */
+export function statusAfterRefund(amountMinor: number, refundedMinor: number): "REFUNDED" | "PARTIALLY_REFUNDED" {
+  return refundedMinor >= amountMinor ? "REFUNDED" : "PARTIALLY_REFUNDED";
+}
+
+export type RefundPlan =
+  | { ok: true; amountMinor: number; refundedMinor: number; status: "REFUNDED" | "PARTIALLY_REFUNDED" }
+  | { ok: false; reason: string };
+
+/**
+ * A refund of `requestedMinor` (undefined: everything still refundable): how much, and the
+ * payment's refunded total and status afterwards; or why it is not possible.
+ */
+export function planRefund(payment: RefundablePayment, requestedMinor?: number): RefundPlan {
+  if (!isRefundable(payment.status)) {
+    return { ok: false, reason: `payment is ${payment.status}; only COMPLETED or PARTIALLY_REFUNDED payments can be refunded` };
+  }
+  const remaining = remainingRefundable(payment);
+  const amountMinor = requestedMinor ?? remaining;
+  if (!Number.isSafeInteger(amountMinor) || amountMinor <= 0) return { ok: false, reason: "the refund amount must be a positive integer" };
+  if (amountMinor > remaining) return { ok: false, reason: `refund of ${amountMinor} exceeds the ${remaining} still refundable` };
+  const refundedMinor = payment.refundedMinor + amountMinor;
+  return { ok: true, amountMinor, refundedMinor, status: statusAfterRefund(payment.amountMinor, refundedMinor) };
+}
+
+/** What inventory.reserved does for an order, given its intent. */
+export type ChargeStep =
+  /** order.created has not been handled yet: retry later. */
+  | "wait"
+  | "charge"
+  /** Already answered (CHARGED / FAILED) or the order ended (CANCELLED): nothing to do. */
+  | "skip";
+
+export function chargeStep(intent: IntentStatus | undefined): ChargeStep {
+  if (intent === undefined) return "wait";
+  return intent === "PENDING" ? "charge" : "skip";
+}
+
+/** The saga event a stored payment answers inventory.reserved with. */
+export type SagaOutcome = { event: "completed" } | { event: "failed"; reason: string };
+
+export function sagaOutcome(payment: { status: PaymentStatus; failureReason?: string | null }): SagaOutcome {
+  switch (payment.status) {
+    case "COMPLETED":
+    case "PARTIALLY_REFUNDED":
+      return { event: "completed" };
+    case "REFUNDED":
+      return { event: "failed", reason: FailureReason.PAYMENT_REFUNDED };
+    case "FAILED":
+      return { event: "failed", reason: payment.failureReason || "payment_failed" };
+    case "PENDING":
+      throw new Error("a PENDING payment has no outcome yet");
+  }
+}
+
+/** The intent status once the saga answered with `outcome`. */
+export function intentAfter(outcome: SagaOutcome): "CHARGED" | "FAILED" {
+  return outcome.event === "completed" ? "CHARGED" : "FAILED";
+}
+
+/** What to do when an order ends (cancelled, expired, rejected). */
+export interface OrderEndPlan {
+  /** Refund what is still refundable. */
+  refund: boolean;
+  /**
+   * tombstone: no intent yet, write a CANCELLED one so a late order.created / inventory.reserved
+   * charges nothing; cancel: a PENDING intent becomes CANCELLED; keep: already settled.
+   */
+  intent: "tombstone" | "cancel" | "keep";
+}
+
+export function onOrderEnded(intent: IntentStatus | undefined, payment: RefundablePayment | undefined): OrderEndPlan {
+  return {
+    refund: payment !== undefined && remainingRefundable(payment) > 0,
+    intent: intent === undefined ? "tombstone" : intent === "PENDING" ? "cancel" : "keep",
+  };
+}
+
+/** The failure reason recorded when the provider stays unreachable through every retry. */
+export function outageReason(timedOut: boolean): string {
+  return timedOut ? FailureReason.PROVIDER_TIMEOUT : FailureReason.PROVIDER_UNAVAILABLE;
+}
