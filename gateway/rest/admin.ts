@@ -1,0 +1,102 @@
+import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+import { notFound } from "../../lib/errors.js";
+import type { DeadLetter } from "../../lib/events/index.js";
+import { invalid } from "../errors.js";
+import type { RestContext, Route } from "./router.js";
+
+/** DLQ admin routes (admin only), backed by lib/events through {@link DeadLetterAdmin}. */
+
+function seqParam(ctx: RestContext): number {
+  const raw = ctx.params.seq;
+  if (!/^[1-9]\d{0,15}$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw invalid("seq", `must be a positive integer, got "${raw.slice(0, 40)}"`);
+  return Number(raw);
+}
+
+function intQuery(ctx: RestContext, name: string, fallback: number, min: number, max: number): number {
+  const raw = ctx.url.searchParams.get(name);
+  if (raw === null) return fallback;
+  if (!/^\d{1,16}$/.test(raw) || Number(raw) < min || Number(raw) > max) throw invalid(name, `must be an integer from ${min} to ${max}, got "${raw.slice(0, 40)}"`);
+  return Number(raw);
+}
+
+function onlyQuery(ctx: RestContext, allowed: string[]): void {
+  for (const name of ctx.url.searchParams.keys()) {
+    if (!allowed.includes(name)) throw invalid(name, "unknown query parameter");
+  }
+}
+
+function entryJson(entry: DeadLetter): JsonObject {
+  return {
+    seq: entry.seq,
+    subject: entry.subject,
+    original_subject: entry.originalSubject,
+    event_id: entry.eventId,
+    event_type: entry.eventType,
+    error: entry.error,
+    consumer: entry.consumer,
+    delivery_count: entry.deliveryCount,
+    failed_at: entry.failedAt,
+  };
+}
+
+function dlq(ctx: RestContext) {
+  if (!ctx.deps.dlq) throw new Error("DLQ admin is not wired");
+  return ctx.deps.dlq;
+}
+
+export const adminRoutes: Route[] = [
+  {
+    method: "GET",
+    path: "/api/v1/admin/dlq",
+    access: "admin",
+    summary: "List dead letters (limit 1-500, start_seq; next_seq pages on)",
+    async handle(ctx) {
+      onlyQuery(ctx, ["limit", "start_seq"]);
+      const page = await dlq(ctx).list({ limit: intQuery(ctx, "limit", 50, 1, 500), startSeq: intQuery(ctx, "start_seq", 1, 1, Number.MAX_SAFE_INTEGER) });
+      const json: JsonObject = { entries: page.entries.map(entryJson) };
+      if (page.nextSeq !== undefined) json.next_seq = page.nextSeq;
+      return { json };
+    },
+  },
+  {
+    method: "GET",
+    path: "/api/v1/admin/dlq/:seq",
+    access: "admin",
+    summary: "One dead letter with headers and payload (as JSON when the event type is known)",
+    async handle(ctx) {
+      onlyQuery(ctx, []);
+      const seq = seqParam(ctx);
+      const detail = await dlq(ctx).get(seq);
+      if (!detail) throw notFound("dead letter", String(seq));
+      const payload: JsonObject = { base64: detail.payload.base64 };
+      if (detail.payload.json !== undefined) payload.json = detail.payload.json;
+      if (detail.payload.decodeError !== undefined) payload.decode_error = detail.payload.decodeError;
+      return { json: { ...entryJson(detail), headers: detail.headers as JsonValue, payload } };
+    },
+  },
+  {
+    method: "POST",
+    path: "/api/v1/admin/dlq/:seq/replay",
+    access: "admin",
+    summary: "Publish a dead letter again on its original subject and remove it from the DLQ",
+    async handle(ctx) {
+      onlyQuery(ctx, []);
+      const seq = seqParam(ctx);
+      const result = await dlq(ctx).replay(seq);
+      if (!result) throw notFound("dead letter", String(seq));
+      return { json: { seq, subject: result.subject, event_id: result.eventId, stream_seq: result.streamSeq } };
+    },
+  },
+  {
+    method: "DELETE",
+    path: "/api/v1/admin/dlq/:seq",
+    access: "admin",
+    summary: "Discard a dead letter for good",
+    async handle(ctx) {
+      onlyQuery(ctx, []);
+      const seq = seqParam(ctx);
+      if (!(await dlq(ctx).discard(seq))) throw notFound("dead letter", String(seq));
+      return { status: 204 };
+    },
+  },
+];

@@ -1,0 +1,360 @@
+import { createHash } from "node:crypto";
+import type { DescMessage, JsonObject, JsonValue, MessageShape } from "@bufbuild/protobuf";
+import { Code } from "../../lib/errors.js";
+import type { Logger } from "../../lib/log.js";
+import { runWithCorrelationId } from "../../lib/telemetry/index.js";
+import type { Gatekeeper } from "../admission.js";
+import type { Call, PublicApi } from "../api/index.js";
+import type { Principal } from "../auth.js";
+import type { DeadLetterAdmin } from "../dlq.js";
+import { GatewayError, invalid, permissionDenied, toErrorResponse } from "../errors.js";
+import { IDEMPOTENCY_HEADER, type IdempotencyStore, idempotencyKey, keyInProgress, keyReused } from "../idempotency.js";
+import { decodeMessage } from "../json.js";
+import { RequestBody } from "./body.js";
+import { abortResponse, isHttp2, type NodeRequest, type NodeResponse, sendJson } from "./http.js";
+
+export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+/** Who may call a route. Authorization of the resources themselves happens in the API layer. */
+export type Access = "public" | "user" | "admin";
+
+/** A JSON answer, or "handled" when the route wrote the response itself (SSE, downloads). */
+export type Reply = { status?: number; json?: JsonValue; headers?: Record<string, string> } | "handled";
+
+export interface Route {
+  method: Method;
+  /** `/api/v1/orders/:id/cancel`: `:name` segments become `params.name`. */
+  path: string;
+  /** Default "user": any valid token. "admin" is checked before the body is read. */
+  access?: Access;
+  /** A long-lived stream (SSE): counted against MAX_STREAMS instead of MAX_IN_FLIGHT. */
+  stream?: boolean;
+  /** The route reads the body itself (`ctx.rawBody`, e.g. uploads) instead of as JSON. */
+  rawBody?: boolean;
+  /** Also accept the token as `?access_token=` (EventSource cannot send headers). */
+  tokenInQuery?: boolean;
+  /** One line for the route table. */
+  summary: string;
+  handle(ctx: RestContext): Promise<Reply>;
+}
+
+export interface RestDeps {
+  api: PublicApi;
+  gatekeeper: Gatekeeper;
+  idempotency: IdempotencyStore<StoredReply>;
+  logger: Logger;
+  maxBodyBytes: number;
+  maxUploadBytes: number;
+  /** Aborted when the gateway shuts down: ends streams. */
+  shutdown: AbortSignal;
+  dlq?: DeadLetterAdmin;
+}
+
+export interface StoredReply {
+  status: number;
+  json?: JsonValue;
+  headers: Record<string, string>;
+}
+
+export interface InputOptions {
+  /** Fields taken from the path (they win over nothing: a different value in the body is an error). */
+  path?: Record<string, string>;
+  /** Let query parameters fill fields (GET list routes). */
+  query?: boolean;
+  /** Let the JSON body fill fields (default true for routes with a body). */
+  body?: boolean;
+}
+
+export interface RestContext {
+  readonly req: NodeRequest;
+  readonly res: NodeResponse;
+  readonly url: URL;
+  readonly params: Record<string, string>;
+  readonly principal: Principal;
+  readonly call: Call;
+  readonly deps: RestDeps;
+  readonly api: PublicApi;
+  readonly logger: Logger;
+  /** The JSON body; undefined when empty (or for raw-body routes). */
+  readonly body: JsonObject | undefined;
+  /** The body as bytes, for raw-body routes. */
+  readonly rawBody: RequestBody;
+  /**
+   * The request message for an RPC, from path parameters, query parameters and the JSON body,
+   * decoded strictly (unknown fields and parameters, wrong types: INVALID_ARGUMENT naming them).
+   */
+  input<D extends DescMessage>(schema: D, options?: InputOptions): MessageShape<D>;
+}
+
+export interface RouteMatch {
+  route: Route;
+  params: Record<string, string>;
+}
+
+/** The outcome of matching a request, so the server can pick the in-flight slot before routing. */
+export type Matched = { match: RouteMatch } | { error: GatewayError };
+
+interface CompiledRoute {
+  route: Route;
+  segments: string[];
+}
+
+export function notFoundRoute(path: string): GatewayError {
+  return new GatewayError(Code.NOT_FOUND, `no route for ${path.slice(0, 200)}`);
+}
+
+export function segmentsOf(path: string): string[] {
+  return path.split("/").filter((s) => s !== "");
+}
+
+/** The REST side of the gateway: matches routes and runs them with admission, idempotency and errors. */
+export class RestRouter {
+  readonly #routes: CompiledRoute[];
+
+  constructor(
+    routes: Route[],
+    private readonly deps: RestDeps,
+  ) {
+    this.#routes = routes.map((route) => ({ route, segments: segmentsOf(route.path) }));
+  }
+
+  get routes(): readonly Route[] {
+    return this.#routes.map((r) => r.route);
+  }
+
+  match(method: string, pathname: string): Matched {
+    let raw: string[];
+    try {
+      raw = segmentsOf(pathname);
+    } catch {
+      return { error: notFoundRoute(pathname) };
+    }
+    const allowed: string[] = [];
+    for (const { route, segments } of this.#routes) {
+      if (segments.length !== raw.length) continue;
+      const params: Record<string, string> = {};
+      let ok = true;
+      for (let i = 0; i < segments.length && ok; i++) {
+        if (segments[i].startsWith(":")) {
+          let value: string;
+          try {
+            value = decodeURIComponent(raw[i]);
+          } catch {
+            return { error: invalid(segments[i].slice(1), "is not correctly percent-encoded") };
+          }
+          params[segments[i].slice(1)] = value;
+        } else if (segments[i] !== raw[i]) {
+          ok = false;
+        }
+      }
+      if (!ok) continue;
+      if (route.method === method) return { match: { route, params } };
+      allowed.push(route.method);
+    }
+    if (allowed.length > 0) {
+      return {
+        error: new GatewayError(Code.UNIMPLEMENTED, `method ${method} is not allowed on ${pathname}; use ${allowed.join(", ")}`, {
+          httpStatus: 405,
+          headers: { allow: allowed.join(", ") },
+        }),
+      };
+    }
+    return { error: notFoundRoute(pathname) };
+  }
+
+  /**
+   * Answers one request. `rejection` is a refusal decided before routing (load shedding). Never
+   * throws: every failure becomes a JSON error answer (or an aborted stream once it has begun).
+   */
+  async handle(req: NodeRequest, res: NodeResponse, url: URL, matched: Matched, clientAddress: string, rejection?: GatewayError): Promise<void> {
+    const { deps } = this;
+    const logger = deps.logger;
+    const controller = new AbortController();
+    const abort = () => controller.abort(new GatewayError(Code.CANCELLED, "the client went away"));
+    res.once("close", abort);
+    const onShutdown = () => controller.abort(new GatewayError(Code.UNAVAILABLE, "the gateway is shutting down"));
+    deps.shutdown.addEventListener("abort", onShutdown, { once: true });
+    let body: RequestBody | undefined;
+    try {
+      if (rejection) throw rejection;
+      if ("error" in matched) throw matched.error;
+      const { route, params } = matched.match;
+      const query = new URLSearchParams(url.searchParams);
+      let authorization = req.headers.authorization;
+      if (route.tokenInQuery) {
+        const token = query.get("access_token");
+        query.delete("access_token");
+        if (!authorization && token) authorization = `Bearer ${token}`;
+      }
+      const principal = await deps.gatekeeper.admit(authorization, clientAddress, route.access !== "public");
+      if (!principal) throw new GatewayError(Code.UNAUTHENTICATED, "missing bearer token");
+      if (route.access === "admin" && !principal.admin) throw permissionDenied(`${route.method} ${route.path} requires role admin`);
+
+      const key = route.method === "POST" ? idempotencyKey(headerValue(req.headers[IDEMPOTENCY_HEADER])) : undefined;
+      const hash = key ? createHash("sha256").update(`${route.method} ${url.pathname}?${query.toString()}\n${req.headers["content-type"] ?? ""}\n`) : undefined;
+      body = new RequestBody(req, route.rawBody ? deps.maxUploadBytes : deps.maxBodyBytes, hash);
+      const call: Call = { principal, signal: controller.signal, idempotencyKey: key };
+      // Calls about one order carry its id as correlation id, so its logs line up across services.
+      const orderId = route.path.startsWith("/api/v1/orders/:id") ? params.id : undefined;
+      const run = (ctx: RestContext) => runWithCorrelationId(orderId, () => route.handle(ctx));
+
+      let json: JsonObject | undefined;
+      const readJson = async () => {
+        if (!route.rawBody && route.method !== "GET") json = parseJsonBody(await body!.bytes(), req.headers["content-type"]);
+      };
+
+      if (key && hash) {
+        const scope = `rest:${principal.sub}`;
+        const found = deps.idempotency.lookup(scope, key);
+        if (found.state === "pending") throw keyInProgress();
+        if (found.state === "done") {
+          // Replays are compared by the hash of method, path, query, content type and body.
+          for await (const chunk of body.chunks()) void chunk;
+          if (hash.digest("hex") !== found.requestHash) throw keyReused();
+          sendJson(res, found.value.status, found.value.json, { ...found.value.headers, "idempotent-replayed": "true" });
+          return;
+        }
+        await readJson();
+        const reservation = deps.idempotency.reserve(scope, key);
+        let reply: Reply;
+        try {
+          reply = await run(this.#context(req, res, url, params, principal, call, json, body, query));
+        } catch (error) {
+          reservation.abandon();
+          throw error;
+        }
+        if (reply === "handled" || (reply.status ?? 200) >= 300) {
+          reservation.abandon();
+        } else {
+          // For raw bodies the hash is complete only now that the route has read everything.
+          reservation.complete(hash.digest("hex"), { status: reply.status ?? 200, json: reply.json, headers: reply.headers ?? {} });
+        }
+        if (reply !== "handled") sendJson(res, reply.status ?? 200, reply.json, reply.headers);
+        return;
+      }
+
+      await readJson();
+      const reply = await run(this.#context(req, res, url, params, principal, call, json, body, query));
+      if (reply !== "handled") sendJson(res, reply.status ?? 200, reply.json, reply.headers);
+    } catch (error) {
+      await this.#fail(req, res, error, body, logger);
+    } finally {
+      deps.shutdown.removeEventListener("abort", onShutdown);
+    }
+  }
+
+  async #fail(req: NodeRequest, res: NodeResponse, error: unknown, body: RequestBody | undefined, logger: Logger): Promise<void> {
+    if (res.headersSent) {
+      logger.warn({ err: error }, "stream failed after its response began");
+      abortResponse(res);
+      return;
+    }
+    if (req.destroyed && (res as { destroyed?: boolean }).destroyed) return; // the client is gone: nobody to answer
+    const answer = toErrorResponse(error, logger);
+    // Read what the client is still sending (bounded), so it gets this answer rather than a reset.
+    const drained = req.readableEnded || (await (body ?? new RequestBody(req, Infinity)).discard(16 * 1024 * 1024));
+    const headers = { ...answer.headers };
+    if (!drained && !isHttp2(req)) headers.connection = "close";
+    sendJson(res, answer.status, answer.body as unknown as JsonValue, headers);
+  }
+
+  #context(
+    req: NodeRequest,
+    res: NodeResponse,
+    url: URL,
+    params: Record<string, string>,
+    principal: Principal,
+    call: Call,
+    body: JsonObject | undefined,
+    rawBody: RequestBody,
+    query: URLSearchParams,
+  ): RestContext {
+    const deps = this.deps;
+    return {
+      req,
+      res,
+      url,
+      params,
+      principal,
+      call,
+      deps,
+      api: deps.api,
+      logger: deps.logger,
+      body,
+      rawBody,
+      input: (schema, options = {}) => buildInput(schema, { ...options, body: options.body ?? true }, body, query),
+    };
+  }
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(",") : value;
+}
+
+/** JSON body of a request: UTF-8 JSON object, with Content-Type application/json. */
+export function parseJsonBody(bytes: Buffer, contentType: string | undefined): JsonObject | undefined {
+  if (bytes.length === 0) return undefined;
+  if (contentType === undefined || contentType.trim() === "") {
+    throw new GatewayError(Code.INVALID_ARGUMENT, "Content-Type: is required for a request body; use application/json", {
+      field: "Content-Type",
+      httpStatus: 415,
+    });
+  }
+  const [type, ...parameters] = contentType.split(";").map((part) => part.trim().toLowerCase());
+  if (type !== "application/json") {
+    throw new GatewayError(Code.INVALID_ARGUMENT, `Content-Type: must be application/json, got "${contentType.slice(0, 100)}"`, {
+      field: "Content-Type",
+      httpStatus: 415,
+    });
+  }
+  const charset = parameters.find((p) => p.startsWith("charset="))?.slice("charset=".length).replace(/"/g, "");
+  if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") {
+    throw new GatewayError(Code.INVALID_ARGUMENT, `Content-Type: charset must be utf-8, got "${charset}"`, { field: "Content-Type", httpStatus: 415 });
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw invalid("body", "is not valid UTF-8");
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw invalid("body", `malformed JSON: ${error instanceof Error ? error.message : "cannot be parsed"}`);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw invalid("body", `must be a JSON object, got ${Array.isArray(value) ? "an array" : JSON.stringify(value)?.slice(0, 40)}`);
+  }
+  return value as JsonObject;
+}
+
+/** Merges path parameters, query parameters and body into one request and decodes it. */
+function buildInput<D extends DescMessage>(
+  schema: D,
+  options: InputOptions,
+  body: JsonObject | undefined,
+  query: URLSearchParams,
+): MessageShape<D> {
+  const merged: JsonObject = {};
+  if (body && options.body) Object.assign(merged, body);
+  const names = [...new Set(query.keys())];
+  if (names.length > 0 && !options.query) throw invalid(names[0], "unknown query parameter");
+  for (const name of names) {
+    const values = query.getAll(name);
+    if (values.length > 1) throw invalid(name, "must be given only once");
+    if (!schema.fields.some((f) => f.name === name || f.jsonName === name)) throw invalid(name, "unknown query parameter");
+    if (name in merged) throw invalid(name, "is given both in the query and in the body");
+    merged[name] = values[0];
+  }
+  for (const [name, value] of Object.entries(options.path ?? {})) {
+    const field = schema.fields.find((f) => f.name === name);
+    if (!field) throw new Error(`${schema.typeName} has no field ${name}`);
+    for (const key of [field.name, field.jsonName]) {
+      if (key in merged && merged[key] !== value && merged[key] !== null) throw invalid(name, "does not match the id in the path");
+      delete merged[key];
+    }
+    merged[field.name] = value;
+  }
+  return decodeMessage(schema, merged);
+}

@@ -1,0 +1,270 @@
+import type { ServerResponse } from "node:http";
+import { performance } from "node:perf_hooks";
+import type { Message } from "@bufbuild/protobuf";
+import { createContextValues, cors as connectCors } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { Registry } from "prom-client";
+import { createLogger, type Logger } from "../lib/log.js";
+import { startMetricsServer, type MetricsServer } from "../lib/runtime/index.js";
+import { extractHeaders, setupTelemetry } from "../lib/telemetry/index.js";
+import { Gatekeeper, overloaded, tooManyStreams } from "./admission.js";
+import { createPublicApi } from "./api/index.js";
+import { createAuthenticator } from "./auth.js";
+import type { GatewayConfig } from "./config.js";
+import { connectRoutes, requestGate, requestInfoKey, rpcPaths, type RpcRequestInfo } from "./connect-routes.js";
+import { DeadLetterAdmin } from "./dlq.js";
+import { toErrorResponse } from "./errors.js";
+import { createDualServer, type DualServer } from "./h2c-sniff.js";
+import { HealthChecker } from "./health.js";
+import { IdempotencyStore } from "./idempotency.js";
+import { createGatewayMetrics } from "./metrics.js";
+import { adminRoutes } from "./rest/admin.js";
+import { deliveryRoutes } from "./rest/deliveries.js";
+import { fileRoutes } from "./rest/files.js";
+import { abortResponse, type NodeRequest, type NodeResponse, sendJson } from "./rest/http.js";
+import { inventoryRoutes } from "./rest/inventory.js";
+import { notificationRoutes } from "./rest/notifications.js";
+import { orderRoutes } from "./rest/orders.js";
+import { paymentRoutes } from "./rest/payments.js";
+import { RestRouter, type Route, type StoredReply } from "./rest/router.js";
+import { LoadShedder } from "./shedding.js";
+import { closeUpstreams, createUpstreams, type Upstreams } from "./upstreams.js";
+
+/** Every REST route, in the order of the route table. */
+export const ROUTES: Route[] = [
+  ...orderRoutes,
+  ...inventoryRoutes,
+  ...paymentRoutes,
+  ...fileRoutes,
+  ...deliveryRoutes,
+  ...notificationRoutes,
+  ...adminRoutes,
+];
+
+export interface GatewayStartOptions {
+  logger?: Logger;
+}
+
+export interface RunningGateway {
+  /** The port serving HTTP/1.1 and h2c. */
+  readonly port: number;
+  /** The port of /metrics and /healthz, when enabled. */
+  readonly metricsPort?: number;
+  readonly logger: Logger;
+  readonly upstreams: Upstreams;
+  readonly shedder: LoadShedder;
+  /** Stops accepting requests, ends streams, waits up to `graceMs` for the rest, closes clients. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const tracer = trace.getTracer("ordermesh.gateway");
+
+function rpcProtocol(contentType: string | undefined): string {
+  if (contentType?.startsWith("application/grpc-web")) return "grpc-web";
+  if (contentType?.startsWith("application/grpc")) return "grpc";
+  return "connect";
+}
+
+/**
+ * Starts the gateway: one port for HTTP/1.1 and h2c serving the public services over Connect,
+ * gRPC and gRPC-Web and the REST routes, with authentication, rate limits, load shedding,
+ * idempotency and a circuit breaker per upstream.
+ */
+export async function start(config: GatewayConfig, options: GatewayStartOptions = {}): Promise<RunningGateway> {
+  setupTelemetry({ serviceName: "gateway", otlpEndpoint: config.otlpEndpoint });
+  const logger = options.logger ?? createLogger("gateway");
+  if (config.devSecret) {
+    logger.warn(
+      "USING THE BUILT-IN DEVELOPMENT JWT SECRET: anyone can mint tokens for this gateway. " +
+        "Set JWT_SECRET (HS256) or JWT_JWKS_URL before exposing it to anyone.",
+    );
+  }
+
+  const upstreams = createUpstreams({
+    addresses: config.upstreams,
+    deadlineMs: config.upstreamDeadlineMs,
+    breakerResetMs: config.breakerResetMs,
+    logger,
+  });
+  const api = createPublicApi(upstreams);
+  const shedder = new LoadShedder({ maxInFlight: config.maxInFlight, maxStreams: config.maxStreams });
+  const shutdown = new AbortController();
+  const health = new HealthChecker(config.upstreams, upstreams);
+  const dlq = new DeadLetterAdmin({ natsUrl: config.natsUrl, eventsPrefix: config.eventsPrefix, logger });
+
+  let serving = false;
+  let metricsServer: MetricsServer | undefined;
+  if (config.metricsPort >= 0) {
+    metricsServer = await startMetricsServer({ port: config.metricsPort, service: "gateway", ready: () => serving });
+  }
+  const metrics = createGatewayMetrics(metricsServer?.registry ?? new Registry(), shedder, upstreams);
+
+  const gatekeeper = new Gatekeeper({
+    authenticate: createAuthenticator(config.jwt),
+    rateLimit: config.rateLimit,
+    onRefused: (reason) => metrics.refused(reason),
+  });
+  const rest = new RestRouter(ROUTES, {
+    api,
+    gatekeeper,
+    idempotency: new IdempotencyStore<StoredReply>({ ttlMs: config.idempotency.ttlMs, maxKeys: config.idempotency.maxKeys }),
+    logger,
+    maxBodyBytes: config.maxBodyBytes,
+    maxUploadBytes: config.maxUploadBytes,
+    shutdown: shutdown.signal,
+    dlq,
+  });
+
+  const rpc = rpcPaths();
+  const rpcInfo = new WeakMap<object, RpcRequestInfo>();
+  const connectHandler = connectNodeAdapter({
+    routes: connectRoutes(api, new IdempotencyStore<Message>({ ttlMs: config.idempotency.ttlMs, maxKeys: config.idempotency.maxKeys }), logger),
+    requestGate: requestGate(gatekeeper),
+    readMaxBytes: config.rpcMaxMessageBytes,
+    // Unknown fields in Connect JSON are errors naming the field, as in REST.
+    jsonOptions: { ignoreUnknownFields: false },
+    shutdownSignal: shutdown.signal,
+    contextValues: (req) => createContextValues().set(requestInfoKey, rpcInfo.get(req) ?? { clientAddress: "unknown" }),
+  });
+
+  const cors = corsHandler(config.corsOrigins);
+
+  async function handle(req: NodeRequest, res: NodeResponse, labels: { route: string; protocol: string }): Promise<void> {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://gateway.invalid");
+    } catch {
+      sendJson(res, 400, { error: { code: "invalid_argument", message: "the request target is not a valid URL" } });
+      return;
+    }
+    if (cors(req, res)) return;
+    const method = req.method ?? "GET";
+    if (url.pathname === "/health") {
+      labels.route = "/health";
+      if (method !== "GET" && method !== "HEAD") {
+        sendJson(res, 405, { error: { code: "unimplemented", message: "use GET /health" } }, { allow: "GET" });
+        return;
+      }
+      const report = await health.report();
+      sendJson(res, report.status === "SERVING" ? 200 : 503, report as unknown as Parameters<typeof sendJson>[2]);
+      return;
+    }
+    const clientAddress = req.socket?.remoteAddress ?? "unknown";
+    const kind = rpc.get(url.pathname);
+    if (kind) {
+      labels.protocol = rpcProtocol(req.headers["content-type"]);
+      labels.route = url.pathname;
+      const release = shedder.tryAcquire(kind === "stream" ? "stream" : "request");
+      if (release) res.once("close", release);
+      else metrics.refused("shed");
+      rpcInfo.set(req, { clientAddress, rejection: release ? undefined : kind === "stream" ? tooManyStreams() : overloaded() });
+      connectHandler(req, res);
+      return;
+    }
+    const matched = rest.match(method, url.pathname);
+    const stream = "match" in matched && matched.match.route.stream === true;
+    if ("match" in matched) labels.route = `${matched.match.route.method} ${matched.match.route.path}`;
+    const release = shedder.tryAcquire(stream ? "stream" : "request");
+    if (release) res.once("close", release);
+    else metrics.refused("shed");
+    await rest.handle(req, res, url, matched, clientAddress, release ? undefined : stream ? tooManyStreams() : overloaded());
+  }
+
+  /** The request handler of both servers: one SERVER span per request, and nothing ever escapes. */
+  function handler(req: NodeRequest, res: NodeResponse): void {
+    const started = performance.now();
+    const labels = { route: "unmatched", protocol: "rest" };
+    const parent = extractHeaders((key) => {
+      const value = req.headers[key];
+      return Array.isArray(value) ? value[0] : value;
+    });
+    const span = tracer.startSpan(`${req.method} request`, { kind: SpanKind.SERVER, attributes: { "http.request.method": req.method } }, parent);
+    res.once("close", () => {
+      const status = res.statusCode;
+      span.updateName(`${req.method} ${labels.route}`);
+      span.setAttributes({ "http.route": labels.route, "http.response.status_code": status, "rpc.system": labels.protocol });
+      if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+      const seconds = (performance.now() - started) / 1000;
+      metrics.request({ protocol: labels.protocol, route: labels.route, status }, seconds);
+      const line = { method: req.method, route: labels.route, protocol: labels.protocol, status, ms: Math.round(seconds * 1000) };
+      if (status >= 500 && status !== 503) logger.warn(line, "request failed");
+      else logger.debug(line, "request");
+    });
+    context.with(trace.setSpan(parent, span), () => {
+      handle(req, res, labels).catch((error: unknown) => {
+        if (res.headersSent) {
+          logger.error({ err: error }, "request failed after its response began");
+          abortResponse(res);
+          return;
+        }
+        const answer = toErrorResponse(error, logger);
+        sendJson(res, answer.status, answer.body as unknown as Parameters<typeof sendJson>[2], answer.headers);
+      });
+    });
+  }
+
+  const server: DualServer = createDualServer(handler);
+  let port: number;
+  try {
+    port = await server.listen(config.port, config.host);
+  } catch (error) {
+    health.close();
+    closeUpstreams(upstreams);
+    await metricsServer?.close();
+    throw error;
+  }
+  serving = true;
+  logger.info({ port, metrics_port: metricsServer?.port, upstreams: config.upstreams }, "gateway ready");
+
+  let stopping: Promise<void> | undefined;
+  return {
+    port,
+    metricsPort: metricsServer?.port,
+    logger,
+    upstreams,
+    shedder,
+    stop(graceMs = 10_000) {
+      stopping ??= (async () => {
+        serving = false;
+        // Ends tracking streams (SSE, WatchOrder) and tells connect handlers to wrap up.
+        shutdown.abort();
+        await server.close(graceMs);
+        health.close();
+        closeUpstreams(upstreams);
+        await dlq.close();
+        await metricsServer?.close();
+        logger.info("gateway stopped");
+      })();
+      return stopping;
+    },
+  };
+}
+
+/**
+ * CORS for browser clients of the allowed origins (`*` allows any): preflights are answered
+ * here; actual responses get Allow-Origin and the headers scripts may read. Returns true when
+ * the request was a preflight and is answered.
+ */
+function corsHandler(origins: string[]): (req: NodeRequest, res: NodeResponse) => boolean {
+  const exposed = [...connectCors.exposedHeaders, "retry-after", "location", "idempotent-replayed", "x-error-field", "www-authenticate"].join(", ");
+  const allowedHeaders = [...connectCors.allowedHeaders, "authorization", "idempotency-key", "last-event-id"].join(", ");
+  return (req, res) => {
+    const origin = req.headers.origin;
+    if (origins.length === 0 || !origin || !(origins.includes("*") || origins.includes(origin))) return false;
+    res.setHeader("access-control-allow-origin", origin);
+    res.setHeader("vary", "origin");
+    if (req.method === "OPTIONS" && req.headers["access-control-request-method"]) {
+      (res as ServerResponse).writeHead(204, {
+        "access-control-allow-methods": "GET, POST, PUT, PATCH, DELETE",
+        "access-control-allow-headers": allowedHeaders,
+        "access-control-max-age": "7200",
+      });
+      res.end();
+      return true;
+    }
+    res.setHeader("access-control-expose-headers", exposed);
+    return false;
+  };
+}
