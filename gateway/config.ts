@@ -48,6 +48,8 @@ export interface GatewayConfig {
   /** NATS for the DLQ admin routes; without it they answer 503. */
   natsUrl?: string;
   eventsPrefix?: string;
+  /** Replicas of the event streams (NATS_STREAM_REPLICAS), so the DLQ admin never resets them. */
+  streamReplicas: number;
   /** Port of /metrics and /healthz (METRICS_PORT, default 9464); -1 disables. */
   metricsPort: number;
   otlpEndpoint?: string;
@@ -97,6 +99,7 @@ export function readGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       idempotencyMaxKeys: int("IDEMPOTENCY_MAX_KEYS", 10_000, { min: 1 }),
       natsUrl: optionalStr("NATS_URL"),
       eventsPrefix: optionalStr("EVENTS_PREFIX"),
+      streamReplicas: int("NATS_STREAM_REPLICAS", 1, { min: 1, max: 5 }),
       metricsPort: int("METRICS_PORT", 9464, { min: -1, max: 65535 }),
       otlpEndpoint: optionalStr("OTEL_EXPORTER_OTLP_ENDPOINT"),
       corsOrigins: optionalStr("CORS_ORIGINS"),
@@ -159,6 +162,7 @@ export function readGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     idempotency: { ttlMs: c.idempotencyTtlMs, maxKeys: c.idempotencyMaxKeys },
     natsUrl: c.natsUrl,
     eventsPrefix: c.eventsPrefix,
+    streamReplicas: c.streamReplicas,
     metricsPort: c.metricsPort,
     otlpEndpoint: c.otlpEndpoint,
     corsOrigins: (c.corsOrigins ?? "")

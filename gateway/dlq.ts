@@ -39,7 +39,7 @@ export class DeadLetterAdmin {
   #bus?: Promise<EventBus>;
   #closed = false;
 
-  constructor(private readonly options: { natsUrl?: string; eventsPrefix?: string; logger: Logger }) {}
+  constructor(private readonly options: { natsUrl?: string; eventsPrefix?: string; streamReplicas?: number; logger: Logger }) {}
 
   list(options: { limit: number; startSeq: number }): Promise<DeadLetterPage> {
     return this.#run((bus) => listDeadLetters(bus.jsm, bus.names, options));
@@ -64,10 +64,10 @@ export class DeadLetterAdmin {
   }
 
   async #run<T>(operation: (bus: EventBus) => Promise<T>): Promise<T> {
-    const { natsUrl, eventsPrefix, logger } = this.options;
+    const { natsUrl, eventsPrefix, streamReplicas, logger } = this.options;
     if (!natsUrl) throw new GatewayError(Code.UNAVAILABLE, "the dead-letter queue is not configured (NATS_URL is not set)", { httpStatus: 503 });
     if (this.#closed) throw new ServiceError(Code.UNAVAILABLE, "the gateway is shutting down");
-    this.#bus ??= connectBus({ natsUrl, names: busNames(eventsPrefix), name: "gateway-dlq-admin" });
+    this.#bus ??= connectBus({ natsUrl, names: busNames(eventsPrefix), name: "gateway-dlq-admin", streams: { replicas: streamReplicas ?? 1 } });
     let bus: EventBus;
     try {
       bus = await this.#bus;

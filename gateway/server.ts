@@ -91,7 +91,7 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
   const shedder = new LoadShedder({ maxInFlight: config.maxInFlight, maxStreams: config.maxStreams });
   const shutdown = new AbortController();
   const health = new HealthChecker(config.upstreams, upstreams);
-  const dlq = new DeadLetterAdmin({ natsUrl: config.natsUrl, eventsPrefix: config.eventsPrefix, logger });
+  const dlq = new DeadLetterAdmin({ natsUrl: config.natsUrl, eventsPrefix: config.eventsPrefix, streamReplicas: config.streamReplicas, logger });
 
   let serving = false;
   let metricsServer: MetricsServer | undefined;

@@ -90,11 +90,11 @@ async function supervise(): Promise<void> {
     process.stdout.write(`
     export TOKEN=${token}
 
-    # place an order (two wireless mice from the dev catalog); note the "id" it returns
-    curl -s -X POST ${url}/api/v1/orders -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '${order}'
+    # place an order (two wireless mice from the dev catalog) and keep its id
+    ORDER_ID=$(curl -s -X POST ${url}/api/v1/orders -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '${order}' | grep -o '"id":"[^"]*"' | head -1 | cut -d'"' -f4); echo $ORDER_ID
 
-    # follow it to a final state as Server-Sent Events
-    curl -N ${url}/api/v1/orders/<id>/events -H "authorization: Bearer $TOKEN"
+    # follow it as Server-Sent Events until it reaches a final state (Ctrl-C to leave)
+    curl -N ${url}/api/v1/orders/$ORDER_ID/events -H "authorization: Bearer $TOKEN"
 
     Ctrl-C stops everything; the data stays in .data/ for the next npm start.
 

@@ -8,6 +8,8 @@ export interface RuntimeConfig {
   natsUrl: string;
   /** Prefix for stream and subject names; empty in production, unique per test suite. */
   eventsPrefix?: string;
+  /** Replicas of SHOP_EVENTS and SHOP_DLQ (NATS_STREAM_REPLICAS: 1 locally, 3 in a cluster). */
+  streamReplicas?: number;
   otlpEndpoint?: string;
 }
 
@@ -25,6 +27,7 @@ export function readRuntimeConfig(service: ServiceName, env: NodeJS.ProcessEnv =
       databaseUrl: url("DATABASE_URL", ["postgres:", "postgresql:"], `postgres://postgres:postgres@127.0.0.1:5432/ordermesh_${service}`),
       natsUrl: url("NATS_URL", ["nats:", "tls:"], "nats://127.0.0.1:4222"),
       eventsPrefix: optionalStr("EVENTS_PREFIX"),
+      streamReplicas: int("NATS_STREAM_REPLICAS", 1, { min: 1, max: 5 }),
       otlpEndpoint: optionalStr("OTEL_EXPORTER_OTLP_ENDPOINT"),
     },
     env,

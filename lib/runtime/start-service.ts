@@ -113,7 +113,7 @@ export async function startService(parts: ServiceParts, config: RuntimeConfig, o
     const orm = await openDatabase({ url: config.databaseUrl, entities: parts.entities, migrations: [eventsMigration, ...parts.migrations], logger });
     stops.orm.push(() => orm.close(true));
     const names = config.eventsPrefix ? busNames(config.eventsPrefix) : DEFAULT_BUS_NAMES;
-    const bus = await connectBus({ natsUrl: config.natsUrl, names, name: parts.name });
+    const bus = await connectBus({ natsUrl: config.natsUrl, names, name: parts.name, streams: { replicas: config.streamReplicas ?? 1 } });
     stops.bus.push(() => bus.close());
     const relay: Relay = startRelay({ orm, js: bus.js, names, logger });
     stops.relay.push(() => relay.stop());
