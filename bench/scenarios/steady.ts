@@ -1,0 +1,115 @@
+import { commonChecks, statusCounts } from "../invariants.js";
+import { Progress } from "../progress.js";
+import type { Figures, Target } from "../report.js";
+import { sagaTimings } from "../saga.js";
+import { type BenchContext, collectSnapshot, createCustomers, createProduct, LoadStats, SHIPPING_ADDRESS, waitSettled } from "./common.js";
+import type { Check } from "../invariants.js";
+
+export interface SteadyOptions {
+  /** Concurrent customers, each placing one order after another (closed loop). */
+  concurrency: number;
+  durationSeconds: number;
+  /** Bench products the orders mix (1 to 3 distinct lines of 1 to 3 units). */
+  products: number;
+  /** Initial stock of each product: enough that nothing is rejected. */
+  stockPerProduct: number;
+  /** Offered load in orders per second across all customers (open loop); 0 = as fast as answers come back. */
+  rate: number;
+}
+
+export interface ScenarioOutcome {
+  figures: Figures;
+  invariants: Check[];
+  targets: Target[];
+  histograms: { createOrder: string; sagaConfirmed: string };
+}
+
+function pick<T>(items: readonly T[], count: number): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j], copy[i]];
+  }
+  return copy.slice(0, count);
+}
+
+/**
+ * steady: `concurrency` customers place orders over a mix of products for `durationSeconds`.
+ * Closed loop by default (each customer sends its next order when the previous one is
+ * answered); with `rate` each customer sends on a fixed schedule and latency is measured from
+ * the scheduled send time, so a slow answer is not hidden by a late next request.
+ */
+export async function runSteady(ctx: BenchContext, options: SteadyOptions): Promise<ScenarioOutcome> {
+  ctx.say(`steady: creating ${options.concurrency} customers and ${options.products} products (${options.stockPerProduct} units each)`);
+  const customers = await createCustomers(ctx, "steady", options.concurrency);
+  const products = await Promise.all(
+    Array.from({ length: options.products }, (_, i) => createProduct(ctx, `BENCH-${ctx.runId}-S${i}`, options.stockPerProduct, 100 + ((i * 7919) % 9900))),
+  );
+  const productIds = products.map((p) => p.id);
+
+  const stats = new LoadStats();
+  const started = Date.now();
+  const deadline = started + options.durationSeconds * 1000;
+  const progress = new Progress("steady", () => stats.line()).start();
+  const intervalMs = options.rate > 0 ? (1000 * options.concurrency) / options.rate : 0;
+
+  await Promise.all(
+    customers.map(async (customer, index) => {
+      // Open loop: spread the customers' schedules over one interval.
+      let next = started + (intervalMs * index) / options.concurrency;
+      for (;;) {
+        if (intervalMs > 0) {
+          if (next >= deadline) break;
+          const wait = next - Date.now();
+          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        } else if (Date.now() >= deadline) {
+          break;
+        }
+        const lines = pick(productIds, 1 + Math.floor(Math.random() * 3)).map((product_id) => ({ product_id, quantity: 1 + Math.floor(Math.random() * 3) }));
+        const body = { customer_id: customer.id, items: lines, shipping_address: SHIPPING_ADDRESS, payment_method: { token: "tok_visa" } };
+        await stats.place(ctx, customer.token, body, { scheduledAt: intervalMs > 0 ? next : undefined });
+        next += intervalMs;
+      }
+    }),
+  );
+  const loadSeconds = (Date.now() - started) / 1000;
+  progress.stop();
+
+  const customerIds = customers.map((c) => c.id);
+  const settleWaitSeconds = await waitSettled(ctx, "steady", new Set(customerIds));
+  const snapshot = await collectSnapshot(ctx, "steady", customerIds, productIds);
+  const saga = sagaTimings(snapshot.orders);
+  const createLatencyMs = stats.latency.summary();
+  const figures: Figures = {
+    loadSeconds,
+    ordersAccepted: stats.accepted,
+    acceptedPerSecond: stats.accepted / loadSeconds,
+    createErrors: stats.errors,
+    errorsByCode: stats.errorsByCode,
+    retriesByCode: stats.retries,
+    createLatencyMs,
+    sagaLatencyMs: saga.toConfirmed.summary(),
+    settleLatencyMs: saga.toSettled.summary(),
+    confirmed: saga.confirmed,
+    settled: saga.settled,
+    sagaWindowSeconds: saga.windowSeconds,
+    confirmedPerSecond: saga.confirmedPerSecond,
+    settledPerSecond: saga.settledPerSecond,
+    settleWaitSeconds,
+    statusCounts: statusCounts(snapshot.orders),
+  };
+  const targets: Target[] = [
+    { name: "completed sagas/s >= 300", met: saga.confirmedPerSecond >= 300, detail: `${saga.confirmedPerSecond.toFixed(1)}/s confirmed` },
+    {
+      name: "create-order p99 <= 50 ms",
+      met: createLatencyMs.count > 0 && createLatencyMs.p99 <= 50,
+      detail: `${createLatencyMs.p99} ms at ${options.concurrency} concurrent customers${options.rate > 0 ? `, ${options.rate} orders/s offered` : ", closed loop"}`,
+    },
+  ];
+  return {
+    figures,
+    invariants: commonChecks(snapshot),
+    targets,
+    histograms: { createOrder: stats.latency.encode(), sagaConfirmed: saga.toConfirmed.encode() },
+  };
+}
