@@ -44,5 +44,15 @@ export function isGrpcCallError(err: unknown): err is GrpcCallError {
 export function toServiceError(err: unknown): unknown {
   if (err instanceof ServiceError || !isGrpcCallError(err)) return err;
   const field = err.metadata?.get(ERROR_FIELD_TRAILER)[0];
-  return new ServiceError(err.code, err.details || Code[err.code], typeof field === "string" ? field : undefined);
+  const code = isBrokenTransport(err.code, err.details) ? Code.UNAVAILABLE : err.code;
+  return new ServiceError(code, err.details || Code[err.code], typeof field === "string" ? field : undefined);
+}
+
+/**
+ * grpc-js reports a call cut off by a broken HTTP/2 session as INTERNAL, although the server
+ * never answered: it is a transport failure, worth a retry and counted by the breaker, not a
+ * server bug (the gateway would otherwise answer 500 to an overloaded burst).
+ */
+function isBrokenTransport(code: Code, details: string | undefined): boolean {
+  return code === Code.INTERNAL && /RST_STREAM|Session closed|Connection dropped|Stream refused/i.test(details ?? "");
 }

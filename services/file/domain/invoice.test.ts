@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { addressLines, formatMoney, lineTotalMinor, minorDigits, subtotalMinor } from "./invoice.js";
+import { addressLines, formatMoney, lineTotalMinor, subtotalMinor } from "./invoice.js";
 
 describe("formatMoney", () => {
   it("formats minor units with the currency's digits and thousands separators, without floats", () => {
@@ -10,11 +10,6 @@ describe("formatMoney", () => {
     expect(formatMoney(1234567, "KWD")).toBe("1,234.567 KWD");
     expect(formatMoney(9007199254740991, "USD")).toBe("90,071,992,547,409.91 USD");
     expect(formatMoney(-250, "USD")).toBe("-2.50 USD");
-  });
-
-  it("assumes two digits for an unknown code", () => {
-    expect(minorDigits("ZZZ")).toBe(2);
-    expect(minorDigits("not a code")).toBe(2);
   });
 });
 

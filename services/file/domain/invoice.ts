@@ -1,3 +1,5 @@
+import { minorDigits } from "../../../lib/money.js";
+
 /**
  * The content of an invoice, independent of how it is laid out. Pure: money is integer minor
  * units, formatted without floating point.
@@ -44,15 +46,6 @@ export function lineTotalMinor(line: InvoiceLine): number {
 
 export function subtotalMinor(lines: readonly InvoiceLine[]): number {
   return lines.reduce((sum, line) => sum + lineTotalMinor(line), 0);
-}
-
-/** Digits after the decimal point of `currencyCode` (2 for USD, 0 for JPY, 3 for KWD; 2 if unknown). */
-export function minorDigits(currencyCode: string): number {
-  try {
-    return new Intl.NumberFormat("en", { style: "currency", currency: currencyCode }).resolvedOptions().maximumFractionDigits ?? 2;
-  } catch {
-    return 2;
-  }
 }
 
 /** "1,234.50 USD" for (123450, "USD"); the code rather than a symbol, which every PDF font can show. */

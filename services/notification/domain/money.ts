@@ -1,13 +1,6 @@
-/** Money for people: integer minor units + ISO 4217 code, never through floating point. */
+import { minorDigits } from "../../../lib/money.js";
 
-/** Digits after the decimal point in `currencyCode` (2 for EUR, 0 for JPY, 3 for KWD); 2 when unknown. */
-export function minorDigits(currencyCode: string): number {
-  try {
-    return new Intl.NumberFormat("en", { style: "currency", currency: currencyCode }).resolvedOptions().maximumFractionDigits ?? 2;
-  } catch {
-    return 2;
-  }
-}
+/** Money for people: integer minor units + ISO 4217 code, never through floating point. */
 
 /** "19.99 EUR", "500 JPY", "-0.05 USD". */
 export function formatMoney(amountMinor: bigint | number, currencyCode: string): string {
