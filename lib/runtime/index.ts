@@ -1,4 +1,5 @@
-export { runMain } from "./main.js";
+export { runMain, type StoppableProcess } from "./main.js";
+export { startPeriodic } from "./periodic.js";
 export { startMetricsServer, type MetricsServer } from "./metrics-server.js";
 export { readRuntimeConfig, SERVICE_PORTS, type RuntimeConfig, type ServiceName } from "./service-config.js";
 export {

@@ -1,21 +1,31 @@
 import { ConfigError } from "../config.js";
-import type { RunningService } from "./start-service.js";
+import type { Logger } from "../log.js";
+
+/** A started process: something that logs and can be stopped. */
+export interface StoppableProcess {
+  readonly logger: Logger;
+  stop(): Promise<void>;
+}
 
 /**
- * The body of every `services/<name>/main.ts`: starts the service, stops it on SIGINT/SIGTERM,
- * and exits 1 with a readable message when the configuration is wrong or start fails.
+ * The body of every process's `main.ts` (services and gateway): starts it, stops it on
+ * SIGINT/SIGTERM, and exits 1 with a readable message when the configuration is wrong or the
+ * start fails.
  */
-export async function runMain(start: () => Promise<RunningService>): Promise<void> {
-  let service: RunningService;
+export async function runMain(start: () => Promise<StoppableProcess>): Promise<void> {
+  let running: StoppableProcess;
   try {
-    service = await start();
+    running = await start();
   } catch (error) {
     console.error(error instanceof ConfigError ? error.message : error);
     process.exit(1);
   }
+  // Every handler catches its own errors; this is the net under the net, so that a missed
+  // rejection is logged instead of taking every other request down with the process.
+  process.on("unhandledRejection", (reason) => running.logger.error({ err: reason }, "unhandled rejection"));
   const shutdown = (signal: string) => {
-    service.logger.info({ signal }, "shutting down");
-    service.stop().then(
+    running.logger.info({ signal }, "shutting down");
+    running.stop().then(
       () => process.exit(0),
       (error: unknown) => {
         console.error(error);

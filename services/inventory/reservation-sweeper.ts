@@ -1,5 +1,5 @@
 import { kickRelays } from "../../lib/events/index.js";
-import type { ServiceDeps, Worker } from "../../lib/runtime/index.js";
+import { type ServiceDeps, startPeriodic, type Worker } from "../../lib/runtime/index.js";
 import { publishReleased } from "./events.js";
 import * as store from "./stock-store.js";
 
@@ -8,11 +8,7 @@ import * as store from "./stock-store.js";
  * batches claimed with SKIP LOCKED so several replicas can sweep at once without overlap.
  */
 export function startReservationSweeper({ orm, logger }: ServiceDeps, options: { intervalMs: number; batchSize?: number }): Worker {
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let stopped = false;
-
-  async function sweep(): Promise<number> {
+  async function sweepBatch(): Promise<number> {
     return orm.em.fork().transactional(async (em) => {
       const orderIds = await store.claimExpired(em, options.batchSize ?? 100);
       for (const orderId of orderIds) {
@@ -23,28 +19,16 @@ export function startReservationSweeper({ orm, logger }: ServiceDeps, options: {
     });
   }
 
-  async function loop(): Promise<void> {
-    try {
-      let expired: number;
-      do {
-        expired = await sweep();
-        if (expired > 0) {
-          logger.info({ expired }, "expired reservations released");
-          kickRelays(orm);
-        }
-      } while (expired > 0 && !stopped);
-    } catch (error) {
-      logger.error({ err: error }, "reservation sweep failed");
-    }
-    if (!stopped) timer = setTimeout(() => (running = loop()), options.intervalMs);
-  }
-
-  timer = setTimeout(() => (running = loop()), options.intervalMs);
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
+  // Batch after batch until none is left, then wait for the next interval.
+  return startPeriodic(
+    "reservation-sweeper",
+    options.intervalMs,
+    async () => {
+      for (let expired = await sweepBatch(); expired > 0; expired = await sweepBatch()) {
+        logger.info({ expired }, "expired reservations released");
+        kickRelays(orm);
+      }
     },
-  };
+    logger,
+  );
 }

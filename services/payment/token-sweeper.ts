@@ -1,5 +1,5 @@
 import type { Database } from "../../lib/db/index.js";
-import type { ServiceDeps, Worker } from "../../lib/runtime/index.js";
+import { type ServiceDeps, startPeriodic, type Worker } from "../../lib/runtime/index.js";
 
 /**
  * Card tokens are held only while an intent waits for inventory.reserved. The saga settles every
@@ -21,26 +21,13 @@ export async function sweepStaleIntents(orm: Database, maxAgeMs: number, batchSi
 }
 
 export function startTokenSweeper({ orm, logger }: ServiceDeps, options: { intervalMs: number; maxAgeMs: number }): Worker {
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let stopped = false;
-
-  async function loop(): Promise<void> {
-    try {
+  return startPeriodic(
+    "payment-token-sweeper",
+    options.intervalMs,
+    async () => {
       const wiped = await sweepStaleIntents(orm, options.maxAgeMs);
       if (wiped > 0) logger.warn({ wiped }, "wiped the card tokens of payment intents that never settled");
-    } catch (error) {
-      logger.error({ err: error }, "payment intent sweep failed");
-    }
-    if (!stopped) timer = setTimeout(() => (running = loop()), options.intervalMs);
-  }
-
-  timer = setTimeout(() => (running = loop()), options.intervalMs);
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
     },
-  };
+    logger,
+  );
 }
