@@ -10,15 +10,8 @@ import { EventLog, publishEvent } from "../../test/harness/event-log.js";
 import { waitFor } from "../../test/harness/index.js";
 import { createTestRuntime, type TestRuntime } from "../../test/harness/runtime.js";
 import { start } from "./service.js";
+import { expectCode } from "../../test/harness/expect-code.js";
 
-async function expectCode(promise: Promise<unknown>, code: Code, message?: RegExp): Promise<void> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e as { code: Code; message: string },
-  );
-  expect(error?.code).toBe(code);
-  if (message) expect(error?.message).toMatch(message);
-}
 
 const ADDRESS = {
   line1: "Hauptstr. 1",

@@ -19,6 +19,7 @@ import { FileMetadata } from "./entities.js";
 import { CHUNK_BYTES } from "./rpc.js";
 import { type FileConfig, readFileConfig, start } from "./service.js";
 import { pdfText } from "./test-support.js";
+import { expectCode } from "../../test/harness/expect-code.js";
 
 type UploadMessage = MessageInitShape<typeof UploadRequestSchema>;
 
@@ -28,15 +29,6 @@ function sha256(data: Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-async function expectCode(promise: Promise<unknown>, code: Code, message?: RegExp, field?: string): Promise<void> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e as { code: Code; message: string; field?: string },
-  );
-  expect(error?.code).toBe(code);
-  if (message) expect(error?.message).toMatch(message);
-  if (field) expect(error?.field).toBe(field);
-}
 
 async function* uploadMessages(
   metadata: { fileName: string; contentType?: string; orderId?: string; customerId?: string },

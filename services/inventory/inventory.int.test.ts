@@ -16,15 +16,8 @@ import { waitFor } from "../../test/harness/index.js";
 import { createTestRuntime, type TestRuntime } from "../../test/harness/runtime.js";
 import { DEV_CATALOG, seedCatalog } from "./seed.js";
 import { start } from "./service.js";
+import { expectCode } from "../../test/harness/expect-code.js";
 
-async function expectCode(promise: Promise<unknown>, code: Code, message?: RegExp): Promise<void> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e as { code: Code; message: string },
-  );
-  expect(error?.code).toBe(code);
-  if (message) expect(error?.message).toMatch(message);
-}
 
 describe("inventory service", () => {
   let runtime: TestRuntime;

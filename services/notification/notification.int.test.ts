@@ -18,15 +18,8 @@ import { waitFor } from "../../test/harness/index.js";
 import { createTestRuntime, type TestRuntime } from "../../test/harness/runtime.js";
 import { transientFailure } from "./providers/provider.js";
 import { start } from "./service.js";
+import { expectCode } from "../../test/harness/expect-code.js";
 
-async function expectCode(promise: Promise<unknown>, code: Code, message?: RegExp): Promise<void> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e as { code: Code; message: string },
-  );
-  expect(error?.code).toBe(code);
-  if (message) expect(error?.message).toMatch(message);
-}
 
 const SETTINGS = { latencyMs: 0, failureRate: 0, maxAttempts: 4, retryBaseMs: 50, pollMs: 50, sendTimeoutMs: 2_000 };
 

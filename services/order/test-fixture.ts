@@ -4,10 +4,8 @@
  * runtime of its own (stream namespace, databases), with clients and helpers.
  */
 import { createServer } from "node:net";
-import { expect } from "@jest/globals";
 import { InventoryService, type Product } from "../../gen/shop/inventory/v1/inventory_pb.js";
 import { type Order, OrderService, OrderStatus } from "../../gen/shop/order/v1/order_pb.js";
-import type { Code } from "../../lib/errors.js";
 import { createClient, type GrpcClient } from "../../lib/grpc/index.js";
 import { uuidv7 } from "../../lib/ids.js";
 import type { RunningService } from "../../lib/runtime/index.js";
@@ -16,6 +14,7 @@ import { waitFor } from "../../test/harness/index.js";
 import { createTestRuntime, type TestRuntime } from "../../test/harness/runtime.js";
 import { start as startInventory } from "../inventory/service.js";
 import { type RunningOrderService, start } from "./service.js";
+export { expectCode } from "../../test/harness/expect-code.js";
 
 export interface OrderTestbed {
   runtime: TestRuntime;
@@ -144,12 +143,3 @@ export async function startOrderTestbed(options: { reservationTtlMs?: number; in
 }
 
 /** Expects `promise` to fail with `code`, its message matching `message`; returns the error. */
-export async function expectCode(promise: Promise<unknown>, code: Code, message?: RegExp): Promise<{ code: Code; message: string; field?: string }> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e as { code: Code; message: string; field?: string },
-  );
-  expect(error?.code).toBe(code);
-  if (message) expect(error?.message).toMatch(message);
-  return error!;
-}

@@ -15,6 +15,7 @@ import type { ChargeRequest, ChargeResult, PaymentProvider, ProviderCallOptions,
 import { SimulatedProvider } from "./provider/index.js";
 import { start } from "./service.js";
 import { sweepStaleIntents } from "./token-sweeper.js";
+import { expectCode } from "../../test/harness/expect-code.js";
 
 /**
  * The simulated provider, plus a switch that makes a charge "lose the connection" right after the
@@ -33,15 +34,6 @@ class CrashAfterCharge implements PaymentProvider {
   }
 }
 
-async function expectCode(promise: Promise<unknown>, code: Code, message?: RegExp): Promise<string> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e as { code: Code; message: string },
-  );
-  expect(error?.code).toBe(code);
-  if (message) expect(error?.message).toMatch(message);
-  return error?.message ?? "";
-}
 
 describe("payment service", () => {
   let runtime: TestRuntime;
@@ -365,7 +357,7 @@ describe("payment service", () => {
       await expectCode(client.createPayment({ ...createRequest(order), amount: { currencyCode: "eur", amountMinor: 1n } }), Code.INVALID_ARGUMENT, /amount.currency_code/);
       await expectCode(client.createPayment({ ...createRequest(order), amount: undefined }), Code.INVALID_ARGUMENT, /amount/);
       await expectCode(client.createPayment({ ...createRequest(order), paymentMethod: undefined }), Code.INVALID_ARGUMENT, /payment_method.token/);
-      const message = await expectCode(client.createPayment(createRequest(order, "tok_secret with spaces")), Code.INVALID_ARGUMENT, /payment_method.token/);
+      const { message } = await expectCode(client.createPayment(createRequest(order, "tok_secret with spaces")), Code.INVALID_ARGUMENT, /payment_method.token/);
       expect(message).not.toContain("secret");
       await expectCode(client.getPayment({ paymentId: "x" }), Code.INVALID_ARGUMENT, /payment_id/);
       await expectCode(client.getPayment({ paymentId: uuidv7() }), Code.NOT_FOUND);
