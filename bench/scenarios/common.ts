@@ -1,6 +1,8 @@
 import { errorCode, type GatewayClient, isTransient, listAll, mapConcurrent, retryDelayMs } from "../client.js";
 import { LatencyHistogram } from "../histogram.js";
-import type { Snapshot } from "../invariants.js";
+import { type Snapshot, statusCounts } from "../invariants.js";
+import type { Figures } from "../report.js";
+import type { SagaTimings } from "../saga.js";
 import { type CustomerJson, IN_FLIGHT_STATUSES, type MovementJson, type OrderJson, type PaymentJson, type ProductJson, shortStatus } from "../model.js";
 import { Progress, RateMeter } from "../progress.js";
 
@@ -219,4 +221,26 @@ export async function collectSnapshot(ctx: BenchContext, label: string, customer
 
 export function isUnsettled(order: OrderJson): boolean {
   return IN_FLIGHT_STATUSES.has(shortStatus(order.status));
+}
+
+/** The figures every scenario reports: load from the client's side, sagas from the orders' history. */
+export function scenarioFigures(stats: LoadStats, loadSeconds: number, snapshot: Snapshot, saga: SagaTimings, settleWaitSeconds: number): Figures {
+  return {
+    loadSeconds,
+    ordersAccepted: stats.accepted,
+    acceptedPerSecond: stats.accepted / loadSeconds,
+    createErrors: stats.errors,
+    errorsByCode: stats.errorsByCode,
+    retriesByCode: stats.retries,
+    createLatencyMs: stats.latency.summary(),
+    sagaLatencyMs: saga.toConfirmed.summary(),
+    settleLatencyMs: saga.toSettled.summary(),
+    confirmed: saga.confirmed,
+    settled: saga.settled,
+    sagaWindowSeconds: saga.windowSeconds,
+    confirmedPerSecond: saga.confirmedPerSecond,
+    settledPerSecond: saga.settledPerSecond,
+    settleWaitSeconds,
+    statusCounts: statusCounts(snapshot.orders),
+  };
 }

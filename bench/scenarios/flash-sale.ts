@@ -1,8 +1,8 @@
-import { commonChecks, flashChecks, flashOutcome, statusCounts } from "../invariants.js";
+import { commonChecks, flashChecks, flashOutcome } from "../invariants.js";
 import { Progress } from "../progress.js";
 import type { Figures, Target } from "../report.js";
 import { sagaTimings } from "../saga.js";
-import { type BenchContext, collectSnapshot, createCustomers, createProduct, LoadStats, SHIPPING_ADDRESS, waitSettled } from "./common.js";
+import { type BenchContext, collectSnapshot, createCustomers, createProduct, LoadStats, scenarioFigures, SHIPPING_ADDRESS, waitSettled } from "./common.js";
 import type { ScenarioOutcome } from "./steady.js";
 
 export interface FlashSaleOptions {
@@ -47,25 +47,7 @@ export async function runFlashSale(ctx: BenchContext, options: FlashSaleOptions)
   const saga = sagaTimings(snapshot.orders);
   const flash = flashOutcome({ buyers: options.buyers, units: options.units, product: snapshot.products[0].product, orders: snapshot.orders });
   const expected = Math.min(options.units, options.buyers);
-  const figures: Figures = {
-    loadSeconds,
-    ordersAccepted: stats.accepted,
-    acceptedPerSecond: stats.accepted / loadSeconds,
-    createErrors: stats.errors,
-    errorsByCode: stats.errorsByCode,
-    retriesByCode: stats.retries,
-    createLatencyMs: stats.latency.summary(),
-    sagaLatencyMs: saga.toConfirmed.summary(),
-    settleLatencyMs: saga.toSettled.summary(),
-    confirmed: saga.confirmed,
-    settled: saga.settled,
-    sagaWindowSeconds: saga.windowSeconds,
-    confirmedPerSecond: saga.confirmedPerSecond,
-    settledPerSecond: saga.settledPerSecond,
-    settleWaitSeconds,
-    statusCounts: statusCounts(snapshot.orders),
-    flash,
-  };
+  const figures: Figures = { ...scenarioFigures(stats, loadSeconds, snapshot, saga, settleWaitSeconds), flash };
   const targets: Target[] = [
     { name: `exactly ${expected} confirmed`, met: flash.confirmed === expected, detail: `${flash.confirmed} confirmed` },
     { name: "0 oversold", met: flash.oversold === 0, detail: `sold ${flash.sold}, oversold ${flash.oversold}` },

@@ -1,8 +1,8 @@
-import { commonChecks, statusCounts } from "../invariants.js";
+import { commonChecks } from "../invariants.js";
 import { Progress } from "../progress.js";
 import type { Figures, Target } from "../report.js";
 import { sagaTimings } from "../saga.js";
-import { type BenchContext, collectSnapshot, createCustomers, createProduct, LoadStats, SHIPPING_ADDRESS, waitSettled } from "./common.js";
+import { type BenchContext, collectSnapshot, createCustomers, createProduct, LoadStats, scenarioFigures, SHIPPING_ADDRESS, waitSettled } from "./common.js";
 import type { Check } from "../invariants.js";
 
 export interface SteadyOptions {
@@ -79,25 +79,8 @@ export async function runSteady(ctx: BenchContext, options: SteadyOptions): Prom
   const settleWaitSeconds = await waitSettled(ctx, "steady", new Set(customerIds));
   const snapshot = await collectSnapshot(ctx, "steady", customerIds, productIds);
   const saga = sagaTimings(snapshot.orders);
-  const createLatencyMs = stats.latency.summary();
-  const figures: Figures = {
-    loadSeconds,
-    ordersAccepted: stats.accepted,
-    acceptedPerSecond: stats.accepted / loadSeconds,
-    createErrors: stats.errors,
-    errorsByCode: stats.errorsByCode,
-    retriesByCode: stats.retries,
-    createLatencyMs,
-    sagaLatencyMs: saga.toConfirmed.summary(),
-    settleLatencyMs: saga.toSettled.summary(),
-    confirmed: saga.confirmed,
-    settled: saga.settled,
-    sagaWindowSeconds: saga.windowSeconds,
-    confirmedPerSecond: saga.confirmedPerSecond,
-    settledPerSecond: saga.settledPerSecond,
-    settleWaitSeconds,
-    statusCounts: statusCounts(snapshot.orders),
-  };
+  const figures: Figures = scenarioFigures(stats, loadSeconds, snapshot, saga, settleWaitSeconds);
+  const createLatencyMs = figures.createLatencyMs;
   const targets: Target[] = [
     { name: "completed sagas/s >= 300", met: saga.confirmedPerSecond >= 300, detail: `${saga.confirmedPerSecond.toFixed(1)}/s confirmed` },
     {
