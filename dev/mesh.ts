@@ -63,6 +63,18 @@ function serviceDatabaseUrl(base: string, name: string): string {
  * each reports SERVING on grpc.health.v1. Used by `npm start` and the end-to-end tests.
  */
 export async function startMesh(options: MeshOptions): Promise<Mesh> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startMeshOnce(options);
+    } catch (error) {
+      // Another process took a port between our check and the child's bind: new ports, again.
+      const lostRace = !options.standardPorts && /EADDRINUSE/.test(String(error));
+      if (!lostRace || attempt === 3) throw error;
+    }
+  }
+}
+
+async function startMeshOnce(options: MeshOptions): Promise<Mesh> {
   const services = options.services ?? SERVICES;
   const members = new Map<MeshService, Member>();
   for (const service of services) {
