@@ -290,7 +290,7 @@ describe("consumer", () => {
     expect(rows[0].headers[CORRELATION_HEADER]).toBe(orderId);
   });
 
-  it("handles events in parallel with concurrency > 1", async () => {
+  it("handles batches in parallel with concurrency > 1", async () => {
     const consumer = "test-parallel";
     const orders = [uuidv7(), uuidv7(), uuidv7()];
     let inFlight = 0;
@@ -301,6 +301,8 @@ describe("consumer", () => {
       consumer,
       event: OrderShippedSchema,
       concurrency: 3,
+      // One event per batch, so the three can only meet in three workers.
+      batchSize: 1,
       handler: async (_event, ctx) => {
         peak = Math.max(peak, ++inFlight);
         if (inFlight === 3) allIn();

@@ -20,7 +20,7 @@ import { errorMessage, isPermanent, PermanentError } from "./errors.js";
 import { EVENT_ID_HEADER, EVENT_TYPE_HEADER, headerRecord, MSG_ID_HEADER } from "./headers.js";
 import type { EventBusNames } from "./names.js";
 import { enqueue, type EnqueueOptions } from "./outbox.js";
-import { kickRelays } from "./relay.js";
+import { Signal } from "./signal.js";
 import { Sleeper } from "./sleeper.js";
 import { transactionOf } from "./sql.js";
 import { eventSubject } from "./subjects.js";
@@ -64,8 +64,10 @@ export interface ConsumerOptions<Desc extends DescMessage> {
   maxDeliver?: number;
   /** Wait before attempt n+1 after attempt n failed (default 1 s, 2 s, 4 s; the last repeats). */
   backoffMs?: number[];
-  /** Events handled at once (default 1, which keeps the stream's order). */
+  /** Batches handled at once (default 1, which keeps the stream's order). */
   concurrency?: number;
+  /** Most events applied in one transaction (default 64; 1 applies every event on its own). */
+  batchSize?: number;
 }
 
 /** A running consumer. */
@@ -76,37 +78,56 @@ export interface EventConsumer {
 
 const NAME = /^[A-Za-z0-9_-]+$/;
 
+/** One received message with what every step needs, decoded once. */
+interface Delivery<Desc extends DescMessage> {
+  msg: JsMsg;
+  headers: Record<string, string>;
+  /** Set unless the message cannot be handled at all (then `invalid` says why). */
+  eventId?: string;
+  event?: MessageShape<Desc>;
+  invalid?: PermanentError;
+  log: Logger;
+}
+
 /**
  * Starts an idempotent, retrying consumer of one event type on a durable pull consumer (created
- * or updated here; resolves once it exists). For every message it:
- * - decodes the payload; an undecodable or mistyped message goes to the DLQ at once;
- * - runs the handler in a CONSUMER span whose parent is the publisher's trace context, with the
- *   publisher's correlation id active;
- * - in ONE transaction inserts (consumer, event id) into processed_events — a conflict means the
- *   event was already applied: commit nothing, ack, skip — and runs the handler;
- * - acknowledges only after the commit.
+ * or updated here; resolves once it exists).
+ *
+ * Events are applied in batches: whatever has arrived (up to `batchSize`) is applied in ONE
+ * transaction that inserts every event id into processed_events with one statement (ids that
+ * conflict were applied before and are skipped), runs the handler for each new event in stream
+ * order, and commits; only then are the messages acknowledged. Under load this turns a commit,
+ * a dedup insert and a round of acks per event into one per batch; when idle a batch is one event,
+ * so nothing waits for a batch to fill. If the batch fails, it is rolled back and its events are
+ * applied one at a time, each in its own transaction, so a poisoned event fails (and goes to the
+ * DLQ) alone while the others apply.
+ *
+ * Every event runs in a CONSUMER span whose parent is the publisher's trace context, with the
+ * publisher's correlation id active. An undecodable or mistyped message goes to the DLQ at once.
  * A failed attempt is redelivered after backoffMs[attempt-1]; after maxDeliver attempts, or at
  * once for a PermanentError, the message is copied to the DLQ and terminated.
  *
  * Redelivery timing uses JetStream's own consumer `backoff` (the ack wait of delivery n is
  * backoffMs[n-1]) instead of a delayed nak: measured on nats-server 2.9.10, nak(delay) on a
  * consumer with backoff waits delay + backoff[n-1] - backoff[0], and without consumer backoff
- * a crashed worker's messages would wait a long fixed ack wait. So while a handler runs the
- * consumer reports progress (`working()`) to keep the message; on failure it reports once more
- * and lets the backoff redeliver it. A worker that dies mid-handler therefore has its message
- * redelivered on the same schedule. The server's max_deliver is maxDeliver + 1: the extra
- * delivery only happens when the worker handling the last attempt died, and moves the message
- * to the DLQ instead of leaving it unacknowledged forever.
+ * a crashed worker's messages would wait a long fixed ack wait. So while a message waits or its
+ * handler runs the consumer reports progress (`working()`) to keep it; on failure it reports
+ * once more and lets the backoff redeliver it. A worker that dies mid-batch therefore has its
+ * messages redelivered on the same schedule. The server's max_deliver is maxDeliver + 1: the
+ * extra delivery only happens when the worker handling the last attempt died, and moves the
+ * message to the DLQ instead of leaving it unacknowledged forever.
  */
 export async function startConsumer<Desc extends DescMessage>(options: ConsumerOptions<Desc>): Promise<EventConsumer> {
   const { orm, js, jsm, names, consumer, event: schema, handler } = options;
   const maxDeliver = options.maxDeliver ?? 4;
   const backoffMs = options.backoffMs ?? [1_000, 2_000, 4_000];
   const concurrency = options.concurrency ?? 1;
+  const batchSize = options.batchSize ?? 64;
   if (!NAME.test(consumer)) throw new Error(`consumer name "${consumer}" must match ${NAME}`);
   if (!Number.isInteger(maxDeliver) || maxDeliver < 1) throw new Error("maxDeliver must be an integer >= 1");
   if (backoffMs.length === 0 || backoffMs.some((ms) => !(ms > 0))) throw new Error("backoffMs needs at least one delay > 0");
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error("concurrency must be an integer >= 1");
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error("batchSize must be an integer >= 1");
 
   const subject = eventSubject(names, schema);
   const logger = options.logger.child({ consumer, event_type: schema.typeName });
@@ -126,42 +147,85 @@ export async function startConsumer<Desc extends DescMessage>(options: ConsumerO
   });
   const pull = await js.consumers.get(names.stream, consumer);
 
-  /** Runs the handler in one transaction with the dedup row; `applied` is false for a duplicate. */
-  async function apply(msg: JsMsg, headers: Record<string, string>, log: Logger): Promise<{ applied: boolean; published: boolean }> {
-    const deliveryCount = msg.info.deliveryCount;
-    if (deliveryCount > maxDeliver) {
-      throw new PermanentError(`no outcome after ${maxDeliver} deliveries: the worker handling the last one stopped or timed out`);
+  function receive(msg: JsMsg): Delivery<Desc> {
+    const headers = headerRecord(msg.headers);
+    const rawId = headers[EVENT_ID_HEADER] || headers[MSG_ID_HEADER];
+    const log = logger.child({ event_id: rawId, order_id: headers[CORRELATION_HEADER], delivery_count: msg.info.deliveryCount });
+    try {
+      if (msg.info.deliveryCount > maxDeliver) {
+        throw new PermanentError(`no outcome after ${maxDeliver} deliveries: the worker handling the last one stopped or timed out`);
+      }
+      const eventId = validEventId(headers);
+      return { msg, headers, log, eventId, event: decode(schema, msg.data, headers[EVENT_TYPE_HEADER] ?? "") };
+    } catch (error) {
+      return { msg, headers, log, eventId: rawId, invalid: error as PermanentError };
     }
-    const eventId = validEventId(headers);
-    const eventType = headers[EVENT_TYPE_HEADER] ?? "";
-    const event = decode(schema, msg.data, eventType);
-    let published = false;
-    const applied = await orm.em.fork().transactional(async (em) => {
-      const inserted = await transactionOf(em, "consumer").raw<{ rowCount: number }>(
-        "insert into processed_events (consumer, event_id) values (?, ?) on conflict do nothing",
-        [consumer, eventId],
+  }
+
+  /** Runs the handler for one event on `em`, in a CONSUMER span under the publisher's trace. */
+  function runHandler(delivery: Delivery<Desc>, em: EntityManager): Promise<void> {
+    const { msg, headers, log } = delivery;
+    const parent = extractHeaders((key) => headers[key], ROOT_CONTEXT);
+    const attributes = {
+      "messaging.system": "nats",
+      "messaging.operation.type": "process",
+      "messaging.destination.name": msg.subject,
+      "messaging.consumer.group.name": consumer,
+      "messaging.message.id": delivery.eventId ?? "",
+      "messaging.message.delivery_count": msg.info.deliveryCount,
+    };
+    return context.with(parent, () =>
+      tracer.startActiveSpan(`process ${msg.subject}`, { kind: SpanKind.CONSUMER, attributes }, async (span) => {
+        try {
+          await handler(delivery.event!, {
+            em,
+            eventId: delivery.eventId!,
+            eventType: headers[EVENT_TYPE_HEADER] ?? "",
+            subject: msg.subject,
+            deliveryCount: msg.info.deliveryCount,
+            headers,
+            logger: log,
+            publish: (eventSchema, message, publishOptions) => enqueue(em, eventSchema, message, publishOptions),
+          });
+        } catch (error) {
+          span.recordException(error as Error);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(error) });
+          throw error;
+        } finally {
+          span.end();
+        }
+      }),
+    );
+  }
+
+  /**
+   * Applies `batch` in one transaction with its dedup rows and acknowledges it after the commit.
+   * Throws (having rolled back and acknowledged nothing) if any handler or the commit fails.
+   */
+  async function applyBatch(batch: Delivery<Desc>[]): Promise<void> {
+    await orm.em.fork().transactional(async (em) => {
+      const ids = batch.map((d) => d.eventId!);
+      const inserted = await transactionOf(em, "consumer").raw<{ rows: { event_id: string }[] }>(
+        "insert into processed_events (consumer, event_id) select ?, unnest(?::uuid[]) on conflict do nothing returning event_id",
+        [consumer, ids],
       );
-      if (inserted.rowCount === 0) return false;
-      await handler(event, {
-        em,
-        eventId,
-        eventType,
-        subject: msg.subject,
-        deliveryCount,
-        headers,
-        logger: log,
-        publish: (eventSchema, message, publishOptions) => {
-          published = true;
-          return enqueue(em, eventSchema, message, publishOptions);
-        },
-      });
-      return true;
+      // A conflict means the event was applied before; a repeat inside the batch is applied once.
+      const fresh = new Set(inserted.rows.map((row) => row.event_id));
+      for (const delivery of batch) {
+        if (!fresh.delete(delivery.eventId!.toLowerCase())) {
+          delivery.log.debug("event already processed; skipped");
+          continue;
+        }
+        await runHandler(delivery, em);
+      }
     });
-    return { applied, published };
+    // Only now, after the commit. A lost ack means a redelivery, which processed_events absorbs.
+    for (const { msg, log } of batch) reply(msg, "ack", log);
   }
 
   /** Schedules a retry, or copies the message to the DLQ and terminates it. */
-  async function settleFailure(msg: JsMsg, error: unknown, eventId: string | undefined, log: Logger): Promise<void> {
+  async function settleFailure(delivery: Delivery<Desc>, error: unknown): Promise<void> {
+    const { msg, log } = delivery;
     const deliveryCount = msg.info.deliveryCount;
     if (!isPermanent(error) && deliveryCount < maxDeliver) {
       // Restart the ack wait now; the consumer's backoff redelivers it after backoffMs[n-1].
@@ -172,7 +236,7 @@ export async function startConsumer<Desc extends DescMessage>(options: ConsumerO
     }
     const attempts = Math.min(deliveryCount, maxDeliver);
     try {
-      await copyToDeadLetters(js, names, msg, { consumer, error, deliveryCount: attempts, eventId });
+      await copyToDeadLetters(js, names, msg, { consumer, error, deliveryCount: attempts, eventId: delivery.eventId });
     } catch (dlqError) {
       // Not terminated: it stays pending and is redelivered, and copied again, on the backoff schedule.
       reply(msg, "working", log);
@@ -183,70 +247,70 @@ export async function startConsumer<Desc extends DescMessage>(options: ConsumerO
     log.error({ err: error, attempts, dlq_stream: names.dlqStream }, "event moved to the dead-letter stream");
   }
 
-  /** Handles one message to a final ack, term or scheduled redelivery; never throws. */
-  async function handle(msg: JsMsg): Promise<void> {
-    const headers = headerRecord(msg.headers);
-    const eventId = headers[EVENT_ID_HEADER] || headers[MSG_ID_HEADER];
-    const deliveryCount = msg.info.deliveryCount;
-    const log = logger.child({ event_id: eventId, order_id: headers[CORRELATION_HEADER], delivery_count: deliveryCount });
-    const parent = extractHeaders((key) => headers[key], ROOT_CONTEXT);
-    const attributes = {
-      "messaging.system": "nats",
-      "messaging.operation.type": "process",
-      "messaging.destination.name": msg.subject,
-      "messaging.consumer.group.name": consumer,
-      "messaging.message.id": eventId ?? "",
-      "messaging.message.delivery_count": deliveryCount,
-    };
-    const heartbeat = setInterval(() => reply(msg, "working"), heartbeatMs);
+  /** Handles a batch to a final ack, term or scheduled redelivery of each message; never throws. */
+  async function handle(messages: JsMsg[]): Promise<void> {
+    const deliveries = messages.map(receive);
+    const valid: Delivery<Desc>[] = [];
+    for (const delivery of deliveries) {
+      if (delivery.invalid) await settleFailure(delivery, delivery.invalid);
+      else valid.push(delivery);
+    }
+    if (valid.length === 0) return;
     try {
-      await context.with(parent, () =>
-        tracer.startActiveSpan(`process ${msg.subject}`, { kind: SpanKind.CONSUMER, attributes }, async (span) => {
-          try {
-            const { applied, published } = await apply(msg, headers, log);
-            // Only now, after the commit. A lost ack means a redelivery, which processed_events absorbs.
-            reply(msg, "ack", log);
-            if (published) kickRelays(orm);
-            span.setAttribute("ordermesh.event.duplicate", !applied);
-            log.debug(applied ? "event handled" : "event already processed; skipped");
-          } catch (error) {
-            span.recordException(error as Error);
-            span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(error) });
-            await settleFailure(msg, error, eventId, log);
-          } finally {
-            span.end();
-          }
-        }),
-      );
+      await applyBatch(valid);
+      return;
     } catch (error) {
-      // Only reachable through a bug above; the message is redelivered after its ack wait.
-      log.error({ err: error }, "unexpected failure handling an event");
-    } finally {
-      clearInterval(heartbeat);
+      if (valid.length === 1) return settleFailure(valid[0], error).catch((e: unknown) => logger.error({ err: e }, "unexpected failure settling an event"));
+      logger.debug({ err: error, batch: valid.length }, "batch failed; applying its events one at a time");
+    }
+    for (const delivery of valid) {
+      try {
+        await applyBatch([delivery]);
+      } catch (error) {
+        await settleFailure(delivery, error).catch((e: unknown) => delivery.log.error({ err: e }, "unexpected failure settling an event"));
+      }
     }
   }
 
-  const sleeper = new Sleeper();
-  const open = new Set<ConsumerMessages>();
+  // Received messages wait here until a worker takes them; they and the ones being handled are
+  // kept alive with progress reports, so a long batch never lets their ack wait run out.
+  const waiting: JsMsg[] = [];
+  const inHand = new Set<JsMsg>();
+  let heartbeat: NodeJS.Timeout | undefined;
+  function keepAlive(): void {
+    if (waiting.length + inHand.size === 0) {
+      clearInterval(heartbeat);
+      heartbeat = undefined;
+      return;
+    }
+    for (const msg of waiting) reply(msg, "working");
+    for (const msg of inHand) reply(msg, "working");
+  }
+  const arrived = new Signal();
+  const drained = new Signal();
+  const backoff = new Sleeper();
   let stopping = false;
+  let fetching: ConsumerMessages | undefined;
 
-  // Each worker pulls one message at a time (max_messages 1): the library then asks for the
-  // next one only after the loop body finished, so no message waits in a local buffer, unseen
-  // by the progress reports, while its short ack wait runs out.
-  async function work(): Promise<void> {
+  // One pull request at a time, for as many messages as there is room for: the server never
+  // hands this process more than it holds under progress reports.
+  async function pump(): Promise<void> {
     let failures = 0;
     while (!stopping) {
-      let messages: ConsumerMessages | undefined;
+      const room = batchSize * concurrency * 2 - waiting.length - inHand.size;
+      if (room <= 0) {
+        await drained.wait(1_000);
+        continue;
+      }
       try {
-        messages = await pull.consume({ max_messages: 1 });
-        open.add(messages);
-        if (stopping) await messages.close();
-        for await (const msg of messages) {
+        fetching = await pull.fetch({ max_messages: room, expires: 30_000 });
+        if (stopping) await fetching.close();
+        for await (const msg of fetching) {
           failures = 0;
-          await handle(msg);
+          waiting.push(msg);
+          heartbeat ??= setInterval(keepAlive, heartbeatMs);
+          arrived.notify();
         }
-        if (stopping) break;
-        logger.warn("the consumer's message iterator ended; restarting it");
       } catch (error) {
         if (stopping) break;
         if (error instanceof errors.ClosedConnectionError) {
@@ -254,28 +318,64 @@ export async function startConsumer<Desc extends DescMessage>(options: ConsumerO
           logger.warn("the NATS connection was closed; this consumer stops");
           break;
         }
-        logger.error({ err: error }, "consuming failed; restarting the subscription");
+        failures++;
+        logger.error({ err: error }, "fetching events failed; trying again");
+        await backoff.sleep(Math.min(5_000, 250 * 2 ** (failures - 1)), { wakeable: false });
       } finally {
-        if (messages) open.delete(messages);
+        fetching = undefined;
       }
-      failures++;
-      await sleeper.sleep(Math.min(5_000, 250 * 2 ** (failures - 1)), { wakeable: false });
+    }
+    pumping = false;
+    arrived.notify();
+  }
+
+  async function work(): Promise<void> {
+    for (;;) {
+      if (waiting.length === 0) {
+        if (!pumping) return;
+        await arrived.wait(60_000);
+        // One turn of the event loop lets the pump move in everything already received, so a
+        // burst becomes one batch instead of a batch of one and a batch of the rest.
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
+      const batch = waiting.splice(0, batchSize);
+      for (const msg of batch) inHand.add(msg);
+      drained.notify();
+      try {
+        await handle(batch);
+      } catch (error) {
+        // Only reachable through a bug in handle(); the messages are redelivered after their ack wait.
+        logger.error({ err: error }, "unexpected failure handling events");
+      } finally {
+        for (const msg of batch) inHand.delete(msg);
+      }
+      // Let other workers sleeping on `arrived` see what is left.
+      if (waiting.length > 0) arrived.notify();
     }
   }
 
+  let pumping = true;
+  const pumped = pump();
   const workers = Array.from({ length: concurrency }, () => work());
-  logger.info({ subject, stream: names.stream, max_deliver: maxDeliver, backoff_ms: schedule, concurrency }, "consumer started");
+  logger.info({ subject, stream: names.stream, max_deliver: maxDeliver, backoff_ms: schedule, concurrency, batch_size: batchSize }, "consumer started");
 
+  let stopped: Promise<void> | undefined;
   return {
-    async stop() {
-      if (stopping) return Promise.all(workers).then(() => undefined);
-      stopping = true;
-      sleeper.cancel();
-      // close() unsubscribes at once (the server drops the outstanding pull request for lack of
-      // interest) and ends each iterator after the message being handled.
-      await Promise.all([...open].map((messages) => messages.close()));
-      await Promise.all(workers);
-      logger.info("consumer stopped");
+    stop() {
+      stopped ??= (async () => {
+        stopping = true;
+        backoff.cancel();
+        drained.close();
+        // close() unsubscribes at once (the server drops the outstanding pull request for lack
+        // of interest); what already arrived is still handled and acknowledged below.
+        await fetching?.close();
+        await pumped;
+        await Promise.all(workers);
+        clearInterval(heartbeat);
+        logger.info("consumer stopped");
+      })();
+      return stopped;
     },
   };
 }

@@ -20,7 +20,7 @@ export * from "./headers.js";
 export { EventsMigration, eventsMigration } from "./migration.js";
 export { busNames, DEFAULT_BUS_NAMES, type EventBusNames } from "./names.js";
 export { enqueue, type EnqueueOptions } from "./outbox.js";
-export { kickRelays, startRelay, type OutboxEvent, type Relay, type RelayOptions } from "./relay.js";
+export { kickAfterCommit, kickRelays, startRelay, type OutboxEvent, type Relay, type RelayOptions } from "./relay.js";
 export { Sleeper } from "./sleeper.js";
 export { ensureStreams, type StreamOptions } from "./streams.js";
 export { deadLetterSubject, eventRoute, eventSubject, originalSubject, type EventRoute, type EventTypeDesc } from "./subjects.js";

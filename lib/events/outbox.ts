@@ -2,6 +2,7 @@ import { create, type DescMessage, type MessageInitShape, toBinary } from "@bufb
 import { uuidv7 } from "../ids.js";
 import type { EntityManager } from "../db/index.js";
 import { CORRELATION_HEADER, getCorrelationId, injectHeaders } from "../telemetry/index.js";
+import { kickAfterCommit } from "./relay.js";
 import { transactionOf } from "./sql.js";
 import { eventRoute } from "./subjects.js";
 
@@ -14,8 +15,8 @@ export interface EnqueueOptions {
 
 /**
  * Writes an event to the outbox in the caller's transaction and returns its id (a UUIDv7, also
- * its Nats-Msg-Id and `event-id` header). It is published only if that transaction commits;
- * call `kickRelays(orm)` after the commit for low latency.
+ * its Nats-Msg-Id and `event-id` header). It is published only if that transaction commits, and
+ * then at once: the commit wakes this process's relays (callers never need to).
  *
  * Write the state change first (flush or lock the aggregate row), then enqueue: events of one
  * aggregate are published in the order their transactions committed their outbox rows.
@@ -35,6 +36,7 @@ export async function enqueue<Desc extends DescMessage>(
   if (correlationId) headers[CORRELATION_HEADER] = correlationId;
   else delete headers[CORRELATION_HEADER];
   const id = uuidv7();
+  kickAfterCommit(em, trx);
   await trx.raw(
     `insert into outbox (id, aggregate_type, aggregate_id, event_type, subject, payload, headers)
      values (?, ?, ?, ?, ?, ?, ?::jsonb)`,

@@ -2,7 +2,7 @@ import type { Knex } from "@mikro-orm/postgresql";
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import type { Database } from "../db/index.js";
+import type { Database, EntityManager } from "../db/index.js";
 import type { Logger } from "../log.js";
 import { CORRELATION_HEADER, extractHeaders, injectHeaders } from "../telemetry/index.js";
 import { errorMessage } from "./errors.js";
@@ -31,7 +31,10 @@ export interface RelayOptions {
   logger: Logger;
   /** Rows per transaction (default 100). */
   batchSize?: number;
-  /** Poll interval while the outbox is empty (default 200 ms); `kick()` cuts it short. */
+  /**
+   * Poll interval while the outbox is empty (default 1 s). Every commit in this process that
+   * enqueued kicks the relay at once; the poll only picks up rows left by another process.
+   */
   idleMs?: number;
   /** How long to wait for a PubAck (default 5 s). */
   publishTimeoutMs?: number;
@@ -64,7 +67,8 @@ export interface Relay {
  *      first is still publishing event n);
  *   2. reads, in a new statement (so its snapshot includes everything committed by the relay that
  *      held a lock before us), the unpublished rows of the locked aggregates in seq order;
- *   3. publishes them one by one, waiting for each PubAck, and marks them published.
+ *   3. publishes them, each aggregate's events one after the other (each waits for the previous
+ *      PubAck) and different aggregates side by side, and marks the acknowledged ones published.
  * The locks are released at commit or rollback, also when the process dies, so there is no
  * leader to elect or fail over. A crash between publish and commit republishes rows with the
  * same Nats-Msg-Id, which the stream drops within its duplicate window.
@@ -106,14 +110,35 @@ interface OutboxRow {
   headers: Record<string, string>;
 }
 
-/** Two failed publishes in one batch mean the bus is unavailable, not that one event is bad. */
-const MAX_FAILURES_PER_BATCH = 2;
+// Relays by the database connection they publish from: every EntityManager forked from one
+// Database shares its connection, so a transaction can find the relays of its own database.
+const running = new WeakMap<object, Set<Relay>>();
+const watched = new WeakSet<object>();
 
-const running = new WeakMap<Database, Set<Relay>>();
+function kick(connection: object): void {
+  for (const relay of running.get(connection) ?? []) relay.kick();
+}
 
-/** Wakes every relay this process runs on `orm`'s database (call after a commit that enqueued). */
+/** Wakes every relay this process runs on `orm`'s database. */
 export function kickRelays(orm: Database): void {
-  for (const relay of running.get(orm) ?? []) relay.kick();
+  kick(orm.em.getConnection());
+}
+
+/**
+ * Wakes the relays of `em`'s database as soon as the transaction `trx` belongs to commits (its
+ * outermost transaction, not a savepoint), so an enqueued event is published at once wherever it
+ * was written: an RPC, a consumer or a sweeper. Nothing happens on rollback.
+ */
+export function kickAfterCommit(em: EntityManager, trx: Knex.Transaction): void {
+  let top = trx as Knex.Transaction & { parentTransaction?: Knex.Transaction };
+  while (top.parentTransaction) top = top.parentTransaction;
+  if (watched.has(top)) return;
+  watched.add(top);
+  const connection = em.getConnection();
+  top.executionPromise.then(
+    () => kick(connection),
+    () => undefined,
+  );
 }
 
 /**
@@ -125,7 +150,7 @@ export function kickRelays(orm: Database): void {
 export function startRelay(options: RelayOptions): Relay {
   const { orm, js, names, afterPublish } = options;
   const batchSize = options.batchSize ?? 100;
-  const idleMs = options.idleMs ?? 200;
+  const idleMs = options.idleMs ?? 1_000;
   const publishTimeoutMs = options.publishTimeoutMs ?? 5_000;
   const maxBackoffMs = options.maxBackoffMs ?? 5_000;
   const logger = options.logger.child({ component: "outbox-relay" });
@@ -133,6 +158,9 @@ export function startRelay(options: RelayOptions): Relay {
   const knex: Knex = orm.em.getKnex();
   const sleeper = new Sleeper();
   let stopped = false;
+
+  const eventLog = (event: OutboxEvent) =>
+    logger.child({ event_id: event.id, event_type: event.eventType, order_id: event.headers[CORRELATION_HEADER] });
 
   async function publish(event: OutboxEvent): Promise<PubAck> {
     const parent = extractHeaders((key) => event.headers[key], ROOT_CONTEXT);
@@ -179,35 +207,39 @@ export function startRelay(options: RelayOptions): Relay {
       if (locked.rows.length === 0) return { published: 0 };
       const aggregates = locked.rows.map((row) => row.aggregate_id);
       const { rows } = await trx.raw<{ rows: OutboxRow[] }>(SELECT_ROWS, [aggregates, batchSize]);
-      const published: string[] = [];
-      const blocked = new Set<string>();
-      let firstError: unknown;
-      let failures = 0;
+      // Aggregates are independent: their chains publish side by side, many acks in flight. Within
+      // one aggregate each event waits for the previous one's ack, and after a failure the rest of
+      // that aggregate waits for the next batch: publishing them would reorder it.
+      const chains = new Map<string, OutboxRow[]>();
       for (const row of rows) {
-        // After a failure, later events of that aggregate wait: publishing them would reorder it.
-        if (blocked.has(row.aggregate_id)) continue;
-        const event = toEvent(row, names);
-        const log = logger.child({ event_id: event.id, event_type: event.eventType, order_id: event.headers[CORRELATION_HEADER] });
-        let ack: PubAck;
-        try {
-          ack = await publish(event);
-        } catch (error) {
-          blocked.add(row.aggregate_id);
-          firstError ??= error;
-          failures++;
-          log.error({ err: error }, "publishing outbox event failed; will retry");
-          await trx.raw("update outbox set attempts = attempts + 1, last_error = ? where id = ?", [
-            headerValue(errorMessage(error), 2_000),
-            event.id,
-          ]);
-          if (failures >= MAX_FAILURES_PER_BATCH) break;
-          continue;
-        }
-        if (ack.duplicate) log.info({ stream_seq: ack.seq }, "event was already on the stream (republished after a crash); de-duplicated");
-        else log.debug({ stream_seq: ack.seq, subject: event.subject }, "event published");
-        await afterPublish?.(event);
-        published.push(event.id);
+        const chain = chains.get(row.aggregate_id);
+        if (chain) chain.push(row);
+        else chains.set(row.aggregate_id, [row]);
       }
+      const acked: OutboxEvent[] = [];
+      const failed: { event: OutboxEvent; error: unknown }[] = [];
+      await Promise.all(
+        [...chains.values()].map(async (chain) => {
+          for (const row of chain) {
+            const event = toEvent(row, names);
+            try {
+              const ack = await publish(event);
+              if (ack.duplicate) eventLog(event).info({ stream_seq: ack.seq }, "event was already on the stream (republished after a crash); de-duplicated");
+              acked.push(event);
+            } catch (error) {
+              failed.push({ event, error });
+              return;
+            }
+          }
+        }),
+      );
+      for (const { event, error } of failed) {
+        eventLog(event).error({ err: error }, "publishing outbox event failed; will retry");
+        await trx.raw("update outbox set attempts = attempts + 1, last_error = ? where id = ?", [headerValue(errorMessage(error), 2_000), event.id]);
+      }
+      for (const event of acked) await afterPublish?.(event);
+      const published = acked.map((event) => event.id);
+      const firstError = failed[0]?.error;
       if (published.length > 0) {
         await trx.raw("update outbox set published_at = now(), attempts = attempts + 1 where id = any(?::uuid[])", [published]);
       }
@@ -239,11 +271,12 @@ export function startRelay(options: RelayOptions): Relay {
       stopped = true;
       sleeper.cancel();
       await loop;
-      running.get(orm)?.delete(relay);
+      running.get(orm.em.getConnection())?.delete(relay);
     },
   };
-  if (!running.has(orm)) running.set(orm, new Set());
-  running.get(orm)?.add(relay);
+  const connection = orm.em.getConnection();
+  if (!running.has(connection)) running.set(connection, new Set());
+  running.get(connection)?.add(relay);
   logger.info({ stream: names.stream, batch_size: batchSize, idle_ms: idleMs }, "outbox relay started");
   return relay;
 }
