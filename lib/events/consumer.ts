@@ -150,15 +150,18 @@ export async function startConsumer<Desc extends DescMessage>(options: ConsumerO
   function receive(msg: JsMsg): Delivery<Desc> {
     const headers = headerRecord(msg.headers);
     const rawId = headers[EVENT_ID_HEADER] || headers[MSG_ID_HEADER];
-    const log = logger.child({ event_id: rawId, order_id: headers[CORRELATION_HEADER], delivery_count: msg.info.deliveryCount });
+    const logFor = (orderId: unknown) =>
+      logger.child({ event_id: rawId, order_id: headers[CORRELATION_HEADER] || orderId, delivery_count: msg.info.deliveryCount });
     try {
       if (msg.info.deliveryCount > maxDeliver) {
         throw new PermanentError(`no outcome after ${maxDeliver} deliveries: the worker handling the last one stopped or timed out`);
       }
       const eventId = validEventId(headers);
-      return { msg, headers, log, eventId, event: decode(schema, msg.data, headers[EVENT_TYPE_HEADER] ?? "") };
+      const event = decode(schema, msg.data, headers[EVENT_TYPE_HEADER] ?? "");
+      // Every shop event starts with order_id: logs carry it even when a publisher set no correlation id.
+      return { msg, headers, log: logFor((event as { orderId?: unknown }).orderId), eventId, event };
     } catch (error) {
-      return { msg, headers, log, eventId: rawId, invalid: error as PermanentError };
+      return { msg, headers, log: logFor(undefined), eventId: rawId, invalid: error as PermanentError };
     }
   }
 
@@ -217,6 +220,7 @@ export async function startConsumer<Desc extends DescMessage>(options: ConsumerO
           continue;
         }
         await runHandler(delivery, em);
+        delivery.log.debug("event handled");
       }
     });
     // Only now, after the commit. A lost ack means a redelivery, which processed_events absorbs.

@@ -225,6 +225,7 @@ export function startRelay(options: RelayOptions): Relay {
             try {
               const ack = await publish(event);
               if (ack.duplicate) eventLog(event).info({ stream_seq: ack.seq }, "event was already on the stream (republished after a crash); de-duplicated");
+              else if (logger.isLevelEnabled("debug")) eventLog(event).debug({ stream_seq: ack.seq, subject: event.subject }, "event published");
               acked.push(event);
             } catch (error) {
               failed.push({ event, error });
