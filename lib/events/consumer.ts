@@ -11,7 +11,7 @@ import {
 } from "@nats-io/jetstream";
 import { errors, nanos } from "@nats-io/transport-node";
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import type { Database, EntityManager } from "../db/index.js";
+import { type Database, type EntityManager, sql } from "../db/index.js";
 import { isUuid } from "../ids.js";
 import type { Logger } from "../log.js";
 import { CORRELATION_HEADER, extractHeaders } from "../telemetry/index.js";
@@ -22,7 +22,6 @@ import type { EventBusNames } from "./names.js";
 import { enqueue, type EnqueueOptions } from "./outbox.js";
 import { Signal } from "./signal.js";
 import { Sleeper } from "./sleeper.js";
-import { transactionOf } from "./sql.js";
 import { eventSubject } from "./subjects.js";
 import { tracer } from "./tracing.js";
 
@@ -208,12 +207,13 @@ export async function startConsumer<Desc extends DescMessage>(options: ConsumerO
   async function applyBatch(batch: Delivery<Desc>[]): Promise<void> {
     await orm.em.fork().transactional(async (em) => {
       const ids = batch.map((d) => d.eventId!);
-      const inserted = await transactionOf(em, "consumer").raw<{ rows: { event_id: string }[] }>(
+      const inserted = await sql<{ event_id: string }>(
+        em,
         "insert into processed_events (consumer, event_id) select ?, unnest(?::uuid[]) on conflict do nothing returning event_id",
         [consumer, ids],
       );
       // A conflict means the event was applied before; a repeat inside the batch is applied once.
-      const fresh = new Set(inserted.rows.map((row) => row.event_id));
+      const fresh = new Set(inserted.map((row) => row.event_id));
       for (const delivery of batch) {
         if (!fresh.delete(delivery.eventId!.toLowerCase())) {
           delivery.log.debug("event already processed; skipped");

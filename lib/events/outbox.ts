@@ -1,6 +1,6 @@
 import { create, type DescMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { uuidv7 } from "../ids.js";
-import type { EntityManager } from "../db/index.js";
+import { type EntityManager, knexSql } from "../db/index.js";
 import { CORRELATION_HEADER, getCorrelationId, injectHeaders } from "../telemetry/index.js";
 import { kickAfterCommit } from "./relay.js";
 import { transactionOf } from "./sql.js";
@@ -11,6 +11,36 @@ export interface EnqueueOptions {
   aggregateId: string;
   /** Overrides the correlation id (default: the event's `order_id`, else the active context's). */
   correlationId?: string;
+}
+
+/** One outbox row, ready to insert: `values` line up with `OUTBOX_COLUMNS`. */
+export interface OutboxRecord {
+  /** The event id (a UUIDv7): also its Nats-Msg-Id and `event-id` header. */
+  readonly id: string;
+  readonly values: readonly unknown[];
+}
+
+/** The outbox columns `OutboxRecord.values` fill, in order; the last one is jsonb. */
+export const OUTBOX_COLUMNS = "id, aggregate_type, aggregate_id, event_type, subject, payload, headers";
+
+/**
+ * Builds the outbox row of an event without writing it, for a caller that inserts it as part of
+ * a larger statement. The trace context and correlation id are taken from the active context,
+ * as `enqueue` does.
+ */
+export function outboxRecord<Desc extends DescMessage>(schema: Desc, message: MessageInitShape<Desc>, options: EnqueueOptions): OutboxRecord {
+  if (!options.aggregateId) throw new Error(`enqueue ${schema.typeName}: aggregateId is required`);
+  const route = eventRoute(schema);
+  const payload = toBinary(schema, create(schema, message));
+  const headers = injectHeaders();
+  const correlationId = options.correlationId || orderIdOf(message) || getCorrelationId();
+  if (correlationId) headers[CORRELATION_HEADER] = correlationId;
+  else delete headers[CORRELATION_HEADER];
+  const id = uuidv7();
+  return {
+    id,
+    values: [id, route.aggregateType, options.aggregateId, route.eventType, route.subjectSuffix, Buffer.from(payload), JSON.stringify(headers)],
+  };
 }
 
 /**
@@ -28,21 +58,10 @@ export async function enqueue<Desc extends DescMessage>(
   options: EnqueueOptions,
 ): Promise<string> {
   const trx = transactionOf(em, "enqueue");
-  if (!options.aggregateId) throw new Error(`enqueue ${schema.typeName}: aggregateId is required`);
-  const route = eventRoute(schema);
-  const payload = toBinary(schema, create(schema, message));
-  const headers = injectHeaders();
-  const correlationId = options.correlationId || orderIdOf(message) || getCorrelationId();
-  if (correlationId) headers[CORRELATION_HEADER] = correlationId;
-  else delete headers[CORRELATION_HEADER];
-  const id = uuidv7();
+  const record = outboxRecord(schema, message, options);
   kickAfterCommit(em, trx);
-  await trx.raw(
-    `insert into outbox (id, aggregate_type, aggregate_id, event_type, subject, payload, headers)
-     values (?, ?, ?, ?, ?, ?, ?::jsonb)`,
-    [id, route.aggregateType, options.aggregateId, route.eventType, route.subjectSuffix, Buffer.from(payload), JSON.stringify(headers)],
-  );
-  return id;
+  await knexSql(trx, `insert into outbox (${OUTBOX_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?::jsonb)`, record.values);
+  return record.id;
 }
 
 // Every shop.events.v1 event starts with `order_id`; the order id is the correlation id.

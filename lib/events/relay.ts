@@ -2,7 +2,7 @@ import type { Knex } from "@mikro-orm/postgresql";
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import type { Database, EntityManager } from "../db/index.js";
+import { type Database, type EntityManager, knexSql } from "../db/index.js";
 import type { Logger } from "../log.js";
 import { CORRELATION_HEADER, extractHeaders, injectHeaders } from "../telemetry/index.js";
 import { errorMessage } from "./errors.js";
@@ -199,14 +199,10 @@ export function startRelay(options: RelayOptions): Relay {
   /** One batch in one transaction; returns how many rows it published and the first publish error. */
   async function relayBatch(): Promise<{ published: number; error?: unknown }> {
     return knex.transaction(async (trx) => {
-      const locked = await trx.raw<{ rows: { aggregate_id: string }[] }>(LOCK_AGGREGATES, [
-        batchSize * SCAN_FACTOR,
-        LOCK_SPACE,
-        batchSize,
-      ]);
-      if (locked.rows.length === 0) return { published: 0 };
-      const aggregates = locked.rows.map((row) => row.aggregate_id);
-      const { rows } = await trx.raw<{ rows: OutboxRow[] }>(SELECT_ROWS, [aggregates, batchSize]);
+      const locked = await knexSql<{ aggregate_id: string }>(trx, LOCK_AGGREGATES, [batchSize * SCAN_FACTOR, LOCK_SPACE, batchSize]);
+      if (locked.length === 0) return { published: 0 };
+      const aggregates = locked.map((row) => row.aggregate_id);
+      const rows = await knexSql<OutboxRow>(trx, SELECT_ROWS, [aggregates, batchSize]);
       // Aggregates are independent: their chains publish side by side, many acks in flight. Within
       // one aggregate each event waits for the previous one's ack, and after a failure the rest of
       // that aggregate waits for the next batch: publishing them would reorder it.
@@ -236,13 +232,13 @@ export function startRelay(options: RelayOptions): Relay {
       );
       for (const { event, error } of failed) {
         eventLog(event).error({ err: error }, "publishing outbox event failed; will retry");
-        await trx.raw("update outbox set attempts = attempts + 1, last_error = ? where id = ?", [headerValue(errorMessage(error), 2_000), event.id]);
+        await knexSql(trx, "update outbox set attempts = attempts + 1, last_error = ? where id = ?", [headerValue(errorMessage(error), 2_000), event.id]);
       }
       for (const event of acked) await afterPublish?.(event);
       const published = acked.map((event) => event.id);
       const firstError = failed[0]?.error;
       if (published.length > 0) {
-        await trx.raw("update outbox set published_at = now(), attempts = attempts + 1 where id = any(?::uuid[])", [published]);
+        await knexSql(trx, "update outbox set published_at = now(), attempts = attempts + 1 where id = any(?::uuid[])", [published]);
       }
       return { published: published.length, error: firstError };
     });

@@ -3,6 +3,7 @@ import type { EntityManager } from "@mikro-orm/postgresql";
 import { uuidv7 } from "../../lib/ids.js";
 import { type DeliveryStatus, decideTransition, onOrderCancelled } from "./domain/delivery-status.js";
 import { type AddressData, Delivery, DeliveryLog, type DeliveryLogRow, type DeliveryRow } from "./entities.js";
+import { sql as execute } from "../../lib/db/index.js";
 
 /**
  * Delivery changes on the caller's transaction. Every change locks the delivery row first
@@ -10,9 +11,6 @@ import { type AddressData, Delivery, DeliveryLog, type DeliveryLogRow, type Deli
  * appends a delivery_logs row for every status the delivery enters.
  */
 
-function execute(em: EntityManager, sql: string, params: unknown[]): Promise<Record<string, unknown>[]> {
-  return em.getConnection().execute(sql, params, "all", em.getTransactionContext()) as Promise<Record<string, unknown>[]>;
-}
 
 async function insertLog(em: EntityManager, deliveryId: string, status: DeliveryStatus, notes: string): Promise<void> {
   await execute(em, "INSERT INTO delivery_logs (id, delivery_id, status, notes) VALUES (?, ?, ?, ?)", [uuidv7(), deliveryId, status, notes]);

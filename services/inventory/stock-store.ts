@@ -1,6 +1,7 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { uuidv7 } from "../../lib/ids.js";
 import { crossedLowStock, findShortages, type Line, normalizeLines, type Shortage, type StockLevel } from "./domain/stock.js";
+import { sql as query } from "../../lib/db/index.js";
 
 /**
  * Stock changes as SQL on the caller's transaction. Every change locks the product rows it
@@ -35,16 +36,6 @@ export type ReserveResult =
 
 type Row = Record<string, unknown>;
 
-async function query<T = Row>(em: EntityManager, sql: string, params: unknown[] = []): Promise<T[]> {
-  // knex expands JS arrays into value lists; unnest() and ANY() need one array literal instead.
-  const bound = params.map((value) => (Array.isArray(value) ? arrayLiteral(value) : value));
-  return em.getConnection().execute(sql, bound, "all", em.getTransactionContext()) as Promise<T[]>;
-}
-
-/** A PostgreSQL array literal, every element quoted and escaped. */
-function arrayLiteral(values: readonly unknown[]): string {
-  return `{${values.map((v) => `"${String(v).replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`).join(",")}}`;
-}
 
 function toLevel(row: Row): StockLevel {
   return {

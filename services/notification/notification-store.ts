@@ -2,6 +2,7 @@ import type { EntityManager } from "@mikro-orm/postgresql";
 import { uuidv7 } from "../../lib/ids.js";
 import type { ChannelName } from "./domain/recipients.js";
 import { OrderContact, type OrderContactRow } from "./entities.js";
+import { sql as execute } from "../../lib/db/index.js";
 
 /**
  * notification_log is both the log and the send queue. A row is PENDING with a next_attempt_at
@@ -14,10 +15,6 @@ import { OrderContact, type OrderContactRow } from "./entities.js";
 
 type Row = Record<string, unknown>;
 
-function execute(em: EntityManager, sql: string, params: unknown[]): Promise<Row[]> {
-  // Outside a transaction this runs on its own (autocommit).
-  return em.getConnection().execute(sql, params, "all", em.getTransactionContext()) as Promise<Row[]>;
-}
 
 /** A message to send, as the saga's consumers and SendNotification produce it. */
 export interface NewMessage {

@@ -10,7 +10,7 @@ import {
   OrderRejectedSchema,
   OrderShippedSchema,
 } from "../../gen/shop/events/v1/order_events_pb.js";
-import { enqueue } from "../../lib/events/index.js";
+import { enqueue, outboxRecord, type OutboxRecord } from "../../lib/events/index.js";
 import type { OrderStatus } from "./domain/order-status.js";
 import type { PricedOrder } from "./domain/pricing.js";
 import type { CustomerRow, OrderItemRow, OrderRow } from "./entities.js";
@@ -27,14 +27,16 @@ function eventLines(currencyCode: string, items: readonly { productId: string; q
   return items.map((i) => ({ productId: i.productId, quantity: i.quantity, productName: i.productName, unitPrice: money(currencyCode, i.unitPriceMinor) }));
 }
 
-/** shop.order.created: carries the payment token (for payment) and contact details (for notification). */
-export function publishCreated(
-  em: EntityManager,
-  order: { id: string; customer: CustomerRow; shippingAddress: AddressData; priced: PricedOrder; paymentToken: string },
-): Promise<string> {
+/** shop.order.created, as an outbox row: carries the payment token (for payment) and contact details (for notification). */
+export function createdEvent(order: {
+  id: string;
+  customer: Pick<CustomerRow, "id" | "email" | "phone" | "name">;
+  shippingAddress: AddressData;
+  priced: PricedOrder;
+  paymentToken: string;
+}): OutboxRecord {
   const { priced } = order;
-  return enqueue(
-    em,
+  return outboxRecord(
     OrderCreatedSchema,
     {
       orderId: order.id,

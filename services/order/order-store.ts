@@ -1,9 +1,10 @@
-import { LockMode } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { OrderStatus } from "./domain/order-status.js";
 import type { PricedOrder } from "./domain/pricing.js";
 import { IdempotencyKey, Order, OrderItem, type OrderItemRow, type OrderRow, OrderStatusHistory, type OrderStatusHistoryRow } from "./entities.js";
 import type { AddressData } from "./validate.js";
+import { OUTBOX_COLUMNS, type OutboxRecord } from "../../lib/events/index.js";
+import { sql as execute } from "../../lib/db/index.js";
 
 /**
  * Order persistence. Reads go through the entities; writes are explicit SQL on the caller's
@@ -21,9 +22,6 @@ export interface OrderView {
   history: OrderStatusHistoryRow[];
 }
 
-async function execute<T = Record<string, unknown>>(em: EntityManager, sql: string, params: unknown[] = []): Promise<T[]> {
-  return em.getConnection().execute(sql, params, "all", em.getTransactionContext()) as Promise<T[]>;
-}
 
 export interface NewOrder {
   id: string;
@@ -32,68 +30,157 @@ export interface NewOrder {
   priced: PricedOrder;
 }
 
-/**
- * Claims an idempotency key for `orderId`. Returns false when the key is taken: by a committed
- * order, or by a concurrent request, in which case this waits for that request's transaction.
- */
-export async function claimIdempotencyKey(em: EntityManager, key: { customerId: string; key: string; requestHash: string; orderId: string }): Promise<boolean> {
-  const rows = await execute(
-    em,
-    `INSERT INTO idempotency_keys (customer_id, key, request_hash, order_id) VALUES (?, ?, ?, ?)
-     ON CONFLICT (customer_id, key) DO NOTHING RETURNING order_id`,
-    [key.customerId, key.key, key.requestHash, key.orderId],
-  );
-  return rows.length === 1;
+/** The customer's contact details, or undefined. */
+export async function findCustomer(em: EntityManager, customerId: string): Promise<{ id: string; email: string; name: string; phone: string } | undefined> {
+  const [row] = await execute<{ id: string; email: string; name: string; phone: string }>(em, "SELECT id, email, name, phone FROM customers WHERE id = ?", [customerId]);
+  return row;
 }
 
 export function findIdempotencyKey(em: EntityManager, customerId: string, key: string) {
   return em.findOne(IdempotencyKey, { customerId, key });
 }
 
-/** Inserts a PENDING order, its items and its first history row (null -> PENDING). */
-export async function insertOrder(em: EntityManager, order: NewOrder): Promise<void> {
+/** A new order together with what must commit with it. */
+export interface PlacedOrder extends NewOrder {
+  /** The CreateOrder idempotency key, claimed in the same statement. */
+  key?: { key: string; requestHash: string };
+  /** The order.created outbox row. */
+  created: OutboxRecord;
+}
+
+// One statement, so one round trip and one implicit transaction: claim the idempotency key (or
+// proceed without one), then the order, its items, its first history row, the order.created
+// outbox row and the NOTIFY that wakes WatchOrder streams. Every insert depends on the claim, so a
+// taken key writes nothing. Foreign keys between the CTEs hold: they are checked at statement end.
+const INSERT_PLACED_ORDER = `
+  with claimed as (
+    insert into idempotency_keys (customer_id, key, request_hash, order_id)
+    select ?::uuid, ?::text, ?::text, ?::uuid where ?::boolean
+    on conflict (customer_id, key) do nothing
+    returning order_id
+  ), go as (
+    select 1 from claimed union all select 1 where not ?::boolean
+  ), o as (
+    insert into orders (id, customer_id, status, currency_code, total_minor, shipping_address)
+    select ?::uuid, ?::uuid, 'PENDING', ?, ?::bigint, ?::jsonb where exists (select 1 from go)
+    returning created_at, updated_at, version
+  ), i as (
+    insert into order_items (order_id, product_id, position, product_name, quantity, unit_price_minor, line_total_minor)
+    select ?::uuid, l.product_id, l.position, l.product_name, l.quantity, l.unit_price_minor, l.line_total_minor
+    from unnest(?::uuid[], ?::int[], ?::text[], ?::int[], ?::bigint[], ?::bigint[])
+      as l(product_id, position, product_name, quantity, unit_price_minor, line_total_minor)
+    where exists (select 1 from go)
+  ), h as (
+    insert into order_status_history (order_id, from_status, to_status, reason, event_id)
+    select ?::uuid, null, 'PENDING', 'order placed', null where exists (select 1 from go)
+    returning id, changed_at
+  ), x as (
+    insert into outbox (${OUTBOX_COLUMNS})
+    select ?::uuid, ?, ?, ?, ?, ?::bytea, ?::jsonb where exists (select 1 from go)
+  )
+  select o.created_at, o.updated_at, o.version, h.id as history_id, h.changed_at, pg_notify(?, ?)
+  from o, h`;
+
+/**
+ * Stores a placed order in one statement (see above). Returns the order as stored, or undefined
+ * when its idempotency key is taken: by a committed order, or by a concurrent request, in which
+ * case this waits for that request's statement.
+ */
+export async function insertPlacedOrder(em: EntityManager, order: PlacedOrder): Promise<OrderView | undefined> {
   const { priced } = order;
-  await execute(
-    em,
-    `INSERT INTO orders (id, customer_id, status, currency_code, total_minor, shipping_address)
-     VALUES (?, ?, 'PENDING', ?, ?, ?::jsonb)`,
-    [order.id, order.customerId, priced.currencyCode, priced.totalMinor.toString(), JSON.stringify(order.shippingAddress)],
-  );
-  const values = priced.lines.map(() => "(?, ?, ?, ?, ?, ?, ?)").join(", ");
-  await execute(
-    em,
-    `INSERT INTO order_items (order_id, product_id, position, product_name, quantity, unit_price_minor, line_total_minor) VALUES ${values}`,
-    priced.lines.flatMap((line, position) => [
-      order.id,
-      line.productId,
+  const lines = priced.lines;
+  const [row] = await execute<{ created_at: Date; updated_at: Date; version: number; history_id: string; changed_at: Date }>(em, INSERT_PLACED_ORDER, [
+    order.customerId,
+    order.key?.key ?? "",
+    order.key?.requestHash ?? "",
+    order.id,
+    order.key !== undefined,
+    order.key !== undefined,
+    order.id,
+    order.customerId,
+    priced.currencyCode,
+    priced.totalMinor.toString(),
+    JSON.stringify(order.shippingAddress),
+    order.id,
+    lines.map((l) => l.productId),
+    lines.map((_, position) => position),
+    lines.map((l) => l.productName),
+    lines.map((l) => l.quantity),
+    lines.map((l) => l.unitPriceMinor.toString()),
+    lines.map((l) => l.lineTotalMinor.toString()),
+    order.id,
+    ...order.created.values,
+    STATUS_CHANNEL,
+    order.id,
+  ]);
+  if (!row) return undefined;
+  return {
+    order: {
+      id: order.id,
+      customerId: order.customerId,
+      status: "PENDING",
+      currencyCode: priced.currencyCode,
+      totalMinor: priced.totalMinor,
+      shippingAddress: order.shippingAddress,
+      cardLast4: "",
+      paymentId: "",
+      refundedMinor: 0n,
+      failureReason: "",
+      createdAt: new Date(row.created_at),
+      updatedAt: new Date(row.updated_at),
+      version: row.version,
+    },
+    items: lines.map((l, position) => ({
+      orderId: order.id,
+      productId: l.productId,
       position,
-      line.productName,
-      line.quantity,
-      line.unitPriceMinor.toString(),
-      line.lineTotalMinor.toString(),
-    ]),
-  );
-  await insertHistory(em, { orderId: order.id, from: null, to: "PENDING", reason: "order placed", eventId: null });
+      productName: l.productName,
+      quantity: l.quantity,
+      unitPriceMinor: l.unitPriceMinor,
+      lineTotalMinor: l.lineTotalMinor,
+    })),
+    history: [
+      { id: Number(row.history_id), orderId: order.id, fromStatus: null, toStatus: "PENDING", reason: "order placed", eventId: null, changedAt: new Date(row.changed_at) },
+    ],
+  };
 }
 
 async function insertHistory(
   em: EntityManager,
   change: { orderId: string; from: OrderStatus | null; to: OrderStatus; reason: string; eventId: string | null },
 ): Promise<void> {
-  await execute(em, "INSERT INTO order_status_history (order_id, from_status, to_status, reason, event_id) VALUES (?, ?, ?, ?, ?)", [
-    change.orderId,
-    change.from,
-    change.to,
-    change.reason.slice(0, 1000),
-    change.eventId,
-  ]);
-  // Delivered at commit, to every replica's WatchOrder listener.
-  await execute(em, "SELECT pg_notify(?, ?)", [STATUS_CHANNEL, change.orderId]);
+  // The NOTIFY is delivered at commit, to every replica's WatchOrder listener.
+  await execute(
+    em,
+    `WITH h AS (
+       INSERT INTO order_status_history (order_id, from_status, to_status, reason, event_id) VALUES (?, ?, ?, ?, ?) RETURNING order_id
+     ) SELECT pg_notify(?, order_id::text) FROM h`,
+    [change.orderId, change.from, change.to, change.reason.slice(0, 1000), change.eventId, STATUS_CHANNEL],
+  );
 }
 
 /** The order, locked for the rest of the transaction (transitions of one order are serialized). */
-export function lockOrder(em: EntityManager, orderId: string): Promise<OrderRow | null> {
-  return em.findOne(Order, { id: orderId }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+export async function lockOrder(em: EntityManager, orderId: string): Promise<OrderRow | null> {
+  const [row] = await execute<Record<string, unknown>>(em, "SELECT * FROM orders WHERE id = ? FOR UPDATE", [orderId]);
+  return row ? toOrderRow(row) : null;
+}
+
+function toOrderRow(row: Record<string, unknown>): OrderRow {
+  return {
+    id: String(row.id),
+    customerId: String(row.customer_id),
+    status: row.status as OrderStatus,
+    currencyCode: String(row.currency_code),
+    totalMinor: BigInt(row.total_minor as string),
+    shippingAddress: row.shipping_address as AddressData,
+    cardLast4: String(row.card_last4 ?? ""),
+    paymentId: String(row.payment_id ?? ""),
+    refundedMinor: BigInt((row.refunded_minor as string | null) ?? 0),
+    failureReason: String(row.failure_reason ?? ""),
+    createdAt: new Date(row.created_at as Date),
+    updatedAt: new Date(row.updated_at as Date),
+    version: Number(row.version),
+  };
 }
 
 /** Statuses in which `failure_reason` explains how the order ended. */

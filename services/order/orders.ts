@@ -8,8 +8,8 @@ import type { Logger } from "../../lib/log.js";
 import type { Catalog } from "./catalog.js";
 import { decide, type OrderInput, type OrderOutcome } from "./domain/order-status.js";
 import { type PricedOrder, type PricingProblem, priceOrder } from "./domain/pricing.js";
-import { Customer, type OrderRow } from "./entities.js";
-import { publishCreated, publishTransition, type TransitionDetails } from "./events.js";
+import type { OrderRow } from "./entities.js";
+import { createdEvent, publishTransition, type TransitionDetails } from "./events.js";
 import * as store from "./order-store.js";
 import { type PlaceOrderCommand, parseCreateOrder, requestHash } from "./validate.js";
 
@@ -26,9 +26,6 @@ export interface CallInfo {
   deadline?: Date;
   logger?: Logger;
 }
-
-/** Thrown inside CreateOrder's transaction when its idempotency key is already taken. */
-class KeyTaken extends Error {}
 
 function pricingError(problem: PricingProblem): ServiceError {
   switch (problem.kind) {
@@ -53,50 +50,55 @@ function pricingError(problem: PricingProblem): ServiceError {
 }
 
 /**
- * CreateOrder: validates, replays an earlier order with the same idempotency key, prices the
- * lines from inventory (one BatchGetProducts through the breaker; stock is not checked here,
- * inventory reserves asynchronously), then stores the order, its items, its first history row,
- * the key and the order.created event in one transaction.
+ * CreateOrder: validates, prices the lines from the catalog (inventory's BatchGetProducts
+ * through the breaker, or its cache; stock is not checked here, inventory reserves
+ * asynchronously), then stores the key, the order, its items, its first history row and the
+ * order.created event in one statement. A key that is already taken answers with its order
+ * (ALREADY_EXISTS for a different request). Two round trips to the database in all: the
+ * customer and that statement.
  */
 export async function placeOrder(deps: OrderDeps, request: CreateOrderRequest, call: CallInfo = {}): Promise<store.OrderView> {
   const command = parseCreateOrder(request);
   const hash = requestHash(command);
-  if (command.idempotencyKey) {
-    const replay = await replayOf(deps, command, hash);
+  const em = deps.orm.em.fork();
+  const customer = await store.findCustomer(em, command.customerId);
+  if (!customer) {
+    // A key used before still answers with its order, as long as the request is the same.
+    const replay = command.idempotencyKey ? await replayOf(deps, command, hash) : undefined;
     if (replay) return replay;
+    throw notFound("customer", command.customerId);
   }
-  const customer = await deps.orm.em.fork().findOne(Customer, { id: command.customerId });
-  if (!customer) throw notFound("customer", command.customerId);
 
   const catalog = await deps.catalog.products(
     command.items.map((i) => i.productId),
     call,
   );
   const pricing = priceOrder(command.items, catalog, command.currencyCode);
-  if (!pricing.ok) throw pricingError(pricing.problem);
+  if (!pricing.ok) {
+    const replay = command.idempotencyKey ? await replayOf(deps, command, hash) : undefined;
+    if (replay) return replay;
+    throw pricingError(pricing.problem);
+  }
   const priced: PricedOrder = pricing.order;
 
   const orderId = uuidv7();
-  try {
-    await deps.orm.em.fork().transactional(async (em) => {
-      if (command.idempotencyKey) {
-        const claimed = await store.claimIdempotencyKey(em, { customerId: command.customerId, key: command.idempotencyKey, requestHash: hash, orderId });
-        if (!claimed) throw new KeyTaken();
-      }
-      await store.insertOrder(em, { id: orderId, customerId: command.customerId, shippingAddress: command.shippingAddress, priced });
-      await publishCreated(em, { id: orderId, customer, shippingAddress: command.shippingAddress, priced, paymentToken: command.paymentToken });
-    });
-  } catch (error) {
-    if (error instanceof KeyTaken) {
-      // A concurrent request with the same key committed first.
-      const replay = await replayOf(deps, command, hash);
-      if (replay) return replay;
-    }
-    throw error;
+  const placed = await store.insertPlacedOrder(em, {
+    id: orderId,
+    customerId: command.customerId,
+    shippingAddress: command.shippingAddress,
+    priced,
+    key: command.idempotencyKey ? { key: command.idempotencyKey, requestHash: hash } : undefined,
+    created: createdEvent({ id: orderId, customer, shippingAddress: command.shippingAddress, priced, paymentToken: command.paymentToken }),
+  });
+  if (!placed) {
+    // The key is taken: by an earlier order (a retry), or by a concurrent request that committed first.
+    const replay = await replayOf(deps, command, hash);
+    if (replay) return replay;
+    throw new Error(`idempotency key of customer ${command.customerId} is taken but has no order`);
   }
   kickRelays(deps.orm);
   call.logger?.info({ order_id: orderId, total_minor: priced.totalMinor.toString(), lines: priced.lines.length }, "order placed");
-  return requireOrder(deps.orm.em.fork(), orderId);
+  return placed;
 }
 
 /** The order placed earlier with the command's idempotency key, or undefined; ALREADY_EXISTS for another request. */

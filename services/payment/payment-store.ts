@@ -5,6 +5,7 @@ import { tokenFingerprint } from "./card.js";
 import { canTransition, FailureReason, type IntentStatus, type PaymentStatus, planRefund } from "./domain/payment.js";
 import { Payment, type PaymentRow, Refund, type RefundRow } from "./entities.js";
 import type { PaymentProvider } from "./provider/index.js";
+import { sql as query } from "../../lib/db/index.js";
 
 /**
  * Payment state changes on the caller's transaction. Every operation that may create or change
@@ -14,11 +15,7 @@ import type { PaymentProvider } from "./provider/index.js";
  * Lock order everywhere: order lock, intent row, payment row.
  */
 
-type Row = Record<string, unknown>;
 
-async function query<T = Row>(em: EntityManager, sql: string, params: unknown[] = []): Promise<T[]> {
-  return em.getConnection().execute(sql, params, "all", em.getTransactionContext()) as Promise<T[]>;
-}
 
 /** The provider idempotency key of an order's charge: a retry after a crash gets the same charge. */
 export function chargeKey(orderId: string): string {
