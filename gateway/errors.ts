@@ -75,6 +75,8 @@ export interface ErrorResponse {
 /** Retry-After for an error that says "try again later", in whole seconds. */
 function retryAfter(error: ServiceError): number | undefined {
   if (error instanceof GatewayError && error.options.retryAfterSeconds !== undefined) return error.options.retryAfterSeconds;
+  // An upstream over its own load bound (the order service's saga backlog) says when.
+  if (error.retryAfterSeconds !== undefined) return error.retryAfterSeconds;
   // Our own rate limits say when; an upstream outage is worth a retry a second later.
   if (error.code === Code.UNAVAILABLE || error.code === Code.DEADLINE_EXCEEDED) return 1;
   return undefined;

@@ -13,10 +13,17 @@ export class ServiceError extends Error {
     message: string,
     /** The request field at fault, for INVALID_ARGUMENT. */
     readonly field?: string,
+    /** For "try again later" errors: when, in whole seconds (the gateway's Retry-After). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = "ServiceError";
   }
+}
+
+/** RESOURCE_EXHAUSTED that says when to come back: the service is over a load bound. */
+export function resourceExhausted(message: string, retryAfterSeconds: number): ServiceError {
+  return new ServiceError(status.RESOURCE_EXHAUSTED, message, undefined, retryAfterSeconds);
 }
 
 /** INVALID_ARGUMENT naming the field: `invalidArgument("items[0].quantity", "must be at least 1")`. */

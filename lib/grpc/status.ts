@@ -3,6 +3,8 @@ import { ServiceError } from "../errors.js";
 
 /** Trailer that carries `ServiceError.field`, so the caller's ServiceError names the field too. */
 export const ERROR_FIELD_TRAILER = "x-error-field";
+/** Trailer that carries `ServiceError.retryAfterSeconds` to the caller (and so to Retry-After). */
+export const RETRY_AFTER_TRAILER = "x-retry-after";
 
 /** The message callers see for any error that is not a ServiceError. */
 export const INTERNAL_MESSAGE = "internal error";
@@ -23,6 +25,7 @@ export function statusFromError(err: unknown, cancelledBy?: ServiceError): Handl
   if (err instanceof ServiceError && err.code !== Code.OK) {
     const metadata = new Metadata();
     if (err.field) metadata.set(ERROR_FIELD_TRAILER, err.field);
+    if (err.retryAfterSeconds !== undefined) metadata.set(RETRY_AFTER_TRAILER, String(err.retryAfterSeconds));
     return { code: err.code, details: err.message, metadata, expected: true };
   }
   if (cancelledBy) {
@@ -44,8 +47,14 @@ export function isGrpcCallError(err: unknown): err is GrpcCallError {
 export function toServiceError(err: unknown): unknown {
   if (err instanceof ServiceError || !isGrpcCallError(err)) return err;
   const field = err.metadata?.get(ERROR_FIELD_TRAILER)[0];
+  const retryAfter = Number(err.metadata?.get(RETRY_AFTER_TRAILER)[0]);
   const code = isBrokenTransport(err.code, err.details) ? Code.UNAVAILABLE : err.code;
-  return new ServiceError(code, err.details || Code[err.code], typeof field === "string" ? field : undefined);
+  return new ServiceError(
+    code,
+    err.details || Code[err.code],
+    typeof field === "string" ? field : undefined,
+    Number.isInteger(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
+  );
 }
 
 /**

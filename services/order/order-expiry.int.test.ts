@@ -3,9 +3,10 @@ import { InventoryReleasedSchema, ReleaseReason } from "../../gen/shop/events/v1
 import { OrderExpiredSchema } from "../../gen/shop/events/v1/order_events_pb.js";
 import { PaymentCompletedSchema } from "../../gen/shop/events/v1/payment_events_pb.js";
 import { OrderStatus } from "../../gen/shop/order/v1/order_pb.js";
-import { Code } from "../../lib/errors.js";
+import { Code, ServiceError } from "../../lib/errors.js";
 import { uuidv7 } from "../../lib/ids.js";
 import { publishEvent } from "../../test/harness/event-log.js";
+import { waitFor } from "../../test/harness/index.js";
 import { ADDRESS, expectCode, type OrderTestbed, startOrderTestbed } from "./test-fixture.js";
 
 describe("order expiry (inventory with a 300 ms reservation TTL)", () => {
@@ -76,5 +77,43 @@ describe("order service with inventory down", () => {
       Code.NOT_FOUND,
       /customer/,
     );
+  });
+});
+
+describe("order service behind on its sagas", () => {
+  let t: OrderTestbed;
+
+  beforeAll(async () => {
+    // Without a payment service every order stays RESERVED: one order 200 ms old is "behind".
+    t = await startOrderTestbed({ sagaBacklog: { maxAgeMs: 200, minOrders: 1 } });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it("sheds CreateOrder and CreateOrders with RESOURCE_EXHAUSTED and a retry delay, and writes nothing", async () => {
+    const customerId = await t.customer();
+    const product = await t.product(10);
+    const first = await t.place(customerId, [[product.id, 1]]);
+    await t.waitForStatus(first.id, OrderStatus.RESERVED);
+    const request = { customerId, items: [{ productId: product.id, quantity: 1 }], shippingAddress: ADDRESS, paymentMethod: { token: "tok_visa" } };
+    const shed = await waitFor(
+      async () => {
+        try {
+          await t.orders.createOrder({ ...request, idempotencyKey: `shed-${uuidv7()}` });
+          return false;
+        } catch (error) {
+          return error instanceof ServiceError && error.code === Code.RESOURCE_EXHAUSTED && error;
+        }
+      },
+      { message: "CreateOrder to shed" },
+    );
+    expect(shed.message).toMatch(/in progress.*retry in \d+ s/);
+    expect(shed.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    await expectCode(t.orders.createOrders({ orders: [request] }), Code.RESOURCE_EXHAUSTED, /retry in/);
+    // Only the first order exists, apart from orders the shedding test placed before it shed.
+    const rows = await t.sql<{ n: string }>("select count(*) as n from orders where customer_id = ?", [customerId]);
+    expect(Number(rows[0].n)).toBeLessThanOrEqual(2);
   });
 });

@@ -18,6 +18,7 @@ import type { Catalog } from "./catalog.js";
 import type { OrderStatus as Status } from "./domain/order-status.js";
 import { Customer, type CustomerRow, type OrderStatusHistoryRow } from "./entities.js";
 import { type OrderView, listOrders, loadOrder } from "./order-store.js";
+import type { SagaBacklog } from "./backlog.js";
 import { cancelOrder, placeOrder } from "./orders.js";
 import { optionalReason, parseCreateCustomer } from "./validate.js";
 import { type StatusNotifier, watchOrder } from "./watch.js";
@@ -28,6 +29,8 @@ export interface OrderRpcOptions {
   notifier: StatusNotifier;
   /** Fallback poll of WatchOrder streams, for changes whose notification was missed. */
   watchPollMs: number;
+  /** Sheds CreateOrder(s) while sagas are behind; none admits everything. */
+  backlog?: Pick<SagaBacklog, "admit">;
 }
 
 /** Orders placed at once by one CreateOrders call. */
@@ -104,11 +107,12 @@ async function mapLimit<T, R>(inputs: readonly T[], limit: number, work: (input:
 }
 
 /** gRPC handlers of OrderService: validation and mapping around orders.ts and order-store. */
-export function orderRpc({ orm, catalog, notifier, watchPollMs }: OrderRpcOptions): ServiceImplementation<typeof OrderService> {
+export function orderRpc({ orm, catalog, notifier, watchPollMs, backlog }: OrderRpcOptions): ServiceImplementation<typeof OrderService> {
   const deps = { orm, catalog };
 
   return {
     async createOrder(request, ctx) {
+      backlog?.admit();
       const view = await placeOrder(deps, request, ctx);
       return { order: toOrderMessage(view) };
     },
@@ -149,6 +153,7 @@ export function orderRpc({ orm, catalog, notifier, watchPollMs }: OrderRpcOption
     async createOrders(request, ctx) {
       if (request.orders.length === 0) throw invalidArgument("orders", "must contain at least one order");
       if (request.orders.length > MAX_BULK_ORDERS) throw invalidArgument("orders", `must contain at most ${MAX_BULK_ORDERS} orders`);
+      backlog?.admit();
       const results = await mapLimit(request.orders, CREATE_ORDERS_CONCURRENCY, async (order, index) => {
         try {
           const view = await placeOrder(deps, order, ctx);

@@ -4,6 +4,7 @@ import { address, int, readConfig } from "../../lib/config.js";
 import { createClient } from "../../lib/grpc/index.js";
 import { createLogger } from "../../lib/log.js";
 import { readRuntimeConfig, type RunningService, type RuntimeConfig, type StartOptions, serve, startService } from "../../lib/runtime/index.js";
+import { SagaBacklog } from "./backlog.js";
 import { inventoryCatalog } from "./catalog.js";
 import { orderConsumers } from "./consumers.js";
 import { entities } from "./entities.js";
@@ -18,6 +19,13 @@ export interface OrderConfig extends RuntimeConfig {
   inventoryDeadlineMs: number;
   /** Fallback poll of WatchOrder streams besides LISTEN/NOTIFY (WATCH_POLL_MS, default 1 s). */
   watchPollMs: number;
+  /**
+   * CreateOrder sheds (RESOURCE_EXHAUSTED with a retry delay) while the oldest unsettled order is
+   * older than this (SAGA_BACKLOG_MAX_AGE_MS, default 5 s; 0 turns shedding off)...
+   */
+  sagaBacklogMaxAgeMs: number;
+  /** ...and at least this many orders are unsettled (SAGA_BACKLOG_MIN_ORDERS, default 32). */
+  sagaBacklogMinOrders: number;
 }
 
 export function readOrderConfig(env: NodeJS.ProcessEnv = process.env): OrderConfig {
@@ -28,11 +36,16 @@ export function readOrderConfig(env: NodeJS.ProcessEnv = process.env): OrderConf
         inventoryAddr: address("INVENTORY_ADDR", "127.0.0.1:50052"),
         inventoryDeadlineMs: int("INVENTORY_DEADLINE_MS", 2_000, { min: 10, max: 60_000 }),
         watchPollMs: int("WATCH_POLL_MS", 1_000, { min: 10, max: 60_000 }),
+        sagaBacklogMaxAgeMs: int("SAGA_BACKLOG_MAX_AGE_MS", 5_000, { min: 0, max: 3_600_000 }),
+        sagaBacklogMinOrders: int("SAGA_BACKLOG_MIN_ORDERS", 32, { min: 1, max: 10_000_000 }),
       },
       env,
     ),
   };
 }
+
+/** How often the saga backlog is measured: one index scan, a few times a second. */
+const BACKLOG_SAMPLE_MS = 250;
 
 export const migrations = [{ name: "order-0001-orders", class: Orders }];
 
@@ -55,6 +68,7 @@ export async function start(config: OrderConfig, options: StartOptions = {}): Pr
     logger,
   });
   const notifier = new StatusNotifier({ databaseUrl: config.databaseUrl, logger });
+  let backlog: SagaBacklog | undefined;
   let service: RunningService;
   try {
     service = await startService(
@@ -62,11 +76,15 @@ export async function start(config: OrderConfig, options: StartOptions = {}): Pr
         name: "order",
         entities,
         migrations,
-        rpc: ({ orm }) => [
-          serve(OrderService, orderRpc({ orm, catalog: inventoryCatalog(inventory, config.inventoryDeadlineMs), notifier, watchPollMs: config.watchPollMs })),
-        ],
+        rpc: ({ orm }) => {
+          if (config.sagaBacklogMaxAgeMs > 0) {
+            backlog = new SagaBacklog(orm, { maxAgeMs: config.sagaBacklogMaxAgeMs, minOrders: config.sagaBacklogMinOrders, sampleMs: BACKLOG_SAMPLE_MS }, logger);
+          }
+          const catalog = inventoryCatalog(inventory, config.inventoryDeadlineMs);
+          return [serve(OrderService, orderRpc({ orm, catalog, notifier, watchPollMs: config.watchPollMs, backlog }))];
+        },
         consumers: () => orderConsumers(),
-        workers: () => [notifier.start()],
+        workers: () => [notifier.start(), ...(backlog ? [backlog.start()] : [])],
       },
       config,
       { ...options, logger },

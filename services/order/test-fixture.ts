@@ -51,7 +51,9 @@ export async function closedPort(): Promise<number> {
 
 export const ADDRESS = { line1: "1 Main St", city: "Springfield", postalCode: "12345", countryCode: "US", recipientName: "Ada Lovelace" };
 
-export async function startOrderTestbed(options: { reservationTtlMs?: number; inventory?: boolean; inventoryDeadlineMs?: number } = {}): Promise<OrderTestbed> {
+export async function startOrderTestbed(
+  options: { reservationTtlMs?: number; inventory?: boolean; inventoryDeadlineMs?: number; sagaBacklog?: { maxAgeMs: number; minOrders: number } } = {},
+): Promise<OrderTestbed> {
   const runtime = await createTestRuntime();
   const started: { stop(): Promise<void> }[] = [];
   const clients: { close(): void }[] = [];
@@ -71,7 +73,15 @@ export async function startOrderTestbed(options: { reservationTtlMs?: number; in
     }
     const config = await runtime.config("order");
     const order = await start(
-      { ...config, inventoryAddr, inventoryDeadlineMs: options.inventoryDeadlineMs ?? 5_000, watchPollMs: 60_000 },
+      {
+        ...config,
+        inventoryAddr,
+        inventoryDeadlineMs: options.inventoryDeadlineMs ?? 5_000,
+        watchPollMs: 60_000,
+        // Off unless a test is about it: there is no payment service here, so orders stay RESERVED.
+        sagaBacklogMaxAgeMs: options.sagaBacklog?.maxAgeMs ?? 0,
+        sagaBacklogMinOrders: options.sagaBacklog?.minOrders ?? 1,
+      },
       { logger: runtime.logger, drainMs: 10_000 },
     );
     started.push(order);

@@ -1,0 +1,19 @@
+import { describe, expect, it } from "@jest/globals";
+import { shouldShed } from "./backlog.js";
+
+const bounds = { maxAgeMs: 5_000, minOrders: 32 };
+
+describe("shouldShed", () => {
+  it("sheds only when many orders are in progress and the oldest is past the bound", () => {
+    expect(shouldShed({ unsettled: 100, oldestAgeMs: 6_000 }, bounds).shed).toBe(true);
+    expect(shouldShed({ unsettled: 100, oldestAgeMs: 4_000 }, bounds).shed).toBe(false);
+    expect(shouldShed({ unsettled: 3, oldestAgeMs: 60_000 }, bounds).shed).toBe(false);
+    expect(shouldShed({ unsettled: 0, oldestAgeMs: 0 }, bounds).shed).toBe(false);
+  });
+
+  it("asks for a longer wait the further the backlog is behind, within 1 to 30 s", () => {
+    expect(shouldShed({ unsettled: 100, oldestAgeMs: 5_001 }, bounds).retryAfterSeconds).toBe(1);
+    expect(shouldShed({ unsettled: 100, oldestAgeMs: 8_500 }, bounds).retryAfterSeconds).toBe(4);
+    expect(shouldShed({ unsettled: 100, oldestAgeMs: 600_000 }, bounds).retryAfterSeconds).toBe(30);
+  });
+});
