@@ -28,7 +28,10 @@ export interface ConnectBusOptions {
  * sure both streams exist with the expected configuration.
  */
 export async function connectBus({ natsUrl, names = DEFAULT_BUS_NAMES, name, streams }: ConnectBusOptions): Promise<EventBus> {
-  const nc = await connect({ servers: natsUrl.split(",").map((url) => url.trim()), name, maxReconnectAttempts: -1 });
+  // Every server of the list is a seed: the client connects to one of them (in random order, so
+  // replicas spread over the cluster), learns the others from the cluster's INFO, and fails
+  // over to any of them when its server goes away.
+  const nc = await connect({ servers: natsServers(natsUrl), name, maxReconnectAttempts: -1 });
   try {
     const jsm = await jetstreamManager(nc);
     await ensureStreams(jsm, names, streams);
@@ -37,4 +40,14 @@ export async function connectBus({ natsUrl, names = DEFAULT_BUS_NAMES, name, str
     await nc.close();
     throw error;
   }
+}
+
+/** The servers of a NATS_URL value: one URL or a comma-separated list (blanks ignored). */
+export function natsServers(natsUrl: string): string[] {
+  const servers = natsUrl
+    .split(",")
+    .map((url) => url.trim())
+    .filter((url) => url !== "");
+  if (servers.length === 0) throw new Error("no NATS server URL given");
+  return servers;
 }
