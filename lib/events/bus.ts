@@ -34,11 +34,30 @@ export async function connectBus({ natsUrl, names = DEFAULT_BUS_NAMES, name, str
   const nc = await connect({ servers: natsServers(natsUrl), name, maxReconnectAttempts: -1 });
   try {
     const jsm = await jetstreamManager(nc);
-    await ensureStreams(jsm, names, streams);
+    await ensureStreamsPatiently(jsm, names, streams);
     return { nc, js: jetstream(nc), jsm, names, close: () => nc.drain() };
   } catch (error) {
     await nc.close();
     throw error;
+  }
+}
+
+/**
+ * In a cluster, creating a replicated stream means electing its raft group, and while nodes
+ * start, restart or fail over that can outlast one JetStream API timeout, more so when every
+ * replica of every service creates the streams at once. A timed-out request may still have
+ * succeeded, and ensureStreams is idempotent: ask again, up to `patienceMs`.
+ */
+async function ensureStreamsPatiently(jsm: JetStreamManager, names: EventBusNames, streams: StreamOptions | undefined, patienceMs = 60_000): Promise<void> {
+  const deadline = Date.now() + patienceMs;
+  for (;;) {
+    try {
+      return await ensureStreams(jsm, names, streams);
+    } catch (error) {
+      const transient = error instanceof Error && (error.name === "TimeoutError" || /timeout|no responders|leader/i.test(error.message));
+      if (!transient || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
   }
 }
 
