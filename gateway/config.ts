@@ -1,4 +1,4 @@
-import { address, ConfigError, int, optionalStr, readConfig, str, url } from "../lib/config.js";
+import { address, ConfigError, int, optionalStr, readConfig, str, url, urlList } from "../lib/config.js";
 
 /** Secret used to sign and verify HS256 tokens when neither JWT_SECRET nor JWT_JWKS_URL is set. */
 export const DEV_JWT_SECRET = "ordermesh-dev-secret-not-for-production-use";
@@ -115,9 +115,11 @@ export function readGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       problems.push(...(error as ConfigError).problems);
     }
   }
-  if (c.natsUrl) {
+  let natsUrl = c.natsUrl;
+  if (natsUrl) {
     try {
-      url("NATS_URL", ["nats:", "tls:"])({ NATS_URL: c.natsUrl.split(",")[0] });
+      // One URL or the comma-separated servers of a NATS cluster.
+      natsUrl = urlList("NATS_URL", ["nats:", "tls:"])(env);
     } catch (error) {
       problems.push(...(error as ConfigError).problems);
     }
@@ -160,7 +162,7 @@ export function readGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     maxUploadBytes: c.maxUploadBytes,
     rpcMaxMessageBytes: c.rpcMaxMessageBytes,
     idempotency: { ttlMs: c.idempotencyTtlMs, maxKeys: c.idempotencyMaxKeys },
-    natsUrl: c.natsUrl,
+    natsUrl,
     eventsPrefix: c.eventsPrefix,
     streamReplicas: c.streamReplicas,
     metricsPort: c.metricsPort,

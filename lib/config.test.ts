@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { address, bool, ConfigError, decimal, int, oneOf, readConfig, str, url } from "./config.js";
+import { address, bool, ConfigError, decimal, int, oneOf, readConfig, str, url, urlList } from "./config.js";
 
 describe("readConfig", () => {
   const spec = {
@@ -53,5 +53,23 @@ describe("readConfig", () => {
     expect(readConfig(spec, {}).rate).toBe(0);
     expect(() => readConfig(spec, { RATE: "1.5" })).toThrow('RATE must be a number between 0 and 1, got "1.5"');
     expect(() => readConfig(spec, { RATE: "abc" })).toThrow("RATE must be a number");
+  });
+
+  it("reads a comma-separated URL list (a NATS cluster), checking and trimming every entry", () => {
+    const spec = { nats: urlList("NATS_URL", ["nats:", "tls:"], "nats://127.0.0.1:4222") };
+    expect(readConfig(spec, {}).nats).toBe("nats://127.0.0.1:4222");
+    expect(readConfig(spec, { NATS_URL: "nats://a:4222, nats://b:4222 ,tls://c:4222" }).nats).toBe("nats://a:4222,nats://b:4222,tls://c:4222");
+    let error: unknown;
+    try {
+      readConfig(spec, { NATS_URL: "nats://a:4222,http://b:80,,not a url" });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as ConfigError).problems).toEqual([
+      'NATS_URL[1] must use nats: or tls:, got "http:"',
+      'NATS_URL[2] is empty (the list is comma-separated URLs), got "nats://a:4222,http://b:80,,not a url"',
+      'NATS_URL[3] must be a URL, got "not a url"',
+    ]);
+    expect(() => readConfig(spec, { NATS_URL: "postgres://x/y" })).toThrow('NATS_URL must use nats: or tls:, got "postgres:"');
   });
 });

@@ -90,6 +90,36 @@ export function url(name: string, protocols: string[], fallback?: string): EnvRe
   };
 }
 
+/**
+ * A comma-separated list of URLs restricted to the given protocols, e.g. the servers of a NATS
+ * cluster (`nats://nats-0:4222,nats://nats-1:4222`). Every entry is checked; the value is
+ * returned normalised (entries trimmed, joined by ","), so a consumer can split it again.
+ */
+export function urlList(name: string, protocols: string[], fallback?: string): EnvReader<string> {
+  return (env) => {
+    const value = raw(env, name) ?? required(name, fallback);
+    const entries = value.split(",").map((entry) => entry.trim());
+    const problems: string[] = [];
+    entries.forEach((entry, i) => {
+      const where = entries.length > 1 ? `${name}[${i}]` : name;
+      if (entry === "") {
+        problems.push(`${where} is empty (the list is comma-separated URLs), got "${value}"`);
+        return;
+      }
+      let parsed: URL;
+      try {
+        parsed = new URL(entry);
+      } catch {
+        problems.push(`${where} must be a URL, got "${entry}"`);
+        return;
+      }
+      if (!protocols.includes(parsed.protocol)) problems.push(`${where} must use ${protocols.join(" or ")}, got "${parsed.protocol}"`);
+    });
+    if (problems.length > 0) throw new ConfigError(problems);
+    return entries.join(",");
+  };
+}
+
 /** A `host:port` address, as used by `<SERVICE>_ADDR`. */
 export function address(name: string, fallback?: string): EnvReader<string> {
   return (env) => {

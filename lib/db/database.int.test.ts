@@ -53,6 +53,33 @@ describe("openDatabase", () => {
     }
   });
 
+  it("lets replicas that start together migrate once: both succeed, every migration applies once", async () => {
+    // A migration that cannot run twice: a second application would fail on the table and the
+    // unique row, so only serialised migrators both succeed.
+    class CountRuns extends Migration {
+      override async up(): Promise<void> {
+        this.addSql("CREATE TABLE migration_runs (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())");
+        this.addSql("INSERT INTO migration_runs (id) VALUES (1)");
+        this.addSql("SELECT pg_sleep(0.3)"); // widen the window in which an unlocked peer would start too
+      }
+    }
+    const list = [...migrations, { name: "0002-count-runs", class: CountRuns }];
+    const fresh = await createTestDatabase();
+    const opened: Database[] = [];
+    try {
+      const results = await Promise.allSettled([0, 1, 2].map(() => openDatabase({ url: fresh.url, entities: [Widget], migrations: list })));
+      for (const r of results) if (r.status === "fulfilled") opened.push(r.value);
+      expect(results.map((r) => (r.status === "rejected" ? String(r.reason) : "ok"))).toEqual(["ok", "ok", "ok"]);
+      const connection = opened[0].em.getConnection();
+      const applied = await connection.execute<{ name: string }[]>("SELECT name FROM mikro_orm_migrations ORDER BY id");
+      expect(applied.map((r: { name: string }) => r.name)).toEqual(["0001-widgets", "0002-count-runs"]);
+      expect(await connection.execute("SELECT id FROM migration_runs")).toEqual([{ id: 1 }]);
+    } finally {
+      await Promise.all(opened.map((orm) => orm.close(true)));
+      await fresh.drop();
+    }
+  });
+
   it("fails without applying anything when a migration fails", async () => {
     class Broken extends Migration {
       override async up(): Promise<void> {

@@ -21,7 +21,8 @@ export interface DatabaseOptions {
 /**
  * Opens the service's database with MikroORM, creating the database if needed, and applies
  * pending migrations (all in one transaction) before returning. A service never runs against
- * a schema it does not know.
+ * a schema it does not know. Replicas starting together take turns (withMigrationLock): the
+ * first applies the migrations, the others find nothing left to do.
  */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   await ensureDatabase(options.url);
@@ -51,13 +52,40 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     },
   });
   try {
-    const applied = await orm.getMigrator().up();
+    const applied = await withMigrationLock(options.url, () => orm.getMigrator().up());
     if (applied.length > 0) options.logger?.info({ migrations: applied.map((m) => m.name) }, "migrations applied");
   } catch (error) {
     await orm.close(true);
     throw error;
   }
   return orm;
+}
+
+/**
+ * Key of the PostgreSQL advisory lock that serialises migrations. Advisory locks are scoped to
+ * the current database, so one constant serves every service's own database.
+ */
+export const MIGRATION_LOCK_KEY = 0x6f6d5f6d6967n; // "om_mig"
+
+/**
+ * Runs `work` while holding the database's migration lock: a session-level advisory lock on a
+ * connection of its own, so the lock is released when `work` ends, and by the server when the
+ * process dies holding it (a crashed replica never blocks the next one). Waiting replicas
+ * block in pg_advisory_lock, without polling.
+ */
+export async function withMigrationLock<T>(url: string, work: () => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url, application_name: "ordermesh-migrations" });
+  await client.connect();
+  try {
+    await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY.toString()]);
+    try {
+      return await work();
+    } finally {
+      await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY.toString()]);
+    }
+  } finally {
+    await client.end();
+  }
 }
 
 /** Creates the database named in `url` when it does not exist yet (idempotent, race-safe). */

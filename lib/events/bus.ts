@@ -28,13 +28,45 @@ export interface ConnectBusOptions {
  * sure both streams exist with the expected configuration.
  */
 export async function connectBus({ natsUrl, names = DEFAULT_BUS_NAMES, name, streams }: ConnectBusOptions): Promise<EventBus> {
-  const nc = await connect({ servers: natsUrl.split(",").map((url) => url.trim()), name, maxReconnectAttempts: -1 });
+  // Every server of the list is a seed: the client connects to one of them (in random order, so
+  // replicas spread over the cluster), learns the others from the cluster's INFO, and fails
+  // over to any of them when its server goes away.
+  const nc = await connect({ servers: natsServers(natsUrl), name, maxReconnectAttempts: -1 });
   try {
     const jsm = await jetstreamManager(nc);
-    await ensureStreams(jsm, names, streams);
+    await ensureStreamsPatiently(jsm, names, streams);
     return { nc, js: jetstream(nc), jsm, names, close: () => nc.drain() };
   } catch (error) {
     await nc.close();
     throw error;
   }
+}
+
+/**
+ * In a cluster, creating a replicated stream means electing its raft group, and while nodes
+ * start, restart or fail over that can outlast one JetStream API timeout, more so when every
+ * replica of every service creates the streams at once. A timed-out request may still have
+ * succeeded, and ensureStreams is idempotent: ask again, up to `patienceMs`.
+ */
+async function ensureStreamsPatiently(jsm: JetStreamManager, names: EventBusNames, streams: StreamOptions | undefined, patienceMs = 60_000): Promise<void> {
+  const deadline = Date.now() + patienceMs;
+  for (;;) {
+    try {
+      return await ensureStreams(jsm, names, streams);
+    } catch (error) {
+      const transient = error instanceof Error && (error.name === "TimeoutError" || /timeout|no responders|leader/i.test(error.message));
+      if (!transient || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}
+
+/** The servers of a NATS_URL value: one URL or a comma-separated list (blanks ignored). */
+export function natsServers(natsUrl: string): string[] {
+  const servers = natsUrl
+    .split(",")
+    .map((url) => url.trim())
+    .filter((url) => url !== "");
+  if (servers.length === 0) throw new Error("no NATS server URL given");
+  return servers;
 }

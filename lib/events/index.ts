@@ -2,7 +2,7 @@
  * The JetStream event bus (architecture section 5): streams, transactional outbox and relay,
  * idempotent retrying consumers, and the dead-letter admin API.
  */
-export { connectBus, type ConnectBusOptions, type EventBus } from "./bus.js";
+export { connectBus, type ConnectBusOptions, type EventBus, natsServers } from "./bus.js";
 export { startConsumer, type ConsumerOptions, type EventConsumer, type EventContext, type EventHandler } from "./consumer.js";
 export {
   copyToDeadLetters,

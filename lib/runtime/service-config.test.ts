@@ -19,4 +19,10 @@ describe("readRuntimeConfig", () => {
     expect(readRuntimeConfig("order", { NATS_STREAM_REPLICAS: "3" }).streamReplicas).toBe(3);
     expect(() => readRuntimeConfig("order", { NATS_STREAM_REPLICAS: "0", DATABASE_URL: "mysql://x/y" })).toThrow(ConfigError);
   });
+
+  it("accepts the servers of a NATS cluster as a comma-separated list (charts/ordermesh/ci/production-values.yaml)", () => {
+    const cluster = "nats://nats-0.nats:4222, nats://nats-1.nats:4222,nats://nats-2.nats:4222";
+    expect(readRuntimeConfig("order", { NATS_URL: cluster }).natsUrl).toBe("nats://nats-0.nats:4222,nats://nats-1.nats:4222,nats://nats-2.nats:4222");
+    expect(() => readRuntimeConfig("order", { NATS_URL: "nats://nats-0:4222,nats-1:4222" })).toThrow(/NATS_URL\[1\] must use nats: or tls:/);
+  });
 });

@@ -1,10 +1,11 @@
-import { int, optionalStr, readConfig, url } from "../config.js";
+import { int, optionalStr, readConfig, url, urlList } from "../config.js";
 
 /** Settings every service process reads, beyond its own. */
 export interface RuntimeConfig {
   grpcPort: number;
   metricsPort: number;
   databaseUrl: string;
+  /** One NATS URL or a comma-separated list of the servers of a cluster (validated, trimmed). */
   natsUrl: string;
   /** Prefix for stream and subject names; empty in production, unique per test suite. */
   eventsPrefix?: string;
@@ -25,7 +26,7 @@ export function readRuntimeConfig(service: ServiceName, env: NodeJS.ProcessEnv =
       grpcPort: int("GRPC_PORT", 50050 + n, { min: 0, max: 65535 }),
       metricsPort: int("METRICS_PORT", 9464 + n, { min: 0, max: 65535 }),
       databaseUrl: url("DATABASE_URL", ["postgres:", "postgresql:"], `postgres://postgres:postgres@127.0.0.1:5432/ordermesh_${service}`),
-      natsUrl: url("NATS_URL", ["nats:", "tls:"], "nats://127.0.0.1:4222"),
+      natsUrl: urlList("NATS_URL", ["nats:", "tls:"], "nats://127.0.0.1:4222"),
       eventsPrefix: optionalStr("EVENTS_PREFIX"),
       streamReplicas: int("NATS_STREAM_REPLICAS", 1, { min: 1, max: 5 }),
       otlpEndpoint: optionalStr("OTEL_EXPORTER_OTLP_ENDPOINT"),

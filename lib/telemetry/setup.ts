@@ -2,7 +2,7 @@ import { context, propagation, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { resourceFromAttributes } from "@opentelemetry/resources";
+import { detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
 import {
   AlwaysOffSampler,
   BasicTracerProvider,
@@ -44,7 +44,9 @@ export function setupTelemetry(options: TelemetryOptions): Telemetry {
     processors.push(new BatchSpanProcessor(exporter));
   }
   const provider = new BasicTracerProvider({
-    resource: resourceFromAttributes({ "service.name": options.serviceName }),
+    // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (Kubernetes sets pod, namespace and node
+    // from the downward API) refine the default service name.
+    resource: resourceFromAttributes({ "service.name": options.serviceName }).merge(detectResources({ detectors: [envDetector] })),
     spanProcessors: processors,
     // With nowhere to send spans, recording them is pure cost (about 14% of a saga's CPU in
     // `npm run bench`); trace ids are still made and propagated, so logs still correlate, and

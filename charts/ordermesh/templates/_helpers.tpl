@@ -127,3 +127,55 @@ app.kubernetes.io/component: {{ (index . 1).name }}
 {{- if $db.params }}{{ $url = printf "%s?%s" $url $db.params }}{{ end }}
 {{- $url }}
 {{- end }}
+
+{{/* Cluster-local DNS name of a component's Service. Argument: (list $ $c). */}}
+{{- define "ordermesh.fqdn" -}}
+{{- $root := index . 0 }}
+{{- printf "%s.%s.svc.%s" (index . 1).fullname $root.Release.Namespace $root.Values.clusterDomain }}
+{{- end }}
+
+{{/* Istio principal (SPIFFE identity without the scheme) of a component's ServiceAccount. Argument: (list $ $c). */}}
+{{- define "ordermesh.principal" -}}
+{{- $root := index . 0 }}
+{{- printf "%s/ns/%s/sa/%s" $root.Values.istio.trustDomain $root.Release.Namespace (index . 1).fullname }}
+{{- end }}
+
+{{/*
+The enabled components, as YAML: name -> component (defaults filled in). Used where one
+component's objects depend on others (callers, upstreams).
+Usage: {{- $all := include "ordermesh.components" $ | fromYaml }}
+*/}}
+{{- define "ordermesh.components" -}}
+{{- $all := dict }}
+{{- range $name, $svc := .Values.services }}
+{{- $c := include "ordermesh.component" (list $ $name $svc) | fromYaml }}
+{{- if $c.enabled }}{{- $_ := set $all $name $c }}{{- end }}
+{{- end }}
+{{- toYaml $all }}
+{{- end }}
+
+{{/*
+Who calls a grpc component, as YAML: caller name -> list of RPC paths (/pkg.Service/Method).
+Callers that are not enabled are left out; the health checkers get grpc.health.v1 Check.
+Argument: (list $ $c $all).
+*/}}
+{{- define "ordermesh.callerPaths" -}}
+{{- $root := index . 0 }}
+{{- $c := index . 1 }}
+{{- $all := index . 2 }}
+{{- $rpc := required (printf "services.%s.rpc is required for a grpc service" $c.name) $c.rpc }}
+{{- $out := dict }}
+{{- range $caller, $methods := $rpc.callers }}
+{{- if hasKey $all $caller }}
+{{- $paths := list }}
+{{- range $methods }}{{- $paths = append $paths (printf "/%s/%s" $rpc.service .) }}{{- end }}
+{{- $_ := set $out $caller $paths }}
+{{- end }}
+{{- end }}
+{{- range $root.Values.istio.healthCheckers }}
+{{- if hasKey $all . }}
+{{- $_ := set $out . (append (get $out . | default list) "/grpc.health.v1.Health/Check") }}
+{{- end }}
+{{- end }}
+{{- toYaml $out }}
+{{- end }}
