@@ -13,7 +13,7 @@ import {
 import { enqueue } from "../../lib/events/index.js";
 import type { OrderStatus } from "./domain/order-status.js";
 import type { PricedOrder } from "./domain/pricing.js";
-import type { CustomerRow, OrderItemRow, OrderRow } from "./entities.js";
+import { Customer, type CustomerRow, type OrderItemRow, type OrderRow } from "./entities.js";
 import { findItems } from "./order-store.js";
 import type { AddressData } from "./validate.js";
 
@@ -71,6 +71,8 @@ export async function publishTransition(em: EntityManager, before: OrderStatus, 
   switch (after.status) {
     case "CONFIRMED": {
       const items: OrderItemRow[] = await findItems(em, [after.id]);
+      // The invoice names the customer; carrying them here spares the file service a wait for order.created.
+      const customer = await em.findOne(Customer, { id: after.customerId });
       await enqueue(
         em,
         OrderConfirmedSchema,
@@ -81,6 +83,8 @@ export async function publishTransition(em: EntityManager, before: OrderStatus, 
           shippingAddress: after.shippingAddress,
           paymentId: after.paymentId,
           cardLast4: after.cardLast4,
+          customerName: customer?.name ?? "",
+          customerEmail: customer?.email ?? "",
         },
         options,
       );
