@@ -2,6 +2,7 @@ import {
   OrderCancelledSchema,
   OrderConfirmedSchema,
   OrderCreatedSchema,
+  OrderDeliveryFailedSchema,
   OrderPaymentFailedSchema,
   OrderRejectedSchema,
 } from "../../gen/shop/events/v1/order_events_pb.js";
@@ -58,7 +59,7 @@ export function inventoryConsumers(options: { reservationTtlMs: number }): Consu
     }
   }
 
-  const releaseOn = (reason: "CANCELLED" | "PAYMENT_FAILED" | "REJECTED") =>
+  const releaseOn = (reason: "CANCELLED" | "DELIVERY_FAILED" | "PAYMENT_FAILED" | "REJECTED") =>
     async function handle(event: { orderId: string; customerId: string }, { em, logger }: EventContext) {
       const order = { orderId: requireOrderId(event.orderId), customerId: event.customerId };
       await announce(em, order, await store.applyToReservation(em, order.orderId, { type: "release", reason }), logger);
@@ -83,5 +84,7 @@ export function inventoryConsumers(options: { reservationTtlMs: number }): Consu
     consume(OrderPaymentFailedSchema, "inventory-release-payment-failed", releaseOn("PAYMENT_FAILED")),
     // Before the commit the reservation goes back; after it the sold units do.
     consume(OrderCancelledSchema, "inventory-release-cancelled", releaseOn("CANCELLED")),
+    // The order state machine's compensation for a failed delivery: the units come back.
+    consume(OrderDeliveryFailedSchema, "inventory-restock-delivery-failed", releaseOn("DELIVERY_FAILED")),
   ];
 }

@@ -59,6 +59,7 @@ const RELEASE_REASONS: Record<StoreReleaseReason, ReleaseReason> = {
   PAYMENT_FAILED: ReleaseReason.PAYMENT_FAILED,
   REJECTED: ReleaseReason.REJECTED,
   MANUAL: ReleaseReason.MANUAL,
+  DELIVERY_FAILED: ReleaseReason.DELIVERY_FAILED,
   // Never published: an unfilled commit announces inventory.insufficient instead.
   UNFILLED: ReleaseReason.UNSPECIFIED,
 };

@@ -293,7 +293,7 @@ async function applyOutcome(
     case "release-reserved":
     case "return-sold": {
       const held = reservation!;
-      const reason: ReleaseReason = outcome.kind === "return-sold" ? "CANCELLED" : (outcome.reason as ReleaseReason);
+      const reason: ReleaseReason = outcome.reason;
       await lockProducts(
         em,
         held.lines.map((l) => l.productId),

@@ -1,5 +1,11 @@
 import { InventoryReservedSchema } from "../../gen/shop/events/v1/inventory_events_pb.js";
-import { OrderCancelledSchema, OrderCreatedSchema, OrderExpiredSchema, OrderRejectedSchema } from "../../gen/shop/events/v1/order_events_pb.js";
+import {
+  OrderCancelledSchema,
+  OrderCreatedSchema,
+  OrderDeliveryFailedSchema,
+  OrderExpiredSchema,
+  OrderRejectedSchema,
+} from "../../gen/shop/events/v1/order_events_pb.js";
 import { Code } from "../../lib/errors.js";
 import { type EventContext, PermanentError } from "../../lib/events/index.js";
 import { isUpstreamFailure } from "../../lib/grpc/index.js";
@@ -181,6 +187,8 @@ export function paymentConsumers(options: PaymentConsumerOptions): ConsumerSpec[
 
     consume(OrderCancelledSchema, "payment-refund-cancelled", onOrderEnd("order cancelled"), tuning),
     consume(OrderExpiredSchema, "payment-refund-expired", onOrderEnd("order expired"), tuning),
+    // The order state machine's compensation for a failed delivery: the whole charge back.
+    consume(OrderDeliveryFailedSchema, "payment-refund-delivery-failed", onOrderEnd("delivery failed"), tuning),
     // Rejected orders are never charged; this wipes the token the intent was holding.
     consume(OrderRejectedSchema, "payment-forget-rejected", onOrderEnd("order rejected"), tuning),
   ];

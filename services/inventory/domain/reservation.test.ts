@@ -7,6 +7,7 @@ const STATES: ReservationState[] = [
   { status: "COMMITTED" },
   { status: "EXPIRED" },
   { status: "RELEASED", reason: "CANCELLED" },
+  { status: "RELEASED", reason: "DELIVERY_FAILED" },
   { status: "RELEASED", reason: "PAYMENT_FAILED" },
   { status: "RELEASED", reason: "REJECTED" },
   { status: "RELEASED", reason: "MANUAL" },
@@ -17,6 +18,7 @@ const INPUTS: ReservationInput[] = [
   { type: "reserve" },
   { type: "commit" },
   { type: "release", reason: "CANCELLED" },
+  { type: "release", reason: "DELIVERY_FAILED" },
   { type: "release", reason: "PAYMENT_FAILED" },
   { type: "release", reason: "REJECTED" },
   { type: "release", reason: "MANUAL" },
@@ -32,19 +34,24 @@ const EXPECTED: Record<string, ReservationOutcome> = {
   "NONE reserve": { kind: "reserve" },
   "NONE commit": { kind: "take-sold" },
   "NONE release(CANCELLED)": { kind: "record", to: "RELEASED", reason: "CANCELLED" },
+  "NONE release(DELIVERY_FAILED)": { kind: "record", to: "RELEASED", reason: "DELIVERY_FAILED" },
   "NONE release(PAYMENT_FAILED)": { kind: "record", to: "RELEASED", reason: "PAYMENT_FAILED" },
   "NONE release(REJECTED)": { kind: "record", to: "RELEASED", reason: "REJECTED" },
   "ACTIVE commit": { kind: "commit-reserved" },
   "ACTIVE release(CANCELLED)": { kind: "release-reserved", to: "RELEASED", reason: "CANCELLED" },
+  "ACTIVE release(DELIVERY_FAILED)": { kind: "release-reserved", to: "RELEASED", reason: "DELIVERY_FAILED" },
   "ACTIVE release(PAYMENT_FAILED)": { kind: "release-reserved", to: "RELEASED", reason: "PAYMENT_FAILED" },
   "ACTIVE release(REJECTED)": { kind: "release-reserved", to: "RELEASED", reason: "REJECTED" },
   "ACTIVE release(MANUAL)": { kind: "release-reserved", to: "RELEASED", reason: "MANUAL" },
   "ACTIVE expire": { kind: "release-reserved", to: "EXPIRED", reason: "EXPIRED" },
-  "COMMITTED release(CANCELLED)": { kind: "return-sold" },
+  "COMMITTED release(CANCELLED)": { kind: "return-sold", reason: "CANCELLED" },
+  "COMMITTED release(DELIVERY_FAILED)": { kind: "return-sold", reason: "DELIVERY_FAILED" },
   "EXPIRED commit": { kind: "take-sold" },
   "EXPIRED release(CANCELLED)": { kind: "record", to: "RELEASED", reason: "CANCELLED" },
+  "EXPIRED release(DELIVERY_FAILED)": { kind: "record", to: "RELEASED", reason: "DELIVERY_FAILED" },
   "RELEASED(MANUAL) commit": { kind: "take-sold" },
   "RELEASED(MANUAL) release(CANCELLED)": { kind: "record", to: "RELEASED", reason: "CANCELLED" },
+  "RELEASED(MANUAL) release(DELIVERY_FAILED)": { kind: "record", to: "RELEASED", reason: "DELIVERY_FAILED" },
 };
 
 /** The status a reservation has after `outcome` (assuming stock was there for a take). */
@@ -58,7 +65,7 @@ function after(state: ReservationState, outcome: ReservationOutcome): Reservatio
     case "release-reserved":
       return outcome.to === "EXPIRED" ? { status: "EXPIRED" } : { status: "RELEASED", reason: outcome.reason as "CANCELLED" };
     case "return-sold":
-      return { status: "RELEASED", reason: "CANCELLED" };
+      return { status: "RELEASED", reason: outcome.reason };
     case "record":
       return { status: "RELEASED", reason: outcome.reason };
     case "ignore":
@@ -135,6 +142,23 @@ describe("reservation decisions", () => {
       }
       expect(sold).toBe(1);
       expect(state).toEqual({ status: "COMMITTED" });
+    }
+  });
+
+  it("never counts a failed delivery's units as sold, whichever of commit and failure comes first", () => {
+    for (const order of [
+      [{ type: "commit" }, { type: "release", reason: "DELIVERY_FAILED" }],
+      [{ type: "release", reason: "DELIVERY_FAILED" }, { type: "commit" }],
+    ] as ReservationInput[][]) {
+      let state: ReservationState = { status: "ACTIVE" };
+      let sold = 0;
+      for (const input of order) {
+        const outcome = decideReservation(state, input);
+        sold = soldAfter(sold, outcome);
+        state = after(state, outcome);
+      }
+      expect(sold).toBe(0);
+      expect(state).toEqual({ status: "RELEASED", reason: "DELIVERY_FAILED" });
     }
   });
 

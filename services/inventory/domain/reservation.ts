@@ -5,7 +5,7 @@
  * separate consumers with no mutual ordering, so every one of them asks `decideReservation`
  * under the reservation's row lock, whatever order they arrive in. No I/O here.
  *
- *   NONE ──reserve──> ACTIVE ──commit──> COMMITTED ──release(CANCELLED)──> RELEASED(CANCELLED)
+ *   NONE ──reserve──> ACTIVE ──commit──> COMMITTED ──release(CANCELLED | DELIVERY_FAILED)──> RELEASED(reason)
  *     │                 ├──release(r)──> RELEASED(r)
  *     │                 └──expire──────> EXPIRED
  *     ├──commit──> COMMITTED (the lines taken from available), or RELEASED(UNFILLED)
@@ -17,7 +17,12 @@
  */
 
 /** Why a reservation's stock went back (or never came): the order's way out, an admin, or no stock left at commit. */
-export type ReleaseReason = "CANCELLED" | "PAYMENT_FAILED" | "REJECTED" | "MANUAL" | "UNFILLED";
+export type ReleaseReason = "CANCELLED" | "DELIVERY_FAILED" | "PAYMENT_FAILED" | "REJECTED" | "MANUAL" | "UNFILLED";
+
+/** The ends of an order that may come after its commit, and so return sold units: the order is over for good. */
+function endsPaidOrder(reason: ReleaseReason): reason is "CANCELLED" | "DELIVERY_FAILED" {
+  return reason === "CANCELLED" || reason === "DELIVERY_FAILED";
+}
 
 export type ReservationState =
   | { status: "NONE" }
@@ -41,8 +46,8 @@ export type ReservationOutcome =
   | { kind: "take-sold" }
   /** Return the reserved lines to available; `to` is the new status. */
   | { kind: "release-reserved"; to: "RELEASED" | "EXPIRED"; reason: ReleaseReason | "EXPIRED" }
-  /** Return sold lines to available (a cancellation after the commit); RELEASED(CANCELLED). */
-  | { kind: "return-sold" }
+  /** Return sold lines to available (a cancellation or failed delivery after the commit); RELEASED(reason). */
+  | { kind: "return-sold"; reason: "CANCELLED" | "DELIVERY_FAILED" }
   /** Record what was seen without moving stock, so that a later input decides correctly. */
   | { kind: "record"; to: "RELEASED"; reason: ReleaseReason }
   /** Nothing to do: a duplicate, or an input made pointless by an earlier one. */
@@ -91,14 +96,14 @@ function decideRelease(state: ReservationState, reason: Exclude<ReleaseReason, "
       if (reason === "MANUAL") return { kind: "ignore", why: "nothing reserved" };
       return { kind: "record", to: "RELEASED", reason };
     case "COMMITTED":
-      if (reason === "CANCELLED") return { kind: "return-sold" };
-      return { kind: "ignore", why: `committed stock is returned only by a cancellation, not ${reason}` };
+      if (endsPaidOrder(reason)) return { kind: "return-sold", reason };
+      return { kind: "ignore", why: `committed stock is returned only by a cancellation or a failed delivery, not ${reason}` };
     case "EXPIRED":
-      // The stock is already back; remember the cancellation so that a late commit does not re-take it.
-      if (reason === "CANCELLED") return { kind: "record", to: "RELEASED", reason: "CANCELLED" };
+      // The stock is already back; remember the order's end so that a late commit does not re-take it.
+      if (endsPaidOrder(reason)) return { kind: "record", to: "RELEASED", reason };
       return { kind: "ignore", why: `nothing held (EXPIRED); ${reason} changes nothing` };
     case "RELEASED":
-      if (reason === "CANCELLED" && state.reason === "MANUAL") return { kind: "record", to: "RELEASED", reason: "CANCELLED" };
+      if (endsPaidOrder(reason) && state.reason === "MANUAL") return { kind: "record", to: "RELEASED", reason };
       return { kind: "ignore", why: `already released (${state.reason})` };
   }
 }
