@@ -6,6 +6,10 @@ import { delimiter, join } from "node:path";
 export interface RunningNats {
   url: string;
   stop(): Promise<void>;
+  /** SIGKILLs the server (fault injection) and waits until it has exited. */
+  kill(): Promise<void>;
+  /** Starts a killed server again on the same port and store; resolves once it accepts clients. */
+  restart(): Promise<void>;
 }
 
 /** Finds nats-server: $NATS_SERVER_BIN, then PATH, then /usr/sbin (Debian installs it there). */
@@ -27,16 +31,18 @@ export function findNatsServer(): string {
   );
 }
 
-/** Starts `nats-server -js` on a random port with its store under `dir`; resolves once it accepts clients. */
-export async function startNats(options: { dir: string; port?: number; timeoutMs?: number }): Promise<RunningNats> {
-  const bin = findNatsServer();
-  await mkdir(options.dir, { recursive: true });
-  const args = ["-js", "-a", "127.0.0.1", "-p", String(options.port ?? -1), "-sd", options.dir];
+interface NatsProcess {
+  url: string;
+  exited: Promise<void>;
+  child: ReturnType<typeof spawn>;
+}
+
+async function spawnNats(bin: string, args: string[], timeoutMs: number): Promise<NatsProcess> {
   const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let output = "";
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error("nats-server did not start within the deadline")), options.timeoutMs ?? 15_000);
+    const timer = setTimeout(() => fail(new Error("nats-server did not start within the deadline")), timeoutMs);
     function fail(error: Error) {
       clearTimeout(timer);
       child.kill("SIGKILL");
@@ -45,8 +51,8 @@ export async function startNats(options: { dir: string; port?: number; timeoutMs
     const onExit = (code: number | null) => fail(new Error(`nats-server exited with code ${code}`));
     child.once("error", fail);
     child.once("exit", onExit);
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (chunk: string) => {
+    child.stderr!.setEncoding("utf8");
+    child.stderr!.on("data", (chunk: string) => {
       output += chunk;
       const port = /Listening for client connections on [^\s]+:(\d+)/.exec(output)?.[1];
       if (port && /Server is ready/.test(output)) {
@@ -57,12 +63,32 @@ export async function startNats(options: { dir: string; port?: number; timeoutMs
     });
   });
   // Keep draining stderr so a chatty server never blocks on a full pipe.
-  child.stderr.resume();
+  child.stderr!.resume();
+  return { url, exited, child };
+}
+
+/** Starts `nats-server -js` on a random port with its store under `dir`; resolves once it accepts clients. */
+export async function startNats(options: { dir: string; port?: number; timeoutMs?: number }): Promise<RunningNats> {
+  const bin = findNatsServer();
+  await mkdir(options.dir, { recursive: true });
+  const args = (port: number) => ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", options.dir];
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  let server = await spawnNats(bin, args(options.port ?? -1), timeoutMs);
+  // A restart keeps the port, so clients reconnect to the URL they have.
+  const port = Number(new URL(server.url).port);
   return {
-    url,
+    url: server.url,
     async stop() {
-      if (child.exitCode === null) child.kill("SIGTERM");
-      await exited;
+      if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGTERM");
+      await server.exited;
+    },
+    async kill() {
+      if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
+      await server.exited;
+    },
+    async restart() {
+      if (server.child.exitCode === null && server.child.signalCode === null) throw new Error("nats-server is still running");
+      server = await spawnNats(bin, args(port), timeoutMs);
     },
   };
 }
