@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { connect } from "@nats-io/transport-node";
 import pg from "pg";
+import { waitFor } from "../test/harness/index.js";
 import { type RunningNats, startNats } from "./nats.js";
 import { type RunningPostgres, startPostgres } from "./postgres.js";
 
@@ -37,7 +38,9 @@ describe("fault injection on the embedded servers", () => {
 
   it("SIGKILLs PostgreSQL with its backends and restarts it on the same port with its data", async () => {
     postgres = await startPostgres({ dir: join(dir, "postgres"), persistent: true });
-    await query(postgres.url, "CREATE TABLE survived (id int PRIMARY KEY); INSERT INTO survived VALUES (1); CHECKPOINT");
+    await query(postgres.url, "CREATE TABLE survived (id int PRIMARY KEY); INSERT INTO survived VALUES (1)");
+    // After the commit, on its own: this server runs with synchronous_commit=off.
+    await query(postgres.url, "CHECKPOINT");
     // An open session: its backend must die with the postmaster, or the restart could not start.
     const idle = new pg.Client({ connectionString: postgres.url });
     idle.on("error", () => {});
@@ -55,8 +58,8 @@ describe("fault injection on the embedded servers", () => {
     try {
       await nats.kill();
       await nats.restart();
-      // A round trip after the restart: the client found the server again at the same URL.
-      await client.flush();
+      // A round trip after the restart: the client finds the server again at the same URL.
+      await waitFor(() => client.flush().then(() => true, () => false), { timeoutMs: 30_000, intervalMs: 200, message: "a round trip after the restart" });
       expect(client.isClosed()).toBe(false);
     } finally {
       await client.close();
