@@ -126,8 +126,12 @@ async function checkNoLostOrder(ctx: BenchContext, placed: readonly Placed[], or
   for (const p of acknowledged) if (!known.has(p.orderId!)) bad.push(`order ${p.orderId} was acknowledged (201) but does not exist`);
   // A replay of the same request with the same key must answer with the same order, not a new one.
   await mapConcurrent(acknowledged, ctx.setupConcurrency, async (p) => {
-    const replay = await ctx.client.post<OrderJson>("/api/v1/orders", p.body, { token: p.token, headers: { "idempotency-key": p.key }, attempts: SAFE_ATTEMPTS });
-    if (replay.id !== p.orderId) bad.push(`key ${p.key}: replay answered order ${replay.id}, not ${p.orderId}`);
+    try {
+      const replay = await ctx.client.post<OrderJson>("/api/v1/orders", p.body, { token: p.token, headers: { "idempotency-key": p.key }, attempts: SAFE_ATTEMPTS });
+      if (replay.id !== p.orderId) bad.push(`key ${p.key}: replay answered order ${replay.id}, not ${p.orderId}`);
+    } catch (error) {
+      bad.push(`key ${p.key}: replay failed (${errorCode(error)})`);
+    }
   });
   const acknowledgedIds = new Set(acknowledged.map((p) => p.orderId));
   const unacknowledged = orders.filter((o) => !acknowledgedIds.has(o.id)).length;
@@ -255,7 +259,12 @@ export async function runChaos(ctx: BenchContext, options: ChaosOptions, targets
   const deadline = started + options.durationSeconds * 1000;
   const intervalMs = (1000 * options.concurrency) / options.rate;
   const progress = new Progress("chaos", () => `${stats.line()}  cancels ${cancelsSent}`).start();
-  const faults = injectFaults(ctx, targets, options, () => loadDone);
+  // A kill or restart that fails is reported as a failed check, not as a crash in the middle of the load.
+  let faultError: unknown;
+  const faults = injectFaults(ctx, targets, options, () => loadDone).catch((error: unknown) => {
+    faultError = error;
+    return [] as FaultRecord[];
+  });
 
   async function cancelLater(orderId: string, token: string): Promise<void> {
     await sleep(Math.random() * 1_500);
@@ -303,6 +312,11 @@ export async function runChaos(ctx: BenchContext, options: ChaosOptions, targets
   const snapshot = await collectSnapshot(ctx, "chaos", customerIds, productIds);
   ctx.say(`chaos: ${snapshot.orders.length} orders: ${formatCounts(statusCounts(snapshot.orders))}`);
   const invariants: Check[] = [
+    {
+      name: "every killed process came back",
+      pass: faultError === undefined,
+      detail: faultError === undefined ? `${injected.length} faults, all recovered` : `fault injection failed: ${String(faultError)}`,
+    },
     await checkNoLostOrder(ctx, placed, snapshot.orders, stats.errors),
     ...commonChecks(snapshot),
     await checkFollowUps(ctx, snapshot.orders, options.followUpTimeoutMs ?? 60_000),
