@@ -15,6 +15,7 @@ import type { OrderJson, PaymentJson, ProductJson } from "./model.js";
 import { formatTable, summaryRows, type ScenarioResult } from "./report.js";
 import { sagaTimings } from "./saga.js";
 import { packageOf } from "./cpuprofile.js";
+import { followUpProblems } from "./scenarios/chaos.js";
 
 function order(id: string, status: string, options: Partial<OrderJson> = {}): OrderJson {
   return {
@@ -178,5 +179,32 @@ describe("cpuprofile packageOf", () => {
     expect(packageOf("file:///w/lib/errors.ts", "x")).toBe("lib");
     expect(packageOf("node:internal/async_hooks", "x")).toBe("node:internal/async_hooks");
     expect(packageOf("", "(garbage collector)")).toBe("(garbage collector)");
+  });
+});
+
+describe("chaos follow-up expectations", () => {
+  const history = (...statuses: string[]) => statuses.map((s, i) => ({ from_status: i ? `ORDER_STATUS_${statuses[i - 1]}` : "", to_status: `ORDER_STATUS_${s}`, reason: "" }));
+
+  it("wants one invoice and one live delivery for a confirmed order", () => {
+    const confirmed = order("o1", "CONFIRMED", { history: history("PENDING", "RESERVED", "CONFIRMED") });
+    expect(followUpProblems(confirmed, { invoices: 1, delivery: "PENDING" })).toEqual([]);
+    expect(followUpProblems(confirmed, { invoices: 0, delivery: "PENDING" })).toHaveLength(1);
+    expect(followUpProblems(confirmed, { invoices: 2, delivery: "PENDING" })).toHaveLength(1);
+    expect(followUpProblems(confirmed, { invoices: 1, delivery: undefined })).toHaveLength(1);
+  });
+
+  it("keeps the invoice of an order cancelled after confirmation, but no live delivery", () => {
+    const cancelled = order("o2", "CANCELLED", { history: history("PENDING", "RESERVED", "CONFIRMED", "CANCELLED") });
+    expect(followUpProblems(cancelled, { invoices: 1, delivery: "CANCELLED" })).toEqual([]);
+    expect(followUpProblems(cancelled, { invoices: 1, delivery: undefined })).toEqual([]);
+    expect(followUpProblems(cancelled, { invoices: 1, delivery: "PENDING" })).toHaveLength(1);
+  });
+
+  it("wants no invoice and no delivery for an order that never confirmed", () => {
+    const cancelled = order("o3", "CANCELLED", { history: history("PENDING", "RESERVED", "CANCELLED") });
+    expect(followUpProblems(cancelled, { invoices: 0, delivery: "CANCELLED" })).toEqual([]);
+    expect(followUpProblems(cancelled, { invoices: 1, delivery: "CANCELLED" })).toHaveLength(1);
+    const failed = order("o4", "PAYMENT_FAILED", { history: history("PENDING", "RESERVED", "PAYMENT_FAILED") });
+    expect(followUpProblems(failed, { invoices: 0, delivery: "PENDING" })).toHaveLength(1);
   });
 });

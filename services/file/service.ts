@@ -6,6 +6,7 @@ import { fileConsumers } from "./consumers.js";
 import { DEFAULT_CONTENT_TYPES, mediaTypeOf } from "./domain/upload-rules.js";
 import { entities } from "./entities.js";
 import { Files } from "./migrations/0001-files.js";
+import { InvoicesFromConfirmation } from "./migrations/0002-invoices-from-confirmation.js";
 import { fileRpc } from "./rpc.js";
 import { ObjectStore, type S3Settings } from "./storage.js";
 
@@ -71,10 +72,13 @@ export function readFileConfig(env: NodeJS.ProcessEnv = process.env): FileConfig
   };
 }
 
-export const migrations = [{ name: "file-0001-files", class: Files }];
+export const migrations = [
+  { name: "file-0001-files", class: Files },
+  { name: "file-0002-invoices-from-confirmation", class: InvoicesFromConfirmation },
+];
 
 /**
- * Starts the file service: uploads and downloads, file metadata, and the invoice of every paid
+ * Starts the file service: uploads and downloads, file metadata, and the invoice of every confirmed
  * order. Fails at start when the bucket is unusable (see ObjectStore.ensureBucket).
  */
 export async function start(config: FileConfig, options: StartOptions = {}): Promise<RunningService> {

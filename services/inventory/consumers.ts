@@ -2,10 +2,12 @@ import {
   OrderCancelledSchema,
   OrderConfirmedSchema,
   OrderCreatedSchema,
+  OrderDeliveryFailedSchema,
   OrderPaymentFailedSchema,
   OrderRejectedSchema,
 } from "../../gen/shop/events/v1/order_events_pb.js";
-import { PermanentError } from "../../lib/events/index.js";
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { type EventContext, PermanentError } from "../../lib/events/index.js";
 import { isUuid } from "../../lib/ids.js";
 import { type ConsumerSpec, consume } from "../../lib/runtime/index.js";
 import { describeShortages, type Line } from "./domain/stock.js";
@@ -25,49 +27,64 @@ function linesOf(event: { lines: { productId: string; quantity: number }[] }): L
   return lines;
 }
 
-/** The saga steps inventory owns: reserve on order.created, commit on confirmation, release on every way out. */
+/**
+ * The saga steps inventory owns: reserve on order.created, commit on order.confirmed, release on
+ * every way out. Each is one request to `applyToReservation`, which decides under the
+ * reservation's row lock whatever order the events arrive in; none of them waits for another
+ * event by failing and retrying.
+ */
 export function inventoryConsumers(options: { reservationTtlMs: number }): ConsumerSpec[] {
-  const releaseOn = (reason: store.ReleaseReason, returnSold = false) =>
-    async function handle(event: { orderId: string }, { em }: { em: Parameters<typeof store.release>[0] }) {
-      const outcome = await store.release(em, requireOrderId(event.orderId), reason, { returnSold });
-      if (outcome.kind === "released") await publishReleased(em, outcome.reservation, outcome.lines, reason);
+  /** Publishes what a reservation change means for the rest of the saga. */
+  async function announce(em: EntityManager, order: { orderId: string; customerId: string }, result: store.ReservationResult, logger: EventContext["logger"]) {
+    switch (result.kind) {
+      case "reserved":
+        await publishReserved(em, result.reservation);
+        await publishLowStock(em, result.lowStock, order.orderId);
+        return;
+      case "insufficient": {
+        const why = result.reservation ? "the order was paid but its stock is gone" : "insufficient stock";
+        await publishInsufficient(em, order, result.shortages, `${why}: ${describeShortages(result.shortages) || "no lines"}`);
+        return;
+      }
+      case "released":
+        await publishReleased(em, result.reservation, result.lines, result.reason);
+        return;
+      case "committed":
+      case "recorded":
+        logger.info({ reservation_status: result.reservation.status, release_reason: result.reservation.releaseReason ?? undefined }, `reservation ${result.kind}`);
+        return;
+      case "ignored":
+        logger.info({ reservation_status: result.reservation?.status, why: result.why }, "reservation unchanged");
+        return;
+    }
+  }
+
+  const releaseOn = (reason: "CANCELLED" | "DELIVERY_FAILED" | "PAYMENT_FAILED" | "REJECTED") =>
+    async function handle(event: { orderId: string; customerId: string }, { em, logger }: EventContext) {
+      const order = { orderId: requireOrderId(event.orderId), customerId: event.customerId };
+      await announce(em, order, await store.applyToReservation(em, order.orderId, { type: "release", reason }), logger);
     };
 
   return [
     consume(OrderCreatedSchema, "inventory-reserve", async (event, { em, logger }) => {
       const order = { orderId: requireOrderId(event.orderId), customerId: event.customerId };
-      const outcome = await store.reserve(em, order, linesOf(event), options.reservationTtlMs);
-      switch (outcome.kind) {
-        case "reserved":
-          await publishReserved(em, outcome.reservation);
-          await publishLowStock(em, outcome.lowStock, order.orderId);
-          break;
-        case "insufficient":
-          await publishInsufficient(em, order, outcome.shortages, `insufficient stock: ${describeShortages(outcome.shortages)}`);
-          break;
-        case "existing":
-          // Released (cancelled) before this event arrived, or reserved through the RPC.
-          logger.info({ reservation_status: outcome.reservation.status }, "order already has a reservation");
-          break;
-      }
+      const request = { type: "reserve", customerId: order.customerId, lines: linesOf(event), ttlMs: options.reservationTtlMs } as const;
+      await announce(em, order, await store.applyToReservation(em, order.orderId, request), logger);
     }),
 
-    consume(OrderConfirmedSchema, "inventory-commit", async (event, { em }) => {
-      const orderId = requireOrderId(event.orderId);
-      const outcome = await store.commit(em, orderId);
-      if (outcome.kind === "missing") {
-        // order.confirmed cannot precede inventory.reserved of the same order; retry, then DLQ.
-        throw new Error(`no reservation for confirmed order ${orderId}`);
-      }
-      if (outcome.kind === "insufficient") {
-        const order = { orderId, customerId: event.customerId };
-        await publishInsufficient(em, order, outcome.shortages, `reservation expired and stock is gone: ${describeShortages(outcome.shortages)}`);
-      }
+    // order.confirmed carries the lines, so a confirmation that overtook order.created (an order
+    // paid through CreatePayment) takes its stock at once instead of waiting for the reservation.
+    consume(OrderConfirmedSchema, "inventory-commit", async (event, { em, logger }) => {
+      const order = { orderId: requireOrderId(event.orderId), customerId: event.customerId };
+      const request = { type: "commit", customerId: order.customerId, lines: linesOf(event) } as const;
+      await announce(em, order, await store.applyToReservation(em, order.orderId, request), logger);
     }),
 
     consume(OrderRejectedSchema, "inventory-release-rejected", releaseOn("REJECTED")),
     consume(OrderPaymentFailedSchema, "inventory-release-payment-failed", releaseOn("PAYMENT_FAILED")),
-    // After payment the stock was sold; a cancellation returns it to available.
-    consume(OrderCancelledSchema, "inventory-release-cancelled", releaseOn("CANCELLED", true)),
+    // Before the commit the reservation goes back; after it the sold units do.
+    consume(OrderCancelledSchema, "inventory-release-cancelled", releaseOn("CANCELLED")),
+    // The order state machine's compensation for a failed delivery: the units come back.
+    consume(OrderDeliveryFailedSchema, "inventory-restock-delivery-failed", releaseOn("DELIVERY_FAILED")),
   ];
 }

@@ -59,6 +59,9 @@ const RELEASE_REASONS: Record<StoreReleaseReason, ReleaseReason> = {
   PAYMENT_FAILED: ReleaseReason.PAYMENT_FAILED,
   REJECTED: ReleaseReason.REJECTED,
   MANUAL: ReleaseReason.MANUAL,
+  DELIVERY_FAILED: ReleaseReason.DELIVERY_FAILED,
+  // Never published: an unfilled commit announces inventory.insufficient instead.
+  UNFILLED: ReleaseReason.UNSPECIFIED,
 };
 
 export function publishReleased(em: EntityManager, reservation: ReservationRow, lines: readonly Line[], reason: StoreReleaseReason): Promise<string> {

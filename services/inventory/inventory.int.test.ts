@@ -198,13 +198,66 @@ describe("inventory service", () => {
       const created = orderCreated(orderId, [{ productId: p.id, quantity: 2 }]);
       await publishEvent(runtime.bus, OrderCreatedSchema, created);
       await log.expectEvent(InventoryReservedSchema, orderId);
-      await publishEvent(runtime.bus, OrderConfirmedSchema, { orderId, customerId: created.customerId });
+      await publishEvent(runtime.bus, OrderConfirmedSchema, { orderId, customerId: created.customerId, lines: created.lines });
       await waitFor(async () => (await client.getProduct({ productId: p.id })).product?.sold === 2, { message: "stock sold" });
       await publishEvent(runtime.bus, OrderCancelledSchema, { orderId, customerId: created.customerId, reason: "customer" });
       const released = await log.expectEvent(InventoryReleasedSchema, orderId);
       expect(released.reason).toBe(ReleaseReason.CANCELLED);
       expect((await client.getProduct({ productId: p.id })).product).toMatchObject({ available: 5, reserved: 0, sold: 0 });
       await expectConserved(p.id);
+    });
+
+    /** Resolves once `consumer` has committed the event `eventId`. */
+    async function handled(consumer: string, eventId: string): Promise<void> {
+      await waitFor(
+        async () => (await service.orm.em.getConnection().execute("SELECT 1 FROM processed_events WHERE consumer = ? AND event_id = ?", [consumer, eventId])).length === 1,
+        { message: `${consumer} to handle event ${eventId}` },
+      );
+    }
+
+    it("counts nothing as sold when order.cancelled is handled before order.confirmed", async () => {
+      const p = await product(5);
+      const orderId = uuidv7();
+      const created = orderCreated(orderId, [{ productId: p.id, quantity: 2 }]);
+      await publishEvent(runtime.bus, OrderCreatedSchema, created);
+      await log.expectEvent(InventoryReservedSchema, orderId);
+      // Cancelled 0.2 s after the confirmation, but the release consumer gets there first.
+      const cancelled = await publishEvent(runtime.bus, OrderCancelledSchema, { orderId, customerId: created.customerId, reason: "customer", wasCharged: true });
+      await handled("inventory-release-cancelled", cancelled);
+      const confirmed = await publishEvent(runtime.bus, OrderConfirmedSchema, { orderId, customerId: created.customerId, lines: created.lines });
+      await handled("inventory-commit", confirmed);
+      expect((await client.getProduct({ productId: p.id })).product).toMatchObject({ available: 5, reserved: 0, sold: 0 });
+      expect((await log.expectEvent(InventoryReleasedSchema, orderId)).reason).toBe(ReleaseReason.CANCELLED);
+      expect((await log.events(InventoryReleasedSchema, orderId)).map((e) => e.reason)).toEqual([ReleaseReason.CANCELLED]);
+      expect(await log.events(InventoryInsufficientSchema, orderId)).toHaveLength(0);
+      await expectConserved(p.id);
+    });
+
+    it("takes the stock of an order confirmed before its order.created arrived, without waiting", async () => {
+      const p = await product(5);
+      const orderId = uuidv7();
+      const created = orderCreated(orderId, [{ productId: p.id, quantity: 3 }]);
+      const confirmed = await publishEvent(runtime.bus, OrderConfirmedSchema, { orderId, customerId: created.customerId, lines: created.lines });
+      await handled("inventory-commit", confirmed);
+      expect((await client.getProduct({ productId: p.id })).product).toMatchObject({ available: 2, reserved: 0, sold: 3 });
+      const createdId = await publishEvent(runtime.bus, OrderCreatedSchema, created);
+      await handled("inventory-reserve", createdId);
+      expect((await client.getProduct({ productId: p.id })).product).toMatchObject({ available: 2, reserved: 0, sold: 3 });
+      expect(await log.events(InventoryReservedSchema, orderId)).toHaveLength(0);
+      // A cancellation afterwards returns the sold units.
+      await publishEvent(runtime.bus, OrderCancelledSchema, { orderId, customerId: created.customerId, reason: "customer", wasCharged: true });
+      expect((await log.expectEvent(InventoryReleasedSchema, orderId)).reason).toBe(ReleaseReason.CANCELLED);
+      expect((await client.getProduct({ productId: p.id })).product).toMatchObject({ available: 5, reserved: 0, sold: 0 });
+      await expectConserved(p.id);
+    });
+
+    it("cancels a paid order whose stock is gone by the time its early confirmation arrives", async () => {
+      const p = await product(1);
+      const orderId = uuidv7();
+      await publishEvent(runtime.bus, OrderConfirmedSchema, { orderId, customerId: uuidv7(), lines: orderCreated(orderId, [{ productId: p.id, quantity: 2 }]).lines });
+      const insufficient = await log.expectEvent(InventoryInsufficientSchema, orderId);
+      expect(insufficient.shortages).toEqual([expect.objectContaining({ productId: p.id, requested: 2, available: 1 })]);
+      expect((await client.getProduct({ productId: p.id })).product).toMatchObject({ available: 1, sold: 0 });
     });
 
     it("releases on payment failure", async () => {
@@ -267,6 +320,33 @@ describe("inventory reservation expiry and dev catalog", () => {
     expect(released.lines).toEqual([expect.objectContaining({ productId, quantity: 4 })]);
     const [row] = await service.orm.em.getConnection().execute("SELECT available, reserved FROM products WHERE id = ?", [productId]);
     expect(row).toEqual({ available: DEV_CATALOG[0].available, reserved: 0 });
+  });
+
+  it("re-takes an expired reservation's stock on confirmation, but not once the order was cancelled", async () => {
+    const productId = DEV_CATALOG[1].id;
+    const stock = async () => (await service.orm.em.getConnection().execute("SELECT available, reserved, sold FROM products WHERE id = ?", [productId]))[0];
+    const before = await stock();
+    const lines = [{ productId, quantity: 2, unitPrice: { currencyCode: "USD", amountMinor: 1n } }];
+    const handled = (consumer: string, eventId: string) =>
+      waitFor(
+        async () => (await service.orm.em.getConnection().execute("SELECT 1 FROM processed_events WHERE consumer = ? AND event_id = ?", [consumer, eventId])).length === 1,
+        { message: `${consumer} to handle ${eventId}` },
+      );
+
+    // Paid while the reservation expired: the confirmation takes the units again.
+    const paid = uuidv7();
+    await publishEvent(runtime.bus, OrderCreatedSchema, { orderId: paid, customerId: uuidv7(), lines });
+    expect((await log.expectEvent(InventoryReleasedSchema, paid)).reason).toBe(ReleaseReason.EXPIRED);
+    await handled("inventory-commit", await publishEvent(runtime.bus, OrderConfirmedSchema, { orderId: paid, lines }));
+    expect(await stock()).toEqual({ ...before, available: before.available - 2, sold: before.sold + 2 });
+
+    // Expired, then confirmed and cancelled at once; the cancellation is handled first.
+    const cancelled = uuidv7();
+    await publishEvent(runtime.bus, OrderCreatedSchema, { orderId: cancelled, customerId: uuidv7(), lines });
+    expect((await log.expectEvent(InventoryReleasedSchema, cancelled)).reason).toBe(ReleaseReason.EXPIRED);
+    await handled("inventory-release-cancelled", await publishEvent(runtime.bus, OrderCancelledSchema, { orderId: cancelled, reason: "customer", wasCharged: true }));
+    await handled("inventory-commit", await publishEvent(runtime.bus, OrderConfirmedSchema, { orderId: cancelled, lines }));
+    expect(await stock()).toEqual({ ...before, available: before.available - 2, sold: before.sold + 2 });
   });
 
   it("loads the dev catalog once", async () => {

@@ -12,8 +12,8 @@ export function startReservationSweeper({ orm, logger }: ServiceDeps, options: {
     return orm.em.fork().transactional(async (em) => {
       const orderIds = await store.claimExpired(em, options.batchSize ?? 100);
       for (const orderId of orderIds) {
-        const outcome = await store.release(em, orderId, "EXPIRED");
-        if (outcome.kind === "released") await publishReleased(em, outcome.reservation, outcome.lines, "EXPIRED");
+        const outcome = await store.applyToReservation(em, orderId, { type: "expire" });
+        if (outcome.kind === "released") await publishReleased(em, outcome.reservation, outcome.lines, outcome.reason);
       }
       return orderIds.length;
     });

@@ -204,11 +204,13 @@ export function inventoryRpc({ orm, reservationTtlMs, onCommit }: InventoryRpcOp
       const orderId = requireId("order_id", request.orderId);
       const lines = requireLines("lines", request.lines);
       const result = await inTransaction(async (em) => {
-        const outcome = await store.reserve(em, { orderId, customerId: "" }, lines, reservationTtlMs);
+        const outcome = await store.applyToReservation(em, orderId, { type: "reserve", customerId: "", lines, ttlMs: reservationTtlMs });
         if (outcome.kind === "reserved") await publishLowStock(em, outcome.lowStock, orderId);
         return outcome;
       });
       if (result.kind === "insufficient") throw failedPrecondition(`insufficient stock: ${describeShortages(result.shortages)}`);
+      // An order that already has a reservation gets that one back (idempotent per order).
+      if (!("reservation" in result) || !result.reservation) throw new Error(`reserve of order ${orderId} ended as ${result.kind} without a reservation`);
       return { reservation: toReservationMessage(result.reservation) };
     },
 
@@ -216,8 +218,8 @@ export function inventoryRpc({ orm, reservationTtlMs, onCommit }: InventoryRpcOp
       const orderId = requireId("order_id", request.orderId);
       const result = await inTransaction(async (em) => {
         if (!(await store.getReservation(em, orderId))) throw notFound("reservation for order", orderId);
-        const outcome = await store.release(em, orderId, "MANUAL");
-        if (outcome.kind === "released") await publishReleased(em, outcome.reservation, outcome.lines, "MANUAL");
+        const outcome = await store.applyToReservation(em, orderId, { type: "release", reason: "MANUAL" });
+        if (outcome.kind === "released") await publishReleased(em, outcome.reservation, outcome.lines, outcome.reason);
         return outcome;
       });
       if (!result.reservation) throw notFound("reservation for order", orderId);

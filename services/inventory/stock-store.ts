@@ -1,5 +1,12 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { uuidv7 } from "../../lib/ids.js";
+import {
+  decideReservation,
+  type ReleaseReason as DomainReleaseReason,
+  type ReservationInput,
+  type ReservationOutcome,
+  type ReservationState,
+} from "./domain/reservation.js";
 import { crossedLowStock, findShortages, type Line, normalizeLines, type Shortage, type StockLevel } from "./domain/stock.js";
 import { sql as query } from "../../lib/db/index.js";
 
@@ -20,6 +27,8 @@ export interface ReservationRow {
   createdAt: Date;
   updatedAt: Date;
   lines: Line[];
+  /** Why it was released (RELEASED and EXPIRED only). */
+  releaseReason: string | null;
 }
 
 export interface LowStock {
@@ -28,11 +37,8 @@ export interface LowStock {
   threshold: number;
 }
 
-export type ReserveResult =
-  | { kind: "reserved"; reservation: ReservationRow; lowStock: LowStock[] }
-  /** The order already has a reservation (redelivery, or released before it arrived). */
-  | { kind: "existing"; reservation: ReservationRow }
-  | { kind: "insufficient"; shortages: Shortage[] };
+/** The reasons stock goes back: the domain's, and the sweeper's expiry. */
+export type ReleaseReason = DomainReleaseReason | "EXPIRED";
 
 type Row = Record<string, unknown>;
 
@@ -93,7 +99,7 @@ async function recordMovements(
 async function loadReservation(em: EntityManager, orderId: string, lock: boolean): Promise<ReservationRow | undefined> {
   const [row] = await query(
     em,
-    `SELECT id, order_id, customer_id, status, expires_at, created_at, updated_at FROM reservations WHERE order_id = ?${lock ? " FOR UPDATE" : ""}`,
+    `SELECT id, order_id, customer_id, status, expires_at, release_reason, created_at, updated_at FROM reservations WHERE order_id = ?${lock ? " FOR UPDATE" : ""}`,
     [orderId],
   );
   if (!row) return undefined;
@@ -107,6 +113,7 @@ async function loadReservation(em: EntityManager, orderId: string, lock: boolean
     createdAt: new Date(row.created_at as string),
     updatedAt: new Date(row.updated_at as string),
     lines: lines.map((l) => ({ productId: String(l.product_id), quantity: Number(l.quantity) })),
+    releaseReason: row.release_reason === null || row.release_reason === undefined ? null : String(row.release_reason),
   };
 }
 
@@ -116,7 +123,7 @@ async function setStatus(em: EntityManager, reservation: ReservationRow, status:
     "UPDATE reservations SET status = ?, release_reason = coalesce(?, release_reason), updated_at = now() WHERE id = ? RETURNING updated_at",
     [status, reason ?? null, reservation.id],
   );
-  return { ...reservation, status, updatedAt: new Date(row.updated_at) };
+  return { ...reservation, status, releaseReason: reason ?? reservation.releaseReason, updatedAt: new Date(row.updated_at) };
 }
 
 /** The reservation of an order, if any. */
@@ -124,130 +131,179 @@ export function getReservation(em: EntityManager, orderId: string): Promise<Rese
   return loadReservation(em, orderId, false);
 }
 
-/** Reserves every line for `orderId`, or none of them. Idempotent per order. */
-export async function reserve(
-  em: EntityManager,
-  order: { orderId: string; customerId: string },
-  requested: readonly Line[],
-  ttlMs: number,
-): Promise<ReserveResult> {
-  const { orderId, customerId } = order;
-  const existing = await loadReservation(em, orderId, true);
-  if (existing) return { kind: "existing", reservation: existing };
-  const lines = normalizeLines(requested);
-  const stock = await lockProducts(
-    em,
-    lines.map((l) => l.productId),
-  );
-  const shortages = findShortages(lines, stock);
-  if (shortages.length > 0) return { kind: "insufficient", shortages };
+/** What the saga and the RPCs ask of an order's reservation; the lines come with the inputs that may need them. */
+export type ReservationRequest =
+  | { type: "reserve"; customerId: string; lines: readonly Line[]; ttlMs: number }
+  | { type: "commit"; customerId: string; lines: readonly Line[] }
+  | { type: "release"; reason: Extract<ReservationInput, { type: "release" }>["reason"] }
+  | { type: "expire" };
 
-  await moveStock(em, lines, { available: -1, reserved: 1 });
-  await recordMovements(em, lines, "RESERVE", orderId, "order reservation");
+/** What happened to the reservation, and so which event (if any) the caller publishes. */
+export type ReservationResult =
+  /** Stock reserved: inventory.reserved (and inventory.low_stock for `lowStock`). */
+  | { kind: "reserved"; reservation: ReservationRow; lowStock: LowStock[] }
+  /** Stock counted as sold. */
+  | { kind: "committed"; reservation: ReservationRow }
+  /** Stock back to available: inventory.released with `reason`. */
+  | { kind: "released"; reservation: ReservationRow; lines: Line[]; reason: ReleaseReason }
+  /** The stock is not there: inventory.insufficient. `reservation` is set when a commit could not take it. */
+  | { kind: "insufficient"; shortages: Shortage[]; reservation?: ReservationRow }
+  /** Nothing moved; the reservation now remembers the input (a tombstone, or a cancellation after an expiry). */
+  | { kind: "recorded"; reservation: ReservationRow }
+  /** Nothing to do (a duplicate, or made pointless by an earlier input). */
+  | { kind: "ignored"; reservation?: ReservationRow; why: string };
+
+function stateOf(reservation: ReservationRow | undefined): ReservationState {
+  if (!reservation) return { status: "NONE" };
+  if (reservation.status === "RELEASED") return { status: "RELEASED", reason: (reservation.releaseReason ?? "MANUAL") as DomainReleaseReason };
+  return { status: reservation.status };
+}
+
+function domainInput(request: ReservationRequest): ReservationInput {
+  return request.type === "release" ? { type: "release", reason: request.reason } : { type: request.type };
+}
+
+/** Inserts the order's reservation row; false when a concurrent transaction inserted one first. */
+async function insertReservation(
+  em: EntityManager,
+  orderId: string,
+  row: { customerId: string; status: ReservationStatus; reason: string | null; ttlMs: number; lines: readonly Line[] },
+): Promise<boolean> {
   const id = uuidv7();
-  // A concurrent reserve for the same order (direct RPC racing the event) loses on the unique
-  // order_id and rolls back with its transaction.
-  await query(
+  const inserted = await query(
     em,
-    "INSERT INTO reservations (id, order_id, customer_id, status, expires_at) VALUES (?, ?, ?, 'ACTIVE', now() + ? * interval '1 millisecond')",
-    [id, orderId, customerId, ttlMs],
+    `INSERT INTO reservations (id, order_id, customer_id, status, expires_at, release_reason)
+     VALUES (?, ?, ?, ?, now() + ? * interval '1 millisecond', ?) ON CONFLICT (order_id) DO NOTHING RETURNING id`,
+    [id, orderId, row.customerId, row.status, row.ttlMs, row.reason],
   );
-  await query(em, "INSERT INTO reservation_lines (reservation_id, product_id, quantity) SELECT ?, * FROM unnest(?::uuid[], ?::int[])", [
-    id,
-    lines.map((l) => l.productId),
-    lines.map((l) => l.quantity),
-  ]);
-  const lowStock = lines.flatMap((line) => {
+  if (inserted.length === 0) return false;
+  if (row.lines.length > 0) {
+    await query(em, "INSERT INTO reservation_lines (reservation_id, product_id, quantity) SELECT ?, * FROM unnest(?::uuid[], ?::int[])", [
+      id,
+      row.lines.map((l) => l.productId),
+      row.lines.map((l) => l.quantity),
+    ]);
+  }
+  return true;
+}
+
+function lowStockOf(lines: readonly Line[], stock: ReadonlyMap<string, StockLevel>): LowStock[] {
+  return lines.flatMap((line) => {
     const level = stock.get(line.productId)!;
     const after = level.available - line.quantity;
     return crossedLowStock(level.available, after, level.lowStockThreshold)
       ? [{ productId: line.productId, available: after, threshold: level.lowStockThreshold }]
       : [];
   });
-  const reservation = (await loadReservation(em, orderId, false))!;
-  return { kind: "reserved", reservation, lowStock };
 }
 
-export type ReleaseReason = "CANCELLED" | "PAYMENT_FAILED" | "REJECTED" | "EXPIRED" | "MANUAL";
-
-export type ReleaseResult =
-  | { kind: "released"; reservation: ReservationRow; lines: Line[] }
-  /** Nothing held: already released, or never reserved (a tombstone now blocks a late reserve). */
-  | { kind: "nothing"; reservation?: ReservationRow };
-
 /**
- * Returns an order's stock. ACTIVE reservations go back to available; with `returnSold`
- * (cancellation after payment) COMMITTED ones too. When the order has no reservation yet, a
- * RELEASED tombstone is written so that an `order.created` arriving after the cancellation
- * does not reserve stock for a dead order.
+ * The one place where an order's reservation changes. Locks the reservation row, asks
+ * `decideReservation` (domain/reservation.ts) what the request does in the reservation's state,
+ * and applies that outcome: stock counters, movements and the reservation's status, all on the
+ * caller's transaction. Reserve, commit, release and expiry arrive on separate consumers in any
+ * order; because each decides here under the same row lock, the order they run in cannot make
+ * a cancelled order's units count as sold.
+ *
+ * While the order has no reservation there is no row to lock: an outcome that creates one
+ * inserts it with ON CONFLICT DO NOTHING, and when a concurrent transaction's row won, decides
+ * again on that row (now locked).
  */
-export async function release(
+export async function applyToReservation(em: EntityManager, orderId: string, request: ReservationRequest): Promise<ReservationResult> {
+  for (let round = 0; round < 2; round++) {
+    const reservation = await loadReservation(em, orderId, true);
+    const outcome = decideReservation(stateOf(reservation), domainInput(request));
+    const result = await applyOutcome(em, orderId, request, reservation, outcome);
+    if (result !== "lost-race") return result;
+  }
+  throw new Error(`the reservation of order ${orderId} changed concurrently; retry`);
+}
+
+async function applyOutcome(
   em: EntityManager,
   orderId: string,
-  reason: ReleaseReason,
-  options: { returnSold?: boolean } = {},
-): Promise<ReleaseResult> {
-  const reservation = await loadReservation(em, orderId, true);
-  if (!reservation) {
-    await query(em, "INSERT INTO reservations (id, order_id, status, expires_at, release_reason) VALUES (?, ?, 'RELEASED', now(), ?) ON CONFLICT (order_id) DO NOTHING", [
-      uuidv7(),
-      orderId,
-      reason,
-    ]);
-    return { kind: "nothing" };
-  }
-  const held = reservation.status === "ACTIVE" || (reservation.status === "COMMITTED" && options.returnSold);
-  if (!held || reservation.lines.length === 0) return { kind: "nothing", reservation };
-  await lockProducts(
-    em,
-    reservation.lines.map((l) => l.productId),
-  );
-  if (reservation.status === "ACTIVE") {
-    await moveStock(em, reservation.lines, { available: 1, reserved: -1 });
-  } else {
-    await moveStock(em, reservation.lines, { available: 1, sold: -1 });
-  }
-  const type = reason === "EXPIRED" ? "EXPIRE" : "RELEASE";
-  const note = reservation.status === "COMMITTED" ? `returned: ${reason.toLowerCase()}` : reason.toLowerCase();
-  await recordMovements(em, reservation.lines, type, orderId, note);
-  const updated = await setStatus(em, reservation, reason === "EXPIRED" ? "EXPIRED" : "RELEASED", reason);
-  return { kind: "released", reservation: updated, lines: reservation.lines };
-}
+  request: ReservationRequest,
+  reservation: ReservationRow | undefined,
+  outcome: ReservationOutcome,
+): Promise<ReservationResult | "lost-race"> {
+  const customerId = "customerId" in request ? request.customerId : "";
+  switch (outcome.kind) {
+    case "ignore":
+      return { kind: "ignored", reservation, why: outcome.why };
 
-export type CommitResult =
-  | { kind: "committed"; reservation: ReservationRow }
-  | { kind: "already"; reservation: ReservationRow }
-  /** The reservation expired before payment and its stock is gone now. */
-  | { kind: "insufficient"; reservation: ReservationRow; shortages: Shortage[] }
-  | { kind: "missing" };
+    case "reserve": {
+      if (request.type !== "reserve") throw new Error(`reserve outcome for a ${request.type} request`);
+      const lines = normalizeLines(request.lines);
+      const stock = await lockProducts(
+        em,
+        lines.map((l) => l.productId),
+      );
+      const shortages = findShortages(lines, stock);
+      if (shortages.length > 0) return { kind: "insufficient", shortages };
+      if (!(await insertReservation(em, orderId, { customerId, status: "ACTIVE", reason: null, ttlMs: request.ttlMs, lines }))) return "lost-race";
+      await moveStock(em, lines, { available: -1, reserved: 1 });
+      await recordMovements(em, lines, "RESERVE", orderId, "order reservation");
+      return { kind: "reserved", reservation: (await loadReservation(em, orderId, false))!, lowStock: lowStockOf(lines, stock) };
+    }
 
-/**
- * Turns an order's reservation into sold stock. A reservation that expired while payment was
- * in flight is re-taken from available stock when it is still there.
- */
-export async function commit(em: EntityManager, orderId: string): Promise<CommitResult> {
-  const reservation = await loadReservation(em, orderId, true);
-  if (!reservation) return { kind: "missing" };
-  if (reservation.status === "COMMITTED") return { kind: "already", reservation };
-  const lines = reservation.lines;
-  if (reservation.status === "ACTIVE") {
-    await lockProducts(
-      em,
-      lines.map((l) => l.productId),
-    );
-    await moveStock(em, lines, { reserved: -1, sold: 1 });
-    await recordMovements(em, lines, "COMMIT", orderId, "order confirmed");
-    return { kind: "committed", reservation: await setStatus(em, reservation, "COMMITTED") };
+    case "commit-reserved": {
+      const held = reservation!;
+      await lockProducts(
+        em,
+        held.lines.map((l) => l.productId),
+      );
+      await moveStock(em, held.lines, { reserved: -1, sold: 1 });
+      await recordMovements(em, held.lines, "COMMIT", orderId, "order confirmed");
+      return { kind: "committed", reservation: await setStatus(em, held, "COMMITTED") };
+    }
+
+    case "take-sold": {
+      // The reservation's own lines when it has them; an order confirmed before it was reserved brings its lines.
+      const lines = reservation && reservation.lines.length > 0 ? reservation.lines : normalizeLines(request.type === "commit" ? request.lines : []);
+      const stock = await lockProducts(
+        em,
+        lines.map((l) => l.productId),
+      );
+      const shortages = lines.length === 0 ? [] : findShortages(lines, stock);
+      if (shortages.length > 0 || lines.length === 0) {
+        // The order is paid but its stock is gone: inventory.insufficient cancels (and refunds) it.
+        if (!reservation) {
+          if (!(await insertReservation(em, orderId, { customerId, status: "RELEASED", reason: "UNFILLED", ttlMs: 0, lines: [] }))) return "lost-race";
+          return { kind: "insufficient", shortages, reservation: (await loadReservation(em, orderId, false))! };
+        }
+        return { kind: "insufficient", shortages, reservation: await setStatus(em, reservation, "RELEASED", "UNFILLED") };
+      }
+      if (!reservation && !(await insertReservation(em, orderId, { customerId, status: "COMMITTED", reason: null, ttlMs: 0, lines }))) return "lost-race";
+      await moveStock(em, lines, { available: -1, sold: 1 });
+      const note = reservation ? `order confirmed after its reservation was ${reservation.status.toLowerCase()}` : "order confirmed before it was reserved";
+      await recordMovements(em, lines, "COMMIT", orderId, note);
+      const committed = reservation ? await setStatus(em, reservation, "COMMITTED") : (await loadReservation(em, orderId, false))!;
+      return { kind: "committed", reservation: committed };
+    }
+
+    case "release-reserved":
+    case "return-sold": {
+      const held = reservation!;
+      const reason: ReleaseReason = outcome.reason;
+      await lockProducts(
+        em,
+        held.lines.map((l) => l.productId),
+      );
+      if (outcome.kind === "return-sold") await moveStock(em, held.lines, { available: 1, sold: -1 });
+      else await moveStock(em, held.lines, { available: 1, reserved: -1 });
+      const type = reason === "EXPIRED" ? "EXPIRE" : "RELEASE";
+      const note = outcome.kind === "return-sold" ? `returned: ${reason.toLowerCase()}` : reason.toLowerCase();
+      await recordMovements(em, held.lines, type, orderId, note);
+      const updated = await setStatus(em, held, reason === "EXPIRED" ? "EXPIRED" : "RELEASED", reason);
+      return { kind: "released", reservation: updated, lines: held.lines, reason };
+    }
+
+    case "record": {
+      if (reservation) return { kind: "recorded", reservation: await setStatus(em, reservation, outcome.to, outcome.reason) };
+      if (!(await insertReservation(em, orderId, { customerId, status: outcome.to, reason: outcome.reason, ttlMs: 0, lines: [] }))) return "lost-race";
+      return { kind: "recorded", reservation: (await loadReservation(em, orderId, false))! };
+    }
   }
-  const stock = await lockProducts(
-    em,
-    lines.map((l) => l.productId),
-  );
-  const shortages = findShortages(lines, stock);
-  if (shortages.length > 0 || lines.length === 0) return { kind: "insufficient", reservation, shortages };
-  await moveStock(em, lines, { available: -1, sold: 1 });
-  await recordMovements(em, lines, "COMMIT", orderId, "order confirmed after its reservation expired");
-  return { kind: "committed", reservation: await setStatus(em, reservation, "COMMITTED") };
 }
 
 /** Order ids of ACTIVE reservations past their expiry, locked for this transaction. */

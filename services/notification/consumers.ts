@@ -18,7 +18,8 @@ import { isUuid } from "../../lib/ids.js";
 import { type ConsumerSpec, consume } from "../../lib/runtime/index.js";
 import { formatMoney } from "./domain/money.js";
 import { type ChannelName, maskRecipient, normalizeEmail, normalizePhone } from "./domain/recipients.js";
-import { renderTemplate, type TemplateName } from "./domain/templates.js";
+import { isTemplateName, renderTemplate, type TemplateName } from "./domain/templates.js";
+import type { OrderContactRow } from "./entities.js";
 import * as store from "./notification-store.js";
 
 /**
@@ -49,7 +50,45 @@ function text(value: string, max = 300): string | undefined {
 }
 
 export function notificationConsumers({ onQueued }: NotificationConsumerOptions): ConsumerSpec[] {
-  /** Queues `template` for the order's known channels, once per event and channel. */
+  /** Queues `template` for the contact's channels, once per event and channel. */
+  async function queueFor(
+    em: EntityManager,
+    contact: OrderContactRow,
+    message: { eventId: string; customerId: string; template: TemplateName; vars: Record<string, string | undefined> },
+    logger: EventContext["logger"],
+  ): Promise<void> {
+    const data = {
+      order_id: contact.orderId,
+      name: contact.name,
+      total: contact.totalMinor != null && contact.currencyCode ? formatMoney(contact.totalMinor, contact.currencyCode) : undefined,
+      ...message.vars,
+    };
+    const recipients: [ChannelName, string][] = [];
+    if (contact.email) recipients.push(["EMAIL", contact.email]);
+    if (contact.phone) recipients.push(["SMS", contact.phone]);
+    const queued = await store.queue(
+      em,
+      recipients.map(([channel, recipient]) => ({
+        ...renderTemplate(message.template, channel, data),
+        channel,
+        recipient,
+        template: message.template,
+        orderId: contact.orderId,
+        customerId: message.customerId || contact.customerId,
+        eventId: message.eventId,
+      })),
+    );
+    if (queued > 0) onQueued(em);
+    const channels = recipients.map(([c]) => c);
+    logger.debug({ template: message.template, queued, channels }, recipients.length ? "notifications queued" : "no contact channel for the order");
+  }
+
+  /**
+   * Queues `template` for the order's known channels. Consumers run independently, so this
+   * event may overtake the order's order.created, which brings the recipients: then the message
+   * is kept as pending and order.created queues it. Both sides hold the order's lock, so one of
+   * them always sees the other's row.
+   */
   async function notifyOrder(
     event: { orderId: string; customerId: string },
     ctx: EventContext,
@@ -57,32 +96,15 @@ export function notificationConsumers({ onQueued }: NotificationConsumerOptions)
     vars: Record<string, string | undefined> = {},
   ): Promise<void> {
     const orderId = requireOrderId(event.orderId);
+    await store.lockOrder(ctx.em, orderId);
     const contact = await store.contactOf(ctx.em, orderId);
-    // Consumers run independently: this event may overtake the order's order.created. Retry.
-    if (!contact) throw new Error(`no contact details for order ${orderId} yet (order.created not handled); will retry`);
-    const data = {
-      order_id: orderId,
-      name: contact.name,
-      total: contact.totalMinor != null && contact.currencyCode ? formatMoney(contact.totalMinor, contact.currencyCode) : undefined,
-      ...vars,
-    };
-    const recipients: [ChannelName, string][] = [];
-    if (contact.email) recipients.push(["EMAIL", contact.email]);
-    if (contact.phone) recipients.push(["SMS", contact.phone]);
-    const queued = await store.queue(
-      ctx.em,
-      recipients.map(([channel, recipient]) => ({
-        ...renderTemplate(template, channel, data),
-        channel,
-        recipient,
-        template,
-        orderId,
-        customerId: event.customerId || contact.customerId,
-        eventId: ctx.eventId,
-      })),
-    );
-    if (queued > 0) onQueued(ctx.em);
-    ctx.logger.debug({ template, queued, channels: recipients.map(([c]) => c) }, recipients.length ? "notifications queued" : "no contact channel for the order");
+    const message = { eventId: ctx.eventId, customerId: event.customerId, template, vars };
+    if (!contact) {
+      await store.savePending(ctx.em, { ...message, orderId });
+      ctx.logger.info({ template }, "no contact details for the order yet; the message waits for order.created");
+      return;
+    }
+    await queueFor(ctx.em, contact, message, ctx.logger);
   }
 
   function on<Desc extends DescMessage>(
@@ -104,6 +126,7 @@ export function notificationConsumers({ onQueued }: NotificationConsumerOptions)
       const total = event.total && /^[A-Z]{3}$/.test(event.total.currencyCode) && event.total.amountMinor >= 0n
         ? { amountMinor: Number(event.total.amountMinor), currencyCode: event.total.currencyCode }
         : undefined;
+      await store.lockOrder(ctx.em, orderId);
       await store.saveContact(ctx.em, {
         orderId,
         customerId: event.customerId,
@@ -112,7 +135,16 @@ export function notificationConsumers({ onQueued }: NotificationConsumerOptions)
         phone: phone ?? "",
         total,
       });
-      await notifyOrder(event, ctx, "order_created");
+      const contact = (await store.contactOf(ctx.em, orderId))!;
+      await queueFor(ctx.em, contact, { eventId: ctx.eventId, customerId: event.customerId, template: "order_created", vars: {} }, ctx.logger);
+      // Messages of events that arrived before this one, in the order they arrived.
+      for (const pending of await store.takePending(ctx.em, orderId)) {
+        if (!isTemplateName(pending.template)) {
+          ctx.logger.error({ template: pending.template, pending_event_id: pending.eventId }, "pending notification has an unknown template; dropped");
+          continue;
+        }
+        await queueFor(ctx.em, contact, { ...pending, template: pending.template }, ctx.logger);
+      }
     }),
 
     on(OrderConfirmedSchema, "order-confirmed", (event, ctx) =>

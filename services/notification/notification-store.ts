@@ -183,3 +183,41 @@ export async function saveContact(em: EntityManager, contact: Contact): Promise<
 export function contactOf(em: EntityManager, orderId: string): Promise<OrderContactRow | null> {
   return em.findOne(OrderContact, { orderId });
 }
+
+/** Serializes the handlers of one order's events until the transaction ends (contact lookup vs. its arrival). */
+export async function lockOrder(em: EntityManager, orderId: string): Promise<void> {
+  await execute(em, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [`notification-order:${orderId}`]);
+}
+
+/** A message whose event arrived before the order's contact details. */
+export interface PendingNotification {
+  eventId: string;
+  orderId: string;
+  customerId: string;
+  template: string;
+  vars: Record<string, string | undefined>;
+}
+
+/** Keeps a message until order.created brings its recipients; once per event. */
+export async function savePending(em: EntityManager, pending: PendingNotification): Promise<void> {
+  await execute(
+    em,
+    `INSERT INTO pending_notifications (event_id, order_id, customer_id, template, vars) VALUES (?, ?, ?, ?, ?::jsonb)
+     ON CONFLICT (event_id) DO NOTHING`,
+    [pending.eventId, pending.orderId, pending.customerId, pending.template, JSON.stringify(pending.vars)],
+  );
+}
+
+/** Removes and returns the order's pending messages, oldest first. */
+export async function takePending(em: EntityManager, orderId: string): Promise<PendingNotification[]> {
+  const rows = await execute(em, "DELETE FROM pending_notifications WHERE order_id = ? RETURNING event_id, order_id, customer_id, template, vars, created_at", [orderId]);
+  return rows
+    .sort((a, b) => new Date(a.created_at as string).getTime() - new Date(b.created_at as string).getTime() || String(a.event_id).localeCompare(String(b.event_id)))
+    .map((row) => ({
+      eventId: String(row.event_id),
+      orderId: String(row.order_id),
+      customerId: String(row.customer_id),
+      template: String(row.template),
+      vars: (typeof row.vars === "string" ? JSON.parse(row.vars) : row.vars) as Record<string, string | undefined>,
+    }));
+}

@@ -158,13 +158,36 @@ describe("notification service", () => {
       expect(count).toBe(2);
     });
 
-    it("waits for order.created when a later event overtakes it", async () => {
+    it("keeps messages whose event overtook order.created and queues them when it arrives, without retrying", async () => {
       const orderId = uuidv7();
       const event = created(orderId, { phone: "" });
-      await publishEvent(runtime.bus, OrderConfirmedSchema, { orderId, customerId: event.customerId });
+      const sql = (query: string, params: unknown[]) => service.orm.em.getConnection().execute(query, params);
+      const handled = (consumer: string, eventId: string) =>
+        waitFor(async () => (await sql("SELECT 1 FROM processed_events WHERE consumer = ? AND event_id = ?", [consumer, eventId])).length === 1, {
+          message: `${consumer} to handle ${eventId}`,
+        });
+      const confirmed = await publishEvent(runtime.bus, OrderConfirmedSchema, { orderId, customerId: event.customerId });
+      const cancelled = await publishEvent(runtime.bus, OrderCancelledSchema, { orderId, customerId: event.customerId, reason: "too slow", wasCharged: true });
+      await handled("notification-order-confirmed", confirmed);
+      await handled("notification-order-cancelled", cancelled);
+      // Handled on the first delivery: the dependency is recorded, not retried into the DLQ.
+      for (const consumer of ["notification-order-confirmed", "notification-order-cancelled"]) {
+        expect((await runtime.bus.jsm.consumers.info(runtime.bus.names.stream, consumer)).num_redelivered).toBe(0);
+      }
+      expect(await sql("SELECT template FROM pending_notifications WHERE order_id = ? ORDER BY event_id", [orderId])).toEqual([
+        { template: "order_confirmed" },
+        { template: "order_cancelled" },
+      ]);
+      expect(await byOrder(orderId)).toHaveLength(0);
+
       await publishEvent(runtime.bus, OrderCreatedSchema, event);
-      const rows = await settled(orderId, 2);
-      expect(rows.map((n) => n.channel)).toEqual([Channel.EMAIL, Channel.EMAIL]);
+      const rows = await settled(orderId, 3);
+      expect(rows.map((n) => n.channel)).toEqual([Channel.EMAIL, Channel.EMAIL, Channel.EMAIL]);
+      expect(rows.map((n) => n.eventId).sort()).toEqual(expect.arrayContaining([confirmed, cancelled].sort()));
+      const cancelEmail = rows.find((n) => n.eventId === cancelled)!;
+      expect(cancelEmail.subject).toMatch(/was cancelled$/);
+      expect(cancelEmail.body).toContain("Reason: too slow");
+      expect(await sql("SELECT 1 FROM pending_notifications WHERE order_id = ?", [orderId])).toHaveLength(0);
     });
 
     it("announces a failed delivery, and no other delivery change", async () => {

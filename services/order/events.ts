@@ -5,15 +5,16 @@ import {
   OrderConfirmedSchema,
   OrderCreatedSchema,
   OrderDeliveredSchema,
+  OrderDeliveryFailedSchema,
   OrderExpiredSchema,
   OrderPaymentFailedSchema,
   OrderRejectedSchema,
   OrderShippedSchema,
 } from "../../gen/shop/events/v1/order_events_pb.js";
 import { enqueue, outboxRecord, type OutboxRecord } from "../../lib/events/index.js";
-import type { OrderStatus } from "./domain/order-status.js";
+import type { Compensation, OrderStatus } from "./domain/order-status.js";
 import type { PricedOrder } from "./domain/pricing.js";
-import type { CustomerRow, OrderItemRow, OrderRow } from "./entities.js";
+import { Customer, type CustomerRow, type OrderItemRow, type OrderRow } from "./entities.js";
 import { findItems } from "./order-store.js";
 import type { AddressData } from "./validate.js";
 
@@ -64,15 +65,24 @@ export interface TransitionDetails {
 
 /**
  * Publishes the event that announces `after.status`, if that status has one. RESERVED has no
- * order event (inventory.reserved already says it), nor has DELIVERY_FAILED (delivery's
- * delivery.status_changed does).
+ * order event (inventory.reserved already says it). DELIVERY_FAILED publishes
+ * order.delivery_failed only when the state machine owes a compensation (refund and restock).
  */
-export async function publishTransition(em: EntityManager, before: OrderStatus, after: OrderRow, reason: string, details: TransitionDetails = {}): Promise<void> {
+export async function publishTransition(
+  em: EntityManager,
+  before: OrderStatus,
+  after: OrderRow,
+  reason: string,
+  details: TransitionDetails = {},
+  compensation?: Compensation,
+): Promise<void> {
   const head = { orderId: after.id, customerId: after.customerId, occurredAt: timestampNow() };
   const options = { aggregateId: after.id };
   switch (after.status) {
     case "CONFIRMED": {
       const items: OrderItemRow[] = await findItems(em, [after.id]);
+      // The invoice names the customer; carrying them here spares the file service a wait for order.created.
+      const customer = await em.findOne(Customer, { id: after.customerId });
       await enqueue(
         em,
         OrderConfirmedSchema,
@@ -83,6 +93,8 @@ export async function publishTransition(em: EntityManager, before: OrderStatus, 
           shippingAddress: after.shippingAddress,
           paymentId: after.paymentId,
           cardLast4: after.cardLast4,
+          customerName: customer?.name ?? "",
+          customerEmail: customer?.email ?? "",
         },
         options,
       );
@@ -116,9 +128,17 @@ export async function publishTransition(em: EntityManager, before: OrderStatus, 
     case "DELIVERED":
       await enqueue(em, OrderDeliveredSchema, { ...head, deliveryId: details.delivery?.deliveryId ?? "" }, options);
       return;
+    case "DELIVERY_FAILED":
+      if (!compensation) return;
+      await enqueue(
+        em,
+        OrderDeliveryFailedSchema,
+        { ...head, reason, deliveryId: details.delivery?.deliveryId ?? "", previousStatus: before },
+        options,
+      );
+      return;
     case "PENDING":
     case "RESERVED":
-    case "DELIVERY_FAILED":
       return;
   }
 }

@@ -168,6 +168,6 @@ export async function applyEvent(
     eventId: event.eventId,
     payment: outcome.to === "CONFIRMED" ? event.payment : undefined,
   });
-  await publishTransition(em, outcome.from, after, outcome.reason, event.details);
+  await publishTransition(em, outcome.from, after, outcome.reason, event.details, outcome.compensation);
   return { kind: "transition", before: outcome.from, after, outcome };
 }

@@ -1,12 +1,18 @@
 import { InventoryReservedSchema } from "../../gen/shop/events/v1/inventory_events_pb.js";
-import { OrderCancelledSchema, OrderCreatedSchema, OrderExpiredSchema, OrderRejectedSchema } from "../../gen/shop/events/v1/order_events_pb.js";
+import {
+  OrderCancelledSchema,
+  OrderCreatedSchema,
+  OrderDeliveryFailedSchema,
+  OrderExpiredSchema,
+  OrderRejectedSchema,
+} from "../../gen/shop/events/v1/order_events_pb.js";
 import { Code } from "../../lib/errors.js";
 import { type EventContext, PermanentError } from "../../lib/events/index.js";
 import { isUpstreamFailure } from "../../lib/grpc/index.js";
 import { isUuid } from "../../lib/ids.js";
 import { type ConsumerSpec, consume } from "../../lib/runtime/index.js";
 import { tokenOf } from "./card.js";
-import { chargeStep, intentAfter, onOrderEnded, outageReason, type SagaOutcome, sagaOutcome } from "./domain/payment.js";
+import { chargeStep, intentAfter, intentStep, onOrderEnded, outageReason, type SagaOutcome, sagaOutcome } from "./domain/payment.js";
 import type { PaymentRow } from "./entities.js";
 import { publishCompleted, publishFailed, publishRefunded } from "./events.js";
 import * as store from "./payment-store.js";
@@ -49,7 +55,8 @@ async function answer(ctx: EventContext, payment: PaymentRow, outcome: SagaOutco
 
 /**
  * The saga steps payment owns: remember the order's token and total on order.created, charge
- * once on inventory.reserved, refund (or make sure nothing is ever charged) when the order is
+ * once when both order.created and inventory.reserved have arrived (whichever is second
+ * charges; neither waits for the other by retrying), refund (or make sure nothing is ever charged) when the order is
  * cancelled, expires or is rejected.
  */
 export function paymentConsumers(options: PaymentConsumerOptions): ConsumerSpec[] {
@@ -79,19 +86,76 @@ export function paymentConsumers(options: PaymentConsumerOptions): ConsumerSpec[
       else if (plan.intent === "cancel") await store.settleIntent(em, orderId, "CANCELLED");
     };
 
+  /**
+   * Charges the order of a PENDING intent once and answers the saga. Called with lockOrder held,
+   * from whichever of order.created and inventory.reserved arrives second.
+   */
+  async function chargeOrder(ctx: EventContext, orderId: string): Promise<void> {
+    const { em, logger } = ctx;
+    const intent = await store.lockIntent(em, orderId);
+    if (!intent || intent.status !== "PENDING") throw new Error(`order ${orderId} has no PENDING payment intent to charge`);
+    const existing = await store.findPaymentOfOrder(em, orderId, true);
+    if (existing) {
+      // Charged through CreatePayment before the saga got here: answer with that payment.
+      await answer(ctx, existing, sagaOutcome(existing));
+      return;
+    }
+    const input: store.ChargeInput = {
+      orderId,
+      customerId: intent.customerId,
+      amountMinor: intent.amountMinor!,
+      currency: intent.currency!,
+      token: intent.token ?? undefined,
+    };
+    let payment: PaymentRow;
+    try {
+      // The provider is called inside this transaction (holding the order lock). That is safe
+      // only because of the idempotency key charge:<order_id>: if the process dies after the
+      // provider charged and before the commit, the redelivered event calls again with the
+      // same key and gets the same charge back instead of a second one.
+      payment = await store.charge(em, provider, input);
+    } catch (error) {
+      if (!isUpstreamFailure(error) || ctx.deliveryCount < maxDeliver) throw error;
+      // Last attempt and the provider is still unreachable: end the saga instead of leaving
+      // the order waiting. With a real provider a timed-out call may still have charged; the
+      // charge:<order_id> key lets a reconciliation against the provider find and refund it.
+      const timedOut = (error as { code?: unknown }).code === Code.DEADLINE_EXCEEDED;
+      payment = await store.recordFailure(em, input, outageReason(timedOut));
+      logger.warn({ err: error, attempts: ctx.deliveryCount }, "payment provider unreachable on every attempt; payment failed");
+      await answer(ctx, payment, { event: "failed", reason: payment.failureReason! }, true);
+      return;
+    }
+    await answer(ctx, payment, sagaOutcome(payment));
+  }
+
   return [
     consume(
       OrderCreatedSchema,
       "payment-record-intent",
-      async (event, { em, logger }) => {
+      async (event, ctx) => {
+        const { em, logger } = ctx;
         const orderId = requireOrderId(event.orderId);
         const total = requireTotal(event.total);
         const token = tokenOf(event.paymentMethod?.token);
-        // Serialized with the cancellation handlers: each sees the other's committed row.
+        // Serialized with the charge and cancellation handlers: each sees the other's committed row.
         await store.lockOrder(em, orderId);
-        const stored = await store.recordIntent(em, { orderId, customerId: event.customerId, ...total, token });
-        if (!stored) logger.info("order already has a payment intent (redelivery, or it ended first)");
-        else if (!token) logger.warn("order.created carries no usable payment token; its charge will fail");
+        const intent = await store.lockIntent(em, orderId);
+        const details = { orderId, customerId: event.customerId, ...total, token };
+        switch (intentStep(intent?.status)) {
+          case "record":
+            await store.recordIntent(em, details);
+            if (!token) logger.warn("order.created carries no usable payment token; its charge will fail");
+            return;
+          case "record-and-charge":
+            // inventory.reserved was here first and recorded that; this event completes the step.
+            await store.completeIntent(em, details);
+            logger.info("stock was reserved before order.created arrived; charging now");
+            await chargeOrder(ctx, orderId);
+            return;
+          case "skip":
+            logger.info({ intent_status: intent?.status }, "order already has a payment intent (redelivery, or it ended first)");
+            return;
+        }
       },
       tuning,
     ),
@@ -101,56 +165,30 @@ export function paymentConsumers(options: PaymentConsumerOptions): ConsumerSpec[
       "payment-charge",
       async (event, ctx) => {
         const orderId = requireOrderId(event.orderId);
-        const { em, logger } = ctx;
-        await store.lockOrder(em, orderId);
-        const intent = await store.lockIntent(em, orderId);
-        const step = chargeStep(intent?.status);
-        if (step === "wait" || !intent) {
-          // Events of different subjects are not ordered: order.created may still be on its way.
-          throw new Error(`no payment intent for order ${orderId} yet: order.created not handled`);
+        await store.lockOrder(ctx.em, orderId);
+        const intent = await store.lockIntent(ctx.em, orderId);
+        switch (chargeStep(intent?.status)) {
+          case "await-order":
+            // Events of different subjects are not ordered: order.created (token and total) is
+            // still on its way. Record what was seen; order.created charges when it arrives.
+            await store.awaitOrder(ctx.em, orderId, event.customerId);
+            ctx.logger.info("stock reserved before order.created arrived; the charge waits for it");
+            return;
+          case "skip":
+            ctx.logger.info({ intent_status: intent?.status }, "payment intent already settled or waiting; nothing to charge");
+            return;
+          case "charge":
+            await chargeOrder(ctx, orderId);
+            return;
         }
-        if (step === "skip") {
-          logger.info({ intent_status: intent.status }, "payment intent already settled; nothing to charge");
-          return;
-        }
-        const existing = await store.findPaymentOfOrder(em, orderId, true);
-        if (existing) {
-          // Charged through CreatePayment before the saga got here: answer with that payment.
-          await answer(ctx, existing, sagaOutcome(existing));
-          return;
-        }
-        const input: store.ChargeInput = {
-          orderId,
-          customerId: intent.customerId,
-          amountMinor: intent.amountMinor!,
-          currency: intent.currency!,
-          token: intent.token ?? undefined,
-        };
-        let payment: PaymentRow;
-        try {
-          // The provider is called inside this transaction (holding the order lock). That is safe
-          // only because of the idempotency key charge:<order_id>: if the process dies after the
-          // provider charged and before the commit, the redelivered event calls again with the
-          // same key and gets the same charge back instead of a second one.
-          payment = await store.charge(em, provider, input);
-        } catch (error) {
-          if (!isUpstreamFailure(error) || ctx.deliveryCount < maxDeliver) throw error;
-          // Last attempt and the provider is still unreachable: end the saga instead of leaving
-          // the order waiting. With a real provider a timed-out call may still have charged; the
-          // charge:<order_id> key lets a reconciliation against the provider find and refund it.
-          const timedOut = (error as { code?: unknown }).code === Code.DEADLINE_EXCEEDED;
-          payment = await store.recordFailure(em, input, outageReason(timedOut));
-          logger.warn({ err: error, attempts: ctx.deliveryCount }, "payment provider unreachable on every attempt; payment failed");
-          await answer(ctx, payment, { event: "failed", reason: payment.failureReason! }, true);
-          return;
-        }
-        await answer(ctx, payment, sagaOutcome(payment));
       },
       tuning,
     ),
 
     consume(OrderCancelledSchema, "payment-refund-cancelled", onOrderEnd("order cancelled"), tuning),
     consume(OrderExpiredSchema, "payment-refund-expired", onOrderEnd("order expired"), tuning),
+    // The order state machine's compensation for a failed delivery: the whole charge back.
+    consume(OrderDeliveryFailedSchema, "payment-refund-delivery-failed", onOrderEnd("delivery failed"), tuning),
     // Rejected orders are never charged; this wipes the token the intent was holding.
     consume(OrderRejectedSchema, "payment-forget-rejected", onOrderEnd("order rejected"), tuning),
   ];

@@ -76,6 +76,33 @@ export async function recordIntent(em: EntityManager, intent: NewIntent): Promis
   }
 }
 
+/**
+ * Records that inventory.reserved arrived before order.created: an AWAITING_ORDER intent without
+ * token or total, which order.created completes and charges. Call with lockOrder held.
+ */
+export async function awaitOrder(em: EntityManager, orderId: string, customerId: string): Promise<void> {
+  await query(em, "INSERT INTO payment_intents (order_id, customer_id, status) VALUES (?, ?, 'AWAITING_ORDER') ON CONFLICT (order_id) DO NOTHING", [
+    orderId,
+    customerId,
+  ]);
+}
+
+/** Fills in an AWAITING_ORDER intent from order.created; it is PENDING (and chargeable) afterwards. Call with lockOrder held. */
+export async function completeIntent(em: EntityManager, intent: NewIntent): Promise<void> {
+  try {
+    await query(
+      em,
+      `UPDATE payment_intents SET amount_minor = ?, currency = ?, token = ?, token_fingerprint = ?, status = 'PENDING', updated_at = now()
+       WHERE order_id = ? AND status = 'AWAITING_ORDER'`,
+      [intent.amountMinor, intent.currency, intent.token ?? null, intent.token ? tokenFingerprint(intent.token) : null, intent.orderId],
+    );
+  } catch (error) {
+    // As in recordIntent: the driver's message would quote the token.
+    const code = (error as { code?: unknown }).code;
+    throw new Error(`completing the payment intent failed (${typeof code === "string" ? code : "unknown error"})`);
+  }
+}
+
 /** The intent of an order, locked for the rest of the transaction. */
 export async function lockIntent(em: EntityManager, orderId: string): Promise<Intent | undefined> {
   const [row] = await query(
@@ -97,12 +124,17 @@ export async function lockIntent(em: EntityManager, orderId: string): Promise<In
   };
 }
 
-/** Settles a PENDING intent (CHARGED / FAILED / CANCELLED) and wipes its token. */
-export async function settleIntent(em: EntityManager, orderId: string, status: Exclude<IntentStatus, "PENDING">, paymentId?: string): Promise<void> {
+/** Settles an open (PENDING or AWAITING_ORDER) intent as CHARGED / FAILED / CANCELLED and wipes its token. */
+export async function settleIntent(
+  em: EntityManager,
+  orderId: string,
+  status: Exclude<IntentStatus, "PENDING" | "AWAITING_ORDER">,
+  paymentId?: string,
+): Promise<void> {
   await query(
     em,
     `UPDATE payment_intents SET status = ?, payment_id = coalesce(?, payment_id), token = NULL, updated_at = now()
-     WHERE order_id = ? AND status = 'PENDING'`,
+     WHERE order_id = ? AND status IN ('PENDING', 'AWAITING_ORDER')`,
     [status, paymentId ?? null, orderId],
   );
 }
@@ -115,7 +147,8 @@ export async function writeTombstone(em: EntityManager, orderId: string, custome
   await query(
     em,
     `INSERT INTO payment_intents (order_id, customer_id, status) VALUES (?, ?, 'CANCELLED')
-     ON CONFLICT (order_id) DO UPDATE SET status = 'CANCELLED', token = NULL, updated_at = now() WHERE payment_intents.status = 'PENDING'`,
+     ON CONFLICT (order_id) DO UPDATE SET status = 'CANCELLED', token = NULL, updated_at = now()
+     WHERE payment_intents.status IN ('PENDING', 'AWAITING_ORDER')`,
     [orderId, customerId],
   );
 }

@@ -236,13 +236,29 @@ describe("payment service", () => {
       expect(completed.paymentId).toBeTruthy();
     });
 
-    it("retries inventory.reserved that arrives before order.created, then charges once", async () => {
+    it("records inventory.reserved that arrives before order.created, and order.created charges once", async () => {
       const order = newOrder();
-      const reservedId = await reserved(order);
-      await waitFor(() => logLines.some((line) => line.includes(reservedId) && line.includes("will retry")), { message: "a failed first attempt" });
+      await processed("payment-charge", await reserved(order));
+      // Handled on the first delivery: nothing failed, nothing waits for a retry.
+      expect((await runtime.bus.jsm.consumers.info(runtime.bus.names.stream, "payment-charge")).num_redelivered).toBe(0);
+      expect(await intentOf(order.orderId)).toEqual({ status: "AWAITING_ORDER", token: null });
+      expect(sim.chargeAttempts.get(`charge:${order.orderId}`)).toBeUndefined();
       await created(order, "tok_visa");
       expect(await log.expectEvent(PaymentCompletedSchema, order.orderId)).toMatchObject({ cardLast4: "4242" });
       expect(sim.chargeAttempts.get(`charge:${order.orderId}`)).toBe(1);
+      expect(await intentOf(order.orderId)).toEqual({ status: "CHARGED", token: null });
+      // A redelivered inventory.reserved charges nothing more.
+      await processed("payment-charge", await reserved(order));
+      expect(sim.chargeAttempts.get(`charge:${order.orderId}`)).toBe(1);
+    });
+
+    it("never charges an order whose reservation and cancellation both came before order.created", async () => {
+      const order = newOrder();
+      await processed("payment-charge", await reserved(order));
+      await processed("payment-refund-cancelled", await cancelled(order));
+      await processed("payment-record-intent", await created(order, "tok_visa"));
+      expect(await intentOf(order.orderId)).toEqual({ status: "CANCELLED", token: null });
+      expect(sim.chargeAttempts.get(`charge:${order.orderId}`)).toBeUndefined();
     });
 
     it("refunds on order.cancelled after the charge, once", async () => {

@@ -172,6 +172,29 @@ describe("order saga end to end", () => {
     });
   }, 60_000);
 
+  it("compensates a failed delivery: DELIVERY_FAILED, the charge refunded in full, the units back in stock", async () => {
+    const buyer = await customer();
+    const p = await product(5, 1_500n);
+    const order = await placeOrder(buyer.id, [{ productId: p.id, quantity: 2 }]);
+    await waitForStatus(order.id, [OrderStatus.CONFIRMED]);
+    const { delivery } = await waitFor(() => api.delivery.getDeliveryByOrder({ orderId: order.id }).catch(() => undefined), { message: "delivery created" });
+    await waitFor(async () => (await stockOf(p.id)).sold === 2, { message: "stock committed" });
+    await api.delivery.updateDeliveryStatus({ deliveryId: delivery!.id, status: DeliveryStatus.IN_TRANSIT, notes: "picked up" });
+    await waitForStatus(order.id, [OrderStatus.SHIPPED]);
+    await api.delivery.updateDeliveryStatus({ deliveryId: delivery!.id, status: DeliveryStatus.FAILED, notes: "parcel returned to sender" });
+
+    const failed = await waitForStatus(order.id, [OrderStatus.DELIVERY_FAILED]);
+    expect(failed.history.map((h) => h.toStatus).slice(-2)).toEqual([OrderStatus.SHIPPED, OrderStatus.DELIVERY_FAILED]);
+    await waitFor(
+      async () => (await api.payment.listPayments({ orderId: order.id })).payments[0]?.status === PaymentStatus.REFUNDED,
+      { message: "payment refunded" },
+    );
+    const [payment] = (await api.payment.listPayments({ orderId: order.id })).payments;
+    expect(payment.refundedAmount?.amountMinor).toBe(3_000n);
+    await waitFor(async () => (await stockOf(p.id)).available === 5, { message: "units back in stock" });
+    expect(await stockOf(p.id)).toMatchObject({ available: 5, reserved: 0, sold: 0 });
+  }, 60_000);
+
   /** Checks the invariants of section 8 over a set of orders and products. */
   async function expectInvariants(orders: Order[], products: { id: string; initial: number }[]) {
     const final = await Promise.all(orders.map((o) => api.order.getOrder({ orderId: o.id }).then((r) => r.order!)));

@@ -111,6 +111,17 @@ describe("order state machine", () => {
     }
   });
 
+  it("compensates a failed delivery (full refund, units restocked) and no other transition", () => {
+    for (const status of ALL) {
+      for (const input of INPUTS) {
+        const outcome = decide(status, input);
+        if (outcome.kind !== "transition") continue;
+        if (outcome.to === "DELIVERY_FAILED") expect(outcome.compensation).toEqual({ refund: "full", restock: true });
+        else expect(outcome.compensation).toBeUndefined();
+      }
+    }
+  });
+
   it("uses the cancel reason, with a default", () => {
     expect(decide("PENDING", { type: "cancel", reason: "" })).toMatchObject({ reason: "cancelled by customer" });
     expect(decide("PENDING", { type: "cancel", reason: "too slow" })).toMatchObject({ reason: "too slow" });

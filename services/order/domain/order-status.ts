@@ -40,9 +40,20 @@ export type OrderInput =
   | { type: "delivery.status_changed"; to: "IN_TRANSIT" | "DELIVERED" | "FAILED" | "PENDING" | "CANCELLED" }
   | { type: "cancel"; reason: string };
 
+/**
+ * What the saga gives back when a paid order fails for good. The policy for DELIVERY_FAILED:
+ * the parcel is lost or returned, so the customer gets the whole charge back and the units go
+ * back to available stock (a returned parcel is restocked; a lost one is written off by an
+ * AdjustStock, which keeps the movement log honest).
+ */
+export interface Compensation {
+  refund: "full";
+  restock: true;
+}
+
 export type OrderOutcome =
-  /** Move to `to`; `reason` is recorded in the status history. */
-  | { kind: "transition"; from: OrderStatus; to: OrderStatus; reason: string }
+  /** Move to `to`; `reason` is recorded in the status history; `compensation` is owed when set. */
+  | { kind: "transition"; from: OrderStatus; to: OrderStatus; reason: string; compensation?: Compensation }
   /** Nothing to do: a duplicate, late or irrelevant input. Not an error. */
   | { kind: "ignored"; why: string }
   /** A command that cannot apply now (FAILED_PRECONDITION for the caller). */
@@ -80,8 +91,10 @@ export function decide(status: OrderStatus, input: OrderInput): OrderOutcome {
           return move(status, "SHIPPED", "delivery in transit", ["CONFIRMED"]);
         case "DELIVERED":
           return move(status, "DELIVERED", "delivered", ["CONFIRMED", "SHIPPED"]);
-        case "FAILED":
-          return move(status, "DELIVERY_FAILED", "delivery failed", ["CONFIRMED", "SHIPPED"]);
+        case "FAILED": {
+          const outcome = move(status, "DELIVERY_FAILED", "delivery failed", ["CONFIRMED", "SHIPPED"]);
+          return outcome.kind === "transition" ? { ...outcome, compensation: { refund: "full", restock: true } } : outcome;
+        }
         default:
           return { kind: "ignored", why: `delivery ${input.to} does not change the order` };
       }

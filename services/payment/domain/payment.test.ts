@@ -4,6 +4,7 @@ import {
   chargeStep,
   FailureReason,
   intentAfter,
+  intentStep,
   isRefundable,
   onOrderEnded,
   outageReason,
@@ -82,12 +83,26 @@ describe("refund arithmetic", () => {
 });
 
 describe("saga decisions", () => {
-  it("charges only a PENDING intent and waits when there is none yet", () => {
-    expect(chargeStep(undefined)).toBe("wait");
+  it("charges only a PENDING intent, and records the reservation when order.created has not arrived", () => {
+    expect(chargeStep(undefined)).toBe("await-order");
     expect(chargeStep("PENDING")).toBe("charge");
+    expect(chargeStep("AWAITING_ORDER")).toBe("skip");
     expect(chargeStep("CHARGED")).toBe("skip");
     expect(chargeStep("FAILED")).toBe("skip");
     expect(chargeStep("CANCELLED")).toBe("skip");
+  });
+
+  it("charges on order.created when the reservation arrived first, and only then", () => {
+    expect(intentStep(undefined)).toBe("record");
+    expect(intentStep("AWAITING_ORDER")).toBe("record-and-charge");
+    for (const status of ["PENDING", "CHARGED", "FAILED", "CANCELLED"] as const) expect(intentStep(status)).toBe("skip");
+  });
+
+  it("charges exactly once whichever of order.created and inventory.reserved comes first", () => {
+    // reserved first: it records AWAITING_ORDER, order.created charges
+    expect([chargeStep(undefined), intentStep("AWAITING_ORDER")]).toEqual(["await-order", "record-and-charge"]);
+    // created first: it records PENDING, inventory.reserved charges
+    expect([intentStep(undefined), chargeStep("PENDING")]).toEqual(["record", "charge"]);
   });
 
   it("answers with the outcome of a stored payment", () => {
@@ -105,6 +120,7 @@ describe("saga decisions", () => {
     expect(onOrderEnded("CHARGED", completed)).toEqual({ refund: true, intent: "keep" });
     expect(onOrderEnded("CHARGED", { ...completed, status: "REFUNDED", refundedMinor: 500 })).toEqual({ refund: false, intent: "keep" });
     expect(onOrderEnded("PENDING", undefined)).toEqual({ refund: false, intent: "cancel" });
+    expect(onOrderEnded("AWAITING_ORDER", undefined)).toEqual({ refund: false, intent: "cancel" });
     expect(onOrderEnded(undefined, undefined)).toEqual({ refund: false, intent: "tombstone" });
     expect(onOrderEnded("FAILED", { ...completed, status: "FAILED" })).toEqual({ refund: false, intent: "keep" });
     // Charged through the RPC while the saga's intent was still pending.

@@ -8,10 +8,11 @@ export type PaymentStatus = "PENDING" | "COMPLETED" | "FAILED" | "REFUNDED" | "P
 
 /**
  * Status of the payment intent the saga keeps per order (from order.created):
- * PENDING (waiting for inventory.reserved, token held), CHARGED / FAILED (the saga's answer
- * was published), CANCELLED (the order ended first; a late inventory.reserved charges nothing).
+ * PENDING (waiting for inventory.reserved, token held), AWAITING_ORDER (inventory.reserved came
+ * first: order.created brings the token and charges at once), CHARGED / FAILED (the saga's
+ * answer was published), CANCELLED (the order ended first; a late event charges nothing).
  */
-export type IntentStatus = "PENDING" | "CHARGED" | "FAILED" | "CANCELLED";
+export type IntentStatus = "PENDING" | "AWAITING_ORDER" | "CHARGED" | "FAILED" | "CANCELLED";
 
 /** Failure reasons the service sets itself (providers add their own, e.g. card_declined). */
 export const FailureReason = {
@@ -77,15 +78,29 @@ export function planRefund(payment: RefundablePayment, requestedMinor?: number):
 
 /** What inventory.reserved does for an order, given its intent. */
 export type ChargeStep =
-  /** order.created has not been handled yet: retry later. */
-  | "wait"
+  /** order.created has not been handled yet: record AWAITING_ORDER, and order.created charges. */
+  | "await-order"
   | "charge"
-  /** Already answered (CHARGED / FAILED) or the order ended (CANCELLED): nothing to do. */
+  /** Already seen (AWAITING_ORDER), answered (CHARGED / FAILED) or the order ended (CANCELLED): nothing to do. */
   | "skip";
 
 export function chargeStep(intent: IntentStatus | undefined): ChargeStep {
-  if (intent === undefined) return "wait";
+  if (intent === undefined) return "await-order";
   return intent === "PENDING" ? "charge" : "skip";
+}
+
+/** What order.created does, given the order's intent. */
+export type IntentStep =
+  /** Store the intent (PENDING) and wait for inventory.reserved. */
+  | "record"
+  /** inventory.reserved came first: store the token and total and charge now. */
+  | "record-and-charge"
+  /** A redelivery, or the order ended first (CANCELLED tombstone): nothing to do. */
+  | "skip";
+
+export function intentStep(intent: IntentStatus | undefined): IntentStep {
+  if (intent === undefined) return "record";
+  return intent === "AWAITING_ORDER" ? "record-and-charge" : "skip";
 }
 
 /** The saga event a stored payment answers inventory.reserved with. */
@@ -116,7 +131,7 @@ export interface OrderEndPlan {
   refund: boolean;
   /**
    * tombstone: no intent yet, write a CANCELLED one so a late order.created / inventory.reserved
-   * charges nothing; cancel: a PENDING intent becomes CANCELLED; keep: already settled.
+   * charges nothing; cancel: a PENDING or AWAITING_ORDER intent becomes CANCELLED; keep: already settled.
    */
   intent: "tombstone" | "cancel" | "keep";
 }
@@ -124,7 +139,7 @@ export interface OrderEndPlan {
 export function onOrderEnded(intent: IntentStatus | undefined, payment: RefundablePayment | undefined): OrderEndPlan {
   return {
     refund: payment !== undefined && remainingRefundable(payment) > 0,
-    intent: intent === undefined ? "tombstone" : intent === "PENDING" ? "cancel" : "keep",
+    intent: intent === undefined ? "tombstone" : intent === "PENDING" || intent === "AWAITING_ORDER" ? "cancel" : "keep",
   };
 }
 

@@ -28,7 +28,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/events/v1/order_events.proto.
  */
 export const file_shop_events_v1_order_events: GenFile = /*@__PURE__*/
-  fileDesc("CiFzaG9wL2V2ZW50cy92MS9vcmRlcl9ldmVudHMucHJvdG8SDnNob3AuZXZlbnRzLnYxIncKDkV2ZW50T3JkZXJMaW5lEhIKCnByb2R1Y3RfaWQYASABKAkSEAoIcXVhbnRpdHkYAiABKAUSKQoKdW5pdF9wcmljZRgDIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5EhQKDHByb2R1Y3RfbmFtZRgEIAEoCSLsAgoMT3JkZXJDcmVhdGVkEhAKCG9yZGVyX2lkGAEgASgJEhMKC2N1c3RvbWVyX2lkGAIgASgJEi8KC29jY3VycmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgVsaW5lcxgEIAMoCzIeLnNob3AuZXZlbnRzLnYxLkV2ZW50T3JkZXJMaW5lEiQKBXRvdGFsGAUgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSMQoQc2hpcHBpbmdfYWRkcmVzcxgGIAEoCzIXLnNob3AuY29tbW9uLnYxLkFkZHJlc3MSNQoOcGF5bWVudF9tZXRob2QYByABKAsyHS5zaG9wLmNvbW1vbi52MS5QYXltZW50TWV0aG9kEhYKDmN1c3RvbWVyX2VtYWlsGAggASgJEhYKDmN1c3RvbWVyX3Bob25lGAkgASgJEhUKDWN1c3RvbWVyX25hbWUYCiABKAkimAIKDk9yZGVyQ29uZmlybWVkEhAKCG9yZGVyX2lkGAEgASgJEhMKC2N1c3RvbWVyX2lkGAIgASgJEi8KC29jY3VycmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgVsaW5lcxgEIAMoCzIeLnNob3AuZXZlbnRzLnYxLkV2ZW50T3JkZXJMaW5lEiQKBXRvdGFsGAUgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSMQoQc2hpcHBpbmdfYWRkcmVzcxgGIAEoCzIXLnNob3AuY29tbW9uLnYxLkFkZHJlc3MSEgoKcGF5bWVudF9pZBgHIAEoCRISCgpjYXJkX2xhc3Q0GAggASgJIpIBCg1PcmRlclJlamVjdGVkEhAKCG9yZGVyX2lkGAEgASgJEhMKC2N1c3RvbWVyX2lkGAIgASgJEi8KC29jY3VycmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YBCABKAkSGQoRc2hvcnRfcHJvZHVjdF9pZHMYBSADKAkifAoST3JkZXJQYXltZW50RmFpbGVkEhAKCG9yZGVyX2lkGAEgASgJEhMKC2N1c3RvbWVyX2lkGAIgASgJEi8KC29jY3VycmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YBCABKAkipgEKDk9yZGVyQ2FuY2VsbGVkEhAKCG9yZGVyX2lkGAEgASgJEhMKC2N1c3RvbWVyX2lkGAIgASgJEi8KC29jY3VycmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YBCABKAkSFwoPcHJldmlvdXNfc3RhdHVzGAUgASgJEhMKC3dhc19jaGFyZ2VkGAYgASgIImYKDE9yZGVyRXhwaXJlZBIQCghvcmRlcl9pZBgBIAEoCRITCgtjdXN0b21lcl9pZBgCIAEoCRIvCgtvY2N1cnJlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAipQEKDE9yZGVyU2hpcHBlZBIQCghvcmRlcl9pZBgBIAEoCRITCgtjdXN0b21lcl9pZBgCIAEoCRIvCgtvY2N1cnJlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZGVsaXZlcnlfaWQYBCABKAkSDwoHY2FycmllchgFIAEoCRIXCg90cmFja2luZ19udW1iZXIYBiABKAkifQoOT3JkZXJEZWxpdmVyZWQSEAoIb3JkZXJfaWQYASABKAkSEwoLY3VzdG9tZXJfaWQYAiABKAkSLwoLb2NjdXJyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2RlbGl2ZXJ5X2lkGAQgASgJYgZwcm90bzM", [file_google_protobuf_timestamp, file_shop_common_v1_common]);
+  fileDesc("CiFzaG9wL2V2ZW50cy92MS9vcmRlcl9ldmVudHMucHJvdG8SDnNob3AuZXZlbnRzLnYxIncKDkV2ZW50T3JkZXJMaW5lEhIKCnByb2R1Y3RfaWQYASABKAkSEAoIcXVhbnRpdHkYAiABKAUSKQoKdW5pdF9wcmljZRgDIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5EhQKDHByb2R1Y3RfbmFtZRgEIAEoCSLsAgoMT3JkZXJDcmVhdGVkEhAKCG9yZGVyX2lkGAEgASgJEhMKC2N1c3RvbWVyX2lkGAIgASgJEi8KC29jY3VycmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgVsaW5lcxgEIAMoCzIeLnNob3AuZXZlbnRzLnYxLkV2ZW50T3JkZXJMaW5lEiQKBXRvdGFsGAUgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSMQoQc2hpcHBpbmdfYWRkcmVzcxgGIAEoCzIXLnNob3AuY29tbW9uLnYxLkFkZHJlc3MSNQoOcGF5bWVudF9tZXRob2QYByABKAsyHS5zaG9wLmNvbW1vbi52MS5QYXltZW50TWV0aG9kEhYKDmN1c3RvbWVyX2VtYWlsGAggASgJEhYKDmN1c3RvbWVyX3Bob25lGAkgASgJEhUKDWN1c3RvbWVyX25hbWUYCiABKAkixwIKDk9yZGVyQ29uZmlybWVkEhAKCG9yZGVyX2lkGAEgASgJEhMKC2N1c3RvbWVyX2lkGAIgASgJEi8KC29jY3VycmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgVsaW5lcxgEIAMoCzIeLnNob3AuZXZlbnRzLnYxLkV2ZW50T3JkZXJMaW5lEiQKBXRvdGFsGAUgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSMQoQc2hpcHBpbmdfYWRkcmVzcxgGIAEoCzIXLnNob3AuY29tbW9uLnYxLkFkZHJlc3MSEgoKcGF5bWVudF9pZBgHIAEoCRISCgpjYXJkX2xhc3Q0GAggASgJEhUKDWN1c3RvbWVyX25hbWUYCSABKAkSFgoOY3VzdG9tZXJfZW1haWwYCiABKAkikgEKDU9yZGVyUmVqZWN0ZWQSEAoIb3JkZXJfaWQYASABKAkSEwoLY3VzdG9tZXJfaWQYAiABKAkSLwoLb2NjdXJyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgEIAEoCRIZChFzaG9ydF9wcm9kdWN0X2lkcxgFIAMoCSJ8ChJPcmRlclBheW1lbnRGYWlsZWQSEAoIb3JkZXJfaWQYASABKAkSEwoLY3VzdG9tZXJfaWQYAiABKAkSLwoLb2NjdXJyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgEIAEoCSKmAQoOT3JkZXJDYW5jZWxsZWQSEAoIb3JkZXJfaWQYASABKAkSEwoLY3VzdG9tZXJfaWQYAiABKAkSLwoLb2NjdXJyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgEIAEoCRIXCg9wcmV2aW91c19zdGF0dXMYBSABKAkSEwoLd2FzX2NoYXJnZWQYBiABKAgiZgoMT3JkZXJFeHBpcmVkEhAKCG9yZGVyX2lkGAEgASgJEhMKC2N1c3RvbWVyX2lkGAIgASgJEi8KC29jY3VycmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKlAQoMT3JkZXJTaGlwcGVkEhAKCG9yZGVyX2lkGAEgASgJEhMKC2N1c3RvbWVyX2lkGAIgASgJEi8KC29jY3VycmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtkZWxpdmVyeV9pZBgEIAEoCRIPCgdjYXJyaWVyGAUgASgJEhcKD3RyYWNraW5nX251bWJlchgGIAEoCSJ9Cg5PcmRlckRlbGl2ZXJlZBIQCghvcmRlcl9pZBgBIAEoCRITCgtjdXN0b21lcl9pZBgCIAEoCRIvCgtvY2N1cnJlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZGVsaXZlcnlfaWQYBCABKAkiqwEKE09yZGVyRGVsaXZlcnlGYWlsZWQSEAoIb3JkZXJfaWQYASABKAkSEwoLY3VzdG9tZXJfaWQYAiABKAkSLwoLb2NjdXJyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgEIAEoCRITCgtkZWxpdmVyeV9pZBgFIAEoCRIXCg9wcmV2aW91c19zdGF0dXMYBiABKAliBnByb3RvMw", [file_google_protobuf_timestamp, file_shop_common_v1_common]);
 
 /**
  * One line of an order as carried by order events. Prices are the ones the order was
@@ -141,7 +141,8 @@ export const OrderCreatedSchema: GenMessage<OrderCreated> = /*@__PURE__*/
 
 /**
  * shop.order.confirmed: the order was paid (status CONFIRMED). Inventory commits the
- * reservation, file generates the invoice, delivery creates a delivery.
+ * reservation, file generates the invoice, delivery creates a delivery. It carries everything
+ * these steps need, so none of them depends on having seen shop.order.created first.
  *
  * @generated from message shop.events.v1.OrderConfirmed
  */
@@ -187,6 +188,18 @@ export type OrderConfirmed = Message<"shop.events.v1.OrderConfirmed"> & {
    * @generated from field: string card_last4 = 8;
    */
   cardLast4: string;
+
+  /**
+   * The customer as the invoice names them; empty when unknown.
+   *
+   * @generated from field: string customer_name = 9;
+   */
+  customerName: string;
+
+  /**
+   * @generated from field: string customer_email = 10;
+   */
+  customerEmail: string;
 };
 
 /**
@@ -433,4 +446,53 @@ export type OrderDelivered = Message<"shop.events.v1.OrderDelivered"> & {
  */
 export const OrderDeliveredSchema: GenMessage<OrderDelivered> = /*@__PURE__*/
   messageDesc(file_shop_events_v1_order_events, 8);
+
+/**
+ * shop.order.delivery_failed: the delivery failed after payment (status DELIVERY_FAILED). The
+ * order state machine's policy compensates: payment refunds the charge in full and inventory
+ * returns the units to available stock. Notification announces the failure from
+ * shop.delivery.status_changed.
+ *
+ * @generated from message shop.events.v1.OrderDeliveryFailed
+ */
+export type OrderDeliveryFailed = Message<"shop.events.v1.OrderDeliveryFailed"> & {
+  /**
+   * @generated from field: string order_id = 1;
+   */
+  orderId: string;
+
+  /**
+   * @generated from field: string customer_id = 2;
+   */
+  customerId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occurred_at = 3;
+   */
+  occurredAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: string delivery_id = 5;
+   */
+  deliveryId: string;
+
+  /**
+   * Status before the failure: "CONFIRMED" or "SHIPPED".
+   *
+   * @generated from field: string previous_status = 6;
+   */
+  previousStatus: string;
+};
+
+/**
+ * Describes the message shop.events.v1.OrderDeliveryFailed.
+ * Use `create(OrderDeliveryFailedSchema)` to create a new message.
+ */
+export const OrderDeliveryFailedSchema: GenMessage<OrderDeliveryFailed> = /*@__PURE__*/
+  messageDesc(file_shop_events_v1_order_events, 9);
 
