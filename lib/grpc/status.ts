@@ -4,6 +4,28 @@ import { ServiceError } from "../errors.js";
 /** Trailer that carries `ServiceError.field`, so the caller's ServiceError names the field too. */
 export const ERROR_FIELD_TRAILER = "x-error-field";
 
+/**
+ * A field path as an ASCII metadata value. Paths can carry client input (an unknown JSON key, a
+ * map key), and grpc-js throws on a value outside printable ASCII, so anything else, and `%`
+ * itself, is percent-encoded as UTF-8 (the encoding grpc-message uses). Capped, since a
+ * header is no place for a client's megabyte.
+ */
+export function encodeErrorField(field: string): string {
+  const capped = field.length > 200 ? `${field.slice(0, 200)}...` : field;
+  // Unpaired surrogates would make encodeURIComponent throw: replace them first.
+  const wellFormed = capped.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\ufffd");
+  return wellFormed.replace(/[^\x20-\x24\x26-\x7e]+/g, (run) => encodeURIComponent(run));
+}
+
+/** The field path written by {@link encodeErrorField}; a value that does not decode is kept as is. */
+export function decodeErrorField(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
 /** The message callers see for any error that is not a ServiceError. */
 export const INTERNAL_MESSAGE = "internal error";
 
@@ -22,7 +44,7 @@ export interface HandlerStatus extends StatusObject {
 export function statusFromError(err: unknown, cancelledBy?: ServiceError): HandlerStatus {
   if (err instanceof ServiceError && err.code !== Code.OK) {
     const metadata = new Metadata();
-    if (err.field) metadata.set(ERROR_FIELD_TRAILER, err.field);
+    if (err.field) metadata.set(ERROR_FIELD_TRAILER, encodeErrorField(err.field));
     return { code: err.code, details: err.message, metadata, expected: true };
   }
   if (cancelledBy) {
@@ -45,7 +67,7 @@ export function toServiceError(err: unknown): unknown {
   if (err instanceof ServiceError || !isGrpcCallError(err)) return err;
   const field = err.metadata?.get(ERROR_FIELD_TRAILER)[0];
   const code = isBrokenTransport(err.code, err.details) ? Code.UNAVAILABLE : err.code;
-  return new ServiceError(code, err.details || Code[err.code], typeof field === "string" ? field : undefined);
+  return new ServiceError(code, err.details || Code[err.code], typeof field === "string" ? decodeErrorField(field) : undefined);
 }
 
 /**
