@@ -6,7 +6,7 @@ import { requireStorableMessage } from "../lib/text.js";
 import type { Gatekeeper } from "./admission.js";
 import type { Call, PublicApi } from "./api/index.js";
 import type { Principal } from "./auth.js";
-import { reclassifyDecodeErrors } from "./decode-errors.js";
+import { asClientError, reclassifyDecodeErrors } from "./decode-errors.js";
 import { checkCorrelationHeader, type GatewayError, toConnectError, unauthenticated } from "./errors.js";
 import { IDEMPOTENCY_HEADER, type IdempotencyStore, idempotencyKey, keyInProgress, keyReused, requestHash } from "./idempotency.js";
 import { REFLECTION_PATHS, registerReflection } from "./reflection.js";
@@ -85,7 +85,7 @@ function adapt<S extends DescService>(service: S, api: AnyApi, store: Idempotenc
             const key = call.idempotencyKey;
             return await (key ? idempotent(store, method, input, { ...call, idempotencyKey: key }, ctx, run) : run());
           } catch (error) {
-            throw toConnectError(error, logger);
+            throw toConnectError(asClientError(ctx, error), logger);
           }
         };
         break;
@@ -94,7 +94,7 @@ function adapt<S extends DescService>(service: S, api: AnyApi, store: Idempotenc
           try {
             return await (fn(storable(method, input), callOf(ctx)) as Promise<unknown>);
           } catch (error) {
-            throw toConnectError(error, logger);
+            throw toConnectError(asClientError(ctx, error), logger);
           }
         };
         break;
@@ -104,7 +104,7 @@ function adapt<S extends DescService>(service: S, api: AnyApi, store: Idempotenc
             requireStorableMessage(method.input, input);
             yield* fn(input, callOf(ctx)) as AsyncIterable<unknown>;
           } catch (error) {
-            throw toConnectError(error, logger);
+            throw toConnectError(asClientError(ctx, error), logger);
           }
         };
         break;

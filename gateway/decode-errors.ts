@@ -27,6 +27,19 @@ export function isDecodeError(error: unknown): error is ConnectError {
   return error instanceof ConnectError && DECODE_ERRORS.some((e) => e.code === error.code && e.message.test(error.rawMessage));
 }
 
+function invalidRequestMessage(ctx: Pick<HandlerContext, "method">, error: ConnectError): string {
+  return `request: is not a valid ${ctx.method.input.typeName} message (${error.rawMessage})`;
+}
+
+/**
+ * The error to answer with for `error` thrown inside a handler: a decode error surfaces there
+ * for streaming requests (the handler reads the messages); it becomes INVALID_ARGUMENT.
+ */
+export function asClientError(ctx: Pick<HandlerContext, "method">, error: unknown): unknown {
+  if (!isDecodeError(error)) return error;
+  return new ConnectError(invalidRequestMessage(ctx, error), Code.InvalidArgument, { [ERROR_FIELD_TRAILER]: "request" });
+}
+
 /** Makes a decode error of this call go out as INVALID_ARGUMENT naming the request. */
 export function reclassifyDecodeErrors(ctx: HandlerContext): void {
   if (ctx.signal.aborted) return;
@@ -37,7 +50,7 @@ export function reclassifyDecodeErrors(ctx: HandlerContext): void {
       if (!isDecodeError(reason)) return;
       const writable = reason as { code: Code; rawMessage: string };
       writable.code = Code.InvalidArgument;
-      writable.rawMessage = `request: is not a valid ${ctx.method.input.typeName} message (${reason.rawMessage})`;
+      writable.rawMessage = invalidRequestMessage(ctx, reason);
       reason.metadata.set(ERROR_FIELD_TRAILER, "request");
     },
     { once: true },
