@@ -528,6 +528,19 @@ describe("gateway (fake upstreams)", () => {
       const connectMethod = await rawHttp("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n");
       expect(connectMethod).toMatch(/^HTTP\/1\.1 405 /);
       expect(JSON.parse(connectMethod.slice(connectMethod.indexOf("\r\n\r\n") + 4))).toMatchObject({ error: { code: "unimplemented" } });
+      const session = http2Connect(base);
+      const h2 = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const stream = session.request({ ":method": "CONNECT", ":authority": "example.com:443" });
+        let status = 0;
+        let body = "";
+        stream.on("response", (headers) => (status = Number(headers[":status"])));
+        stream.on("data", (chunk: Buffer) => (body += chunk.toString()));
+        stream.on("end", () => resolve({ status, body }));
+        stream.on("error", reject);
+      });
+      session.close();
+      expect(h2.status).toBe(405);
+      expect(JSON.parse(h2.body)).toMatchObject({ error: { code: "unimplemented" } });
       const badHeader = await rawHttp("GET /health HTTP/1.1\r\nHost: x\r\nX-Bad: a\u0001b\r\n\r\n");
       expect(badHeader).toMatch(/^HTTP\/1\.1 400 /);
       expect(JSON.parse(badHeader.slice(badHeader.indexOf("\r\n\r\n") + 4))).toMatchObject({ error: { code: "invalid_argument" } });

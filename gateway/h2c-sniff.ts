@@ -67,10 +67,14 @@ export function createDualServer(handler: RequestHandler, options: DualServerOpt
   // Requests Node's parser refuses, and CONNECT (which Node hands to a 'connect' listener or,
   // without one, answers by closing the connection), get a JSON error like every other answer.
   http1.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => answerRawError(socket, parserErrorAnswer(error)));
-  http1.on("connect", (_req: IncomingMessage, socket: Duplex) =>
-    answerRawError(socket, { status: 405, code: "unimplemented", message: "method CONNECT is not supported: this is not a proxy", headers: { allow: "GET, POST, PUT, PATCH, DELETE" } }),
-  );
+  http1.on("connect", (_req: IncomingMessage, socket: Duplex) => answerRawError(socket, CONNECT_REFUSED));
   const http2 = createHttp2Server({}, handler as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
+  // Over HTTP/2 Node answers CONNECT with a bodyless 405 unless someone listens.
+  http2.on("connect", (_req: Http2ServerRequest, res: Http2ServerResponse) => {
+    const body = JSON.stringify({ error: { code: "unimplemented", message: CONNECT_REFUSED.message } });
+    res.writeHead(405, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...CONNECT_REFUSED.headers });
+    res.end(body);
+  });
 
   const sockets = new Set<Socket>();
   const sessions = new Set<Http2Session>();
@@ -137,6 +141,13 @@ export function createDualServer(handler: RequestHandler, options: DualServerOpt
     },
   };
 }
+
+const CONNECT_REFUSED: RawErrorAnswer = {
+  status: 405,
+  code: "unimplemented",
+  message: "method CONNECT is not supported: this is not a proxy",
+  headers: { allow: "GET, POST, PUT, PATCH, DELETE" },
+};
 
 /** An error answer written straight to a socket, outside any request handler. */
 export interface RawErrorAnswer {
