@@ -32,6 +32,8 @@ export interface Route {
   stream?: boolean;
   /** The route reads the body itself (`ctx.rawBody`, e.g. uploads) instead of as JSON. */
   rawBody?: boolean;
+  /** The route takes no body (POST/DELETE actions): any field in one is an unknown field. */
+  noBody?: boolean;
   /** Also accept the token as `?access_token=` (EventSource cannot send headers). */
   tokenInQuery?: boolean;
   /** One line for the route table. */
@@ -204,6 +206,8 @@ export class RestRouter {
       let json: JsonObject | undefined;
       const readJson = async () => {
         if (!route.rawBody && route.method !== "GET") json = parseJsonBody(await body!.bytes(), req.headers["content-type"]);
+        const ignored = route.noBody && json ? Object.keys(json)[0] : undefined;
+        if (ignored !== undefined) throw invalid(ignored, "unknown field: this route takes no body");
       };
 
       if (key && hash) {
