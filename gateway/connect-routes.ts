@@ -1,10 +1,13 @@
 import { type DescMethod, type DescService, type Message, toBinary } from "@bufbuild/protobuf";
 import { type ConnectRouter, createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "../lib/log.js";
+import { CORRELATION_HEADER } from "../lib/telemetry/index.js";
+import { requireStorableMessage } from "../lib/text.js";
 import type { Gatekeeper } from "./admission.js";
 import type { Call, PublicApi } from "./api/index.js";
 import type { Principal } from "./auth.js";
-import { type GatewayError, toConnectError, unauthenticated } from "./errors.js";
+import { asClientError, reclassifyDecodeErrors } from "./decode-errors.js";
+import { checkCorrelationHeader, type GatewayError, toConnectError, unauthenticated } from "./errors.js";
 import { IDEMPOTENCY_HEADER, type IdempotencyStore, idempotencyKey, keyInProgress, keyReused, requestHash } from "./idempotency.js";
 import { REFLECTION_PATHS, registerReflection } from "./reflection.js";
 import { UPSTREAM_SERVICES } from "./upstreams.js";
@@ -43,9 +46,12 @@ export function rpcPaths(): Map<string, "unary" | "stream"> {
  */
 export function requestGate(gatekeeper: Gatekeeper): (ctx: HandlerContext) => Promise<void> {
   return async (ctx) => {
+    // First, before connect reads the body: it is what can fail to decode.
+    reclassifyDecodeErrors(ctx);
     try {
       const info = ctx.values.get(requestInfoKey);
       if (info.rejection) throw info.rejection;
+      checkCorrelationHeader(ctx.requestHeader.get(CORRELATION_HEADER));
       // Reflection describes only the public API: no token needed (buf curl, grpcurl).
       const required = !ctx.service.typeName.startsWith("grpc.reflection.");
       const principal = await gatekeeper.admit(ctx.requestHeader.get("authorization"), info.clientAddress, required);
@@ -73,30 +79,32 @@ function adapt<S extends DescService>(service: S, api: AnyApi, store: Idempotenc
       case "unary":
         impl[method.localName] = async (input: Message, ctx: HandlerContext) => {
           try {
+            requireStorableMessage(method.input, input);
             const call = callOf(ctx);
             const run = () => fn(input, call) as Promise<Message>;
             const key = call.idempotencyKey;
             return await (key ? idempotent(store, method, input, { ...call, idempotencyKey: key }, ctx, run) : run());
           } catch (error) {
-            throw toConnectError(error, logger);
+            throw toConnectError(asClientError(ctx, error), logger);
           }
         };
         break;
       case "client_streaming":
-        impl[method.localName] = async (input: unknown, ctx: HandlerContext) => {
+        impl[method.localName] = async (input: AsyncIterable<Message>, ctx: HandlerContext) => {
           try {
-            return await (fn(input, callOf(ctx)) as Promise<unknown>);
+            return await (fn(storable(method, input), callOf(ctx)) as Promise<unknown>);
           } catch (error) {
-            throw toConnectError(error, logger);
+            throw toConnectError(asClientError(ctx, error), logger);
           }
         };
         break;
       case "server_streaming":
-        impl[method.localName] = async function* (input: unknown, ctx: HandlerContext) {
+        impl[method.localName] = async function* (input: Message, ctx: HandlerContext) {
           try {
+            requireStorableMessage(method.input, input);
             yield* fn(input, callOf(ctx)) as AsyncIterable<unknown>;
           } catch (error) {
-            throw toConnectError(error, logger);
+            throw toConnectError(asClientError(ctx, error), logger);
           }
         };
         break;
@@ -105,6 +113,14 @@ function adapt<S extends DescService>(service: S, api: AnyApi, store: Idempotenc
     }
   }
   return impl as ServiceImpl<S>;
+}
+
+/** The messages of a client stream, each checked for strings no service can store. */
+async function* storable(method: DescMethod, input: AsyncIterable<Message>): AsyncGenerator<Message> {
+  for await (const message of input) {
+    requireStorableMessage(method.input, message);
+    yield message;
+  }
 }
 
 export function connectRoutes(api: PublicApi, store: IdempotencyStore<Message>, logger: Logger): (router: ConnectRouter) => void {

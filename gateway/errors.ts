@@ -1,7 +1,8 @@
 import { type Code as ConnectCode, ConnectError } from "@connectrpc/connect";
 import { Code, ServiceError } from "../lib/errors.js";
-import { ERROR_FIELD_TRAILER } from "../lib/grpc/index.js";
+import { encodeErrorField, ERROR_FIELD_TRAILER } from "../lib/grpc/index.js";
 import type { Logger } from "../lib/log.js";
+import { CORRELATION_HEADER, isValidCorrelationId } from "../lib/telemetry/index.js";
 
 /**
  * Errors at the edge. Everything a route or RPC throws ends up here: a ServiceError (from an
@@ -117,7 +118,8 @@ export function toConnectError(error: unknown, logger?: Logger): ConnectError {
   const metadata = new Headers(e instanceof GatewayError ? e.options.headers : undefined);
   const seconds = retryAfter(e);
   if (seconds !== undefined) metadata.set("retry-after", String(seconds));
-  if (e.field) metadata.set(ERROR_FIELD_TRAILER, e.field);
+  // The field may carry client input (an unknown JSON key): encoded, a header can always hold it.
+  if (e.field) metadata.set(ERROR_FIELD_TRAILER, encodeErrorField(e.field));
   // gRPC status codes and Connect codes share their numbers (1 CANCELLED ... 16 UNAUTHENTICATED).
   return new ConnectError(e.message, e.code as number as ConnectCode, metadata);
 }
@@ -132,4 +134,13 @@ export function unauthenticated(message: string): GatewayError {
 
 export function permissionDenied(message: string, field?: string): GatewayError {
   return new GatewayError(Code.PERMISSION_DENIED, message, { field });
+}
+
+/**
+ * A client may send its own `x-correlation-id` to find its request in the logs; one that could
+ * not travel on (control or non-ASCII characters, too long) is INVALID_ARGUMENT naming the header.
+ */
+export function checkCorrelationHeader(value: string | null | undefined): void {
+  if (value === undefined || value === null || isValidCorrelationId(value)) return;
+  throw invalid(CORRELATION_HEADER, "must be 1 to 128 visible ASCII characters");
 }

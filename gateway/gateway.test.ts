@@ -6,7 +6,7 @@
  */
 import { execFile } from "node:child_process";
 import { connect as http2Connect } from "node:http2";
-import { createServer } from "node:net";
+import { connect as netConnect, createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
@@ -407,6 +407,13 @@ describe("gateway (fake upstreams)", () => {
       ["an unknown query parameter", () => call("GET", "/api/v1/orders?colour=red", { token: aliceToken }), 400, "colour", /unknown query parameter/],
       ["a bad enum", () => call("GET", "/api/v1/orders?status=SHIPPING", { token: aliceToken }), 400, "status", /must be one of/],
       ["a bad percent-encoding", () => call("GET", "/api/v1/orders/%E0%A4%A", { token: aliceToken }), 400, "id", /percent-encoded/],
+      ["a __proto__ key", () => post(`{"__proto__": {"admin": true}, "items": ${JSON.stringify(ORDER.items)}}`), 400, "__proto__", /unknown field/],
+      ["a constructor key", () => post(JSON.stringify({ ...ORDER, constructor: { prototype: {} } })), 400, "constructor", /unknown field/],
+      ["a NUL character", () => post(JSON.stringify({ ...ORDER, shipping_address: { line1: "1 Main\u0000St" } })), 400, "shipping_address.line1", /NUL/],
+      ["an unpaired surrogate", () => post('{"items": [{"product_id": "\\ud800", "quantity": 1}]}'), 400, "items[0].product_id", /invalid UTF8|unpaired surrogate/],
+      ["a control character in a path id", () => call("GET", "/api/v1/orders/%01abc", { token: aliceToken }), 400, "id", /must be a UUID/],
+      ["a non-ASCII path id", () => call("PUT", "/api/v1/orders/%C3%A9%E2%80%A8/cancel", { token: aliceToken }), 400, "id", /must be a UUID/],
+      ["a non-ASCII x-correlation-id", () => call("GET", "/api/v1/orders", { token: aliceToken, headers: { "x-correlation-id": "caf\u00e9" } }), 400, "x-correlation-id", /visible ASCII/],
     ])("%s is a 4xx naming the problem", async (_name, send, status, field, message) => {
       const before = fakes.orders.createCalls;
       const answer = await send();
@@ -414,6 +421,132 @@ describe("gateway (fake upstreams)", () => {
       expect((answer.json as { error: { field: string; message: string } }).error).toMatchObject({ field, message: expect.stringMatching(message) });
       // Only the zero quantity is judged by the upstream (a business rule); the rest never leaves the gateway.
       if (!String(message).includes("1 to 1000")) expect(fakes.orders.createCalls).toBe(before);
+    });
+
+    /** A gRPC-style envelope: flags, big-endian length, message. */
+    const envelope = (bytes: number[], flags = 0) => {
+      const out = Buffer.alloc(5 + bytes.length);
+      out.writeUInt8(flags, 0);
+      out.writeUInt32BE(bytes.length, 1);
+      Buffer.from(bytes).copy(out, 5);
+      return out;
+    };
+    const TRUNCATED = [0x0a, 0x05, 0x61];
+    const rpcPath = "/shop.order.v1.OrderService/GetOrder";
+
+    /** A raw gRPC call over h2c: the grpc-status and grpc-message the gateway sends. */
+    async function rawGrpc(path: string, body: Buffer, headers: Record<string, string> = {}): Promise<{ status?: string; message?: string }> {
+      const session = http2Connect(base);
+      try {
+        return await new Promise((resolve, reject) => {
+          const stream = session.request({
+            ":method": "POST",
+            ":path": path,
+            "content-type": "application/grpc",
+            te: "trailers",
+            authorization: `Bearer ${aliceToken}`,
+            ...headers,
+          });
+          let head: Record<string, unknown> = {};
+          stream.on("response", (h) => (head = h));
+          stream.on("trailers", (t) => resolve({ status: String(t["grpc-status"]), message: String(t["grpc-message"] ?? "") }));
+          stream.on("end", () => resolve({ status: head["grpc-status"] as string | undefined, message: head["grpc-message"] as string | undefined }));
+          stream.on("error", reject);
+          stream.resume();
+          stream.end(body);
+        });
+      } finally {
+        session.close();
+      }
+    }
+
+    it("undecodable protobuf is INVALID_ARGUMENT on Connect, gRPC-Web and gRPC, never internal", async () => {
+      const connect = await fetch(`${base}${rpcPath}`, {
+        method: "POST",
+        headers: { "content-type": "application/proto", authorization: `Bearer ${aliceToken}` },
+        body: Buffer.from(TRUNCATED),
+      });
+      expect(connect.status).toBe(400);
+      expect(await connect.json()).toMatchObject({ code: "invalid_argument", message: expect.stringMatching(/^request: is not a valid shop\.order\.v1\.GetOrderRequest/) });
+      expect(connect.headers.get("x-error-field")).toBe("request");
+
+      const web = await fetch(`${base}${rpcPath}`, {
+        method: "POST",
+        headers: { "content-type": "application/grpc-web+proto", authorization: `Bearer ${aliceToken}` },
+        body: envelope(TRUNCATED),
+      });
+      const trailer = (web.headers.get("grpc-status") ?? "") + Buffer.from(await web.arrayBuffer()).toString("latin1");
+      expect(trailer).toMatch(/grpc-status:? ?3|^3/);
+
+      for (const [name, body, headers] of [
+        ["truncated", envelope(TRUNCATED), {}],
+        ["wrong wire type", envelope([0x0d, 1, 2, 3, 4]), {}],
+        ["invalid UTF-8", envelope([0x0a, 0x02, 0xc3, 0x28]), {}],
+        ["varint overflow", envelope([0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), {}],
+        ["compressed flag without an encoding", envelope([0x0a, 0x00], 1), {}],
+        ["gzip that is not gzip", envelope([1, 2, 3], 1), { "grpc-encoding": "gzip" }],
+        ["no message at all", Buffer.alloc(0), {}],
+      ] as const) {
+        expect({ name, ...(await rawGrpc(rpcPath, body, headers)) }).toMatchObject({ name, status: "3" });
+      }
+    });
+
+    it("an error field made of client input travels safely in metadata", async () => {
+      const response = await fetch(`${base}/shop.notification.v1.NotificationService/SendNotification`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${adminToken}` },
+        // "€" cannot be a header value as it is (Headers.set throws): before, the error handler failed.
+        body: JSON.stringify({ templateData: { "k€\n": "x\u0000" } }),
+      });
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({ code: "invalid_argument", message: expect.stringMatching(/NUL/) });
+      expect(decodeURIComponent(response.headers.get("x-error-field") ?? "")).toBe('template_data["k€\\n"]');
+    });
+
+    it("a non-ASCII x-correlation-id on an RPC is INVALID_ARGUMENT naming the header", async () => {
+      const response = await fetch(`${base}${rpcPath}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${aliceToken}`, "x-correlation-id": "\u00ff\u00fe" },
+        body: "{}",
+      });
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({ code: "invalid_argument", message: expect.stringMatching(/^x-correlation-id:/) });
+    });
+
+    /** Bytes straight onto a socket, and whatever comes back until the server closes. */
+    async function rawHttp(request: string): Promise<string> {
+      const socket = netConnect(gateway.port, "127.0.0.1");
+      socket.write(request);
+      let out = "";
+      socket.on("data", (chunk: Buffer) => (out += chunk.toString("latin1")));
+      await waitFor(() => socket.closed || socket.readableEnded, { timeoutMs: 10_000, message: "the server to close the connection" });
+      socket.destroy();
+      return out;
+    }
+
+    it("answers CONNECT and requests Node's parser refuses with a JSON error body", async () => {
+      const connectMethod = await rawHttp("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n");
+      expect(connectMethod).toMatch(/^HTTP\/1\.1 405 /);
+      expect(JSON.parse(connectMethod.slice(connectMethod.indexOf("\r\n\r\n") + 4))).toMatchObject({ error: { code: "unimplemented" } });
+      const session = http2Connect(base);
+      const h2 = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const stream = session.request({ ":method": "CONNECT", ":authority": "example.com:443" });
+        let status = 0;
+        let body = "";
+        stream.on("response", (headers) => (status = Number(headers[":status"])));
+        stream.on("data", (chunk: Buffer) => (body += chunk.toString()));
+        stream.on("end", () => resolve({ status, body }));
+        stream.on("error", reject);
+      });
+      session.close();
+      expect(h2.status).toBe(405);
+      expect(JSON.parse(h2.body)).toMatchObject({ error: { code: "unimplemented" } });
+      const badHeader = await rawHttp("GET /health HTTP/1.1\r\nHost: x\r\nX-Bad: a\u0001b\r\n\r\n");
+      expect(badHeader).toMatch(/^HTTP\/1\.1 400 /);
+      expect(JSON.parse(badHeader.slice(badHeader.indexOf("\r\n\r\n") + 4))).toMatchObject({ error: { code: "invalid_argument" } });
+      const huge = await rawHttp(`GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`);
+      expect(huge).toMatch(/^HTTP\/1\.1 431 /);
+      expect(huge).toMatch(/application\/json/);
     });
 
     it("is still up and healthy after all of that", async () => {

@@ -1,4 +1,4 @@
-import { createServer as createHttp1Server, type IncomingMessage, type Server as Http1Server, type ServerResponse } from "node:http";
+import { createServer as createHttp1Server, STATUS_CODES, type IncomingMessage, type Server as Http1Server, type ServerResponse } from "node:http";
 import {
   createServer as createHttp2Server,
   type Http2Server,
@@ -7,6 +7,7 @@ import {
   type Http2Session,
 } from "node:http2";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
 
 /**
  * HTTP/1.1 and h2c (HTTP/2 over cleartext with prior knowledge) on one port.
@@ -63,7 +64,17 @@ export function createDualServer(handler: RequestHandler, options: DualServerOpt
   // keep-alives every 15 s). HTTP/2 clients keep their sessions alive with PING frames.
   http1.requestTimeout = 0;
   http1.setTimeout(options.idleTimeoutMs ?? 300_000);
+  // Requests Node's parser refuses, and CONNECT (which Node hands to a 'connect' listener or,
+  // without one, answers by closing the connection), get a JSON error like every other answer.
+  http1.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => answerRawError(socket, parserErrorAnswer(error)));
+  http1.on("connect", (_req: IncomingMessage, socket: Duplex) => answerRawError(socket, CONNECT_REFUSED));
   const http2 = createHttp2Server({}, handler as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
+  // Over HTTP/2 Node answers CONNECT with a bodyless 405 unless someone listens.
+  http2.on("connect", (_req: Http2ServerRequest, res: Http2ServerResponse) => {
+    const body = JSON.stringify({ error: { code: "unimplemented", message: CONNECT_REFUSED.message } });
+    res.writeHead(405, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...CONNECT_REFUSED.headers });
+    res.end(body);
+  });
 
   const sockets = new Set<Socket>();
   const sessions = new Set<Http2Session>();
@@ -129,4 +140,57 @@ export function createDualServer(handler: RequestHandler, options: DualServerOpt
       clearInterval(idle);
     },
   };
+}
+
+const CONNECT_REFUSED: RawErrorAnswer = {
+  status: 405,
+  code: "unimplemented",
+  message: "method CONNECT is not supported: this is not a proxy",
+  headers: { allow: "GET, POST, PUT, PATCH, DELETE" },
+};
+
+/** An error answer written straight to a socket, outside any request handler. */
+export interface RawErrorAnswer {
+  status: number;
+  code: string;
+  message: string;
+  headers?: Record<string, string>;
+}
+
+/** The answer to a request Node's HTTP/1 parser refused, by the parser's error code. */
+export function parserErrorAnswer(error: NodeJS.ErrnoException): RawErrorAnswer {
+  switch (error.code) {
+    case "HPE_HEADER_OVERFLOW":
+      return { status: 431, code: "invalid_argument", message: "request headers are too large" };
+    case "HPE_CHUNK_EXTENSIONS_OVERFLOW":
+    case "ERR_HTTP_REQUEST_TIMEOUT":
+    case "ERR_HTTP_HEADERS_TIMEOUT":
+      // Slow clients: they are told so, then cut off.
+      return { status: 408, code: "deadline_exceeded", message: "the request was not received in time" };
+    default: {
+      const reason: unknown = (error as { reason?: unknown }).reason;
+      return { status: 400, code: "invalid_argument", message: `malformed HTTP request${typeof reason === "string" ? `: ${reason}` : ""}` };
+    }
+  }
+}
+
+/**
+ * Writes a complete HTTP/1.1 error response with a JSON body and closes the connection (after
+ * a parser error nothing more can be read from it). A socket already gone is just destroyed.
+ */
+export function answerRawError(socket: Duplex, answer: RawErrorAnswer): void {
+  if (!socket.writable || socket.destroyed) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error: { code: answer.code, message: answer.message } });
+  const head = [
+    `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? "Error"}`,
+    "content-type: application/json; charset=utf-8",
+    `content-length: ${Buffer.byteLength(body)}`,
+    "cache-control: no-store",
+    "connection: close",
+    ...Object.entries(answer.headers ?? {}).map(([name, value]) => `${name}: ${value}`),
+  ];
+  socket.end(`${head.join("\r\n")}\r\n\r\n${body}`);
 }

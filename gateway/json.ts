@@ -8,6 +8,7 @@ import {
   type MessageShape,
   toJson,
 } from "@bufbuild/protobuf";
+import { requireStorableMessage } from "../lib/text.js";
 import { invalid } from "./errors.js";
 
 /**
@@ -22,11 +23,15 @@ import { invalid } from "./errors.js";
 /** Decodes `json` into a `schema` message; INVALID_ARGUMENT naming the field on any mismatch. */
 export function decodeMessage<D extends DescMessage>(schema: D, json: unknown, path = ""): MessageShape<D> {
   const normalized = normalizeMessage(schema, json as JsonValue, path);
+  let message: MessageShape<D>;
   try {
-    return fromJson(schema, normalized, { ignoreUnknownFields: false });
+    message = fromJson(schema, normalized, { ignoreUnknownFields: false });
   } catch (error) {
     throw invalid(path || "body", cleanMessage(error));
   }
+  // NUL characters and unpaired surrogates (JSON can spell "\ud800") no service can store.
+  requireStorableMessage(schema, message, path);
+  return message;
 }
 
 /** The message as REST JSON: snake_case names, defaults included. */
@@ -104,9 +109,11 @@ function normalizeField(parent: DescMessage, field: DescField, value: JsonValue,
     }
     case "map": {
       if (value === null || typeof value !== "object" || Array.isArray(value)) throw invalid(path, `must be an object, got ${describe(value)}`);
-      const out: JsonObject = {};
+      const out = Object.create(null) as JsonObject;
       for (const [key, item] of Object.entries(value)) {
         const itemPath = `${path}["${key}"]`;
+        // As a key of the plain object protobuf-es keeps a map in, it would replace its prototype.
+        if (key === "__proto__") throw invalid(itemPath, "is not allowed as a map key");
         if (item === null) throw invalid(itemPath, "must not be null");
         if (field.mapKind === "message") out[key] = normalizeMessage(field.message, item, itemPath);
         else if (field.mapKind === "enum") out[key] = normalizeEnum(field.enum, item, itemPath);

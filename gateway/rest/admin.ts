@@ -78,6 +78,7 @@ export const adminRoutes: Route[] = [
     method: "POST",
     path: "/api/v1/admin/dlq/:seq/replay",
     access: "admin",
+    noBody: true,
     summary: "Publish a dead letter again on its original subject and remove it from the DLQ",
     async handle(ctx) {
       onlyQuery(ctx, []);
@@ -91,6 +92,7 @@ export const adminRoutes: Route[] = [
     method: "DELETE",
     path: "/api/v1/admin/dlq/:seq",
     access: "admin",
+    noBody: true,
     summary: "Discard a dead letter for good",
     async handle(ctx) {
       onlyQuery(ctx, []);

@@ -25,6 +25,7 @@ import type { RestContext, Route } from "./router.js";
  * seeds reserve per product, the Reserve RPC per order; this is a one-line reservation.
  */
 function reserveInput(ctx: RestContext) {
+  for (const name of ctx.url.searchParams.keys()) throw invalid(name, "unknown query parameter");
   const body: JsonObject = { ...(ctx.body ?? {}) };
   for (const key of Object.keys(body)) {
     if (!["order_id", "orderId", "quantity"].includes(key)) throw invalid(key, "unknown field (expected order_id and quantity)");

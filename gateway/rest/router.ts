@@ -2,12 +2,13 @@ import { createHash } from "node:crypto";
 import type { DescMessage, JsonObject, JsonValue, MessageShape } from "@bufbuild/protobuf";
 import { Code } from "../../lib/errors.js";
 import type { Logger } from "../../lib/log.js";
-import { runWithCorrelationId } from "../../lib/telemetry/index.js";
+import { isUuid } from "../../lib/ids.js";
+import { CORRELATION_HEADER, runWithCorrelationId } from "../../lib/telemetry/index.js";
 import type { Gatekeeper } from "../admission.js";
 import type { Call, PublicApi } from "../api/index.js";
 import type { Principal } from "../auth.js";
 import type { DeadLetterAdmin } from "../dlq.js";
-import { GatewayError, invalid, permissionDenied, toErrorResponse } from "../errors.js";
+import { checkCorrelationHeader, GatewayError, invalid, permissionDenied, toErrorResponse } from "../errors.js";
 import { IDEMPOTENCY_HEADER, type IdempotencyStore, idempotencyKey, keyInProgress, keyReused } from "../idempotency.js";
 import { decodeMessage } from "../json.js";
 import { RequestBody } from "./body.js";
@@ -31,6 +32,8 @@ export interface Route {
   stream?: boolean;
   /** The route reads the body itself (`ctx.rawBody`, e.g. uploads) instead of as JSON. */
   rawBody?: boolean;
+  /** The route takes no body (POST/DELETE actions): any field in one is an unknown field. */
+  noBody?: boolean;
   /** Also accept the token as `?access_token=` (EventSource cannot send headers). */
   tokenInQuery?: boolean;
   /** One line for the route table. */
@@ -177,6 +180,7 @@ export class RestRouter {
     let body: RequestBody | undefined;
     try {
       if (rejection) throw rejection;
+      checkCorrelationHeader(headerValue(req.headers[CORRELATION_HEADER]));
       if ("error" in matched) throw matched.error;
       const { route, params } = matched.match;
       const query = new URLSearchParams(url.searchParams);
@@ -189,6 +193,7 @@ export class RestRouter {
       const principal = await deps.gatekeeper.admit(authorization, clientAddress, route.access !== "public");
       if (!principal) throw new GatewayError(Code.UNAUTHENTICATED, "missing bearer token");
       if (route.access === "admin" && !principal.admin) throw permissionDenied(`${route.method} ${route.path} requires role admin`);
+      checkPathParams(params);
 
       const key = route.method === "POST" ? idempotencyKey(headerValue(req.headers[IDEMPOTENCY_HEADER])) : undefined;
       const hash = key ? createHash("sha256").update(`${route.method} ${url.pathname}?${query.toString()}\n${req.headers["content-type"] ?? ""}\n`) : undefined;
@@ -201,6 +206,8 @@ export class RestRouter {
       let json: JsonObject | undefined;
       const readJson = async () => {
         if (!route.rawBody && route.method !== "GET") json = parseJsonBody(await body!.bytes(), req.headers["content-type"]);
+        const ignored = route.noBody && json ? Object.keys(json)[0] : undefined;
+        if (ignored !== undefined) throw invalid(ignored, "unknown field: this route takes no body");
       };
 
       if (key && hash) {
@@ -287,6 +294,22 @@ export class RestRouter {
   }
 }
 
+/** A path parameter naming a resource (`:id`, `:productId`, `:orderId`) as its name says. */
+const ID_PARAM = /^id$|Id$/;
+
+/**
+ * Ids in the path must be UUIDs, checked here: an order's id becomes the correlation id of the
+ * upstream calls (gRPC metadata), and no upstream should see a value it could only reject.
+ */
+function checkPathParams(params: Record<string, string>): void {
+  for (const [name, value] of Object.entries(params)) {
+    if (ID_PARAM.test(name) && !isUuid(value)) {
+      const shown = JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}...` : value);
+      throw invalid(name, `must be a UUID, got ${shown}`);
+    }
+  }
+}
+
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(",") : value;
 }
@@ -336,8 +359,10 @@ function buildInput<D extends DescMessage>(
   body: JsonObject | undefined,
   query: URLSearchParams,
 ): MessageShape<D> {
-  const merged: JsonObject = {};
-  if (body && options.body) Object.assign(merged, body);
+  // No prototype, and copied key by key: Object.assign would run the `__proto__` setter for a
+  // body key "__proto__" and drop it silently, where it must be rejected as an unknown field.
+  const merged = Object.create(null) as JsonObject;
+  if (body && options.body) for (const [key, value] of Object.entries(body)) merged[key] = value;
   const names = [...new Set(query.keys())];
   if (names.length > 0 && !options.query) throw invalid(names[0], "unknown query parameter");
   for (const name of names) {

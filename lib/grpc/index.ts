@@ -4,7 +4,7 @@ export { createClient, type ClientOptions, type GrpcClient } from "./client.js";
 export { createBreaker, isUpstreamFailure, throughBreaker, type Breaker, type BreakerOptions } from "./breaker.js";
 export type { ServerHealth } from "./health.js";
 export { methodPath, toServiceDefinition } from "./service-definition.js";
-export { ERROR_FIELD_TRAILER, INTERNAL_MESSAGE } from "./status.js";
+export { decodeErrorField, encodeErrorField, ERROR_FIELD_TRAILER, INTERNAL_MESSAGE } from "./status.js";
 export type {
   CallContext,
   CallOptions,

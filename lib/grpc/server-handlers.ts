@@ -20,9 +20,10 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { context, SpanKind } from "@opentelemetry/api";
-import { isInfrastructureCode, ServiceError } from "../errors.js";
+import { invalidArgument, isInfrastructureCode, ServiceError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { methodName, methodPath } from "./service-definition.js";
+import { requireStorableMessage } from "../text.js";
+import { methodName, methodPath, UndecodableRequest } from "./service-definition.js";
 import { statusFromError, type HandlerStatus } from "./status.js";
 import { endSpan, startServerSpan } from "./tracing.js";
 import type { CallContext, ClientStreamingHandler, ServerStreamingHandler, UnaryHandler } from "./types.js";
@@ -84,7 +85,7 @@ function unary(
 ): handleUnaryCall<Message, Message> {
   return (call, callback) => {
     // `create` inside runCall, so a response the schema rejects is logged as a handler bug.
-    runCall(method, call, logger, async (ctx) => create(method.output, await handler(call.request, ctx))).then(
+    runCall(method, call, logger, async (ctx) => create(method.output, await handler(checkedRequest(method, call.request), ctx))).then(
       (response) => callback(null, response),
       (status: HandlerStatus) => callback(status),
     );
@@ -100,8 +101,9 @@ function serverStreaming(
     runCall(method, call, logger, async (ctx) => {
       // Headers right away: the client learns the stream is up before the first message, which
       // may be long in coming (WatchOrder), and its circuit breaker waits for exactly that.
+      const request = checkedRequest(method, call.request);
       call.sendMetadata(new Metadata());
-      await pipeToCall(handler(call.request, ctx), call, method.output, ctx.signal);
+      await pipeToCall(handler(request, ctx), call, method.output, ctx.signal);
     }).then(
       () => call.end(),
       // grpc-js turns an 'error' event on a server stream into the call's final status.
@@ -117,12 +119,28 @@ function clientStreaming(
 ): handleClientStreamingCall<Message, Message> {
   return (call, callback) => {
     // The call is an object-mode Readable: async iterable, with backpressure towards the client.
-    const requests = call as AsyncIterable<Message>;
+    const requests = checkedRequests(method, call as AsyncIterable<Message>);
     runCall(method, call, logger, async (ctx) => create(method.output, await handler(requests, ctx))).then(
       (response) => callback(null, response),
       (status: HandlerStatus) => callback(status),
     );
   };
+}
+
+/**
+ * The request as the handler may use it: decodable, and every string storable (no NUL, no
+ * unpaired surrogate), else INVALID_ARGUMENT naming the field. Once here, for every RPC.
+ */
+function checkedRequest(method: DescMethod, request: Message | UndecodableRequest): Message {
+  if (request instanceof UndecodableRequest) {
+    throw invalidArgument("request", `is not a valid ${request.typeName} message: ${request.reason}`);
+  }
+  requireStorableMessage(method.input, request);
+  return request;
+}
+
+async function* checkedRequests(method: DescMethod, requests: AsyncIterable<Message | UndecodableRequest>): AsyncGenerator<Message> {
+  for await (const request of requests) yield checkedRequest(method, request);
 }
 
 function bidiUnsupported(method: DescMethod): handleBidiStreamingCall<Message, Message> {

@@ -3,6 +3,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import {
+  Client as GrpcChannel,
   credentials,
   makeGenericClientConstructor,
   status as Code,
@@ -40,6 +41,8 @@ const inventory: ServiceImplementation<typeof InventoryService> = {
     if (productId === "missing") throw notFound("product", productId);
     if (productId === "") throw invalidArgument("product_id", "must not be empty");
     if (productId === "crash") throw new Error("connect ECONNREFUSED 10.1.2.3:5432 password=hunter2");
+    // A field path carrying client input (a map key) that no metadata value may hold as it is.
+    if (productId === "odd-field") throw invalidArgument('template_data["ké\n%\u0000"]', "unknown key");
     // A plain init object: the server turns it into a message.
     return { product: { id: productId, name: "Red T-shirt", status: ProductStatus.ACTIVE, available: 7 } };
   },
@@ -210,6 +213,71 @@ describe("grpc server", () => {
       const logged = logLines.find((line) => line.msg === "handler failed");
       expect(logged).toMatchObject({ level: 50, rpc: "shop.inventory.v1.InventoryService/GetProduct" });
       expect((logged?.err as { stack?: string } | undefined)?.stack).toContain("ECONNREFUSED 10.1.2.3:5432");
+    });
+  });
+
+  describe("bad input", () => {
+    /** A raw call whose request bytes are exactly `bytes`, as a broken or hostile client sends them. */
+    function rawUnary(path: string, bytes: Buffer): Promise<{ code: number; details: string; field?: string }> {
+      const channel = new GrpcChannel(`127.0.0.1:${server.port}`, credentials.createInsecure());
+      return new Promise((resolve) => {
+        channel.makeUnaryRequest(
+          path,
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          bytes,
+          (err) => {
+            channel.close();
+            const field = err?.metadata?.get("x-error-field")[0];
+            resolve({ code: err?.code ?? Code.OK, details: err?.details ?? "", field: typeof field === "string" ? field : undefined });
+          },
+        );
+      });
+    }
+
+    it("answers undecodable requests with INVALID_ARGUMENT, not INTERNAL", async () => {
+      const path = "/shop.inventory.v1.InventoryService/GetProduct";
+      const cases = {
+        truncated: Buffer.from([0x0a, 0x05, 0x61]),
+        wrongWireType: Buffer.from([0x0d, 0x01, 0x02, 0x03, 0x04]),
+        invalidUtf8: Buffer.from([0x0a, 0x02, 0xc3, 0x28]),
+        varintOverflow: Buffer.from([0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]),
+      };
+      for (const [name, bytes] of Object.entries(cases)) {
+        const answer = await rawUnary(path, bytes);
+        expect({ name, ...answer }).toMatchObject({ name, code: Code.INVALID_ARGUMENT, field: "request" });
+        expect(answer.details).toMatch(/^request: is not a valid shop\.inventory\.v1\.GetProductRequest message/);
+      }
+    });
+
+    it("answers undecodable messages of a client stream with INVALID_ARGUMENT", async () => {
+      const channel = new GrpcChannel(`127.0.0.1:${server.port}`, credentials.createInsecure());
+      const answer = await new Promise<{ code: number; details: string }>((resolve) => {
+        const call = channel.makeClientStreamRequest(
+          "/shop.file.v1.FileService/Upload",
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          (err) => resolve({ code: err?.code ?? Code.OK, details: err?.details ?? "" }),
+        );
+        call.write(Buffer.from([0x0a, 0x7f]));
+        call.end();
+      });
+      channel.close();
+      expect(answer.code).toBe(Code.INVALID_ARGUMENT);
+      expect(answer.details).toMatch(/UploadRequest message/);
+    });
+
+    it("rejects a NUL character in any string field with INVALID_ARGUMENT naming it, before the handler runs", async () => {
+      const err = await inventoryClient.getProduct({ productId: "crash\u0000" }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: Code.INVALID_ARGUMENT, field: "product_id" });
+      expect((err as Error).message).toMatch(/product_id: must not contain a NUL character/);
+      const stream = fileClient.download({ fileId: "f\u0000" });
+      await expect(stream[Symbol.asyncIterator]().next()).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT, field: "file_id" });
+    });
+
+    it("sends an error field with any characters safely, and the client gets it back intact", async () => {
+      const err = await inventoryClient.getProduct({ productId: "odd-field" }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: Code.INVALID_ARGUMENT, field: 'template_data["ké\n%\u0000"]' });
     });
   });
 

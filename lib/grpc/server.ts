@@ -58,7 +58,8 @@ const DEFAULT_GRACE_MS = 10_000;
  * Starts a grpc-js server with the given services, grpc.health.v1 (all NOT_SERVING at first)
  * and server reflection. Every handler runs in a SERVER span continued from the caller's trace,
  * with the caller's correlation id, and errors other than ServiceError reach the caller only as
- * INTERNAL "internal error".
+ * INTERNAL "internal error". Requests that do not decode, or carry a string PostgreSQL cannot
+ * store (NUL, unpaired surrogate), are INVALID_ARGUMENT before any handler runs.
  */
 export async function startGrpcServer<const T extends readonly DescService[]>(
   options: GrpcServerOptions<T>,

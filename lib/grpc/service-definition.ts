@@ -38,6 +38,30 @@ export function deserializer(schema: DescMessage): (bytes: Buffer) => Message {
   return (bytes) => fromBinary(schema, bytes);
 }
 
+/**
+ * What a server receives instead of a message when the request bytes are not a valid encoding
+ * of the input type (truncated, wrong wire type, invalid UTF-8, varint overflow, a compressed
+ * message sent without grpc-encoding). grpc-js answers INTERNAL for a deserializer that throws,
+ * yet these are the caller's fault: the handler layer turns this into INVALID_ARGUMENT.
+ */
+export class UndecodableRequest {
+  constructor(
+    readonly typeName: string,
+    readonly reason: string,
+  ) {}
+}
+
+/** A server-side deserializer: never throws; bytes that do not decode become an UndecodableRequest. */
+export function requestDeserializer(schema: DescMessage): (bytes: Buffer) => Message | UndecodableRequest {
+  return (bytes) => {
+    try {
+      return fromBinary(schema, bytes);
+    } catch (error) {
+      return new UndecodableRequest(schema.typeName, error instanceof Error ? error.message : String(error));
+    }
+  };
+}
+
 /** The grpc-js definition of one method, for all four method kinds. */
 export function methodDefinition(method: DescMethod): MethodDefinition<MessageInitShape<DescMessage>, Message> {
   const kind = method.methodKind;
@@ -46,7 +70,8 @@ export function methodDefinition(method: DescMethod): MethodDefinition<MessageIn
     requestStream: kind === "client_streaming" || kind === "bidi_streaming",
     responseStream: kind === "server_streaming" || kind === "bidi_streaming",
     requestSerialize: serializer(method.input),
-    requestDeserialize: deserializer(method.input),
+    // Only servers deserialize requests (clients call `deserializer` for responses themselves).
+    requestDeserialize: requestDeserializer(method.input) as (bytes: Buffer) => Message,
     responseSerialize: serializer(method.output),
     responseDeserialize: deserializer(method.output),
     originalName: method.name,

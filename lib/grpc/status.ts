@@ -6,6 +6,28 @@ export const ERROR_FIELD_TRAILER = "x-error-field";
 /** Trailer that carries `ServiceError.retryAfterSeconds` to the caller (and so to Retry-After). */
 export const RETRY_AFTER_TRAILER = "x-retry-after";
 
+/**
+ * A field path as an ASCII metadata value. Paths can carry client input (an unknown JSON key, a
+ * map key), and grpc-js throws on a value outside printable ASCII, so anything else, and `%`
+ * itself, is percent-encoded as UTF-8 (the encoding grpc-message uses). Capped, since a
+ * header is no place for a client's megabyte.
+ */
+export function encodeErrorField(field: string): string {
+  const capped = field.length > 200 ? `${field.slice(0, 200)}...` : field;
+  // Unpaired surrogates would make encodeURIComponent throw: replace them first.
+  const wellFormed = capped.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\ufffd");
+  return wellFormed.replace(/[^\x20-\x24\x26-\x7e]+/g, (run) => encodeURIComponent(run));
+}
+
+/** The field path written by {@link encodeErrorField}; a value that does not decode is kept as is. */
+export function decodeErrorField(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
 /** The message callers see for any error that is not a ServiceError. */
 export const INTERNAL_MESSAGE = "internal error";
 
@@ -24,7 +46,7 @@ export interface HandlerStatus extends StatusObject {
 export function statusFromError(err: unknown, cancelledBy?: ServiceError): HandlerStatus {
   if (err instanceof ServiceError && err.code !== Code.OK) {
     const metadata = new Metadata();
-    if (err.field) metadata.set(ERROR_FIELD_TRAILER, err.field);
+    if (err.field) metadata.set(ERROR_FIELD_TRAILER, encodeErrorField(err.field));
     if (err.retryAfterSeconds !== undefined) metadata.set(RETRY_AFTER_TRAILER, String(err.retryAfterSeconds));
     return { code: err.code, details: err.message, metadata, expected: true };
   }
@@ -52,7 +74,7 @@ export function toServiceError(err: unknown): unknown {
   return new ServiceError(
     code,
     err.details || Code[err.code],
-    typeof field === "string" ? field : undefined,
+    typeof field === "string" ? decodeErrorField(field) : undefined,
     Number.isInteger(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
   );
 }

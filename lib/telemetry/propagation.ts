@@ -10,9 +10,18 @@ export function getCorrelationId(ctx: Context = context.active()): string | unde
   return ctx.getValue(correlationKey) as string | undefined;
 }
 
-/** A context that carries `id` as correlation id. */
+/**
+ * True for a correlation id that may travel as gRPC metadata, NATS header and log field:
+ * 1 to 128 visible ASCII characters. grpc-js throws on anything else when it builds the
+ * metadata of the next call, so other values never enter a context.
+ */
+export function isValidCorrelationId(id: string): boolean {
+  return /^[\x21-\x7e]{1,128}$/.test(id);
+}
+
+/** A context that carries `id` as correlation id; an id that is not valid is left out. */
 export function withCorrelationId(ctx: Context, id: string | undefined): Context {
-  return id ? ctx.setValue(correlationKey, id) : ctx;
+  return id && isValidCorrelationId(id) ? ctx.setValue(correlationKey, id) : ctx;
 }
 
 /** Runs `fn` with `id` as the correlation id of the active context. */

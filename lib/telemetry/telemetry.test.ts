@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { context, trace } from "@opentelemetry/api";
-import { extractHeaders, getCorrelationId, injectHeaders, runWithCorrelationId, setupTelemetry } from "./index.js";
+import { extractHeaders, getCorrelationId, injectHeaders, isValidCorrelationId, runWithCorrelationId, setupTelemetry } from "./index.js";
 
 describe("telemetry", () => {
   const telemetry = setupTelemetry({ serviceName: "telemetry-test", inMemory: true });
@@ -27,6 +27,15 @@ describe("telemetry", () => {
     const extracted = extractHeaders((key) => headers[key]);
     expect(trace.getSpanContext(extracted)?.traceId).toBe(span.spanContext().traceId);
     expect(getCorrelationId(extracted)).toBe("order-7");
+  });
+
+  it("keeps out correlation ids that could not travel as gRPC metadata", () => {
+    for (const ok of ["order-7", "0190a000-0000-7000-8000-000000000002", "a".repeat(128)]) expect(isValidCorrelationId(ok)).toBe(true);
+    for (const bad of ["", "caf\u00e9", "a b", "x\u0000", "line\nbreak", "\u2028", "a".repeat(129)]) {
+      expect(isValidCorrelationId(bad)).toBe(false);
+      expect(getCorrelationId(extractHeaders((key) => (key === "x-correlation-id" ? bad : undefined)))).toBeUndefined();
+      expect(runWithCorrelationId(bad, () => injectHeaders())["x-correlation-id"]).toBeUndefined();
+    }
   });
 
   it("injects nothing outside a span or correlation", () => {

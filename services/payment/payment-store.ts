@@ -257,19 +257,24 @@ export async function refund(
   if (!plan.ok) return { kind: "rejected", reason: plan.reason };
   if (!canTransition(payment.status, plan.status)) return { kind: "rejected", reason: `payment is ${payment.status}` };
   const seq = (await em.count(Refund, { paymentId: payment.id })) + 1;
-  const answer = await provider.refund({
-    idempotencyKey: refundKey(payment.orderId, seq),
-    chargeReference: payment.providerReference!,
-    amountMinor: plan.amountMinor,
-  });
+  // The row goes in before money moves: whatever the database refuses (a constraint, a value it
+  // cannot store) fails the refund before the provider is asked. Only the provider's reference
+  // is filled in after its answer, in the same transaction.
   const row = em.create(Refund, {
     id: uuidv7(),
     paymentId: payment.id,
     seq,
     amountMinor: plan.amountMinor,
     reason,
-    providerReference: answer.reference,
+    providerReference: "",
   });
+  await em.flush();
+  const answer = await provider.refund({
+    idempotencyKey: refundKey(payment.orderId, seq),
+    chargeReference: payment.providerReference!,
+    amountMinor: plan.amountMinor,
+  });
+  row.providerReference = answer.reference;
   payment.refundedMinor = plan.refundedMinor;
   payment.status = plan.status;
   await em.flush();

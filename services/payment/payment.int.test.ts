@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { LockMode } from "@mikro-orm/core";
 import { InventoryReservedSchema } from "../../gen/shop/events/v1/inventory_events_pb.js";
 import { OrderCancelledSchema, OrderCreatedSchema, OrderExpiredSchema, OrderRejectedSchema } from "../../gen/shop/events/v1/order_events_pb.js";
 import { PaymentCompletedSchema, PaymentFailedSchema, PaymentRefundedSchema } from "../../gen/shop/events/v1/payment_events_pb.js";
@@ -15,6 +16,8 @@ import type { ChargeRequest, ChargeResult, PaymentProvider, ProviderCallOptions,
 import { SimulatedProvider } from "./provider/index.js";
 import { start } from "./service.js";
 import { sweepStaleIntents } from "./token-sweeper.js";
+import { Payment } from "./entities.js";
+import * as store from "./payment-store.js";
 import { expectCode } from "../../test/harness/expect-code.js";
 
 /**
@@ -403,6 +406,47 @@ describe("payment service", () => {
       }, { message: "two payment.refunded events" });
       expect(events.map((e) => e.amount?.amountMinor)).toEqual([300n, 700n]);
       expect(sim.chargesFor(`charge:${order.orderId}`)[0].refundedMinor).toBe(1_000);
+    });
+
+    it("RefundPayment rejects a NUL in the reason as INVALID_ARGUMENT, refunding nothing", async () => {
+      const order = newOrder(500n);
+      const { payment } = await client.createPayment(createRequest(order));
+      await expectCode(client.refundPayment({ paymentId: payment!.id, reason: "bad\u0000reason" }), Code.INVALID_ARGUMENT, /reason/);
+      expect(sim.chargesFor(`charge:${order.orderId}`)[0].refundedMinor).toBe(0);
+      expect((await client.getPayment({ paymentId: payment!.id })).payment?.refunds).toHaveLength(0);
+    });
+
+    it("a refund the database refuses to record never reaches the provider", async () => {
+      const order = newOrder(400n);
+      const { payment } = await client.createPayment(createRequest(order));
+      const refunds: RefundRequest[] = [];
+      const spy: PaymentProvider = {
+        charge: (request, options) => sim.charge(request, options),
+        refund: (request, options) => {
+          refunds.push(request);
+          return sim.refund(request, options);
+        },
+      };
+      // Past the RPC layer's checks, as a future bug might be: PostgreSQL refuses the NUL at insert.
+      const em = service.orm.em.fork();
+      await expect(
+        em.transactional(async (tx) => {
+          const row = (await tx.findOne(Payment, { id: payment!.id }, { lockMode: LockMode.PESSIMISTIC_WRITE }))!;
+          return store.refund(tx, spy, row, undefined, "reason\u0000with a NUL");
+        }),
+      ).rejects.toThrow();
+      expect(refunds).toHaveLength(0);
+      expect(sim.chargesFor(`charge:${order.orderId}`)[0].refundedMinor).toBe(0);
+      // The same refund with a storable reason goes through: the provider is asked once.
+      const outcome = await service.orm.em.fork().transactional(async (tx) => {
+        const row = (await tx.findOne(Payment, { id: payment!.id }, { lockMode: LockMode.PESSIMISTIC_WRITE }))!;
+        return store.refund(tx, spy, row, undefined, "ok");
+      });
+      expect(outcome.kind).toBe("refunded");
+      expect(refunds).toHaveLength(1);
+      const rows = await sql<{ provider_reference: string }>("SELECT provider_reference FROM refunds WHERE payment_id = ?", [payment!.id]);
+      expect(rows).toHaveLength(1);
+      expect(rows[0].provider_reference).not.toBe("");
     });
 
     it("RefundPayment refuses a payment that holds no money", async () => {
