@@ -2,7 +2,7 @@ import { Metric } from "./domain/cohort.js";
 import { quantile } from "./domain/latency-histogram.js";
 import { ORDER_STATUSES, type OrderStatusName, STAGES, type StageName } from "./domain/order-progress.js";
 import { MINUTE_MS } from "./domain/window.js";
-import type { Sql } from "./analytics-store.js";
+import { dateOrNull, type Sql } from "./analytics-store.js";
 
 /** Reads for the RPCs. Every dashboard figure comes from per-minute rows of the window. */
 
@@ -142,7 +142,7 @@ export async function readDashboard(sql: Sql, q: DashboardQuery): Promise<Dashbo
       name: String(row.name ?? ""),
       available: Number(row.low_available ?? 0),
       threshold: Number(row.low_threshold ?? 0),
-      at: row.low_at as Date,
+      at: dateOrNull(row.low_at) ?? new Date(0),
       crossings: Number(row.crossings),
     })),
     series: seriesPoints,
@@ -176,8 +176,8 @@ export async function readTimeline(sql: Sql, orderId: string, limit = 1_000): Pr
       eventType: String(row.event_type),
       name: String(row.name),
       service: String(row.service),
-      occurredAt: row.occurred_at as Date,
-      recordedAt: row.recorded_at as Date,
+      occurredAt: dateOrNull(row.occurred_at)!,
+      recordedAt: dateOrNull(row.recorded_at)!,
       summary: String(row.summary),
     })),
   };

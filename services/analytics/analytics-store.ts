@@ -15,6 +15,12 @@ export function sqlOn(em: EntityManager): Sql {
   return (text, params = []) => em.getConnection().execute(text, params, "all", em.getTransactionContext()) as Promise<Record<string, unknown>[]>;
 }
 
+/** A timestamptz column as a Date (the driver may hand it over as a string). */
+export function dateOrNull(value: unknown): Date | null {
+  if (value === null || value === undefined) return null;
+  return value instanceof Date ? value : new Date(String(value));
+}
+
 export interface ApplyResult {
   /** Events recorded now. */
   applied: number;
@@ -135,8 +141,8 @@ async function mergeOrders(sql: Sql, progress: OrderProgress[]): Promise<CohortC
     [JSON.stringify(rows)],
   );
   return returned.map((row) => ({
-    createdAt: (row.created_at as Date | null) ?? null,
-    confirmedAt: (row.confirmed_at as Date | null) ?? null,
+    createdAt: dateOrNull(row.created_at),
+    confirmedAt: dateOrNull(row.confirmed_at),
     newlyCounted: Number(row.newly_counted),
     statusBefore: (row.uncounted_status as string | null) ?? null,
     statusNow: (row.counted_status as string | null) ?? null,
