@@ -51,6 +51,7 @@ export async function applyEvents(sql: Sql, events: AnalyticsEvent[]): Promise<A
   if (unique.length === 0) return { applied: 0, duplicates: events.length };
   const described = unique.map((event) => ({ event, facts: factsOf(event) }));
   const fresh = await recordEvents(sql, described);
+  if (fresh.size === 0) return { applied: 0, duplicates: events.length };
   const facts = described.filter((d) => fresh.has(d.event.eventId)).map((d) => d.facts);
   const counters: CounterDelta[] = facts.flatMap((f) => f.counters);
   const progress = progressByOrder(facts.flatMap((f) => (f.progress ? [f.progress] : [])));
@@ -92,7 +93,8 @@ async function recordEvents(sql: Sql, events: { event: AnalyticsEvent; facts: Ev
 const CREATED = "LEAST(o.created_at, EXCLUDED.created_at)";
 const CONFIRMED = "LEAST(o.confirmed_at, EXCLUDED.confirmed_at)";
 const STAGES = "(o.stages | EXCLUDED.stages)";
-const WINS = "(EXCLUDED.status_rank, EXCLUDED.status_at, EXCLUDED.status) > (o.status_rank, o.status_at, o.status)";
+// COLLATE "C": ties break by byte order, as statusWins does in JavaScript.
+const WINS = `(EXCLUDED.status_rank, EXCLUDED.status_at, EXCLUDED.status COLLATE "C") > (o.status_rank, o.status_at, o.status COLLATE "C")`;
 const STATUS = `(CASE WHEN ${WINS} THEN EXCLUDED.status ELSE o.status END)`;
 /** Stage bits plus 16 (latency) once created (and confirmed) are known; nothing before creation. */
 const counted = (created: string, confirmed: string, stages: string) =>
