@@ -72,6 +72,21 @@ describe("npm start", () => {
       },
       { timeoutMs: 30_000, message: "the order to be CONFIRMED" },
     );
+    // Analytics runs too: /health lists it, and the printed timeline and dashboard lines work.
+    const health = (await (await fetch(`${url}/health`)).json()) as { upstreams: Record<string, { status: string }> };
+    expect(health.upstreams.analytics?.status).toBe("SERVING");
+    await waitFor(
+      async () => {
+        const res = await fetch(`${url}/api/v1/orders/${id}/timeline`, { headers: { authorization: `Bearer ${token}` } });
+        return res.status === 200 && ((await res.json()) as { entries: { name: string }[] }).entries.some((e) => e.name === "order.confirmed");
+      },
+      { timeoutMs: 30_000, message: "the order's timeline to show its confirmation" },
+    );
+    const adminToken = output.join("\n").match(/analytics\/dashboard\?window=1h" -H "authorization: Bearer (\S+)"/)?.[1];
+    expect(adminToken).toBeDefined();
+    const dashboard = await fetch(`${url}/api/v1/analytics/dashboard?window=1h`, { headers: { authorization: `Bearer ${adminToken}` } });
+    expect(dashboard.status).toBe(200);
+    expect(Number(((await dashboard.json()) as { funnel: { paid: string } }).funnel.paid)).toBeGreaterThanOrEqual(1);
 
     // Ctrl-C: SIGINT to the whole foreground process group (npm, its shell, the front process).
     process.kill(-child.pid!, "SIGINT");

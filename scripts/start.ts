@@ -80,7 +80,7 @@ async function supervise(): Promise<void> {
     }
     const url = stack.gatewayUrl;
     const token = await stack.token(DEV_CUSTOMER.id);
-    const adminToken = await stack.token("dev-admin", { admin: true });
+    const adminToken = await stack.token("admin", { admin: true });
     const order = JSON.stringify({
       customer_id: DEV_CUSTOMER.id,
       items: [{ product_id: DEV_CATALOG[1].id, quantity: 2 }],
