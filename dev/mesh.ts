@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { freePort } from "./free-port.js";
 import { isServing } from "./health-check.js";
 
-export const SERVICES = ["order", "inventory", "payment", "notification", "file", "delivery"] as const;
+export const SERVICES = ["order", "inventory", "payment", "notification", "file", "delivery", "analytics"] as const;
 export type MeshService = (typeof SERVICES)[number];
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -16,7 +16,7 @@ export interface MeshOptions {
   s3Endpoint: string;
   databasePrefix?: string;
   eventsPrefix?: string;
-  /** Which services to run (default all six). */
+  /** Which services to run (default all seven). */
   services?: readonly MeshService[];
   /** Extra environment for every service, and per service. */
   env?: Record<string, string>;
@@ -25,7 +25,7 @@ export interface MeshOptions {
   onLog?: (service: MeshService, line: string) => void;
   /** How long a service may take to report SERVING (default 60 s). */
   readyTimeoutMs?: number;
-  /** Use the documented ports (order 50051 ... delivery 50056, metrics 9465 ...) instead of free ones. */
+  /** Use the documented ports (order 50051 ... analytics 50057, metrics 9465 ... 9471) instead of free ones. */
   standardPorts?: boolean;
 }
 

@@ -73,7 +73,7 @@ async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number):
 
 /**
  * The whole system on one machine: PostgreSQL, NATS JetStream and S3 (embedded unless URLs are
- * given), the dev data, the six services and the gateway as child processes. `npm start`, the
+ * given), the dev data, the seven services and the gateway as child processes. `npm start`, the
  * benchmarks and the start test all run this.
  */
 export async function startStack(options: StackOptions): Promise<Stack> {
@@ -111,7 +111,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     progress("loading the dev data (kept if already there)");
     await runNode(["--import", "tsx", "scripts/seed.ts"], { DATABASE_URL: databaseUrl, LOG_LEVEL: "warn" });
 
-    progress("starting the six services");
+    progress("starting the seven services");
     const mesh = await startMesh({
       databaseUrl,
       natsUrl,

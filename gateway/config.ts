@@ -3,14 +3,14 @@ import { address, ConfigError, int, optionalStr, readConfig, str, url, urlList }
 /** Secret used to sign and verify HS256 tokens when neither JWT_SECRET nor JWT_JWKS_URL is set. */
 export const DEV_JWT_SECRET = "ordermesh-dev-secret-not-for-production-use";
 
-export const UPSTREAM_NAMES = ["order", "inventory", "payment", "notification", "file", "delivery"] as const;
+export const UPSTREAM_NAMES = ["order", "inventory", "payment", "notification", "file", "delivery", "analytics"] as const;
 export type UpstreamName = (typeof UPSTREAM_NAMES)[number];
 
 export interface GatewayConfig {
   /** Port for HTTP/1.1 and h2c (GATEWAY_PORT, default 8080; 0 picks a free one). */
   port: number;
   host: string;
-  /** host:port of each service (ORDER_ADDR ... DELIVERY_ADDR). */
+  /** host:port of each service (ORDER_ADDR ... DELIVERY_ADDR, ANALYTICS_ADDR). */
   upstreams: Record<UpstreamName, string>;
   /** Deadline of unary upstream calls (UPSTREAM_DEADLINE_MS, default 5 s). */
   upstreamDeadlineMs: number;
@@ -64,6 +64,7 @@ const DEFAULT_ADDR: Record<UpstreamName, string> = {
   notification: "127.0.0.1:50054",
   file: "127.0.0.1:50055",
   delivery: "127.0.0.1:50056",
+  analytics: "127.0.0.1:50057",
 };
 
 const MiB = 1024 * 1024;
@@ -80,6 +81,7 @@ export function readGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       notification: address("NOTIFICATION_ADDR", DEFAULT_ADDR.notification),
       file: address("FILE_ADDR", DEFAULT_ADDR.file),
       delivery: address("DELIVERY_ADDR", DEFAULT_ADDR.delivery),
+      analytics: address("ANALYTICS_ADDR", DEFAULT_ADDR.analytics),
       upstreamDeadlineMs: int("UPSTREAM_DEADLINE_MS", 5_000, { min: 10, max: 120_000 }),
       breakerResetMs: int("BREAKER_RESET_MS", 10_000, { min: 100, max: 600_000 }),
       jwtSecret: optionalStr("JWT_SECRET"),
@@ -140,6 +142,7 @@ export function readGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       notification: c.notification,
       file: c.file,
       delivery: c.delivery,
+      analytics: c.analytics,
     },
     upstreamDeadlineMs: c.upstreamDeadlineMs,
     breakerResetMs: c.breakerResetMs,

@@ -134,6 +134,7 @@ export function connectRoutes(api: PublicApi, store: IdempotencyStore<Message>, 
     serve(router, UPSTREAM_SERVICES.notification, api.notification);
     serve(router, UPSTREAM_SERVICES.file, api.file);
     serve(router, UPSTREAM_SERVICES.delivery, api.delivery);
+    serve(router, UPSTREAM_SERVICES.analytics, api.analytics);
   };
 }
 

@@ -30,14 +30,15 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SECRET = "gateway-int-test-secret-0123456789abcdef";
 const logger = createLogger("gateway-int", { level: process.env.TEST_LOG_LEVEL ?? "silent" });
 
-/** Which services to run: all six, or GATEWAY_TEST_SERVICES=order,inventory while some are missing. */
-const SERVICES = (process.env.GATEWAY_TEST_SERVICES?.split(",") ?? ["order", "inventory", "payment", "notification", "file", "delivery"]) as (
+/** Which services to run: all seven, or GATEWAY_TEST_SERVICES=order,inventory while some are missing. */
+const SERVICES = (process.env.GATEWAY_TEST_SERVICES?.split(",") ?? ["order", "inventory", "payment", "notification", "file", "delivery", "analytics"]) as (
   | "order"
   | "inventory"
   | "payment"
   | "notification"
   | "file"
   | "delivery"
+  | "analytics"
 )[];
 const has = (...names: string[]) => names.every((name) => SERVICES.includes(name as never));
 const itIf = (condition: boolean) => (condition ? it : it.skip);
@@ -254,6 +255,44 @@ describe("gateway in front of the real services", () => {
         expect(String(bytes.length)).toBe(pdf.headers.get("content-length"));
         // Bob cannot have it.
         expect((await call("GET", `/api/v1/orders/${orderId}/invoice`, { token: bobToken })).status).toBe(404);
+      },
+      60_000,
+    );
+
+    itIf(has("order", "inventory", "payment", "analytics"))(
+      "an order's timeline for its owner and admins, the dashboard for admins only",
+      async () => {
+        const created = await call("POST", "/api/v1/orders", { token: aliceToken, json: order() });
+        expect(created.status).toBe(201);
+        const orderId = (created.json as { id: string }).id;
+        type Timeline = { order_id: string; status: string; entries: { name: string; service: string; occurred_at: string; summary: string }[] };
+        const timeline = await waitFor(
+          async () => {
+            const answer = await call("GET", `/api/v1/orders/${orderId}/timeline`, { token: aliceToken });
+            const json = answer.json as Timeline;
+            return answer.status === 200 && json.entries.some((e) => e.name === "order.confirmed") ? json : undefined;
+          },
+          { timeoutMs: 30_000, message: "the timeline to show the confirmation" },
+        );
+        expect(timeline).toMatchObject({ order_id: orderId, status: expect.stringMatching(/^ORDER_STATUS_(CONFIRMED|SHIPPED|DELIVERED)$/) });
+        expect(timeline.entries.map((e) => `${e.service} ${e.name}`)).toEqual(
+          expect.arrayContaining(["order order.created", "inventory inventory.reserved", "payment payment.completed", "order order.confirmed"]),
+        );
+        expect((await call("GET", `/api/v1/orders/${orderId}/timeline`, { token: adminToken })).status).toBe(200);
+        // Another customer's order does not exist for Bob; a bad id is named.
+        expect((await call("GET", `/api/v1/orders/${orderId}/timeline`, { token: bobToken })).status).toBe(404);
+        const bad = await call("GET", "/api/v1/orders/not-an-id/timeline", { token: aliceToken });
+        expect(bad.status).toBe(400);
+        expect(JSON.stringify(bad.json)).toContain("order_id");
+
+        const dashboard = await call("GET", "/api/v1/analytics/dashboard?window=15m&top_products=5", { token: adminToken });
+        expect(dashboard.status).toBe(200);
+        expect(dashboard.json).toMatchObject({ window_minutes: 15, funnel: { created: expect.any(String) } });
+        expect(Number((dashboard.json as { funnel: { paid: string } }).funnel.paid)).toBeGreaterThanOrEqual(1);
+        expect((await call("GET", "/api/v1/analytics/dashboard", { token: aliceToken })).status).toBe(403);
+        const badWindow = await call("GET", "/api/v1/analytics/dashboard?window=forever", { token: adminToken });
+        expect(badWindow.status).toBe(400);
+        expect(JSON.stringify(badWindow.json)).toContain("window");
       },
       60_000,
     );

@@ -48,6 +48,7 @@ async function startGateway(fakes: FakeUpstreams, env: Record<string, string> = 
     INVENTORY_ADDR: down,
     NOTIFICATION_ADDR: down,
     DELIVERY_ADDR: down,
+    ANALYTICS_ADDR: down,
     UPSTREAM_DEADLINE_MS: "500",
     RATE_LIMIT_RPS: "1000",
     RATE_LIMIT_BURST: "1000",

@@ -20,6 +20,7 @@ import { HealthChecker } from "./health.js";
 import { IdempotencyStore } from "./idempotency.js";
 import { createGatewayMetrics } from "./metrics.js";
 import { adminRoutes } from "./rest/admin.js";
+import { analyticsRoutes } from "./rest/analytics.js";
 import { deliveryRoutes } from "./rest/deliveries.js";
 import { fileRoutes } from "./rest/files.js";
 import { abortResponse, type NodeRequest, type NodeResponse, sendJson } from "./rest/http.js";
@@ -39,6 +40,7 @@ export const ROUTES: Route[] = [
   ...fileRoutes,
   ...deliveryRoutes,
   ...notificationRoutes,
+  ...analyticsRoutes,
   ...adminRoutes,
 ];
 

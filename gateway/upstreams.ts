@@ -1,4 +1,5 @@
 import type { DescService } from "@bufbuild/protobuf";
+import { AnalyticsService } from "../gen/shop/analytics/v1/analytics_pb.js";
 import { DeliveryService } from "../gen/shop/delivery/v1/delivery_pb.js";
 import { FileService } from "../gen/shop/file/v1/file_pb.js";
 import { InventoryService } from "../gen/shop/inventory/v1/inventory_pb.js";
@@ -18,6 +19,7 @@ export interface Upstreams {
   notification: GrpcClient<typeof NotificationService>;
   file: GrpcClient<typeof FileService>;
   delivery: GrpcClient<typeof DeliveryService>;
+  analytics: GrpcClient<typeof AnalyticsService>;
 }
 
 export const UPSTREAM_SERVICES = {
@@ -27,6 +29,7 @@ export const UPSTREAM_SERVICES = {
   notification: NotificationService,
   file: FileService,
   delivery: DeliveryService,
+  analytics: AnalyticsService,
 } as const;
 
 export interface UpstreamOptions {
@@ -55,6 +58,7 @@ export function createUpstreams(options: UpstreamOptions): Upstreams {
     notification: client("notification"),
     file: client("file"),
     delivery: client("delivery"),
+    analytics: client("analytics"),
   } as unknown as Upstreams;
 }
 

@@ -50,8 +50,11 @@ describe("npm start", () => {
     }).catch((error: Error) => {
       throw new Error(`${error.message}\n${output.slice(-30).join("\n")}`);
     });
-    const token = output.join("\n").match(/export TOKEN=(\S+)/)?.[1];
-    expect(token).toBeDefined();
+    // The curl lines follow the "ready" line in another write: wait for them too.
+    const token = await waitFor(() => output.join("\n").match(/export TOKEN=(\S+)/)?.[1], { message: "npm start to print the token" });
+    const adminToken = await waitFor(() => output.join("\n").match(/analytics\/dashboard\?window=1h" -H "authorization: Bearer (\S+)"/)?.[1], {
+      message: "npm start to print the dashboard line",
+    });
 
     const created = await fetch(`${url}/api/v1/orders`, {
       method: "POST",
@@ -72,6 +75,19 @@ describe("npm start", () => {
       },
       { timeoutMs: 30_000, message: "the order to be CONFIRMED" },
     );
+    // Analytics runs too: /health lists it, and the printed timeline and dashboard lines work.
+    const health = (await (await fetch(`${url}/health`)).json()) as { upstreams: Record<string, { status: string }> };
+    expect(health.upstreams.analytics?.status).toBe("SERVING");
+    await waitFor(
+      async () => {
+        const res = await fetch(`${url}/api/v1/orders/${id}/timeline`, { headers: { authorization: `Bearer ${token}` } });
+        return res.status === 200 && ((await res.json()) as { entries: { name: string }[] }).entries.some((e) => e.name === "order.confirmed");
+      },
+      { timeoutMs: 30_000, message: "the order's timeline to show its confirmation" },
+    );
+    const dashboard = await fetch(`${url}/api/v1/analytics/dashboard?window=1h`, { headers: { authorization: `Bearer ${adminToken}` } });
+    expect(dashboard.status).toBe(200);
+    expect(Number(((await dashboard.json()) as { funnel: { paid: string } }).funnel.paid)).toBeGreaterThanOrEqual(1);
 
     // Ctrl-C: SIGINT to the whole foreground process group (npm, its shell, the front process).
     process.kill(-child.pid!, "SIGINT");

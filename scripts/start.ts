@@ -1,6 +1,6 @@
 // npm start: the whole system on this machine. Infrastructure from embedded defaults (data
 // under .data/) unless DATABASE_URL, NATS_URL or S3_ENDPOINT point at existing servers; the
-// six services and the gateway as child processes; Ctrl-C (or SIGTERM) stops everything.
+// seven services and the gateway as child processes; Ctrl-C (or SIGTERM) stops everything.
 // ORDERMESH_DATA_DIR moves the data; ORDERMESH_PORTS=random runs beside another copy.
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -80,6 +80,7 @@ async function supervise(): Promise<void> {
     }
     const url = stack.gatewayUrl;
     const token = await stack.token(DEV_CUSTOMER.id);
+    const adminToken = await stack.token("admin", { admin: true });
     const order = JSON.stringify({
       customer_id: DEV_CUSTOMER.id,
       items: [{ product_id: DEV_CATALOG[1].id, quantity: 2 }],
@@ -95,6 +96,12 @@ async function supervise(): Promise<void> {
 
     # follow it as Server-Sent Events until it reaches a final state (Ctrl-C to leave)
     curl -N ${url}/api/v1/orders/$ORDER_ID/events -H "authorization: Bearer $TOKEN"
+
+    # every event of the order, with its time and the service that published it
+    curl -s ${url}/api/v1/orders/$ORDER_ID/timeline -H "authorization: Bearer $TOKEN"
+
+    # the shop over the last hour (admin): funnel, revenue, failures, saga latency, products
+    curl -s "${url}/api/v1/analytics/dashboard?window=1h" -H "authorization: Bearer ${adminToken}"
 
     Ctrl-C stops everything; the data stays in .data/ for the next npm start.
 

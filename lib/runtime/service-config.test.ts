@@ -15,6 +15,10 @@ describe("readRuntimeConfig", () => {
     });
   });
 
+  it("gives analytics the seventh ports: 50057 and metrics 9471", () => {
+    expect(readRuntimeConfig("analytics", {})).toMatchObject({ grpcPort: 50057, metricsPort: 9471, databaseUrl: expect.stringMatching(/ordermesh_analytics$/) });
+  });
+
   it("reads stream replicas for a NATS cluster and refuses nonsense", () => {
     expect(readRuntimeConfig("order", { NATS_STREAM_REPLICAS: "3" }).streamReplicas).toBe(3);
     expect(() => readRuntimeConfig("order", { NATS_STREAM_REPLICAS: "0", DATABASE_URL: "mysql://x/y" })).toThrow(ConfigError);

@@ -14,8 +14,8 @@ export interface RuntimeConfig {
   otlpEndpoint?: string;
 }
 
-/** Default ports: order 50051 ... delivery 50056; metrics on 9464 + n. */
-export const SERVICE_PORTS = { order: 1, inventory: 2, payment: 3, notification: 4, file: 5, delivery: 6 } as const;
+/** Default ports: order 50051 ... delivery 50056, analytics 50057; metrics on 9464 + n. */
+export const SERVICE_PORTS = { order: 1, inventory: 2, payment: 3, notification: 4, file: 5, delivery: 6, analytics: 7 } as const;
 export type ServiceName = keyof typeof SERVICE_PORTS;
 
 /** Reads the runtime settings of `service` from the environment (GRPC_PORT, METRICS_PORT, DATABASE_URL, NATS_URL, ...). */

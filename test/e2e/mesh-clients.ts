@@ -1,3 +1,4 @@
+import { AnalyticsService } from "../../gen/shop/analytics/v1/analytics_pb.js";
 import { DeliveryService } from "../../gen/shop/delivery/v1/delivery_pb.js";
 import { FileService } from "../../gen/shop/file/v1/file_pb.js";
 import { InventoryService } from "../../gen/shop/inventory/v1/inventory_pb.js";
@@ -17,6 +18,7 @@ export function meshClients(mesh: Mesh) {
     notification: createClient(NotificationService, mesh.address("notification"), options("notification")),
     file: createClient(FileService, mesh.address("file"), options("file")),
     delivery: createClient(DeliveryService, mesh.address("delivery"), options("delivery")),
+    analytics: createClient(AnalyticsService, mesh.address("analytics"), options("analytics")),
   };
   return {
     ...clients,

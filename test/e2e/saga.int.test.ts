@@ -9,7 +9,7 @@ import { testInfra, uniqueId, waitFor } from "../harness/index.js";
 import { type MeshClients, meshClients } from "./mesh-clients.js";
 
 /**
- * The whole saga across the six services, each a real child process, against real
+ * The whole saga across the seven services, each a real child process, against real
  * PostgreSQL, NATS JetStream and S3.
  */
 
@@ -102,6 +102,7 @@ describe("order saga end to end", () => {
   it("takes an order to DELIVERED with an invoice in S3 and a notification per step", async () => {
     const buyer = await customer();
     const p = await product(10, 2_500n);
+    const before = (await api.analytics.getDashboard({ window: "1h" })).dashboard!;
     const order = await placeOrder(buyer.id, [{ productId: p.id, quantity: 2 }]);
     expect(order.total).toMatchObject({ currencyCode: "USD", amountMinor: 5_000n });
 
@@ -139,7 +140,54 @@ describe("order saga end to end", () => {
       },
       { timeoutMs: 20_000, message: "an e-mail for each customer-visible step" },
     );
-  }, 90_000);
+
+    // Analytics saw the whole saga: every step on the order's timeline, from the service that
+    // published it, and the order counted once on the dashboard.
+    const timeline = await waitFor(
+      async () => {
+        const t = await api.analytics.getOrderTimeline({ orderId: order.id });
+        const names = new Set(t.entries.map((e) => e.name));
+        return names.has("order.delivered") && names.has("file.invoice_generated") && names.has("notification.sent") ? t : undefined;
+      },
+      { timeoutMs: 30_000, message: "the timeline to show the delivery, the invoice and a notification" },
+    );
+    expect(timeline.status).toBe(OrderStatus.DELIVERED);
+    const steps = timeline.entries.map((e) => `${e.service} ${e.name}`);
+    expect(steps).toEqual(
+      expect.arrayContaining([
+        "order order.created",
+        "inventory inventory.reserved",
+        "payment payment.completed",
+        "order order.confirmed",
+        "file file.invoice_generated",
+        "delivery delivery.created",
+        "delivery delivery.status_changed",
+        "order order.shipped",
+        "order order.delivered",
+        "notification notification.sent",
+      ]),
+    );
+    expect(steps.indexOf("order order.created")).toBe(0);
+    expect(steps.indexOf("order order.confirmed")).toBeLessThan(steps.indexOf("order order.delivered"));
+    expect(new Set(timeline.entries.map((e) => e.eventId)).size).toBe(timeline.entries.length);
+
+    const after = await waitFor(
+      async () => {
+        const { dashboard } = await api.analytics.getDashboard({ window: "1h" });
+        return dashboard!.funnel!.delivered === before.funnel!.delivered + 1n ? dashboard! : undefined;
+      },
+      { timeoutMs: 30_000, message: "the dashboard to count the delivered order" },
+    );
+    expect(after.funnel).toMatchObject({
+      created: before.funnel!.created + 1n,
+      reserved: before.funnel!.reserved + 1n,
+      paid: before.funnel!.paid + 1n,
+    });
+    expect(after.sagaLatency!.count).toBe(before.sagaLatency!.count + 1n);
+    const captured = (d: typeof after) => d.revenue.find((r) => r.currencyCode === "USD")?.capturedMinor ?? 0n;
+    expect(captured(after) - captured(before)).toBe(5_000n);
+    expect(after.topProducts.find((t) => t.productId === p.id)).toMatchObject({ units: 2n, revenueMinor: 5_000n, name: p.name });
+  }, 120_000);
 
   it("fails a declined card: PAYMENT_FAILED, reservation released, stock restored", async () => {
     const buyer = await customer();

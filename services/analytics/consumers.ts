@@ -1,0 +1,50 @@
+import type { DescMessage, Message } from "@bufbuild/protobuf";
+import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { eventRoute, PermanentError } from "../../lib/events/index.js";
+import { isUuid } from "../../lib/ids.js";
+import { type ConsumerSpec, consume } from "../../lib/runtime/index.js";
+import { applyEvents, sqlOn } from "./analytics-store.js";
+import { EVENT_TYPES } from "./event-types.js";
+import type { AnalyticsEvent } from "./facts.js";
+
+/** The fields every domain event shares (see proto/shop/events/v1). */
+interface CommonFields {
+  orderId?: string;
+  customerId?: string;
+  occurredAt?: Timestamp;
+}
+
+/**
+ * An event as applyEvents takes it. An order id that is neither empty nor a UUID can never be
+ * recorded: PermanentError sends that event to the DLQ instead of retrying it.
+ */
+export function toAnalyticsEvent(schema: DescMessage, message: Message, eventId: string, receivedAt = new Date()): AnalyticsEvent {
+  const common = message as Message & CommonFields;
+  const orderId = common.orderId ?? "";
+  if (orderId !== "" && !isUuid(orderId)) throw new PermanentError(`event has an invalid order_id "${orderId.slice(0, 64)}"`);
+  const occurredAt = common.occurredAt ? timestampDate(common.occurredAt) : receivedAt;
+  const route = eventRoute(schema);
+  return {
+    eventId: eventId.toLowerCase(),
+    type: schema.typeName,
+    name: route.subjectSuffix,
+    service: route.aggregateType,
+    occurredAt: Number.isNaN(occurredAt.getTime()) ? receivedAt : occurredAt,
+    orderId: orderId === "" ? null : orderId.toLowerCase(),
+    customerId: (common.customerId ?? "").slice(0, 100),
+    message,
+  };
+}
+
+/**
+ * Every domain event type, one durable consumer each (`analytics-<aggregate>-<event>`), each
+ * handing its event to applyEvents as a batch of one in the consumer's transaction. When
+ * lib/events consumes in batches this becomes one consumer whose handler passes the batch.
+ */
+export function analyticsConsumers(): ConsumerSpec[] {
+  return EVENT_TYPES.map((schema) =>
+    consume(schema, `analytics-${eventRoute(schema).subjectSuffix.replace(/[._]/g, "-")}`, async (event, { em, eventId }) => {
+      await applyEvents(sqlOn(em), [toAnalyticsEvent(schema, event as Message, eventId)]);
+    }),
+  );
+}
