@@ -1,4 +1,4 @@
-import { type DescMessage, fromBinary, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { type DescMessage, fromBinary, type Message, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import {
   AckPolicy,
   type ConsumerConfig,
@@ -10,7 +10,7 @@ import {
   type JsMsg,
 } from "@nats-io/jetstream";
 import { errors, nanos } from "@nats-io/transport-node";
-import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { context, ROOT_CONTEXT, type SpanContext, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { type Database, type EntityManager, sql } from "../db/index.js";
 import { isUuid } from "../ids.js";
 import type { Logger } from "../log.js";
@@ -48,16 +48,14 @@ export interface EventContext {
  */
 export type EventHandler<Desc extends DescMessage> = (event: MessageShape<Desc>, ctx: EventContext) => Promise<void>;
 
-export interface ConsumerOptions<Desc extends DescMessage> {
+/** What every consumer needs, whatever it consumes. */
+export interface BaseConsumerOptions {
   orm: Database;
   js: JetStreamClient;
   jsm: JetStreamManager;
   names: EventBusNames;
   /** Durable consumer name, `<service>-<purpose>` (e.g. `inventory-reserve-stock`). */
   consumer: string;
-  /** The one event type this consumer handles (nats-server 2.9 allows one filter subject). */
-  event: Desc;
-  handler: EventHandler<Desc>;
   logger: Logger;
   /** Handler attempts before the event goes to the DLQ (default 4). */
   maxDeliver?: number;
@@ -69,6 +67,42 @@ export interface ConsumerOptions<Desc extends DescMessage> {
   batchSize?: number;
 }
 
+export interface ConsumerOptions<Desc extends DescMessage> extends BaseConsumerOptions {
+  /** The one event type this consumer handles (nats-server 2.9 allows one filter subject). */
+  event: Desc;
+  handler: EventHandler<Desc>;
+}
+
+/** One event of a batch handed to a `BatchHandler`. */
+export interface BatchEvent {
+  readonly schema: DescMessage;
+  readonly message: Message;
+  readonly eventId: string;
+  readonly subject: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/**
+ * Applies a batch of new events (never one applied before) in the consumer's transaction, set
+ * based. Throw to roll back: the events are then retried one at a time.
+ */
+export type BatchHandler = (events: BatchEvent[], em: EntityManager) => Promise<void>;
+
+export interface BatchConsumerOptions extends BaseConsumerOptions {
+  /** The event types to apply; every other event on the stream is acknowledged and skipped. */
+  events: readonly DescMessage[];
+  handler: BatchHandler;
+}
+
+/** How a consumer reads its messages and applies the new ones. */
+interface Mode<E> {
+  subject: string;
+  description: string;
+  /** The decoded event, or undefined for an event this consumer does not take. */
+  decode(data: Uint8Array, eventType: string): E | undefined;
+  apply(fresh: Delivery<E>[], em: EntityManager): Promise<void>;
+}
+
 /** A running consumer. */
 export interface EventConsumer {
   /** Stops pulling, lets in-flight handlers finish and acknowledge, then returns. */
@@ -78,13 +112,15 @@ export interface EventConsumer {
 const NAME = /^[A-Za-z0-9_-]+$/;
 
 /** One received message with what every step needs, decoded once. */
-interface Delivery<Desc extends DescMessage> {
+interface Delivery<E> {
   msg: JsMsg;
   headers: Record<string, string>;
   /** Set unless the message cannot be handled at all (then `invalid` says why). */
   eventId?: string;
-  event?: MessageShape<Desc>;
+  event?: E;
   invalid?: PermanentError;
+  /** Not an event this consumer takes: acknowledged without a transaction. */
+  skip?: boolean;
   log: Logger;
 }
 
@@ -116,56 +152,11 @@ interface Delivery<Desc extends DescMessage> {
  * extra delivery only happens when the worker handling the last attempt died, and moves the
  * message to the DLQ instead of leaving it unacknowledged forever.
  */
-export async function startConsumer<Desc extends DescMessage>(options: ConsumerOptions<Desc>): Promise<EventConsumer> {
-  const { orm, js, jsm, names, consumer, event: schema, handler } = options;
-  const maxDeliver = options.maxDeliver ?? 4;
-  const backoffMs = options.backoffMs ?? [1_000, 2_000, 4_000];
-  const concurrency = options.concurrency ?? 1;
-  const batchSize = options.batchSize ?? 64;
-  if (!NAME.test(consumer)) throw new Error(`consumer name "${consumer}" must match ${NAME}`);
-  if (!Number.isInteger(maxDeliver) || maxDeliver < 1) throw new Error("maxDeliver must be an integer >= 1");
-  if (backoffMs.length === 0 || backoffMs.some((ms) => !(ms > 0))) throw new Error("backoffMs needs at least one delay > 0");
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error("concurrency must be an integer >= 1");
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error("batchSize must be an integer >= 1");
-
-  const subject = eventSubject(names, schema);
-  const logger = options.logger.child({ consumer, event_type: schema.typeName });
-  // The server requires fewer backoff entries than max_deliver; later deliveries reuse the last.
-  const schedule = backoffMs.slice(0, maxDeliver);
-  // Progress reports must reach the server well within the shortest ack wait.
-  const heartbeatMs = Math.max(10, Math.floor(Math.min(...schedule) / 3));
-
-  await ensureConsumer(jsm, names.stream, {
-    durable_name: consumer,
-    description: `${consumer}: ${schema.typeName}`,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    filter_subject: subject,
-    max_deliver: maxDeliver + 1,
-    backoff: schedule.map((ms) => nanos(ms)),
-  });
-  const pull = await js.consumers.get(names.stream, consumer);
-
-  function receive(msg: JsMsg): Delivery<Desc> {
-    const headers = headerRecord(msg.headers);
-    const rawId = headers[EVENT_ID_HEADER] || headers[MSG_ID_HEADER];
-    const logFor = (orderId: unknown) =>
-      logger.child({ event_id: rawId, order_id: headers[CORRELATION_HEADER] || orderId, delivery_count: msg.info.deliveryCount });
-    try {
-      if (msg.info.deliveryCount > maxDeliver) {
-        throw new PermanentError(`no outcome after ${maxDeliver} deliveries: the worker handling the last one stopped or timed out`);
-      }
-      const eventId = validEventId(headers);
-      const event = decode(schema, msg.data, headers[EVENT_TYPE_HEADER] ?? "");
-      // Every shop event starts with order_id: logs carry it even when a publisher set no correlation id.
-      return { msg, headers, log: logFor((event as { orderId?: unknown }).orderId), eventId, event };
-    } catch (error) {
-      return { msg, headers, log: logFor(undefined), eventId: rawId, invalid: error as PermanentError };
-    }
-  }
+export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions<Desc>): Promise<EventConsumer> {
+  const { consumer, event: schema, handler } = options;
 
   /** Runs the handler for one event on `em`, in a CONSUMER span under the publisher's trace. */
-  function runHandler(delivery: Delivery<Desc>, em: EntityManager): Promise<void> {
+  function runHandler(delivery: Delivery<MessageShape<Desc>>, em: EntityManager): Promise<void> {
     const { msg, headers, log } = delivery;
     const parent = extractHeaders((key) => headers[key], ROOT_CONTEXT);
     const attributes = {
@@ -200,11 +191,125 @@ export async function startConsumer<Desc extends DescMessage>(options: ConsumerO
     );
   }
 
+  return runConsumer<MessageShape<Desc>>(options, {
+    subject: eventSubject(options.names, schema),
+    description: `${consumer}: ${schema.typeName}`,
+    decode: (data, eventType) => decode(schema, data, eventType),
+    async apply(fresh, em) {
+      for (const delivery of fresh) {
+        await runHandler(delivery, em);
+        delivery.log.debug("event handled");
+      }
+    },
+  });
+}
+
+/**
+ * Starts a consumer of several event types (every event on the stream, filtered here) whose
+ * handler applies each batch at once, set based: one transaction, one dedup insert and one
+ * handler call per batch, with the same retries, DLQ and fall-back to single events as
+ * `startConsumer`. The batch runs in one CONSUMER span linked to each event's trace.
+ */
+export function startBatchConsumer(options: BatchConsumerOptions): Promise<EventConsumer> {
+  const { consumer, names, handler } = options;
+  const byType = new Map(options.events.map((schema) => [schema.typeName, schema]));
+  return runConsumer<{ schema: DescMessage; message: Message }>(options, {
+    subject: `${names.subjectRoot}.>`,
+    description: `${consumer}: ${options.events.length} event types`,
+    decode(data, eventType) {
+      if (!eventType) throw new PermanentError("the message has no event-type header");
+      const schema = byType.get(eventType);
+      return schema && { schema, message: decode(schema, data, eventType) };
+    },
+    apply(fresh, em) {
+      const links = fresh.map((d) => ({ context: trace.getSpanContext(extractHeaders((key) => d.headers[key], ROOT_CONTEXT)) })).filter(
+        (link): link is { context: SpanContext } => link.context !== undefined,
+      );
+      const attributes = {
+        "messaging.system": "nats",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": `${names.subjectRoot}.>`,
+        "messaging.consumer.group.name": consumer,
+        "messaging.batch.message_count": fresh.length,
+      };
+      return tracer.startActiveSpan(`process ${names.subjectRoot}.>`, { kind: SpanKind.CONSUMER, attributes, links }, ROOT_CONTEXT, async (span) => {
+        try {
+          await handler(
+            fresh.map((d) => ({ schema: d.event!.schema, message: d.event!.message, eventId: d.eventId!, subject: d.msg.subject, headers: d.headers })),
+            em,
+          );
+        } catch (error) {
+          span.recordException(error as Error);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(error) });
+          throw error;
+        } finally {
+          span.end();
+        }
+      });
+    },
+  });
+}
+
+async function runConsumer<E>(options: BaseConsumerOptions, mode: Mode<E>): Promise<EventConsumer> {
+  const { orm, js, jsm, names, consumer } = options;
+  const maxDeliver = options.maxDeliver ?? 4;
+  const backoffMs = options.backoffMs ?? [1_000, 2_000, 4_000];
+  const concurrency = options.concurrency ?? 1;
+  const batchSize = options.batchSize ?? 64;
+  if (!NAME.test(consumer)) throw new Error(`consumer name "${consumer}" must match ${NAME}`);
+  if (!Number.isInteger(maxDeliver) || maxDeliver < 1) throw new Error("maxDeliver must be an integer >= 1");
+  if (backoffMs.length === 0 || backoffMs.some((ms) => !(ms > 0))) throw new Error("backoffMs needs at least one delay > 0");
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error("concurrency must be an integer >= 1");
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error("batchSize must be an integer >= 1");
+
+  const subject = mode.subject;
+  const logger = options.logger.child({ consumer });
+  // The server requires fewer backoff entries than max_deliver; later deliveries reuse the last.
+  const schedule = backoffMs.slice(0, maxDeliver);
+  // Progress reports must reach the server well within the shortest ack wait.
+  const heartbeatMs = Math.max(10, Math.floor(Math.min(...schedule) / 3));
+
+  await ensureConsumer(jsm, names.stream, {
+    durable_name: consumer,
+    description: mode.description,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: subject,
+    max_deliver: maxDeliver + 1,
+    backoff: schedule.map((ms) => nanos(ms)),
+  });
+  const pull = await js.consumers.get(names.stream, consumer);
+
+  function receive(msg: JsMsg): Delivery<E> {
+    const headers = headerRecord(msg.headers);
+    const rawId = headers[EVENT_ID_HEADER] || headers[MSG_ID_HEADER];
+    const logFor = (orderId: unknown) =>
+      logger.child({
+        event_id: rawId,
+        event_type: headers[EVENT_TYPE_HEADER],
+        order_id: headers[CORRELATION_HEADER] || orderId,
+        delivery_count: msg.info.deliveryCount,
+      });
+    try {
+      if (msg.info.deliveryCount > maxDeliver) {
+        throw new PermanentError(`no outcome after ${maxDeliver} deliveries: the worker handling the last one stopped or timed out`);
+      }
+      const eventId = validEventId(headers);
+      const event = mode.decode(msg.data, headers[EVENT_TYPE_HEADER] ?? "");
+      if (event === undefined) return { msg, headers, log: logFor(undefined), eventId, skip: true };
+      // Every shop event starts with order_id: logs carry it even when a publisher set no correlation id.
+      const message = (event as { message?: unknown }).message ?? event;
+      return { msg, headers, log: logFor((message as { orderId?: unknown }).orderId), eventId, event };
+    } catch (error) {
+      return { msg, headers, log: logFor(undefined), eventId: rawId, invalid: error as PermanentError };
+    }
+  }
+
   /**
    * Applies `batch` in one transaction with its dedup rows and acknowledges it after the commit.
    * Throws (having rolled back and acknowledged nothing) if any handler or the commit fails.
    */
-  async function applyBatch(batch: Delivery<Desc>[]): Promise<void> {
+  async function applyBatch(batch: Delivery<E>[]): Promise<void> {
     await orm.em.fork().transactional(async (em) => {
       const ids = batch.map((d) => d.eventId!);
       const inserted = await sql<{ event_id: string }>(
@@ -213,22 +318,20 @@ export async function startConsumer<Desc extends DescMessage>(options: ConsumerO
         [consumer, ids],
       );
       // A conflict means the event was applied before; a repeat inside the batch is applied once.
-      const fresh = new Set(inserted.map((row) => row.event_id));
-      for (const delivery of batch) {
-        if (!fresh.delete(delivery.eventId!.toLowerCase())) {
-          delivery.log.debug("event already processed; skipped");
-          continue;
-        }
-        await runHandler(delivery, em);
-        delivery.log.debug("event handled");
-      }
+      const inserts = new Set(inserted.map((row) => row.event_id));
+      const fresh = batch.filter((delivery) => {
+        if (inserts.delete(delivery.eventId!.toLowerCase())) return true;
+        delivery.log.debug("event already processed; skipped");
+        return false;
+      });
+      if (fresh.length > 0) await mode.apply(fresh, em);
     });
     // Only now, after the commit. A lost ack means a redelivery, which processed_events absorbs.
     for (const { msg, log } of batch) reply(msg, "ack", log);
   }
 
   /** Schedules a retry, or copies the message to the DLQ and terminates it. */
-  async function settleFailure(delivery: Delivery<Desc>, error: unknown): Promise<void> {
+  async function settleFailure(delivery: Delivery<E>, error: unknown): Promise<void> {
     const { msg, log } = delivery;
     const deliveryCount = msg.info.deliveryCount;
     if (!isPermanent(error) && deliveryCount < maxDeliver) {
@@ -254,9 +357,10 @@ export async function startConsumer<Desc extends DescMessage>(options: ConsumerO
   /** Handles a batch to a final ack, term or scheduled redelivery of each message; never throws. */
   async function handle(messages: JsMsg[]): Promise<void> {
     const deliveries = messages.map(receive);
-    const valid: Delivery<Desc>[] = [];
+    const valid: Delivery<E>[] = [];
     for (const delivery of deliveries) {
       if (delivery.invalid) await settleFailure(delivery, delivery.invalid);
+      else if (delivery.skip) reply(delivery.msg, "ack", delivery.log);
       else valid.push(delivery);
     }
     if (valid.length === 0) return;

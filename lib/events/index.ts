@@ -3,7 +3,18 @@
  * idempotent retrying consumers, and the dead-letter admin API.
  */
 export { connectBus, type ConnectBusOptions, type EventBus, natsServers } from "./bus.js";
-export { startConsumer, type ConsumerOptions, type EventConsumer, type EventContext, type EventHandler } from "./consumer.js";
+export {
+  type BaseConsumerOptions,
+  type BatchConsumerOptions,
+  type BatchEvent,
+  type BatchHandler,
+  startBatchConsumer,
+  startConsumer,
+  type ConsumerOptions,
+  type EventConsumer,
+  type EventContext,
+  type EventHandler,
+} from "./consumer.js";
 export {
   copyToDeadLetters,
   discardDeadLetter,

@@ -4,6 +4,7 @@ export { startMetricsServer, type MetricsServer } from "./metrics-server.js";
 export { readRuntimeConfig, SERVICE_PORTS, type RuntimeConfig, type ServiceName } from "./service-config.js";
 export {
   consume,
+  consumeBatches,
   serve,
   startService,
   type ConsumerSpec,

@@ -10,6 +10,8 @@ import {
   type EventBus,
   type EventConsumer,
   type EventHandler,
+  type BatchHandler,
+  startBatchConsumer,
   eventsMigration,
   type Relay,
   startConsumer,
@@ -42,6 +44,14 @@ export function consume<Desc extends DescMessage>(event: Desc, consumer: string,
     consumer,
     start: ({ orm, bus, logger }) =>
       startConsumer({ orm, js: bus.js, jsm: bus.jsm, names: bus.names, consumer, event, handler, logger, ...tuning }),
+  };
+}
+
+/** Declares that durable consumer `consumer` applies batches of the `events` types with `handler`, set based. */
+export function consumeBatches(events: readonly DescMessage[], consumer: string, handler: BatchHandler, tuning: ConsumerTuning = {}): ConsumerSpec {
+  return {
+    consumer,
+    start: ({ orm, bus, logger }) => startBatchConsumer({ orm, js: bus.js, jsm: bus.jsm, names: bus.names, consumer, events, handler, logger, ...tuning }),
   };
 }
 

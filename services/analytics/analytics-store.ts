@@ -1,18 +1,19 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
+import { sql } from "../../lib/db/index.js";
 import { type CohortChange, cohortDeltas, type CounterDelta, sumDeltas } from "./domain/cohort.js";
 import { type OrderProgress, progressByOrder, statusRank } from "./domain/order-progress.js";
 import { type AnalyticsEvent, type EventFacts, factsOf, type ProductFact, type ProductSale } from "./facts.js";
 
 /**
- * A way to run one SQL statement (knex `?` placeholders) and get its rows. applyEvents takes
- * this rather than an EntityManager so that it works on whatever transaction the consumer
- * holds: one per event today, one per batch with batched consumption.
+ * A way to run one SQL statement (`?` placeholders) and get its rows. applyEvents takes this
+ * rather than an EntityManager so that tests can run it on any transaction; the consumer runs it
+ * on its batch's.
  */
 export type Sql = (text: string, params?: unknown[]) => Promise<Record<string, unknown>[]>;
 
 /** Statements on `em`'s transaction (or autocommit outside one). */
 export function sqlOn(em: EntityManager): Sql {
-  return (text, params = []) => em.getConnection().execute(text, params, "all", em.getTransactionContext()) as Promise<Record<string, unknown>[]>;
+  return (text, params = []) => sql(em, text, params);
 }
 
 /** A timestamptz column as a Date (the driver may hand it over as a string). */

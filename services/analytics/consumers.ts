@@ -2,7 +2,7 @@ import type { DescMessage, Message } from "@bufbuild/protobuf";
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { eventRoute, PermanentError } from "../../lib/events/index.js";
 import { isUuid } from "../../lib/ids.js";
-import { type ConsumerSpec, consume } from "../../lib/runtime/index.js";
+import { type ConsumerSpec, consumeBatches } from "../../lib/runtime/index.js";
 import { applyEvents, sqlOn } from "./analytics-store.js";
 import { EVENT_TYPES } from "./event-types.js";
 import type { AnalyticsEvent } from "./facts.js";
@@ -37,14 +37,18 @@ export function toAnalyticsEvent(schema: DescMessage, message: Message, eventId:
 }
 
 /**
- * Every domain event type, one durable consumer each (`analytics-<aggregate>-<event>`), each
- * handing its event to applyEvents as a batch of one in the consumer's transaction. When
- * lib/events consumes in batches this becomes one consumer whose handler passes the batch.
+ * One durable consumer (`analytics-events`) takes every domain event type and hands each batch
+ * to applyEvents at once: a handful of set-based statements per batch, whatever its size. An
+ * event whose order id is invalid fails its batch, which is then applied one event at a time, so
+ * that event alone goes to the DLQ.
  */
 export function analyticsConsumers(): ConsumerSpec[] {
-  return EVENT_TYPES.map((schema) =>
-    consume(schema, `analytics-${eventRoute(schema).subjectSuffix.replace(/[._]/g, "-")}`, async (event, { em, eventId }) => {
-      await applyEvents(sqlOn(em), [toAnalyticsEvent(schema, event as Message, eventId)]);
+  return [
+    consumeBatches(EVENT_TYPES, "analytics-events", async (events, em) => {
+      await applyEvents(
+        sqlOn(em),
+        events.map((e) => toAnalyticsEvent(e.schema, e.message, e.eventId)),
+      );
     }),
-  );
+  ];
 }
