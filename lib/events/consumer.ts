@@ -10,11 +10,13 @@ import {
   type JsMsg,
 } from "@nats-io/jetstream";
 import { errors, nanos } from "@nats-io/transport-node";
+import { performance } from "node:perf_hooks";
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import type { Database, EntityManager } from "../db/index.js";
 import { isUuid } from "../ids.js";
 import type { Logger } from "../log.js";
-import { CORRELATION_HEADER, extractHeaders } from "../telemetry/index.js";
+import { consumerMetrics } from "../metrics/index.js";
+import { CORRELATION_HEADER, extractHeaders, ORDER_ID_ATTRIBUTE } from "../telemetry/index.js";
 import { copyToDeadLetters } from "./dead-letters.js";
 import { errorMessage, isPermanent, PermanentError } from "./errors.js";
 import { EVENT_ID_HEADER, EVENT_TYPE_HEADER, headerRecord, MSG_ID_HEADER } from "./headers.js";
@@ -125,6 +127,7 @@ export async function startConsumer<Desc extends DescMessage>(options: ConsumerO
     backoff: schedule.map((ms) => nanos(ms)),
   });
   const pull = await js.consumers.get(names.stream, consumer);
+  const metrics = consumerMetrics(consumer); // observability (issue 10)
 
   /** Runs the handler in one transaction with the dedup row; `applied` is false for a duplicate. */
   async function apply(msg: JsMsg, headers: Record<string, string>, log: Logger): Promise<{ applied: boolean; published: boolean }> {
@@ -166,6 +169,7 @@ export async function startConsumer<Desc extends DescMessage>(options: ConsumerO
     if (!isPermanent(error) && deliveryCount < maxDeliver) {
       // Restart the ack wait now; the consumer's backoff redelivers it after backoffMs[n-1].
       reply(msg, "working", log);
+      metrics.retried(); // observability (issue 10)
       const retryInMs = schedule[Math.min(deliveryCount, schedule.length) - 1];
       log.warn({ err: error, retry_in_ms: retryInMs }, "event handler failed; will retry");
       return;
@@ -180,11 +184,13 @@ export async function startConsumer<Desc extends DescMessage>(options: ConsumerO
       return;
     }
     reply(msg, "term", log);
+    metrics.deadLettered(); // observability (issue 10)
     log.error({ err: error, attempts, dlq_stream: names.dlqStream }, "event moved to the dead-letter stream");
   }
 
   /** Handles one message to a final ack, term or scheduled redelivery; never throws. */
   async function handle(msg: JsMsg): Promise<void> {
+    const started = performance.now(); // observability (issue 10)
     const headers = headerRecord(msg.headers);
     const eventId = headers[EVENT_ID_HEADER] || headers[MSG_ID_HEADER];
     const deliveryCount = msg.info.deliveryCount;
@@ -193,6 +199,7 @@ export async function startConsumer<Desc extends DescMessage>(options: ConsumerO
     const attributes = {
       "messaging.system": "nats",
       "messaging.operation.type": "process",
+      "messaging.operation.name": "process", // observability (issue 10)
       "messaging.destination.name": msg.subject,
       "messaging.consumer.group.name": consumer,
       "messaging.message.id": eventId ?? "",
@@ -202,16 +209,20 @@ export async function startConsumer<Desc extends DescMessage>(options: ConsumerO
     try {
       await context.with(parent, () =>
         tracer.startActiveSpan(`process ${msg.subject}`, { kind: SpanKind.CONSUMER, attributes }, async (span) => {
+          // observability (issue 10): the order's id, so the trace is found by tag.
+          if (headers[CORRELATION_HEADER]) span.setAttribute(ORDER_ID_ATTRIBUTE, headers[CORRELATION_HEADER]);
           try {
             const { applied, published } = await apply(msg, headers, log);
             // Only now, after the commit. A lost ack means a redelivery, which processed_events absorbs.
             reply(msg, "ack", log);
+            metrics.handled((performance.now() - started) / 1000); // observability (issue 10)
             if (published) kickRelays(orm);
             span.setAttribute("ordermesh.event.duplicate", !applied);
             log.debug(applied ? "event handled" : "event already processed; skipped");
           } catch (error) {
             span.recordException(error as Error);
             span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(error) });
+            metrics.failed((performance.now() - started) / 1000); // observability (issue 10)
             await settleFailure(msg, error, eventId, log);
           } finally {
             span.end();

@@ -4,12 +4,14 @@ import type { Database } from "../../lib/db/index.js";
 import { alreadyExists, Code, failedPrecondition, invalidArgument, notFound, ServiceError } from "../../lib/errors.js";
 import { kickRelays } from "../../lib/events/index.js";
 import { uuidv7 } from "../../lib/ids.js";
+import { runForOrder } from "../../lib/telemetry/index.js";
 import type { Logger } from "../../lib/log.js";
 import type { Catalog } from "./catalog.js";
 import { decide, type OrderInput, type OrderOutcome } from "./domain/order-status.js";
 import { type PricedOrder, type PricingProblem, priceOrder } from "./domain/pricing.js";
 import { Customer, type OrderRow } from "./entities.js";
 import { publishCreated, publishTransition, type TransitionDetails } from "./events.js";
+import { countCreated, countTransition } from "./metrics.js";
 import * as store from "./order-store.js";
 import { type PlaceOrderCommand, parseCreateOrder, requestHash } from "./validate.js";
 
@@ -68,35 +70,39 @@ export async function placeOrder(deps: OrderDeps, request: CreateOrderRequest, c
   const customer = await deps.orm.em.fork().findOne(Customer, { id: command.customerId });
   if (!customer) throw notFound("customer", command.customerId);
 
-  const catalog = await deps.catalog.products(
-    command.items.map((i) => i.productId),
-    call,
-  );
-  const pricing = priceOrder(command.items, catalog, command.currencyCode);
-  if (!pricing.ok) throw pricingError(pricing.problem);
-  const priced: PricedOrder = pricing.order;
-
+  // The id is made before the catalog call, so that call, the spans and the events all carry it.
   const orderId = uuidv7();
-  try {
-    await deps.orm.em.fork().transactional(async (em) => {
-      if (command.idempotencyKey) {
-        const claimed = await store.claimIdempotencyKey(em, { customerId: command.customerId, key: command.idempotencyKey, requestHash: hash, orderId });
-        if (!claimed) throw new KeyTaken();
+  return runForOrder(orderId, async () => {
+    const catalog = await deps.catalog.products(
+      command.items.map((i) => i.productId),
+      call,
+    );
+    const pricing = priceOrder(command.items, catalog, command.currencyCode);
+    if (!pricing.ok) throw pricingError(pricing.problem);
+    const priced: PricedOrder = pricing.order;
+
+    try {
+      await deps.orm.em.fork().transactional(async (em) => {
+        if (command.idempotencyKey) {
+          const claimed = await store.claimIdempotencyKey(em, { customerId: command.customerId, key: command.idempotencyKey, requestHash: hash, orderId });
+          if (!claimed) throw new KeyTaken();
+        }
+        await store.insertOrder(em, { id: orderId, customerId: command.customerId, shippingAddress: command.shippingAddress, priced });
+        await publishCreated(em, { id: orderId, customer, shippingAddress: command.shippingAddress, priced, paymentToken: command.paymentToken });
+        countCreated(em);
+      });
+    } catch (error) {
+      if (error instanceof KeyTaken) {
+        // A concurrent request with the same key committed first.
+        const replay = await replayOf(deps, command, hash);
+        if (replay) return replay;
       }
-      await store.insertOrder(em, { id: orderId, customerId: command.customerId, shippingAddress: command.shippingAddress, priced });
-      await publishCreated(em, { id: orderId, customer, shippingAddress: command.shippingAddress, priced, paymentToken: command.paymentToken });
-    });
-  } catch (error) {
-    if (error instanceof KeyTaken) {
-      // A concurrent request with the same key committed first.
-      const replay = await replayOf(deps, command, hash);
-      if (replay) return replay;
+      throw error;
     }
-    throw error;
-  }
-  kickRelays(deps.orm);
-  call.logger?.info({ order_id: orderId, total_minor: priced.totalMinor.toString(), lines: priced.lines.length }, "order placed");
-  return requireOrder(deps.orm.em.fork(), orderId);
+    kickRelays(deps.orm);
+    call.logger?.info({ order_id: orderId, total_minor: priced.totalMinor.toString(), lines: priced.lines.length }, "order placed");
+    return requireOrder(deps.orm.em.fork(), orderId);
+  });
 }
 
 /** The order placed earlier with the command's idempotency key, or undefined; ALREADY_EXISTS for another request. */
@@ -130,6 +136,7 @@ export async function cancelOrder(deps: OrderDeps, orderId: string, reason: stri
     if (outcome.kind === "ignored") return false;
     const after = await store.applyTransition(em, order, { from: outcome.from, to: outcome.to, reason: outcome.reason, eventId: null });
     await publishTransition(em, outcome.from, after, outcome.reason);
+    countTransition(em, after);
     return true;
   });
   if (changed) kickRelays(deps.orm);
@@ -167,5 +174,6 @@ export async function applyEvent(
     payment: outcome.to === "CONFIRMED" ? event.payment : undefined,
   });
   await publishTransition(em, outcome.from, after, outcome.reason, event.details);
+  countTransition(em, after);
   return { kind: "transition", before: outcome.from, after, outcome };
 }
