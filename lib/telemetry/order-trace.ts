@@ -102,9 +102,13 @@ export function inOrderTrace<T>(work: OrderWork, fn: (span: Span) => Promise<T>)
     return run(span, caller, work.orderId, fn);
   }
   const parent = traceParentContext(work.traceParent);
-  const span = tracer.startSpan(work.name, { kind: work.kind ?? SpanKind.INTERNAL, attributes: work.attributes, links: linkTo(caller) }, parent);
   const order = trace.getSpanContext(parent);
-  if (order) trace.getSpan(caller)?.addLink({ context: order });
+  const callerSpan = trace.getSpanContext(caller);
+  // Links only join different traces: a caller already inside the order's trace needs none.
+  const foreign = order !== undefined && callerSpan !== undefined && callerSpan.traceId !== order.traceId;
+  const links = foreign ? linkTo(caller) : [];
+  const span = tracer.startSpan(work.name, { kind: work.kind ?? SpanKind.INTERNAL, attributes: work.attributes, links }, parent);
+  if (foreign) trace.getSpan(caller)?.addLink({ context: order });
   return run(span, withCorrelationId(parent, getCorrelationId(caller)), work.orderId, fn);
 }
 

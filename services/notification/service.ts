@@ -7,6 +7,7 @@ import { createDispatcher, type Dispatcher } from "./dispatcher.js";
 import type { ChannelName } from "./domain/recipients.js";
 import { entities } from "./entities.js";
 import { Notifications } from "./migrations/0001-notifications.js";
+import { NotificationTraceParent } from "./migrations/0002-trace-parent.js";
 import type { MessageProvider } from "./providers/provider.js";
 import { createSimulatedProvider } from "./providers/simulated.js";
 import { notificationRpc } from "./rpc.js";
@@ -52,7 +53,10 @@ export interface NotificationStartOptions extends StartOptions {
   random?: () => number;
 }
 
-export const migrations = [{ name: "notification-0001-notifications", class: Notifications }];
+export const migrations = [
+  { name: "notification-0001-notifications", class: Notifications },
+  { name: "notification-0002-trace-parent", class: NotificationTraceParent },
+];
 
 /** Starts the notification service: messages for the saga's customer-visible transitions, the dispatcher, the RPCs. */
 export function start(config: NotificationConfig, options: NotificationStartOptions = {}): Promise<RunningService> {
