@@ -52,6 +52,8 @@ export interface ConsumerMetrics {
 /** The metrics of durable consumer `consumer`. */
 export function consumerMetrics(consumer: string): ConsumerMetrics {
   const labels = { consumer };
+  // Series start at 0, so a rate() sees the first failure and dashboards list every consumer.
+  for (const counter of [handled, failed, retried, deadLettered]) counter.inc(labels, 0);
   const handledCounter = handled.labels(labels);
   const failedCounter = failed.labels(labels);
   const retriedCounter = retried.labels(labels);

@@ -29,6 +29,8 @@ const revenue = new Counter({
   registers: [platformRegistry],
 });
 
+for (const status of ["PAYMENT_FAILED", "EXPIRED", "DELIVERY_FAILED"]) failed.inc({ status }, 0);
+
 /** Business counters of the order service. Call them after the transaction that made the change committed. */
 export const orderMetrics = {
   created: (count = 1) => created.inc(count),

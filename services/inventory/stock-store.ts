@@ -1,5 +1,6 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { uuidv7 } from "../../lib/ids.js";
+import { currentTraceParent } from "../../lib/telemetry/index.js";
 import { crossedLowStock, findShortages, type Line, normalizeLines, type Shortage, type StockLevel } from "./domain/stock.js";
 
 /**
@@ -158,8 +159,8 @@ export async function reserve(
   // order_id and rolls back with its transaction.
   await query(
     em,
-    "INSERT INTO reservations (id, order_id, customer_id, status, expires_at) VALUES (?, ?, ?, 'ACTIVE', now() + ? * interval '1 millisecond')",
-    [id, orderId, customerId, ttlMs],
+    "INSERT INTO reservations (id, order_id, customer_id, status, expires_at, trace_parent) VALUES (?, ?, ?, 'ACTIVE', now() + ? * interval '1 millisecond', ?)",
+    [id, orderId, customerId, ttlMs, currentTraceParent()],
   );
   await query(em, "INSERT INTO reservation_lines (reservation_id, product_id, quantity) SELECT ?, * FROM unnest(?::uuid[], ?::int[])", [
     id,
@@ -260,13 +261,13 @@ export async function commit(em: EntityManager, orderId: string): Promise<Commit
 }
 
 /** Order ids of ACTIVE reservations past their expiry, locked for this transaction. */
-export async function claimExpired(em: EntityManager, limit: number): Promise<string[]> {
+export async function claimExpired(em: EntityManager, limit: number): Promise<{ orderId: string; traceParent: string | null }[]> {
   const rows = await query(
     em,
-    "SELECT order_id FROM reservations WHERE status = 'ACTIVE' AND expires_at < now() ORDER BY expires_at LIMIT ? FOR UPDATE SKIP LOCKED",
+    "SELECT order_id, trace_parent FROM reservations WHERE status = 'ACTIVE' AND expires_at < now() ORDER BY expires_at LIMIT ? FOR UPDATE SKIP LOCKED",
     [limit],
   );
-  return rows.map((r) => String(r.order_id));
+  return rows.map((r) => ({ orderId: String(r.order_id), traceParent: r.trace_parent == null ? null : String(r.trace_parent) }));
 }
 
 /** Adds `quantity` (> 0) to available stock. */

@@ -93,12 +93,12 @@ describe("observability end to end", () => {
   }
 
   async function placeOrder(token: string, productId: string, quantity: number, paymentToken = "tok_visa"): Promise<{ id: string; total: { amount_minor: string } }> {
-    const { order } = await rest<{ order: { id: string; total: { amount_minor: string } } }>("POST", "/api/v1/orders", token, {
+    // The answer is the order itself, in protobuf JSON.
+    return rest<{ id: string; total: { amount_minor: string } }>("POST", "/api/v1/orders", token, {
       items: [{ product_id: productId, quantity }],
       shipping_address: ADDRESS,
       payment_method: { token: paymentToken },
     });
-    return order;
   }
 
   async function waitForStatus(orderId: string, status: OrderStatus): Promise<void> {
@@ -147,25 +147,28 @@ describe("observability end to end", () => {
 
     // Spans arrive in batches from seven processes: wait until the trace is complete, that is,
     // every notification was sent in it and every parent has arrived.
+    const hops = ["order.created", "inventory.reserved", "payment.completed", "order.confirmed", "delivery.status_changed", "order.shipped", "order.delivered"];
+    let progress = {};
     const trace = await waitFor(
       () => {
         const spans = spansOf(traceId);
         const ids = new Set(spans.map((s) => s.spanId));
         const notified = spans.filter((s) => s.name.startsWith("notify ") && s.attributes["shop.notification.outcome"] === "sent");
         const orphans = spans.filter((s) => s.parentSpanId !== undefined && !ids.has(s.parentSpanId));
-        return notified.length >= sent.length && orphans.length === 0 ? spans : undefined;
+        const missing = hops.filter((hop) => !spans.some((s) => s.kind === SpanKinds.CONSUMER && String(s.attributes["messaging.destination.name"]).endsWith(hop)));
+        progress = { spans: spans.length, notified: notified.length, orphans: orphans.map((s) => `${s.service} ${s.name}`), missing };
+        return notified.length >= sent.length && orphans.length === 0 && missing.length === 0 ? spans : undefined;
       },
-      { timeoutMs: 30_000, message: `trace ${traceId} with a span for each of ${sent.length} notifications and no parent missing` },
-    );
+      { timeoutMs: 30_000, message: `trace ${traceId} with a span for each of ${sent.length} notifications, every hop consumed and no parent missing` },
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}; progress: ${JSON.stringify(progress)}`);
+    });
 
     // One trace for the whole saga: every hop about the order, the notifications included.
     const aboutOrder = receiver.spans.filter((s) => s.attributes[ORDER_ID] === order.id);
     const sagaHops = aboutOrder.filter((s) => s.kind === SpanKinds.PRODUCER || s.kind === SpanKinds.CONSUMER || s.name.startsWith("notify "));
     expect(sagaHops.length).toBeGreaterThan(20);
     expect(new Set(sagaHops.map((s) => s.traceId))).toEqual(new Set([traceId]));
-    for (const subject of ["order.created", "inventory.reserved", "payment.completed", "order.confirmed", "delivery.status_changed", "order.shipped", "order.delivered"]) {
-      expect(trace.some((s) => s.kind === SpanKinds.CONSUMER && String(s.attributes["messaging.destination.name"]).endsWith(subject))).toBe(true);
-    }
 
     // Every span of the trace is about the order and says so.
     expect(trace.filter((s) => s.attributes[ORDER_ID] !== order.id).map((s) => `${s.service} ${s.name}`)).toEqual([]);
