@@ -7,6 +7,7 @@ import { readRuntimeConfig, type RunningService, type RuntimeConfig, type StartO
 import { paymentConsumers } from "./consumers.js";
 import { entities } from "./entities.js";
 import { Payments } from "./migrations/0001-payments.js";
+import { IntentTraceParent } from "./migrations/0002-trace-parent.js";
 import { GuardedProvider, type PaymentProvider, SimulatedProvider } from "./provider/index.js";
 import { paymentRpc } from "./rpc.js";
 import { startTokenSweeper } from "./token-sweeper.js";
@@ -49,7 +50,10 @@ export function readPaymentConfig(env: NodeJS.ProcessEnv = process.env): Payment
   };
 }
 
-export const migrations = [{ name: "payment-0001-payments", class: Payments }];
+export const migrations = [
+  { name: "payment-0001-payments", class: Payments },
+  { name: "payment-0002-trace-parent", class: IntentTraceParent },
+];
 
 export interface PaymentStartOptions extends StartOptions {
   /** The provider to charge through (default: a SimulatedProvider configured from `config`). */
