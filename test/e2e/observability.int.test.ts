@@ -260,7 +260,20 @@ describe("observability end to end", () => {
     // RPC durations by method and status code, on both ends.
     expect(delta(order, "order", "rpc_server_duration_seconds_count", { rpc_method: "CreateOrder", rpc_grpc_status_code: "0" })).toBe(3);
     expect(delta(order, "order", "rpc_client_duration_seconds_count", { peer_service: "inventory", rpc_grpc_status_code: "0" })).toBeGreaterThanOrEqual(3);
+    // A Connect call through the gateway: an RPC SERVER span there, and the gateway's own RPC histogram.
+    const connect = await fetch(`${gateway.url}/shop.order.v1.OrderService/GetOrder`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${buyer.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ orderId: confirmed.id }),
+    });
+    expect(connect.status).toBe(200);
+    const rpcSpan = await waitFor(
+      () => receiver.spans.find((s) => s.service === "gateway" && s.kind === SpanKinds.SERVER && s.name === "shop.order.v1.OrderService/GetOrder" && s.attributes[ORDER_ID] === confirmed.id),
+      { timeoutMs: 20_000, message: "the gateway's span of the Connect GetOrder call" },
+    );
+    expect(rpcSpan.attributes).toMatchObject({ "rpc.system": "connect_rpc", "rpc.service": "shop.order.v1.OrderService", "rpc.method": "GetOrder" });
     const gatewayAfter = await scrape(urls.gateway);
+    expect(delta(gatewayAfter, "gateway", "rpc_server_duration_seconds_count", { rpc_system: "connect_rpc", rpc_method: "GetOrder", rpc_grpc_status_code: "0" })).toBe(1);
     expect(delta(gatewayAfter, "gateway", "rpc_client_duration_seconds_count", { peer_service: "order", rpc_method: "CreateOrder", rpc_grpc_status_code: "0" })).toBe(3);
     expect(sumOf(gatewayAfter, "ordermesh_circuit_breaker_state", { upstream: "order" })).toBe(0);
     expect(gatewayAfter.some((s) => s.name === "ordermesh_circuit_breaker_state" && s.labels.upstream === "delivery")).toBe(true);
