@@ -92,7 +92,7 @@ export function createClient<S extends DescService>(
   const channelOptions = { ...DEFAULT_CHANNEL_OPTIONS, ...options.channelOptions };
   const channel = new Channel(address, credentials.createInsecure(), channelOptions);
   const breaker = createBreaker(options.name, options.breaker, options.logger);
-  const untrack = trackBreaker(options.name, () => (breaker.opened ? 2 : breaker.halfOpen ? 1 : 0));
+  const untrack = trackBreaker(options.name, () => (breaker.halfOpen ? 1 : breaker.opened ? 2 : 0));
   const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
   const streamDeadlineMs = options.streamDeadlineMs ?? DEFAULT_STREAM_DEADLINE_MS;
   const maxDeadlineMs = options.breaker?.timeoutMs ?? Infinity;
