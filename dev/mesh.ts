@@ -41,6 +41,8 @@ interface Member {
 export interface Mesh {
   /** host:port of a service's gRPC server. */
   address(service: MeshService): string;
+  /** http://host:port of a service's /metrics and /healthz. */
+  metricsUrl(service: MeshService): string;
   /** The environment a client of the mesh needs (ORDER_ADDR, INVENTORY_ADDR, ...). */
   addresses(): Record<string, string>;
   /** Sends `signal` (default SIGKILL) to a service and waits until it has exited. */
@@ -142,6 +144,7 @@ async function startMeshOnce(options: MeshOptions): Promise<Mesh> {
 
   const mesh: Mesh = {
     address: (service) => `127.0.0.1:${members.get(service)!.grpcPort}`,
+    metricsUrl: (service) => `http://127.0.0.1:${members.get(service)!.metricsPort}`,
     addresses: () => ({ ...addresses }),
     async kill(service, signal = "SIGKILL") {
       await terminate(members.get(service)!, signal, 10_000);

@@ -1,11 +1,12 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { signDevToken } from "../gateway/auth.js";
 import { DEV_JWT_SECRET } from "../gateway/config.js";
 import { freePort } from "./free-port.js";
+import { startGatewayProcess } from "./gateway-process.js";
+import { startJaeger } from "./jaeger.js";
 import { DEFAULT_BUCKET } from "./infra.js";
 import { type Mesh, startMesh } from "./mesh.js";
 import { type RunningNats, startNats } from "./nats.js";
@@ -30,6 +31,11 @@ export interface StackOptions {
   readyTimeoutMs?: number;
   /** Extra environment for the services and the gateway (e.g. RATE_LIMIT_RPS for benchmarks). */
   env?: Record<string, string>;
+  /**
+   * Run Jaeger v2 from this binary and send every process's spans to it (unless env sets
+   * OTEL_EXPORTER_OTLP_ENDPOINT, which wins). If it cannot start, the stack runs without it.
+   */
+  jaegerBin?: string;
   /** Each log line, by process ("postgres" ... "gateway"), and the stack's own progress lines. */
   onLog?: (process: string, line: string) => void;
   onProgress?: (message: string) => void;
@@ -41,6 +47,8 @@ export interface Stack {
   gatewayUrl: string;
   databaseUrl: string;
   natsUrl: string;
+  /** The Jaeger UI, when the stack runs Jaeger. */
+  jaegerUrl?: string;
   mesh: Mesh;
   /** The embedded servers, when this stack started them (fault injection: kill and restart). */
   postgres?: RunningPostgres;
@@ -55,20 +63,6 @@ async function runNode(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "inherit", "inherit"] });
   const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
   if (code !== 0) throw new Error(`node ${args.join(" ")} exited with ${code}`);
-}
-
-async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`gateway exited with code ${child.exitCode}`);
-    const ok = await fetch(`${url}/health`).then(
-      (res) => res.ok,
-      () => false,
-    );
-    if (ok) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error("gateway did not become healthy in time");
 }
 
 /**
@@ -108,6 +102,21 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       s3Endpoint = s3.endpoint;
     }
 
+    let env = options.env ?? {};
+    let jaegerUrl: string | undefined;
+    if (options.jaegerBin && !env.OTEL_EXPORTER_OTLP_ENDPOINT) {
+      progress(`starting Jaeger (${options.jaegerBin})`);
+      try {
+        const jaeger = await startJaeger({ bin: options.jaegerBin, onLog: (line) => options.onLog?.("jaeger", line) });
+        // Stopped last of the processes (stops run in reverse), so the services' final spans get there.
+        stops.push(jaeger.stop);
+        env = { ...env, OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpEndpoint };
+        jaegerUrl = jaeger.uiUrl;
+      } catch (error) {
+        progress(`Jaeger did not start, running without it: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+
     progress("loading the dev data (kept if already there)");
     await runNode(["--import", "tsx", "scripts/seed.ts"], { DATABASE_URL: databaseUrl, LOG_LEVEL: "warn" });
 
@@ -118,41 +127,29 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       s3Endpoint,
       standardPorts: options.standardPorts,
       readyTimeoutMs: options.readyTimeoutMs,
-      env: options.env,
+      env,
       onLog: (service, line) => options.onLog?.(service, line),
     });
     stops.push(() => mesh.stop());
 
     progress("starting the gateway");
     const port = options.gatewayPort ?? (options.standardPorts ? 8080 : await freePort());
-    const gateway = spawn(process.execPath, ["--import", "tsx", "gateway/main.ts"], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        ...mesh.addresses(),
-        GATEWAY_PORT: String(port),
-        METRICS_PORT: String(options.standardPorts ? 9464 : await freePort()),
-        NATS_URL: natsUrl,
-        ...options.env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
+    const gateway = await startGatewayProcess({
+      port,
+      metricsPort: options.standardPorts ? 9464 : await freePort(),
+      env: { ...mesh.addresses(), NATS_URL: natsUrl, ...env },
+      readyTimeoutMs: options.readyTimeoutMs,
+      onLog: (line) => options.onLog?.("gateway", line),
     });
-    const exited = new Promise<void>((resolve) => gateway.once("exit", () => resolve()));
-    for (const stream of [gateway.stdout, gateway.stderr]) {
-      createInterface({ input: stream }).on("line", (line) => options.onLog?.("gateway", line));
-    }
-    stops.push(async () => {
-      if (gateway.exitCode === null) gateway.kill("SIGTERM");
-      await exited;
-    });
-    const gatewayUrl = `http://127.0.0.1:${port}`;
-    await waitHealthy(gatewayUrl, gateway, options.readyTimeoutMs ?? 60_000);
+    stops.push(() => gateway.stop());
+    const gatewayUrl = gateway.url;
 
     let stopping: Promise<void> | undefined;
     return {
       gatewayUrl,
       databaseUrl,
       natsUrl,
+      jaegerUrl,
       mesh,
       postgres,
       nats,

@@ -1,4 +1,8 @@
+import { performance } from "node:perf_hooks";
+import type { DescMethod } from "@bufbuild/protobuf";
+import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { type RpcObserver, rpcServerObserver } from "../lib/metrics/index.js";
 import type { LoadShedder } from "./shedding.js";
 import { circuitState, type Upstreams } from "./upstreams.js";
 
@@ -64,5 +68,40 @@ export function createGatewayMetrics(registry: Registry, shedder: LoadShedder, u
     refused(reason) {
       refused.inc({ reason });
     },
+  };
+}
+
+const observers = new WeakMap<DescMethod, Record<"grpc" | "connect_rpc", RpcObserver>>();
+
+function observerOf(method: DescMethod, system: "grpc" | "connect_rpc"): RpcObserver {
+  let pair = observers.get(method);
+  if (!pair) {
+    pair = {
+      grpc: rpcServerObserver(method.parent.typeName, method.name, "grpc"),
+      connect_rpc: rpcServerObserver(method.parent.typeName, method.name, "connect_rpc"),
+    };
+    observers.set(method, pair);
+  }
+  return pair[system];
+}
+
+/**
+ * Records every RPC the gateway serves (Connect, gRPC, gRPC-Web) in rpc_server_duration_seconds
+ * by method and status code, like lib/grpc does for the services. Streams are timed until
+ * they are established (their length says nothing about the gateway).
+ */
+export function rpcDurationInterceptor(): Interceptor {
+  return (next) => async (req) => {
+    const started = performance.now();
+    const system = req.header.get("content-type")?.startsWith("application/grpc") ? "grpc" : "connect_rpc";
+    const observe = observerOf(req.method, system);
+    try {
+      const res = await next(req);
+      observe(0 /* OK */, (performance.now() - started) / 1000);
+      return res;
+    } catch (error) {
+      observe(ConnectError.from(error).code, (performance.now() - started) / 1000);
+      throw error;
+    }
   };
 }

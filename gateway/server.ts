@@ -3,7 +3,7 @@ import { performance } from "node:perf_hooks";
 import type { Message } from "@bufbuild/protobuf";
 import { createContextValues, cors as connectCors } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { context, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { Registry } from "prom-client";
 import { createLogger, type Logger } from "../lib/log.js";
 import { startMetricsServer, type MetricsServer } from "../lib/runtime/index.js";
@@ -18,7 +18,7 @@ import { toErrorResponse } from "./errors.js";
 import { createDualServer, type DualServer } from "./h2c-sniff.js";
 import { HealthChecker } from "./health.js";
 import { IdempotencyStore } from "./idempotency.js";
-import { createGatewayMetrics } from "./metrics.js";
+import { createGatewayMetrics, rpcDurationInterceptor } from "./metrics.js";
 import { adminRoutes } from "./rest/admin.js";
 import { analyticsRoutes } from "./rest/analytics.js";
 import { deliveryRoutes } from "./rest/deliveries.js";
@@ -124,6 +124,7 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
     routes: connectRoutes(api, new IdempotencyStore<Message>({ ttlMs: config.idempotency.ttlMs, maxKeys: config.idempotency.maxKeys }), logger),
     requestGate: requestGate(gatekeeper),
     readMaxBytes: config.rpcMaxMessageBytes,
+    interceptors: [rpcDurationInterceptor()],
     // Unknown fields in Connect JSON are errors naming the field, as in REST.
     jsonOptions: { ignoreUnknownFields: false },
     shutdownSignal: shutdown.signal,
@@ -132,7 +133,7 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
 
   const cors = corsHandler(config.corsOrigins);
 
-  async function handle(req: NodeRequest, res: NodeResponse, labels: { route: string; protocol: string }): Promise<void> {
+  async function handle(req: NodeRequest, res: NodeResponse, labels: RequestLabels): Promise<void> {
     let url: URL;
     try {
       url = new URL(req.url ?? "/", "http://gateway.invalid");
@@ -144,6 +145,7 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
     const method = req.method ?? "GET";
     if (url.pathname === "/health") {
       labels.route = "/health";
+      labels.template = "/health";
       if (method !== "GET" && method !== "HEAD") {
         sendJson(res, 405, { error: { code: "unimplemented", message: "use GET /health" } }, { allow: "GET" });
         return;
@@ -166,7 +168,10 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
     }
     const matched = rest.match(method, url.pathname);
     const stream = "match" in matched && matched.match.route.stream === true;
-    if ("match" in matched) labels.route = `${matched.match.route.method} ${matched.match.route.path}`;
+    if ("match" in matched) {
+      labels.route = `${matched.match.route.method} ${matched.match.route.path}`;
+      labels.template = matched.match.route.path;
+    }
     const release = shedder.tryAcquire(stream ? "stream" : "request");
     if (release) res.once("close", release);
     else metrics.refused("shed");
@@ -176,16 +181,15 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
   /** The request handler of both servers: one SERVER span per request, and nothing ever escapes. */
   function handler(req: NodeRequest, res: NodeResponse): void {
     const started = performance.now();
-    const labels = { route: "unmatched", protocol: "rest" };
+    const labels: RequestLabels = { route: "unmatched", protocol: "rest" };
     const parent = extractHeaders((key) => {
       const value = req.headers[key];
       return Array.isArray(value) ? value[0] : value;
     });
-    const span = tracer.startSpan(`${req.method} request`, { kind: SpanKind.SERVER, attributes: { "http.request.method": req.method } }, parent);
+    const span = tracer.startSpan(req.method ?? "HTTP", { kind: SpanKind.SERVER, attributes: { "http.request.method": req.method } }, parent);
     res.once("close", () => {
       const status = res.statusCode;
-      span.updateName(`${req.method} ${labels.route}`);
-      span.setAttributes({ "http.route": labels.route, "http.response.status_code": status, "rpc.system": labels.protocol });
+      nameSpan(span, req.method ?? "HTTP", labels, status);
       if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
       span.end();
       const seconds = (performance.now() - started) / 1000;
@@ -242,6 +246,42 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
       return stopping;
     },
   };
+}
+
+/** What the request handler learns about a request while routing it, for its span, metrics and log line. */
+interface RequestLabels {
+  /** Metrics label: `POST /api/v1/orders`, an RPC path, `/health` or `unmatched`. */
+  route: string;
+  /** rest, connect, grpc or grpc-web. */
+  protocol: string;
+  /** The REST route template (`/api/v1/orders/:id`), once matched. */
+  template?: string;
+}
+
+/**
+ * Names the request's SERVER span by the OpenTelemetry conventions: an RPC (Connect, gRPC,
+ * gRPC-Web) as `package.Service/Method` with rpc.* attributes, a REST request as
+ * `METHOD /route/template` with http.route; unmatched requests by their method alone.
+ */
+function nameSpan(span: Span, method: string, labels: RequestLabels, status: number): void {
+  span.setAttribute("http.response.status_code", status);
+  if (labels.protocol !== "rest" && labels.route.startsWith("/")) {
+    const name = labels.route.slice(1);
+    const slash = name.lastIndexOf("/");
+    span.updateName(name);
+    span.setAttributes({
+      "rpc.system": labels.protocol === "connect" ? "connect_rpc" : "grpc",
+      "rpc.service": name.slice(0, slash),
+      "rpc.method": name.slice(slash + 1),
+    });
+    return;
+  }
+  if (labels.template) {
+    span.updateName(`${method} ${labels.template}`);
+    span.setAttribute("http.route", labels.template);
+  } else {
+    span.updateName(method);
+  }
 }
 
 /**

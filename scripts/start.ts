@@ -4,6 +4,7 @@
 // ORDERMESH_DATA_DIR moves the data; ORDERMESH_PORTS=random runs beside another copy.
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { findJaeger, JAEGER_HOWTO, jaegerOrderSearchUrl } from "../dev/jaeger.js";
 import { startStack, type Stack } from "../dev/stack.js";
 import { DEV_CATALOG } from "../services/inventory/seed.js";
 import { DEV_CUSTOMER } from "../services/order/seed.js";
@@ -62,8 +63,12 @@ async function supervise(): Promise<void> {
   // The front process holds our stdin open; if it dies without a signal, stop anyway.
   process.stdin.on("end", () => requestStop("front process gone")).resume();
 
+  // Traces: an OTLP endpoint given wins; else a local Jaeger when there is one; else how to get it.
+  const otlpEndpoint = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const jaeger = otlpEndpoint ? undefined : findJaeger();
   try {
     stack = await startStack({
+      jaegerBin: jaeger?.found ? jaeger.bin : undefined,
       dataDir: process.env.ORDERMESH_DATA_DIR || fileURLToPath(new URL("../.data", import.meta.url)),
       persistent: true,
       databaseUrl: process.env.DATABASE_URL,
@@ -88,6 +93,21 @@ async function supervise(): Promise<void> {
       payment_method: { token: "tok_visa" },
     });
     say(`ready: ${url} serves REST, Connect, gRPC-Web and gRPC`);
+    let traces: string;
+    if (stack.jaegerUrl) {
+      say(`traces: Jaeger UI at ${stack.jaegerUrl} (one trace per order, searchable by tag shop.order.id)`);
+      traces = `
+    # open the order's trace in Jaeger (every span about it carries shop.order.id)
+    echo "${jaegerOrderSearchUrl(stack.jaegerUrl, "$ORDER_ID")}"
+`;
+    } else if (otlpEndpoint) {
+      say(`traces: exported over OTLP/HTTP to ${otlpEndpoint}; find an order's trace by tag shop.order.id`);
+      traces = "";
+    } else {
+      if (jaeger && !jaeger.found) say(`traces: ${jaeger.reason}`);
+      for (const line of JAEGER_HOWTO.split("\n")) say(line);
+      traces = "";
+    }
     process.stdout.write(`
     export TOKEN=${token}
 
@@ -103,6 +123,7 @@ async function supervise(): Promise<void> {
     # the shop over the last hour (admin): funnel, revenue, failures, saga latency, products
     curl -s "${url}/api/v1/analytics/dashboard?window=1h" -H "authorization: Bearer ${adminToken}"
 
+${traces}
     Ctrl-C stops everything; the data stays in .data/ for the next npm start.
 
   `);

@@ -3,7 +3,7 @@ import type { DescMessage, JsonObject, JsonValue, MessageShape } from "@bufbuild
 import { Code } from "../../lib/errors.js";
 import type { Logger } from "../../lib/log.js";
 import { isUuid } from "../../lib/ids.js";
-import { CORRELATION_HEADER, runWithCorrelationId } from "../../lib/telemetry/index.js";
+import { CORRELATION_HEADER, runWithCorrelationId, tagOrder } from "../../lib/telemetry/index.js";
 import type { Gatekeeper } from "../admission.js";
 import type { Call, PublicApi } from "../api/index.js";
 import type { Principal } from "../auth.js";
@@ -201,6 +201,7 @@ export class RestRouter {
       const call: Call = { principal, signal: controller.signal, idempotencyKey: key };
       // Calls about one order carry its id as correlation id, so its logs line up across services.
       const orderId = route.path.startsWith("/api/v1/orders/:id") ? params.id : undefined;
+      tagOrder(orderId);
       const run = (ctx: RestContext) => runWithCorrelationId(orderId, () => route.handle(ctx));
 
       let json: JsonObject | undefined;

@@ -9,12 +9,14 @@ import {
   JetStreamApiError,
   type JsMsg,
 } from "@nats-io/jetstream";
+import { performance } from "node:perf_hooks";
 import { errors, nanos } from "@nats-io/transport-node";
 import { context, ROOT_CONTEXT, type SpanContext, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { type Database, type EntityManager, sql } from "../db/index.js";
 import { isUuid } from "../ids.js";
 import type { Logger } from "../log.js";
-import { CORRELATION_HEADER, extractHeaders } from "../telemetry/index.js";
+import { consumerMetrics } from "../metrics/index.js";
+import { CORRELATION_HEADER, extractHeaders, ORDER_ID_ATTRIBUTE } from "../telemetry/index.js";
 import { copyToDeadLetters } from "./dead-letters.js";
 import { errorMessage, isPermanent, PermanentError } from "./errors.js";
 import { EVENT_ID_HEADER, EVENT_TYPE_HEADER, headerRecord, MSG_ID_HEADER } from "./headers.js";
@@ -162,6 +164,7 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
     const attributes = {
       "messaging.system": "nats",
       "messaging.operation.type": "process",
+      "messaging.operation.name": "process",
       "messaging.destination.name": msg.subject,
       "messaging.consumer.group.name": consumer,
       "messaging.message.id": delivery.eventId ?? "",
@@ -169,6 +172,8 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
     };
     return context.with(parent, () =>
       tracer.startActiveSpan(`process ${msg.subject}`, { kind: SpanKind.CONSUMER, attributes }, async (span) => {
+        // The order's id, so that Jaeger finds the trace by tag.
+        if (headers[CORRELATION_HEADER]) span.setAttribute(ORDER_ID_ATTRIBUTE, headers[CORRELATION_HEADER]);
         try {
           await handler(delivery.event!, {
             em,
@@ -228,6 +233,7 @@ export function startBatchConsumer(options: BatchConsumerOptions): Promise<Event
       const attributes = {
         "messaging.system": "nats",
         "messaging.operation.type": "process",
+        "messaging.operation.name": "process",
         "messaging.destination.name": `${names.subjectRoot}.>`,
         "messaging.consumer.group.name": consumer,
         "messaging.batch.message_count": fresh.length,
@@ -279,6 +285,7 @@ async function runConsumer<E>(options: BaseConsumerOptions, mode: Mode<E>): Prom
     backoff: schedule.map((ms) => nanos(ms)),
   });
   const pull = await js.consumers.get(names.stream, consumer);
+  const metrics = consumerMetrics(consumer);
 
   function receive(msg: JsMsg): Delivery<E> {
     const headers = headerRecord(msg.headers);
@@ -310,6 +317,7 @@ async function runConsumer<E>(options: BaseConsumerOptions, mode: Mode<E>): Prom
    * Throws (having rolled back and acknowledged nothing) if any handler or the commit fails.
    */
   async function applyBatch(batch: Delivery<E>[]): Promise<void> {
+    const started = performance.now();
     await orm.em.fork().transactional(async (em) => {
       const ids = batch.map((d) => d.eventId!);
       const inserted = await sql<{ event_id: string }>(
@@ -328,16 +336,21 @@ async function runConsumer<E>(options: BaseConsumerOptions, mode: Mode<E>): Prom
     });
     // Only now, after the commit. A lost ack means a redelivery, which processed_events absorbs.
     for (const { msg, log } of batch) reply(msg, "ack", log);
+    // Each event is charged its share of the batch's time.
+    const seconds = (performance.now() - started) / 1000 / batch.length;
+    for (let i = 0; i < batch.length; i++) metrics.handled(seconds);
   }
 
   /** Schedules a retry, or copies the message to the DLQ and terminates it. */
   async function settleFailure(delivery: Delivery<E>, error: unknown): Promise<void> {
     const { msg, log } = delivery;
+    metrics.failed(0);
     const deliveryCount = msg.info.deliveryCount;
     if (!isPermanent(error) && deliveryCount < maxDeliver) {
       // Restart the ack wait now; the consumer's backoff redelivers it after backoffMs[n-1].
       reply(msg, "working", log);
       const retryInMs = schedule[Math.min(deliveryCount, schedule.length) - 1];
+      metrics.retried();
       log.warn({ err: error, retry_in_ms: retryInMs }, "event handler failed; will retry");
       return;
     }
@@ -351,6 +364,7 @@ async function runConsumer<E>(options: BaseConsumerOptions, mode: Mode<E>): Prom
       return;
     }
     reply(msg, "term", log);
+    metrics.deadLettered();
     log.error({ err: error, attempts, dlq_stream: names.dlqStream }, "event moved to the dead-letter stream");
   }
 

@@ -4,7 +4,7 @@ import { headers as natsHeaders } from "@nats-io/transport-node";
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { type Database, type EntityManager, knexSql } from "../db/index.js";
 import type { Logger } from "../log.js";
-import { CORRELATION_HEADER, extractHeaders, injectHeaders } from "../telemetry/index.js";
+import { CORRELATION_HEADER, extractHeaders, injectHeaders, ORDER_ID_ATTRIBUTE } from "../telemetry/index.js";
 import { errorMessage } from "./errors.js";
 import { EVENT_ID_HEADER, EVENT_TYPE_HEADER, headerValue } from "./headers.js";
 import type { EventBusNames } from "./names.js";
@@ -167,10 +167,13 @@ export function startRelay(options: RelayOptions): Relay {
     const attributes = {
       "messaging.system": "nats",
       "messaging.operation.type": "send",
+      "messaging.operation.name": "send", // observability (issue 10)
       "messaging.destination.name": event.subject,
       "messaging.message.id": event.id,
     };
     return tracer.startActiveSpan(`send ${event.subject}`, { kind: SpanKind.PRODUCER, attributes }, parent, async (span) => {
+      // observability (issue 10): the order's id, so the trace is found by tag.
+      if (event.headers[CORRELATION_HEADER]) span.setAttribute(ORDER_ID_ATTRIBUTE, event.headers[CORRELATION_HEADER]);
       try {
         const h = natsHeaders();
         // The row's own context first (all there is without a tracer), then this send span's.

@@ -17,13 +17,16 @@ import {
   type Metadata,
   type ServiceError as CallError,
 } from "@grpc/grpc-js";
-import { context, SpanKind } from "@opentelemetry/api";
+import { performance } from "node:perf_hooks";
+import { context, SpanKind, trace } from "@opentelemetry/api";
 import { ServiceError } from "../errors.js";
+import { trackBreaker } from "../metrics/index.js";
+import { getCorrelationId, tagOrder } from "../telemetry/index.js";
 import type { Logger } from "../log.js";
 import { createBreaker, throughBreaker, type Breaker, type BreakerOptions } from "./breaker.js";
 import { deserializer, methodPath, serializer } from "./service-definition.js";
 import { toServiceError } from "./status.js";
-import { endSpan, outgoingMetadata, startClientSpan } from "./tracing.js";
+import { clientMethodTelemetry, endSpan, type MethodTelemetry, outgoingMetadata, startClientSpan } from "./tracing.js";
 import type { CallOptions, Client, ClientStreamingCall, ServerStreamingCall, UnaryCall } from "./types.js";
 
 export interface ClientOptions {
@@ -89,6 +92,7 @@ export function createClient<S extends DescService>(
   const channelOptions = { ...DEFAULT_CHANNEL_OPTIONS, ...options.channelOptions };
   const channel = new Channel(address, credentials.createInsecure(), channelOptions);
   const breaker = createBreaker(options.name, options.breaker, options.logger);
+  const untrack = trackBreaker(options.name, () => (breaker.halfOpen ? 1 : breaker.opened ? 2 : 0));
   const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
   const streamDeadlineMs = options.streamDeadlineMs ?? DEFAULT_STREAM_DEADLINE_MS;
   const maxDeadlineMs = options.breaker?.timeoutMs ?? Infinity;
@@ -127,6 +131,7 @@ export function createClient<S extends DescService>(
     close() {
       channel.close();
       breaker.shutdown();
+      untrack();
     },
   }) as GrpcClient<S>;
 }
@@ -135,10 +140,11 @@ function unaryCall(upstream: Upstream, method: DescMethod): UnaryCall<DescMessag
   const path = methodPath(method);
   const serialize = serializer(method.input);
   const deserialize = deserializer(method.output);
+  const telemetry = clientMethodTelemetry(upstream.name, method);
   return async (request, options = {}) => {
     // Built here so that bad input fails in the caller, never as an upstream failure.
     const message = create(method.input, request);
-    return traced(upstream, method, options, (metadata) =>
+    return traced(upstream, method, telemetry, message, options, (metadata) =>
       throughBreaker(
         upstream.breaker,
         () =>
@@ -171,8 +177,9 @@ function clientStreamingCall(upstream: Upstream, method: DescMethod): ClientStre
   const path = methodPath(method);
   const serialize = serializer(method.input);
   const deserialize = deserializer(method.output);
+  const telemetry = clientMethodTelemetry(upstream.name, method);
   return (requests, options = {}) =>
-    traced(upstream, method, options, (metadata) =>
+    traced(upstream, method, telemetry, undefined, options, (metadata) =>
       throughBreaker(
         upstream.breaker,
         () =>
@@ -225,7 +232,8 @@ async function sendAll(
 }
 
 function serverStreamingCall(upstream: Upstream, method: DescMethod): ServerStreamingCall<DescMessage, DescMessage> {
-  return (request, options = {}) => receiveAll(upstream, method, request, options);
+  const telemetry = clientMethodTelemetry(upstream.name, method);
+  return (request, options = {}) => receiveAll(upstream, method, telemetry, request, options);
 }
 
 /**
@@ -236,12 +244,14 @@ function serverStreamingCall(upstream: Upstream, method: DescMethod): ServerStre
 async function* receiveAll(
   upstream: Upstream,
   method: DescMethod,
+  telemetry: MethodTelemetry,
   request: MessageInitShape<DescMessage>,
   options: CallOptions,
 ): AsyncGenerator<Message> {
   const message = create(method.input, request);
   throwIfAborted(method, options.signal);
-  const { span, ctx } = startClientSpan(method, upstream.name, context.active());
+  const started = performance.now();
+  const { span, ctx } = startClientSpan(method, upstream.name, context.active(), telemetry.requestOrderId?.(message));
   let call: ClientReadableStream<Message> | undefined;
   const cancel = () => call?.cancel();
   options.signal?.addEventListener("abort", cancel, { once: true });
@@ -264,6 +274,7 @@ async function* receiveAll(
     options.signal?.removeEventListener("abort", cancel);
     if (outcome.code !== Code.OK) call?.cancel();
     endSpan(span, SpanKind.CLIENT, outcome.code, outcome.details);
+    telemetry.observe(outcome.code, (performance.now() - started) / 1000);
   }
 }
 
@@ -307,23 +318,38 @@ function openStream(
 
 /**
  * Runs one unary or client-streaming call in a CLIENT span, with the span's context and the
- * correlation id in its metadata.
+ * correlation id in its metadata, and records its duration. When only the response names the
+ * order (CreateOrder), the client span and the caller's span get its id.
  */
-async function traced<T>(
+async function traced<T extends Message>(
   upstream: Upstream,
   method: DescMethod,
+  telemetry: MethodTelemetry,
+  request: Message | undefined,
   options: CallOptions,
   run: (metadata: Metadata) => Promise<T>,
 ): Promise<T> {
   throwIfAborted(method, options.signal);
-  const { span, ctx } = startClientSpan(method, upstream.name, context.active());
+  const started = performance.now();
+  const parent = context.active();
+  const { span, ctx, orderId } = startClientSpan(method, upstream.name, parent, request && telemetry.requestOrderId?.(request));
   try {
     const result = await context.with(ctx, () => run(outgoingMetadata(ctx, options.metadata)));
+    let learned = orderId;
+    if (!learned && telemetry.responseOrderId) {
+      learned = telemetry.responseOrderId(result);
+      tagOrder(learned, span);
+    }
+    // A caller that did not know its order (the gateway's span of GET /deliveries/{id}) learns it here.
+    if (learned && !getCorrelationId(parent)) tagOrder(learned, trace.getSpan(parent));
     endSpan(span, SpanKind.CLIENT, Code.OK);
+    telemetry.observe(Code.OK, (performance.now() - started) / 1000);
     return result;
   } catch (err) {
+    const code = err instanceof ServiceError ? err.code : Code.UNKNOWN;
     if (err instanceof ServiceError) endSpan(span, SpanKind.CLIENT, err.code, err.message);
     else endSpan(span, SpanKind.CLIENT, Code.UNKNOWN, "caller error", err);
+    telemetry.observe(code, (performance.now() - started) / 1000);
     throw err;
   }
 }

@@ -19,17 +19,21 @@ import {
   type UntypedHandleCall,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { performance } from "node:perf_hooks";
 import { context, SpanKind } from "@opentelemetry/api";
 import { invalidArgument, isInfrastructureCode, ServiceError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { requireStorableMessage } from "../text.js";
 import { methodName, methodPath, UndecodableRequest } from "./service-definition.js";
 import { statusFromError, type HandlerStatus } from "./status.js";
-import { endSpan, startServerSpan } from "./tracing.js";
+import { tagOrder } from "../telemetry/index.js";
+import { endSpan, serverMethodTelemetry, startServerSpan } from "./tracing.js";
 import type { CallContext, ClientStreamingHandler, ServerStreamingHandler, UnaryHandler } from "./types.js";
 
 /** The part of a grpc-js server call that every method kind has. */
 interface SurfaceCall {
+  /** The decoded request of unary and server-streaming calls. */
+  readonly request?: Message;
   readonly cancelled: boolean;
   readonly metadata: Metadata;
   getPeer(): string;
@@ -160,7 +164,10 @@ async function runCall<T>(
   logger: Logger,
   body: (ctx: CallContext) => Promise<T>,
 ): Promise<T> {
-  const { span, ctx: spanContext } = startServerSpan(method, call.metadata);
+  const telemetry = serverMethodTelemetry(method);
+  const started = performance.now();
+  const request = call.request && telemetry.requestOrderId?.(call.request);
+  const { span, ctx: spanContext, orderId } = startServerSpan(method, call.metadata, request);
   const abort = new AbortController();
   const onCancelled = () => abort.abort(new ServiceError(Code.CANCELLED, "call cancelled"));
   call.once("cancelled", onCancelled);
@@ -179,12 +186,16 @@ async function runCall<T>(
   return context.with(spanContext, async () => {
     try {
       const result = await body(ctx);
+      // CreateOrder and friends: the order id exists only in the answer.
+      if (!orderId && result && telemetry.responseOrderId) tagOrder(telemetry.responseOrderId(result as unknown as Message), span);
       endSpan(span, SpanKind.SERVER, Code.OK);
+      telemetry.observe(Code.OK, (performance.now() - started) / 1000);
       return result;
     } catch (err) {
       const status = statusFromError(err, abort.signal.aborted ? (abort.signal.reason as ServiceError) : undefined);
       logOutcome(ctx.logger, status, err);
       endSpan(span, SpanKind.SERVER, status.code, status.details, status.expected ? undefined : err);
+      telemetry.observe(status.code, (performance.now() - started) / 1000);
       throw status;
     } finally {
       clearTimeout(deadlineTimer);

@@ -1,7 +1,9 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span } from "@opentelemetry/api";
 import type { DescMethod } from "@bufbuild/protobuf";
 import { Metadata, status as Code } from "@grpc/grpc-js";
-import { extractHeaders, injectHeaders } from "../telemetry/index.js";
+import { rpcClientObserver, type RpcObserver, rpcServerObserver } from "../metrics/index.js";
+import { extractHeaders, getCorrelationId, injectHeaders, ORDER_ID_ATTRIBUTE, withCorrelationId } from "../telemetry/index.js";
+import { type OrderIdReader, orderIdReader } from "./order-id.js";
 import { methodName } from "./service-definition.js";
 
 const tracer = trace.getTracer("ordermesh.grpc");
@@ -24,23 +26,41 @@ function spanAttributes(method: DescMethod) {
 /**
  * Starts the SERVER span of an incoming call. Its parent and the correlation id come from the
  * request metadata only; the base is the root context so that nothing active inside grpc-js
- * (which may belong to an unrelated earlier call) leaks in.
+ * (which may belong to an unrelated earlier call) leaks in. `shop.order.id` is the request's
+ * order id, else the caller's correlation id; `orderId` says which (undefined: not known yet).
  */
-export function startServerSpan(method: DescMethod, metadata: Metadata): { span: Span; ctx: Context } {
+export function startServerSpan(
+  method: DescMethod,
+  metadata: Metadata,
+  requestOrderId?: string,
+): { span: Span; ctx: Context; orderId?: string } {
   const parent = extractHeaders((key) => firstString(metadata, key), ROOT_CONTEXT);
-  const options = { kind: SpanKind.SERVER, attributes: spanAttributes(method) };
-  const span = tracer.startSpan(methodName(method), options, parent);
-  return { span, ctx: trace.setSpan(parent, span) };
+  const orderId = requestOrderId ?? getCorrelationId(parent);
+  const attributes = spanAttributes(method);
+  const span = tracer.startSpan(methodName(method), { kind: SpanKind.SERVER, attributes }, parent);
+  if (orderId) span.setAttribute(ORDER_ID_ATTRIBUTE, orderId);
+  // A request naming its order makes the order the correlation id of everything the handler does.
+  return { span, ctx: withCorrelationId(trace.setSpan(parent, span), orderId), orderId };
 }
 
-/** Starts the CLIENT span of an outgoing call as a child of the active context. */
-export function startClientSpan(method: DescMethod, upstream: string, parent: Context): { span: Span; ctx: Context } {
+/**
+ * Starts the CLIENT span of an outgoing call as a child of `parent`, with `shop.order.id` from
+ * the request or the active correlation id.
+ */
+export function startClientSpan(
+  method: DescMethod,
+  upstream: string,
+  parent: Context,
+  requestOrderId?: string,
+): { span: Span; ctx: Context; orderId?: string } {
+  const orderId = requestOrderId ?? getCorrelationId(parent);
   const span = tracer.startSpan(
     methodName(method),
     { kind: SpanKind.CLIENT, attributes: { ...spanAttributes(method), "peer.service": upstream } },
     parent,
   );
-  return { span, ctx: trace.setSpan(parent, span) };
+  if (orderId) span.setAttribute(ORDER_ID_ATTRIBUTE, orderId);
+  return { span, ctx: trace.setSpan(parent, span), orderId };
 }
 
 /**
@@ -74,4 +94,39 @@ export function outgoingMetadata(ctx: Context, extra: Record<string, string> = {
 export function firstString(metadata: Metadata, key: string): string | undefined {
   const value = metadata.get(key)[0];
   return typeof value === "string" ? value : undefined;
+}
+
+/** What the interceptors of one method need, worked out once per method (and upstream). */
+export interface MethodTelemetry {
+  /** Records the call's duration by status code. */
+  readonly observe: RpcObserver;
+  /** The order id of a request, for methods whose request carries one. */
+  readonly requestOrderId?: OrderIdReader;
+  /** The order id of a response (`CreateOrderResponse.order.id`), for methods whose response carries one. */
+  readonly responseOrderId?: OrderIdReader;
+}
+
+const serverTelemetry = new WeakMap<DescMethod, MethodTelemetry>();
+
+/** The server-side telemetry of `method` (cached: one lookup per call). */
+export function serverMethodTelemetry(method: DescMethod): MethodTelemetry {
+  let telemetry = serverTelemetry.get(method);
+  if (!telemetry) {
+    telemetry = {
+      observe: rpcServerObserver(method.parent.typeName, method.name),
+      requestOrderId: orderIdReader(method.input),
+      responseOrderId: orderIdReader(method.output),
+    };
+    serverTelemetry.set(method, telemetry);
+  }
+  return telemetry;
+}
+
+/** The client-side telemetry of `method` called on `upstream`; make it once per client method. */
+export function clientMethodTelemetry(upstream: string, method: DescMethod): MethodTelemetry {
+  return {
+    observe: rpcClientObserver(upstream, method.parent.typeName, method.name),
+    requestOrderId: orderIdReader(method.input),
+    responseOrderId: orderIdReader(method.output),
+  };
 }

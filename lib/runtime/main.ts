@@ -1,4 +1,5 @@
 import { ConfigError } from "../config.js";
+import { shutdownTelemetry } from "../telemetry/index.js";
 import type { Logger } from "../log.js";
 
 /** A started process: something that logs and can be stopped. */
@@ -25,7 +26,9 @@ export async function runMain(start: () => Promise<StoppableProcess>): Promise<v
   process.on("unhandledRejection", (reason) => running.logger.error({ err: reason }, "unhandled rejection"));
   const shutdown = (signal: string) => {
     running.logger.info({ signal }, "shutting down");
-    running.stop().then(
+    // The batch span processor still holds the last spans (the drain's among them): flush them.
+    const stopped = running.stop().then(() => shutdownTelemetry());
+    stopped.then(
       () => process.exit(0),
       (error: unknown) => {
         console.error(error);

@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import { collectDefaultMetrics, Registry } from "prom-client";
+import { labelProcess, platformRegistry } from "../metrics/index.js";
 
 export interface MetricsServer {
   readonly port: number;
@@ -8,21 +9,23 @@ export interface MetricsServer {
 }
 
 /**
- * Serves `/metrics` (Prometheus text: process and Node.js runtime metrics plus whatever the
- * service registers) and `/healthz` (200 only while `ready()` says so, else 503) on its own
+ * Serves `/metrics` (Prometheus text: process and Node.js runtime metrics, whatever the
+ * service registers, and the platform metrics of lib/metrics) and `/healthz` (200 only while `ready()` says so, else 503) on its own
  * port, so scraping and probes never compete with RPC traffic.
  */
 export async function startMetricsServer(options: { port: number; host?: string; service: string; ready: () => boolean }): Promise<MetricsServer> {
   const registry = new Registry();
   registry.setDefaultLabels({ service: options.service });
   collectDefaultMetrics({ register: registry });
+  labelProcess(options.service);
   const server: Server = createServer(async (req, res) => {
     if (req.method !== "GET") {
       res.writeHead(405, { allow: "GET" }).end();
       return;
     }
     if (req.url === "/metrics") {
-      res.writeHead(200, { "content-type": registry.contentType }).end(await registry.metrics());
+      const [own, platform] = await Promise.all([registry.metrics(), platformRegistry.metrics()]);
+      res.writeHead(200, { "content-type": registry.contentType }).end(`${own}\n${platform}`);
     } else if (req.url === "/healthz") {
       const ready = options.ready();
       res.writeHead(ready ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ status: ready ? "SERVING" : "NOT_SERVING" }));

@@ -11,6 +11,7 @@ describe("readRuntimeConfig", () => {
       natsUrl: "nats://127.0.0.1:4222",
       eventsPrefix: undefined,
       otlpEndpoint: undefined,
+      metricsSampleMs: 5_000,
       streamReplicas: 1,
     });
   });

@@ -12,6 +12,8 @@ export interface RuntimeConfig {
   /** Replicas of SHOP_EVENTS and SHOP_DLQ (NATS_STREAM_REPLICAS: 1 locally, 3 in a cluster). */
   streamReplicas?: number;
   otlpEndpoint?: string;
+  /** How often outbox depth, consumer pending counts and DLQ size are sampled for /metrics (METRICS_SAMPLE_MS). */
+  metricsSampleMs?: number;
 }
 
 /** Default ports: order 50051 ... delivery 50056, analytics 50057; metrics on 9464 + n. */
@@ -30,6 +32,7 @@ export function readRuntimeConfig(service: ServiceName, env: NodeJS.ProcessEnv =
       eventsPrefix: optionalStr("EVENTS_PREFIX"),
       streamReplicas: int("NATS_STREAM_REPLICAS", 1, { min: 1, max: 5 }),
       otlpEndpoint: optionalStr("OTEL_EXPORTER_OTLP_ENDPOINT"),
+      metricsSampleMs: int("METRICS_SAMPLE_MS", 5_000, { min: 100, max: 600_000 }),
     },
     env,
   );

@@ -20,6 +20,7 @@ import {
 import { type GrpcServer, type ServiceImplementation, type ServiceRegistration, startGrpcServer } from "../grpc/index.js";
 import { createLogger, type Logger } from "../log.js";
 import { setupTelemetry } from "../telemetry/index.js";
+import { startMetricsSampler } from "./metrics-sampler.js";
 import { type MetricsServer, startMetricsServer } from "./metrics-server.js";
 import type { RuntimeConfig } from "./service-config.js";
 
@@ -134,10 +135,20 @@ export async function startService(parts: ServiceParts, config: RuntimeConfig, o
       grpc.health.setNotServing();
       await grpc.shutdown(options.drainMs ?? 10_000);
     });
-    for (const spec of parts.consumers?.(deps) ?? []) {
+    const consumers = parts.consumers?.(deps) ?? [];
+    for (const spec of consumers) {
       const consumer = await spec.start(deps);
       stops.consumers.push(() => consumer.stop());
     }
+    const sampler = startMetricsSampler({
+      service: parts.name,
+      orm,
+      bus,
+      consumers: consumers.map((spec) => spec.consumer),
+      intervalMs: config.metricsSampleMs ?? 5_000,
+      logger,
+    });
+    stops.workers.push(() => sampler.stop());
     for (const worker of parts.workers?.(deps) ?? []) stops.workers.push(() => worker.stop());
     const metrics: MetricsServer = await startMetricsServer({ port: config.metricsPort, service: parts.name, ready: () => grpc.health.serving });
     stops.metrics.push(() => metrics.close());

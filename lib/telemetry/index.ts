@@ -1,2 +1,3 @@
 export * from "./propagation.js";
 export * from "./setup.js";
+export * from "./order-trace.js";

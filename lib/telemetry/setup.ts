@@ -30,6 +30,21 @@ export interface Telemetry {
 let active: Telemetry | undefined;
 
 /**
+ * Exports the spans still buffered and shuts the tracer provider down, waiting at most
+ * `timeoutMs` (an unreachable collector must not hold up an exit). For the end of a process:
+ * spans started afterwards are dropped.
+ */
+export async function shutdownTelemetry(timeoutMs = 5_000): Promise<void> {
+  if (!active) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    active.shutdown().catch(() => undefined),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+  ]);
+  clearTimeout(timer);
+}
+
+/**
  * Installs the global tracer provider, W3C propagators and the AsyncLocalStorage context
  * manager. Idempotent per process: a second call returns the first setup, since OpenTelemetry
  * globals can be registered only once.

@@ -1,6 +1,7 @@
 import { LockMode } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { uuidv7 } from "../../lib/ids.js";
+import { currentTraceParent } from "../../lib/telemetry/index.js";
 import { type DeliveryStatus, decideTransition, onOrderCancelled } from "./domain/delivery-status.js";
 import { type AddressData, Delivery, DeliveryLog, type DeliveryLogRow, type DeliveryRow } from "./entities.js";
 import { sql as execute } from "../../lib/db/index.js";
@@ -27,9 +28,9 @@ async function insertDelivery(
   const id = uuidv7();
   const inserted = await execute(
     em,
-    `INSERT INTO deliveries (id, order_id, customer_id, address, status) VALUES (?, ?, ?, ?::jsonb, ?)
+    `INSERT INTO deliveries (id, order_id, customer_id, address, status, trace_parent) VALUES (?, ?, ?, ?::jsonb, ?, ?)
      ON CONFLICT (order_id) DO NOTHING RETURNING id`,
-    [id, order.orderId, order.customerId, JSON.stringify(address), status],
+    [id, order.orderId, order.customerId, JSON.stringify(address), status, currentTraceParent()],
   );
   if (inserted.length === 0) return undefined;
   await insertLog(em, id, status, notes);

@@ -5,6 +5,7 @@ import { type DeliveryService, DeliveryStatus, type DeliverySchema } from "../..
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from "../../lib/errors.js";
 import type { ServiceImplementation } from "../../lib/grpc/index.js";
 import { decodePageToken, nextPage, pageSize } from "../../lib/paging.js";
+import { inOrderTrace } from "../../lib/telemetry/index.js";
 import { requireId } from "../../lib/validate.js";
 import * as store from "./delivery-store.js";
 import type { DeliveryStatus as Status } from "./domain/delivery-status.js";
@@ -107,9 +108,13 @@ export function deliveryRpc({ orm, onCommit }: DeliveryRpcOptions): ServiceImple
             throw notFound("delivery", deliveryId);
           case "refused":
             throw failedPrecondition(outcome.why);
-          case "changed":
-            await publishStatusChanged(em, outcome.delivery, outcome.from, notes);
+          case "changed": {
+            // The request has its own trace; the saga it moves on stays in the order's one.
+            const { delivery: changed, from } = outcome;
+            const work = { name: `delivery ${changed.status}`, orderId: changed.orderId, traceParent: changed.traceParent };
+            await inOrderTrace(work, () => publishStatusChanged(em, changed, from, notes));
             break;
+          }
           case "unchanged":
             break;
         }

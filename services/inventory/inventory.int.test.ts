@@ -11,6 +11,7 @@ import { Code } from "../../lib/errors.js";
 import { createClient, type GrpcClient } from "../../lib/grpc/index.js";
 import { uuidv7 } from "../../lib/ids.js";
 import type { RunningService } from "../../lib/runtime/index.js";
+import { setupTelemetry } from "../../lib/telemetry/index.js";
 import { EventLog, publishEvent } from "../../test/harness/event-log.js";
 import { waitFor } from "../../test/harness/index.js";
 import { createTestRuntime, type TestRuntime } from "../../test/harness/runtime.js";
@@ -28,7 +29,8 @@ describe("inventory service", () => {
   beforeAll(async () => {
     runtime = await createTestRuntime();
     const config = await runtime.config("inventory");
-    service = await start({ ...config, reservationTtlMs: 60_000, sweepIntervalMs: 50 }, { logger: runtime.logger });
+    // Spans kept in memory (the first start in this process sets telemetry up for both suites).
+    service = await start({ ...config, reservationTtlMs: 60_000, sweepIntervalMs: 50 }, { logger: runtime.logger, inMemoryTelemetry: true });
     client = createClient(InventoryService, `127.0.0.1:${service.grpcPort}`, { name: "inventory", deadlineMs: 10_000 });
     log = new EventLog(runtime.bus);
   });
@@ -296,7 +298,7 @@ describe("inventory reservation expiry and dev catalog", () => {
   beforeAll(async () => {
     runtime = await createTestRuntime();
     const config = await runtime.config("inventory");
-    service = await start({ ...config, reservationTtlMs: 300, sweepIntervalMs: 50 }, { logger: runtime.logger });
+    service = await start({ ...config, reservationTtlMs: 300, sweepIntervalMs: 50 }, { logger: runtime.logger, inMemoryTelemetry: true });
     log = new EventLog(runtime.bus);
   });
 
@@ -320,6 +322,22 @@ describe("inventory reservation expiry and dev catalog", () => {
     expect(released.lines).toEqual([expect.objectContaining({ productId, quantity: 4 })]);
     const [row] = await service.orm.em.getConnection().execute("SELECT available, reserved FROM products WHERE id = ?", [productId]);
     expect(row).toEqual({ available: DEV_CATALOG[0].available, reserved: 0 });
+
+    // The expiry is timer work: a trace of its own, linked to the trace that made the
+    // reservation, and the inventory.released event it publishes travels in it.
+    const spans = setupTelemetry({ serviceName: "inventory" }).memory!;
+    const ofOrder = () => spans.getFinishedSpans().filter((span) => span.attributes["shop.order.id"] === orderId);
+    const expiry = await waitFor(() => ofOrder().find((span) => span.name === "expire reservation"), { message: "the expiry's span" });
+    expect(expiry.parentSpanContext).toBeUndefined();
+    expect(expiry.links).toHaveLength(1);
+    // The link points at the span that made the reservation: the consumer of order.created.
+    const reserved = spans.getFinishedSpans().find((span) => span.spanContext().spanId === expiry.links[0].context.spanId);
+    expect(reserved?.name).toMatch(/^process .*order\.created$/);
+    expect(expiry.spanContext().traceId).not.toBe(reserved?.spanContext().traceId);
+    const send = await waitFor(() => ofOrder().find((span) => span.name.startsWith("send ") && span.name.endsWith("inventory.released")), {
+      message: "the relay's span of inventory.released",
+    });
+    expect(send.spanContext().traceId).toBe(expiry.spanContext().traceId);
   });
 
   it("re-takes an expired reservation's stock on confirmation, but not once the order was cancelled", async () => {

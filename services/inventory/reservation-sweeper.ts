@@ -1,5 +1,6 @@
 import { kickRelays } from "../../lib/events/index.js";
 import { type ServiceDeps, startPeriodic, type Worker } from "../../lib/runtime/index.js";
+import { inLinkedTrace } from "../../lib/telemetry/index.js";
 import { publishReleased } from "./events.js";
 import * as store from "./stock-store.js";
 
@@ -10,12 +11,15 @@ import * as store from "./stock-store.js";
 export function startReservationSweeper({ orm, logger }: ServiceDeps, options: { intervalMs: number; batchSize?: number }): Worker {
   async function sweepBatch(): Promise<number> {
     return orm.em.fork().transactional(async (em) => {
-      const orderIds = await store.claimExpired(em, options.batchSize ?? 100);
-      for (const orderId of orderIds) {
-        const outcome = await store.applyToReservation(em, orderId, { type: "expire" });
-        if (outcome.kind === "released") await publishReleased(em, outcome.reservation, outcome.lines, outcome.reason);
+      const expired = await store.claimExpired(em, options.batchSize ?? 100);
+      for (const { orderId, traceParent } of expired) {
+        // Timer work: a trace of its own per order (the expiry and all it causes), linked to the order's.
+        await inLinkedTrace({ name: "expire reservation", orderId, traceParent }, async () => {
+          const outcome = await store.applyToReservation(em, orderId, { type: "expire" });
+          if (outcome.kind === "released") await publishReleased(em, outcome.reservation, outcome.lines, outcome.reason);
+        });
       }
-      return orderIds.length;
+      return expired.length;
     });
   }
 

@@ -5,6 +5,7 @@ import { readRuntimeConfig, type RunningService, type RuntimeConfig, type StartO
 import { inventoryConsumers } from "./consumers.js";
 import { entities } from "./entities.js";
 import { CatalogAndStock } from "./migrations/0001-catalog-and-stock.js";
+import { ReservationTraceParent } from "./migrations/0002-trace-parent.js";
 import { startReservationSweeper } from "./reservation-sweeper.js";
 import { inventoryRpc } from "./rpc.js";
 
@@ -28,7 +29,10 @@ export function readInventoryConfig(env: NodeJS.ProcessEnv = process.env): Inven
   };
 }
 
-export const migrations = [{ name: "inventory-0001-catalog-and-stock", class: CatalogAndStock }];
+export const migrations = [
+  { name: "inventory-0001-catalog-and-stock", class: CatalogAndStock },
+  { name: "inventory-0002-trace-parent", class: ReservationTraceParent },
+];
 
 /** Starts the inventory service: catalog and stock RPCs, the reservation saga steps, the expiry sweeper. */
 export function start(config: InventoryConfig, options?: StartOptions): Promise<RunningService> {

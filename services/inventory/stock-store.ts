@@ -1,5 +1,6 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { uuidv7 } from "../../lib/ids.js";
+import { currentTraceParent } from "../../lib/telemetry/index.js";
 import {
   decideReservation,
   type ReleaseReason as DomainReleaseReason,
@@ -172,9 +173,9 @@ async function insertReservation(
   const id = uuidv7();
   const inserted = await query(
     em,
-    `INSERT INTO reservations (id, order_id, customer_id, status, expires_at, release_reason)
-     VALUES (?, ?, ?, ?, now() + ? * interval '1 millisecond', ?) ON CONFLICT (order_id) DO NOTHING RETURNING id`,
-    [id, orderId, row.customerId, row.status, row.ttlMs, row.reason],
+    `INSERT INTO reservations (id, order_id, customer_id, status, expires_at, release_reason, trace_parent)
+     VALUES (?, ?, ?, ?, now() + ? * interval '1 millisecond', ?, ?) ON CONFLICT (order_id) DO NOTHING RETURNING id`,
+    [id, orderId, row.customerId, row.status, row.ttlMs, row.reason, currentTraceParent()],
   );
   if (inserted.length === 0) return false;
   if (row.lines.length > 0) {
@@ -307,13 +308,13 @@ async function applyOutcome(
 }
 
 /** Order ids of ACTIVE reservations past their expiry, locked for this transaction. */
-export async function claimExpired(em: EntityManager, limit: number): Promise<string[]> {
+export async function claimExpired(em: EntityManager, limit: number): Promise<{ orderId: string; traceParent: string | null }[]> {
   const rows = await query(
     em,
-    "SELECT order_id FROM reservations WHERE status = 'ACTIVE' AND expires_at < now() ORDER BY expires_at LIMIT ? FOR UPDATE SKIP LOCKED",
+    "SELECT order_id, trace_parent FROM reservations WHERE status = 'ACTIVE' AND expires_at < now() ORDER BY expires_at LIMIT ? FOR UPDATE SKIP LOCKED",
     [limit],
   );
-  return rows.map((r) => String(r.order_id));
+  return rows.map((r) => ({ orderId: String(r.order_id), traceParent: r.trace_parent == null ? null : String(r.trace_parent) }));
 }
 
 /** Adds `quantity` (> 0) to available stock. */

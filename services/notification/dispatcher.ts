@@ -1,9 +1,11 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
+import { SpanKind } from "@opentelemetry/api";
 import { Code, ServiceError } from "../../lib/errors.js";
 import { kickRelays } from "../../lib/events/index.js";
 import { Sleeper } from "../../lib/events/index.js";
 import { type Breaker, type BreakerOptions, createBreaker } from "../../lib/grpc/index.js";
 import type { ServiceDeps, Worker } from "../../lib/runtime/index.js";
+import { inLinkedTrace, inOrderTrace } from "../../lib/telemetry/index.js";
 import { CHANNELS, type ChannelName } from "./domain/recipients.js";
 import { afterFailure } from "./domain/retry.js";
 import { publishFailed, publishSent } from "./events.js";
@@ -95,7 +97,33 @@ export function createDispatcher({ orm, logger: parent }: ServiceDeps, options: 
     }
   }
 
-  async function deliver(claimed: store.ClaimedNotification): Promise<AttemptOutcome> {
+  /**
+   * One attempt in its own span: the first continues the trace of whoever queued the message
+   * (the order's saga), a retry is timer work with a trace of its own linked to that one.
+   * Recipient and body stay out of the span.
+   */
+  function deliver(claimed: store.ClaimedNotification): Promise<AttemptOutcome> {
+    const work = {
+      name: `notify ${claimed.channel.toLowerCase()}`,
+      kind: SpanKind.CLIENT,
+      orderId: claimed.orderId,
+      traceParent: claimed.traceParent,
+      attributes: {
+        "peer.service": claimed.channel.toLowerCase(),
+        "shop.notification.id": claimed.id,
+        "shop.notification.channel": claimed.channel,
+        "shop.notification.attempt": claimed.attempts,
+      },
+    };
+    const run = async (span: { setAttribute(key: string, value: string): unknown }) => {
+      const outcome = await attemptAndRecord(claimed);
+      span.setAttribute("shop.notification.outcome", outcome);
+      return outcome;
+    };
+    return claimed.attempts > 1 ? inLinkedTrace(work, run) : inOrderTrace(work, run);
+  }
+
+  async function attemptAndRecord(claimed: store.ClaimedNotification): Promise<AttemptOutcome> {
     const log = logger.child({ notification_id: claimed.id, order_id: claimed.orderId ?? undefined, channel: claimed.channel, attempt: claimed.attempts });
     const result = await attempt(claimed);
     let published = false;

@@ -1,5 +1,6 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { uuidv7 } from "../../lib/ids.js";
+import { currentTraceParent } from "../../lib/telemetry/index.js";
 import type { ChannelName } from "./domain/recipients.js";
 import { OrderContact, type OrderContactRow } from "./entities.js";
 import { sql as execute } from "../../lib/db/index.js";
@@ -40,6 +41,8 @@ export interface ClaimedNotification {
   subject: string;
   body: string;
   attempts: number;
+  /** The trace of whoever queued it (observability, issue 10). */
+  traceParent: string | null;
 }
 
 function toClaimed(row: Row): ClaimedNotification {
@@ -52,10 +55,11 @@ function toClaimed(row: Row): ClaimedNotification {
     subject: String(row.subject),
     body: String(row.body),
     attempts: Number(row.attempts),
+    traceParent: row.trace_parent == null ? null : String(row.trace_parent),
   };
 }
 
-const CLAIMED_COLUMNS = "id, order_id, customer_id, channel, recipient, subject, body, attempts";
+const CLAIMED_COLUMNS = "id, order_id, customer_id, channel, recipient, subject, body, attempts, trace_parent";
 
 /**
  * Queues messages as PENDING and due now. A message whose (event_id, channel) is already there
@@ -66,10 +70,10 @@ export async function queue(em: EntityManager, messages: readonly NewMessage[]):
   for (const m of messages) {
     const rows = await execute(
       em,
-      `INSERT INTO notification_log (id, order_id, customer_id, channel, recipient, template, subject, body, status, event_id, next_attempt_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, now())
+      `INSERT INTO notification_log (id, order_id, customer_id, channel, recipient, template, subject, body, status, event_id, next_attempt_at, trace_parent)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, now(), ?)
        ON CONFLICT (event_id, channel) DO NOTHING RETURNING id`,
-      [uuidv7(), m.orderId, m.customerId, m.channel, m.recipient, m.template, m.subject, m.body, m.eventId],
+      [uuidv7(), m.orderId, m.customerId, m.channel, m.recipient, m.template, m.subject, m.body, m.eventId, currentTraceParent()],
     );
     queued += rows.length;
   }
@@ -80,10 +84,10 @@ export async function queue(em: EntityManager, messages: readonly NewMessage[]):
 export async function insertClaimed(em: EntityManager, m: NewMessage, leaseMs: number): Promise<ClaimedNotification> {
   const [row] = await execute(
     em,
-    `INSERT INTO notification_log (id, order_id, customer_id, channel, recipient, template, subject, body, status, event_id, attempts, next_attempt_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, 1, now() + ? * interval '1 millisecond')
+    `INSERT INTO notification_log (id, order_id, customer_id, channel, recipient, template, subject, body, status, event_id, attempts, next_attempt_at, trace_parent)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, 1, now() + ? * interval '1 millisecond', ?)
      RETURNING ${CLAIMED_COLUMNS}`,
-    [uuidv7(), m.orderId, m.customerId, m.channel, m.recipient, m.template, m.subject, m.body, m.eventId, leaseMs],
+    [uuidv7(), m.orderId, m.customerId, m.channel, m.recipient, m.template, m.subject, m.body, m.eventId, leaseMs, currentTraceParent()],
   );
   return toClaimed(row);
 }

@@ -13,6 +13,7 @@ import { Code } from "../../lib/errors.js";
 import { createClient, type GrpcClient } from "../../lib/grpc/index.js";
 import { uuidv7 } from "../../lib/ids.js";
 import type { RunningService } from "../../lib/runtime/index.js";
+import { setupTelemetry } from "../../lib/telemetry/index.js";
 import { EventLog, publishEvent } from "../../test/harness/event-log.js";
 import { waitFor } from "../../test/harness/index.js";
 import { createTestRuntime, type TestRuntime } from "../../test/harness/runtime.js";
@@ -33,7 +34,7 @@ describe("notification service", () => {
     runtime = await createTestRuntime();
     const config = await runtime.config("notification");
     // A breaker that never opens here: the fault-injection recipients would otherwise trip it.
-    service = await start({ ...config, ...SETTINGS, breaker: { volumeThreshold: 1_000_000 } }, { logger: runtime.logger });
+    service = await start({ ...config, ...SETTINGS, breaker: { volumeThreshold: 1_000_000 } }, { logger: runtime.logger, inMemoryTelemetry: true });
     client = createClient(NotificationService, `127.0.0.1:${service.grpcPort}`, { name: "notification", deadlineMs: 10_000 });
     log = new EventLog(runtime.bus);
   });
@@ -125,6 +126,28 @@ describe("notification service", () => {
         .getConnection()
         .execute("SELECT extract(epoch from (updated_at - created_at)) * 1000 AS elapsed FROM notification_log WHERE id = ?", [sms.id]);
       expect(Number(elapsed)).toBeGreaterThanOrEqual(350);
+
+      // The first attempt continues the trace of the event that queued it; each retry is timer
+      // work in a trace of its own, linked to that one. Recipients stay out of the spans.
+      const spans = setupTelemetry({ serviceName: "notification" })
+        .memory!.getFinishedSpans()
+        .filter((span) => span.attributes["shop.notification.id"] === email.id)
+        .sort((a, b) => Number(a.attributes["shop.notification.attempt"]) - Number(b.attributes["shop.notification.attempt"]));
+      expect(spans.map((span) => [span.name, span.attributes["shop.notification.attempt"], span.attributes["shop.notification.outcome"]])).toEqual([
+        ["notify email", 1, "retry"],
+        ["notify email", 2, "retry"],
+        ["notify email", 3, "sent"],
+      ]);
+      const [first, ...retries] = spans;
+      expect(first.parentSpanContext?.spanId).toBeDefined();
+      expect(first.attributes["shop.order.id"]).toBe(orderId);
+      for (const retry of retries) {
+        expect(retry.parentSpanContext).toBeUndefined();
+        expect(retry.spanContext().traceId).not.toBe(first.spanContext().traceId);
+        expect(retry.links.map((link) => link.context.traceId)).toEqual([first.spanContext().traceId]);
+        expect(retry.attributes["shop.order.id"]).toBe(orderId);
+      }
+      expect(JSON.stringify(spans.map((span) => span.attributes))).not.toMatch(/flaky\.example/);
     });
 
     it("gives up a permanently refused recipient after one attempt", async () => {

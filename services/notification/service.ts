@@ -8,6 +8,7 @@ import type { ChannelName } from "./domain/recipients.js";
 import { entities } from "./entities.js";
 import { Notifications } from "./migrations/0001-notifications.js";
 import { PendingNotifications } from "./migrations/0002-pending-notifications.js";
+import { NotificationTraceParent } from "./migrations/0003-trace-parent.js";
 import type { MessageProvider } from "./providers/provider.js";
 import { createSimulatedProvider } from "./providers/simulated.js";
 import { notificationRpc } from "./rpc.js";
@@ -56,6 +57,7 @@ export interface NotificationStartOptions extends StartOptions {
 export const migrations = [
   { name: "notification-0001-notifications", class: Notifications },
   { name: "notification-0002-pending-notifications", class: PendingNotifications },
+  { name: "notification-0003-trace-parent", class: NotificationTraceParent },
 ];
 
 /** Starts the notification service: messages for the saga's customer-visible transitions, the dispatcher, the RPCs. */

@@ -4,12 +4,14 @@ import type { Database } from "../../lib/db/index.js";
 import { alreadyExists, Code, failedPrecondition, invalidArgument, notFound, ServiceError } from "../../lib/errors.js";
 import { kickRelays } from "../../lib/events/index.js";
 import { uuidv7 } from "../../lib/ids.js";
+import { runForOrder } from "../../lib/telemetry/index.js";
 import type { Logger } from "../../lib/log.js";
 import type { Catalog } from "./catalog.js";
 import { decide, type OrderInput, type OrderOutcome } from "./domain/order-status.js";
 import { type PricedOrder, type PricingProblem, priceOrder } from "./domain/pricing.js";
 import type { OrderRow } from "./entities.js";
 import { createdEvent, publishTransition, type TransitionDetails } from "./events.js";
+import { countCreated, countTransition } from "./metrics.js";
 import * as store from "./order-store.js";
 import { type PlaceOrderCommand, parseCreateOrder, requestHash } from "./validate.js";
 
@@ -69,36 +71,40 @@ export async function placeOrder(deps: OrderDeps, request: CreateOrderRequest, c
     throw notFound("customer", command.customerId);
   }
 
-  const catalog = await deps.catalog.products(
-    command.items.map((i) => i.productId),
-    call,
-  );
-  const pricing = priceOrder(command.items, catalog, command.currencyCode);
-  if (!pricing.ok) {
-    const replay = command.idempotencyKey ? await replayOf(deps, command, hash) : undefined;
-    if (replay) return replay;
-    throw pricingError(pricing.problem);
-  }
-  const priced: PricedOrder = pricing.order;
-
+  // The id is made before the catalog call, so that call, the spans and the events all carry it.
   const orderId = uuidv7();
-  const placed = await store.insertPlacedOrder(em, {
-    id: orderId,
-    customerId: command.customerId,
-    shippingAddress: command.shippingAddress,
-    priced,
-    key: command.idempotencyKey ? { key: command.idempotencyKey, requestHash: hash } : undefined,
-    created: createdEvent({ id: orderId, customer, shippingAddress: command.shippingAddress, priced, paymentToken: command.paymentToken }),
+  return runForOrder(orderId, async () => {
+    const catalog = await deps.catalog.products(
+      command.items.map((i) => i.productId),
+      call,
+    );
+    const pricing = priceOrder(command.items, catalog, command.currencyCode);
+    if (!pricing.ok) {
+      const replay = command.idempotencyKey ? await replayOf(deps, command, hash) : undefined;
+      if (replay) return replay;
+      throw pricingError(pricing.problem);
+    }
+    const priced: PricedOrder = pricing.order;
+
+    const placed = await store.insertPlacedOrder(em, {
+      id: orderId,
+      customerId: command.customerId,
+      shippingAddress: command.shippingAddress,
+      priced,
+      key: command.idempotencyKey ? { key: command.idempotencyKey, requestHash: hash } : undefined,
+      created: createdEvent({ id: orderId, customer, shippingAddress: command.shippingAddress, priced, paymentToken: command.paymentToken }),
+    });
+    if (!placed) {
+      // The key is taken: by an earlier order (a retry), or by a concurrent request that committed first.
+      const replay = await replayOf(deps, command, hash);
+      if (replay) return replay;
+      throw new Error(`idempotency key of customer ${command.customerId} is taken but has no order`);
+    }
+    countCreated(em); // the statement has committed: counted at once
+    kickRelays(deps.orm);
+    call.logger?.info({ order_id: orderId, total_minor: priced.totalMinor.toString(), lines: priced.lines.length }, "order placed");
+    return placed;
   });
-  if (!placed) {
-    // The key is taken: by an earlier order (a retry), or by a concurrent request that committed first.
-    const replay = await replayOf(deps, command, hash);
-    if (replay) return replay;
-    throw new Error(`idempotency key of customer ${command.customerId} is taken but has no order`);
-  }
-  kickRelays(deps.orm);
-  call.logger?.info({ order_id: orderId, total_minor: priced.totalMinor.toString(), lines: priced.lines.length }, "order placed");
-  return placed;
 }
 
 /** The order placed earlier with the command's idempotency key, or undefined; ALREADY_EXISTS for another request. */
@@ -132,6 +138,7 @@ export async function cancelOrder(deps: OrderDeps, orderId: string, reason: stri
     if (outcome.kind === "ignored") return false;
     const after = await store.applyTransition(em, order, { from: outcome.from, to: outcome.to, reason: outcome.reason, eventId: null });
     await publishTransition(em, outcome.from, after, outcome.reason);
+    countTransition(em, after);
     return true;
   });
   if (changed) kickRelays(deps.orm);
@@ -169,5 +176,6 @@ export async function applyEvent(
     payment: outcome.to === "CONFIRMED" ? event.payment : undefined,
   });
   await publishTransition(em, outcome.from, after, outcome.reason, event.details, outcome.compensation);
+  countTransition(em, after);
   return { kind: "transition", before: outcome.from, after, outcome };
 }

@@ -1,6 +1,7 @@
 import { LockMode } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { uuidv7 } from "../../lib/ids.js";
+import { currentTraceParent } from "../../lib/telemetry/index.js";
 import { tokenFingerprint } from "./card.js";
 import { canTransition, FailureReason, type IntentStatus, type PaymentStatus, planRefund } from "./domain/payment.js";
 import { Payment, type PaymentRow, Refund, type RefundRow } from "./entities.js";
@@ -64,9 +65,17 @@ export async function recordIntent(em: EntityManager, intent: NewIntent): Promis
   try {
     const rows = await query(
       em,
-      `INSERT INTO payment_intents (order_id, customer_id, amount_minor, currency, token, token_fingerprint, status)
-       VALUES (?, ?, ?, ?, ?, ?, 'PENDING') ON CONFLICT (order_id) DO NOTHING RETURNING order_id`,
-      [intent.orderId, intent.customerId, intent.amountMinor, intent.currency, intent.token ?? null, intent.token ? tokenFingerprint(intent.token) : null],
+      `INSERT INTO payment_intents (order_id, customer_id, amount_minor, currency, token, token_fingerprint, status, trace_parent)
+       VALUES (?, ?, ?, ?, ?, ?, 'PENDING', ?) ON CONFLICT (order_id) DO NOTHING RETURNING order_id`,
+      [
+        intent.orderId,
+        intent.customerId,
+        intent.amountMinor,
+        intent.currency,
+        intent.token ?? null,
+        intent.token ? tokenFingerprint(intent.token) : null,
+        currentTraceParent(),
+      ],
     );
     return rows.length > 0;
   } catch (error) {

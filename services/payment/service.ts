@@ -8,6 +8,7 @@ import { paymentConsumers } from "./consumers.js";
 import { entities } from "./entities.js";
 import { Payments } from "./migrations/0001-payments.js";
 import { IntentsAwaitingOrder } from "./migrations/0002-intents-awaiting-order.js";
+import { IntentTraceParent } from "./migrations/0003-trace-parent.js";
 import { GuardedProvider, type PaymentProvider, SimulatedProvider } from "./provider/index.js";
 import { paymentRpc } from "./rpc.js";
 import { startTokenSweeper } from "./token-sweeper.js";
@@ -53,6 +54,7 @@ export function readPaymentConfig(env: NodeJS.ProcessEnv = process.env): Payment
 export const migrations = [
   { name: "payment-0001-payments", class: Payments },
   { name: "payment-0002-intents-awaiting-order", class: IntentsAwaitingOrder },
+  { name: "payment-0003-trace-parent", class: IntentTraceParent },
 ];
 
 export interface PaymentStartOptions extends StartOptions {
