@@ -1,1 +1,3 @@
 export * from "./database.js";
+export * from "./connection-errors.js";
+export * from "./probe.js";

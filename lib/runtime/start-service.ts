@@ -1,7 +1,7 @@
 import type { DescMessage, DescService } from "@bufbuild/protobuf";
 import type { MigrationObject } from "@mikro-orm/core";
 import type { EntitySchema } from "@mikro-orm/core";
-import { type Database, openDatabase } from "../db/index.js";
+import { type Database, databaseProbe, openDatabase } from "../db/index.js";
 import {
   busNames,
   connectBus,
@@ -18,6 +18,7 @@ import {
 import { type GrpcServer, type ServiceImplementation, type ServiceRegistration, startGrpcServer } from "../grpc/index.js";
 import { createLogger, type Logger } from "../log.js";
 import { setupTelemetry } from "../telemetry/index.js";
+import { watchDependencies } from "./dependency-watch.js";
 import { type MetricsServer, startMetricsServer } from "./metrics-server.js";
 import type { RuntimeConfig } from "./service-config.js";
 
@@ -96,6 +97,7 @@ export async function startService(parts: ServiceParts, config: RuntimeConfig, o
     grpc: [] as (() => Promise<void>)[],
     consumers: [] as (() => Promise<void>)[],
     workers: [] as (() => Promise<void>)[],
+    watch: [] as (() => Promise<void>)[],
     metrics: [] as (() => Promise<void>)[],
     relay: [] as (() => Promise<void>)[],
     bus: [] as (() => Promise<void>)[],
@@ -119,8 +121,12 @@ export async function startService(parts: ServiceParts, config: RuntimeConfig, o
     stops.relay.push(() => relay.stop());
     const deps: ServiceDeps = { orm, bus, logger };
 
-    const grpc = await startGrpcServer({ port: config.grpcPort, services: parts.rpc(deps), logger });
+    const grpc = await startGrpcServer({ host: config.grpcHost, port: config.grpcPort, services: parts.rpc(deps), logger });
+    // SERVING only once everything started, and then only while the database and NATS answer.
+    let started = false;
+    let draining = false;
     stops.grpc.push(async () => {
+      draining = true;
       grpc.health.setNotServing();
       await grpc.shutdown(options.drainMs ?? 10_000);
     });
@@ -129,10 +135,37 @@ export async function startService(parts: ServiceParts, config: RuntimeConfig, o
       stops.consumers.push(() => consumer.stop());
     }
     for (const worker of parts.workers?.(deps) ?? []) stops.workers.push(() => worker.stop());
-    const metrics: MetricsServer = await startMetricsServer({ port: config.metricsPort, service: parts.name, ready: () => grpc.health.serving });
+    const probe = databaseProbe(config.databaseUrl);
+    const watch = watchDependencies(
+      [
+        { name: "database", check: () => probe.check() },
+        { name: "nats", check: () => (bus.nc.isClosed() ? Promise.reject(new Error("connection closed")) : bus.nc.flush()) },
+      ],
+      {
+        intervalMs: config.healthCheckIntervalMs ?? 2_000,
+        logger,
+        onChange: (failing) => {
+          if (!started || draining) return;
+          if (failing.length === 0) grpc.health.setServing();
+          else grpc.health.setNotServing();
+        },
+      },
+    );
+    stops.watch.push(async () => {
+      await watch.stop();
+      await probe.close();
+    });
+    const metrics: MetricsServer = await startMetricsServer({
+      host: config.metricsHost,
+      port: config.metricsPort,
+      service: parts.name,
+      ready: () => grpc.health.serving,
+      details: () => (watch.failing.length > 0 ? { unreachable: [...watch.failing] } : {}),
+    });
     stops.metrics.push(() => metrics.close());
 
-    grpc.health.setServing();
+    started = true;
+    if (watch.failing.length === 0) grpc.health.setServing();
     logger.info({ grpc_port: grpc.port, metrics_port: metrics.port }, "service ready");
     let stopping: Promise<void> | undefined;
     return {
