@@ -6,7 +6,8 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { Registry } from "prom-client";
 import { createLogger, type Logger } from "../lib/log.js";
-import { startMetricsServer, type MetricsServer } from "../lib/runtime/index.js";
+// Not lib/runtime/index.js, which also loads start-service and with it MikroORM and knex.
+import { startMetricsServer, type MetricsServer } from "../lib/runtime/metrics-server.js";
 import { extractHeaders, setupTelemetry } from "../lib/telemetry/index.js";
 import { Gatekeeper, overloaded, tooManyStreams } from "./admission.js";
 import { createPublicApi } from "./api/index.js";
@@ -85,6 +86,9 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
     addresses: config.upstreams,
     deadlineMs: config.upstreamDeadlineMs,
     breakerResetMs: config.breakerResetMs,
+    breakerHalfOpenProbes: config.breakerHalfOpenProbes,
+    maxInFlight: config.upstreamMaxInFlight,
+    retryAttempts: config.upstreamRetryAttempts,
     logger,
   });
   const api = createPublicApi(upstreams);
@@ -96,7 +100,7 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
   let serving = false;
   let metricsServer: MetricsServer | undefined;
   if (config.metricsPort >= 0) {
-    metricsServer = await startMetricsServer({ port: config.metricsPort, service: "gateway", ready: () => serving });
+    metricsServer = await startMetricsServer({ port: config.metricsPort, host: config.metricsHost, service: "gateway", ready: () => serving });
   }
   const metrics = createGatewayMetrics(metricsServer?.registry ?? new Registry(), shedder, upstreams);
 
