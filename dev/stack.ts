@@ -1,7 +1,6 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { signDevToken } from "../gateway/auth.js";
 import { DEV_JWT_SECRET } from "../gateway/config.js";
@@ -11,6 +10,7 @@ import { type Mesh, startMesh } from "./mesh.js";
 import { startNats } from "./nats.js";
 import { startPostgres } from "./postgres.js";
 import { startS3 } from "./s3.js";
+import { Supervisor, type SupervisorEvent } from "./supervisor.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -26,6 +26,10 @@ export interface StackOptions {
   /** The documented ports (gateway 8080, services 50051...) instead of free ones. */
   standardPorts?: boolean;
   gatewayPort?: number;
+  /** Restart services and the gateway that die on their own, with backoff (npm start). */
+  supervise?: boolean;
+  /** Exits and restarts of supervised processes, and when a restarted one is ready again. */
+  onSupervisorEvent?: (event: SupervisorEvent | { kind: "ready"; name: string }) => void;
   /** Extra environment for the services and the gateway (e.g. RATE_LIMIT_RPS for benchmarks). */
   env?: Record<string, string>;
   /** Each log line, by process ("postgres" ... "gateway"), and the stack's own progress lines. */
@@ -48,10 +52,12 @@ async function runNode(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
   if (code !== 0) throw new Error(`node ${args.join(" ")} exited with ${code}`);
 }
 
-async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+async function waitHealthy(url: string, gateway: Supervisor, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let exitCode: number | null | undefined;
+  void gateway.exited.then((code) => (exitCode = code));
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`gateway exited with code ${child.exitCode}`);
+    if (exitCode !== undefined) throw new Error(`gateway exited with code ${exitCode}`);
     const ok = await fetch(`${url}/health`).then(
       (res) => res.ok,
       () => false,
@@ -105,33 +111,46 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       s3Endpoint,
       standardPorts: options.standardPorts,
       env: options.env,
+      supervise: options.supervise,
+      onSupervisorEvent: options.onSupervisorEvent,
       onLog: (service, line) => options.onLog?.(service, line),
     });
     stops.push(() => mesh.stop());
 
     progress("starting the gateway");
     const port = options.gatewayPort ?? (options.standardPorts ? 8080 : await freePort());
-    const gateway = spawn(process.execPath, ["--import", "tsx", "gateway/main.ts"], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        ...mesh.addresses(),
-        GATEWAY_PORT: String(port),
-        METRICS_PORT: String(options.standardPorts ? 9464 : await freePort()),
-        NATS_URL: natsUrl,
-        ...options.env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const exited = new Promise<void>((resolve) => gateway.once("exit", () => resolve()));
-    for (const stream of [gateway.stdout, gateway.stderr]) {
-      createInterface({ input: stream }).on("line", (line) => options.onLog?.("gateway", line));
-    }
-    stops.push(async () => {
-      if (gateway.exitCode === null) gateway.kill("SIGTERM");
-      await exited;
-    });
+    const metricsPort = String(options.standardPorts ? 9464 : await freePort());
     const gatewayUrl = `http://127.0.0.1:${port}`;
+    const gateway: Supervisor = new Supervisor({
+      name: "gateway",
+      spawn: () =>
+        spawn(process.execPath, ["--import", "tsx", "gateway/main.ts"], {
+          cwd: ROOT,
+          env: {
+            ...process.env,
+            ...mesh.addresses(),
+            LISTEN_HOST: process.env.LISTEN_HOST || "127.0.0.1",
+            GATEWAY_PORT: String(port),
+            METRICS_PORT: metricsPort,
+            NATS_URL: natsUrl,
+            ...options.env,
+          },
+          stdio: ["ignore", "pipe", "pipe"],
+        }),
+      restart: options.supervise,
+      onLine: (line) => options.onLog?.("gateway", line),
+      onEvent: (event) => {
+        options.onSupervisorEvent?.(event);
+        if (event.kind === "restarted") {
+          waitHealthy(gatewayUrl, gateway, 60_000).then(
+            () => options.onSupervisorEvent?.({ kind: "ready", name: "gateway" }),
+            () => undefined,
+          );
+        }
+      },
+    });
+    gateway.start();
+    stops.push(() => gateway.terminate("SIGTERM", 15_000));
     await waitHealthy(gatewayUrl, gateway, 60_000);
 
     let stopping: Promise<void> | undefined;
