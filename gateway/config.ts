@@ -54,7 +54,12 @@ export interface GatewayConfig {
   maxUploadBytes: number;
   /** Largest single message of a Connect / gRPC / gRPC-Web call (RPC_MAX_MESSAGE_BYTES, default 4 MiB). */
   rpcMaxMessageBytes: number;
-  idempotency: { ttlMs: number; maxKeys: number };
+  /**
+   * Idempotency records: kept ttlMs (IDEMPOTENCY_TTL_MS, default 24 h); in memory at most maxKeys
+   * (without NATS); a running request holds its key for leaseMs (IDEMPOTENCY_LEASE_MS, default
+   * 60 s), after which another replica may take over a key whose holder died.
+   */
+  idempotency: { ttlMs: number; maxKeys: number; leaseMs: number };
   /** NATS for the DLQ admin routes; without it they answer 503. */
   natsUrl?: string;
   eventsPrefix?: string;
@@ -109,6 +114,7 @@ export function readGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       rpcMaxMessageBytes: int("RPC_MAX_MESSAGE_BYTES", 4 * MiB, { min: 64 * 1024 }),
       idempotencyTtlMs: int("IDEMPOTENCY_TTL_MS", 24 * 60 * 60_000, { min: 1_000 }),
       idempotencyMaxKeys: int("IDEMPOTENCY_MAX_KEYS", 10_000, { min: 1 }),
+      idempotencyLeaseMs: int("IDEMPOTENCY_LEASE_MS", 60_000, { min: 1_000 }),
       natsUrl: optionalStr("NATS_URL"),
       eventsPrefix: optionalStr("EVENTS_PREFIX"),
       streamReplicas: int("NATS_STREAM_REPLICAS", 1, { min: 1, max: 5 }),
@@ -175,7 +181,7 @@ export function readGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     maxBodyBytes: c.maxBodyBytes,
     maxUploadBytes: c.maxUploadBytes,
     rpcMaxMessageBytes: c.rpcMaxMessageBytes,
-    idempotency: { ttlMs: c.idempotencyTtlMs, maxKeys: c.idempotencyMaxKeys },
+    idempotency: { ttlMs: c.idempotencyTtlMs, maxKeys: c.idempotencyMaxKeys, leaseMs: c.idempotencyLeaseMs },
     natsUrl: c.natsUrl,
     eventsPrefix: c.eventsPrefix,
     streamReplicas: c.streamReplicas,

@@ -1,11 +1,11 @@
-import { type DescMethod, type DescService, type Message, toBinary } from "@bufbuild/protobuf";
+import { type DescMethod, type DescService, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
 import { type ConnectRouter, createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "../lib/log.js";
 import type { Gatekeeper } from "./admission.js";
 import type { Call, PublicApi } from "./api/index.js";
 import type { Principal } from "./auth.js";
 import { type GatewayError, toConnectError, unauthenticated } from "./errors.js";
-import { IDEMPOTENCY_HEADER, type IdempotencyStore, idempotencyKey, keyInProgress, keyReused, requestHash } from "./idempotency.js";
+import { IDEMPOTENCY_HEADER, type IdempotencyBackend, idempotencyKey, keyInProgress, keyReused, requestHash } from "./idempotency.js";
 import { REFLECTION_PATHS, registerReflection } from "./reflection.js";
 import { UPSTREAM_SERVICES } from "./upstreams.js";
 
@@ -65,7 +65,7 @@ function callOf(ctx: HandlerContext): Call {
 type AnyApi = Record<string, (...args: never[]) => unknown>;
 
 /** A connect ServiceImpl that calls `api` and turns its errors into ConnectErrors. */
-function adapt<S extends DescService>(service: S, api: AnyApi, store: IdempotencyStore<Message>, logger: Logger): ServiceImpl<S> {
+function adapt<S extends DescService>(service: S, api: AnyApi, store: IdempotencyBackend<string>, logger: Logger): ServiceImpl<S> {
   const impl: Record<string, unknown> = {};
   for (const method of service.methods) {
     const fn = api[method.localName] as unknown as (input: unknown, call: Call) => unknown;
@@ -107,7 +107,7 @@ function adapt<S extends DescService>(service: S, api: AnyApi, store: Idempotenc
   return impl as ServiceImpl<S>;
 }
 
-export function connectRoutes(api: PublicApi, store: IdempotencyStore<Message>, logger: Logger): (router: ConnectRouter) => void {
+export function connectRoutes(api: PublicApi, store: IdempotencyBackend<string>, logger: Logger): (router: ConnectRouter) => void {
   const serve = <S extends DescService>(router: ConnectRouter, service: S, impl: unknown) =>
     router.service(service, adapt(service, impl as AnyApi, store, logger));
   return (router) => {
@@ -127,7 +127,7 @@ export function connectRoutes(api: PublicApi, store: IdempotencyStore<Message>, 
  * message is INVALID_ARGUMENT; only successful responses are kept.
  */
 async function idempotent(
-  store: IdempotencyStore<Message>,
+  store: IdempotencyBackend<string>,
   method: DescMethod,
   input: Message,
   call: Call & { idempotencyKey: string },
@@ -136,20 +136,20 @@ async function idempotent(
 ): Promise<Message> {
   const scope = `rpc:${call.principal.sub}`;
   const hash = requestHash(method.parent.typeName, method.name, toBinary(method.input, input));
-  const found = store.lookup(scope, call.idempotencyKey);
+  const found = await store.claim(scope, call.idempotencyKey);
   if (found.state === "pending") throw keyInProgress();
   if (found.state === "done") {
     if (found.requestHash !== hash) throw keyReused();
     ctx.responseHeader.set("idempotent-replayed", "true");
-    return found.value;
+    // Stored as base64 protobuf: the record may be read by another replica.
+    return fromBinary(method.output, Buffer.from(found.value, "base64"));
   }
-  const reservation = store.reserve(scope, call.idempotencyKey);
   try {
     const output = await run();
-    reservation.complete(hash, output);
+    await found.reservation.complete(hash, Buffer.from(toBinary(method.output, output)).toString("base64"));
     return output;
   } catch (error) {
-    reservation.abandon();
+    await found.reservation.abandon();
     throw error;
   }
 }

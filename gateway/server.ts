@@ -1,6 +1,5 @@
 import type { ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
-import type { Message } from "@bufbuild/protobuf";
 import { createContextValues, cors as connectCors } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
@@ -18,7 +17,9 @@ import { DeadLetterAdmin } from "./dlq.js";
 import { toErrorResponse } from "./errors.js";
 import { createDualServer, type DualServer } from "./h2c-sniff.js";
 import { HealthChecker } from "./health.js";
-import { IdempotencyStore } from "./idempotency.js";
+import { type IdempotencyBackend, IdempotencyStore } from "./idempotency.js";
+import { KvIdempotencyStore } from "./idempotency-kv.js";
+import { LazyNats } from "./nats-connection.js";
 import { createGatewayMetrics } from "./metrics.js";
 import { adminRoutes } from "./rest/admin.js";
 import { deliveryRoutes } from "./rest/deliveries.js";
@@ -95,6 +96,18 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
   const shedder = new LoadShedder({ maxInFlight: config.maxInFlight, maxStreams: config.maxStreams });
   const shutdown = new AbortController();
   const health = new HealthChecker(config.upstreams, upstreams);
+  // Shared state (idempotency records) lives in NATS KV when there is NATS, so replicas agree.
+  const nats = config.natsUrl ? new LazyNats({ natsUrl: config.natsUrl, name: "gateway", logger }) : undefined;
+  const idempotency: IdempotencyBackend<unknown> = nats
+    ? new KvIdempotencyStore({
+        nats,
+        bucket: `${config.eventsPrefix ?? ""}gateway_idempotency`,
+        ttlMs: config.idempotency.ttlMs,
+        leaseMs: config.idempotency.leaseMs,
+        replicas: config.streamReplicas,
+        logger,
+      })
+    : new IdempotencyStore<unknown>({ ttlMs: config.idempotency.ttlMs, maxKeys: config.idempotency.maxKeys });
   const dlq = new DeadLetterAdmin({ natsUrl: config.natsUrl, eventsPrefix: config.eventsPrefix, streamReplicas: config.streamReplicas, logger });
 
   let serving = false;
@@ -112,7 +125,7 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
   const rest = new RestRouter(ROUTES, {
     api,
     gatekeeper,
-    idempotency: new IdempotencyStore<StoredReply>({ ttlMs: config.idempotency.ttlMs, maxKeys: config.idempotency.maxKeys }),
+    idempotency: idempotency as IdempotencyBackend<StoredReply>,
     logger,
     maxBodyBytes: config.maxBodyBytes,
     maxUploadBytes: config.maxUploadBytes,
@@ -123,7 +136,7 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
   const rpc = rpcPaths();
   const rpcInfo = new WeakMap<object, RpcRequestInfo>();
   const connectHandler = connectNodeAdapter({
-    routes: connectRoutes(api, new IdempotencyStore<Message>({ ttlMs: config.idempotency.ttlMs, maxKeys: config.idempotency.maxKeys }), logger),
+    routes: connectRoutes(api, idempotency as IdempotencyBackend<string>, logger),
     requestGate: requestGate(gatekeeper),
     readMaxBytes: config.rpcMaxMessageBytes,
     // Unknown fields in Connect JSON are errors naming the field, as in REST.
@@ -216,6 +229,7 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
   } catch (error) {
     health.close();
     closeUpstreams(upstreams);
+    await nats?.close();
     await metricsServer?.close();
     throw error;
   }
@@ -238,6 +252,7 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
         health.close();
         closeUpstreams(upstreams);
         await dlq.close();
+        await nats?.close();
         await metricsServer?.close();
         logger.info("gateway stopped");
       })();
