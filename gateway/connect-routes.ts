@@ -7,7 +7,13 @@ import type { Principal } from "./auth.js";
 import { type GatewayError, toConnectError, unauthenticated } from "./errors.js";
 import { IDEMPOTENCY_HEADER, type IdempotencyBackend, idempotencyKey, keyInProgress, keyReused, requestHash } from "./idempotency.js";
 import { REFLECTION_PATHS, registerReflection } from "./reflection.js";
+import { FaultService } from "../gen/shop/admin/v1/fault_pb.js";
+import type { FaultAdmin } from "./faults.js";
+import { faultApi } from "./faults.js";
 import { UPSTREAM_SERVICES } from "./upstreams.js";
+
+/** Services the gateway implements itself (admin), besides the upstreams it fronts. */
+export const GATEWAY_SERVICES = [FaultService] as const;
 
 /**
  * The public services over Connect, gRPC and gRPC-Web (connect-node): each RPC goes through the
@@ -26,7 +32,7 @@ export const principalKey = createContextKey<Principal | undefined>(undefined, {
 /** Every RPC path served, e.g. `/shop.order.v1.OrderService/CreateOrder`, with its kind. */
 export function rpcPaths(): Map<string, "unary" | "stream"> {
   const paths = new Map<string, "unary" | "stream">();
-  for (const service of Object.values(UPSTREAM_SERVICES)) {
+  for (const service of [...Object.values(UPSTREAM_SERVICES), ...GATEWAY_SERVICES]) {
     for (const method of service.methods) {
       // Only WatchOrder is a long-lived tracking stream; Download and Upload end with the file.
       const tracking = method.methodKind === "server_streaming" && method.name === "WatchOrder";
@@ -107,17 +113,18 @@ function adapt<S extends DescService>(service: S, api: AnyApi, store: Idempotenc
   return impl as ServiceImpl<S>;
 }
 
-export function connectRoutes(api: PublicApi, store: IdempotencyBackend<string>, logger: Logger): (router: ConnectRouter) => void {
+export function connectRoutes(api: PublicApi, store: IdempotencyBackend<string>, logger: Logger, faults?: FaultAdmin): (router: ConnectRouter) => void {
   const serve = <S extends DescService>(router: ConnectRouter, service: S, impl: unknown) =>
     router.service(service, adapt(service, impl as AnyApi, store, logger));
   return (router) => {
-    registerReflection(router, Object.values(UPSTREAM_SERVICES));
+    registerReflection(router, [...Object.values(UPSTREAM_SERVICES), ...GATEWAY_SERVICES]);
     serve(router, UPSTREAM_SERVICES.order, api.order);
     serve(router, UPSTREAM_SERVICES.inventory, api.inventory);
     serve(router, UPSTREAM_SERVICES.payment, api.payment);
     serve(router, UPSTREAM_SERVICES.notification, api.notification);
     serve(router, UPSTREAM_SERVICES.file, api.file);
     serve(router, UPSTREAM_SERVICES.delivery, api.delivery);
+    if (faults) serve(router, FaultService, faultApi(faults));
   };
 }
 

@@ -21,7 +21,9 @@ import { type IdempotencyBackend, IdempotencyStore } from "./idempotency.js";
 import { KvIdempotencyStore } from "./idempotency-kv.js";
 import { LazyNats } from "./nats-connection.js";
 import { createGatewayMetrics } from "./metrics.js";
+import { FaultAdmin } from "./faults.js";
 import { adminRoutes } from "./rest/admin.js";
+import { faultRoutes } from "./rest/faults.js";
 import { deliveryRoutes } from "./rest/deliveries.js";
 import { fileRoutes } from "./rest/files.js";
 import { abortResponse, type NodeRequest, type NodeResponse, sendJson } from "./rest/http.js";
@@ -42,6 +44,7 @@ export const ROUTES: Route[] = [
   ...deliveryRoutes,
   ...notificationRoutes,
   ...adminRoutes,
+  ...faultRoutes,
 ];
 
 export interface GatewayStartOptions {
@@ -108,6 +111,7 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
         logger,
       })
     : new IdempotencyStore<unknown>({ ttlMs: config.idempotency.ttlMs, maxKeys: config.idempotency.maxKeys });
+  const faults = new FaultAdmin({ nats, eventsPrefix: config.eventsPrefix, replicas: config.streamReplicas, logger });
   const dlq = new DeadLetterAdmin({ natsUrl: config.natsUrl, eventsPrefix: config.eventsPrefix, streamReplicas: config.streamReplicas, logger });
 
   let serving = false;
@@ -131,12 +135,13 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
     maxUploadBytes: config.maxUploadBytes,
     shutdown: shutdown.signal,
     dlq,
+    faults,
   });
 
   const rpc = rpcPaths();
   const rpcInfo = new WeakMap<object, RpcRequestInfo>();
   const connectHandler = connectNodeAdapter({
-    routes: connectRoutes(api, idempotency as IdempotencyBackend<string>, logger),
+    routes: connectRoutes(api, idempotency as IdempotencyBackend<string>, logger, faults),
     requestGate: requestGate(gatekeeper),
     readMaxBytes: config.rpcMaxMessageBytes,
     // Unknown fields in Connect JSON are errors naming the field, as in REST.

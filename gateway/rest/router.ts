@@ -7,6 +7,7 @@ import type { Gatekeeper } from "../admission.js";
 import type { Call, PublicApi } from "../api/index.js";
 import type { Principal } from "../auth.js";
 import type { DeadLetterAdmin } from "../dlq.js";
+import type { FaultAdmin } from "../faults.js";
 import { GatewayError, invalid, permissionDenied, toErrorResponse } from "../errors.js";
 import { IDEMPOTENCY_HEADER, type IdempotencyBackend, idempotencyKey, keyInProgress, keyReused } from "../idempotency.js";
 import { decodeMessage } from "../json.js";
@@ -48,6 +49,7 @@ export interface RestDeps {
   /** Aborted when the gateway shuts down: ends streams. */
   shutdown: AbortSignal;
   dlq?: DeadLetterAdmin;
+  faults?: FaultAdmin;
 }
 
 export interface StoredReply {

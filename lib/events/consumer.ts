@@ -20,6 +20,7 @@ import { errorMessage, isPermanent, PermanentError } from "./errors.js";
 import { EVENT_ID_HEADER, EVENT_TYPE_HEADER, headerRecord, MSG_ID_HEADER } from "./headers.js";
 import type { EventBusNames } from "./names.js";
 import { enqueue, type EnqueueOptions } from "./outbox.js";
+import { type PauseSwitch, whilePaused } from "./pause.js";
 import { kickRelays } from "./relay.js";
 import { Sleeper } from "./sleeper.js";
 import { transactionOf } from "./sql.js";
@@ -66,6 +67,8 @@ export interface ConsumerOptions<Desc extends DescMessage> {
   backoffMs?: number[];
   /** Events handled at once (default 1, which keeps the stream's order). */
   concurrency?: number;
+  /** While on, pull nothing (fault flags; see pause.ts). */
+  pause?: PauseSwitch;
 }
 
 /** A running consumer. */
@@ -103,6 +106,7 @@ export async function startConsumer<Desc extends DescMessage>(options: ConsumerO
   const maxDeliver = options.maxDeliver ?? 4;
   const backoffMs = options.backoffMs ?? [1_000, 2_000, 4_000];
   const concurrency = options.concurrency ?? 1;
+  const paused = () => options.pause?.paused() ?? false;
   if (!NAME.test(consumer)) throw new Error(`consumer name "${consumer}" must match ${NAME}`);
   if (!Number.isInteger(maxDeliver) || maxDeliver < 1) throw new Error("maxDeliver must be an integer >= 1");
   if (backoffMs.length === 0 || backoffMs.some((ms) => !(ms > 0))) throw new Error("backoffMs needs at least one delay > 0");
@@ -236,6 +240,7 @@ export async function startConsumer<Desc extends DescMessage>(options: ConsumerO
   async function work(): Promise<void> {
     let failures = 0;
     while (!stopping) {
+      if (options.pause && paused()) await whilePaused(options.pause, () => stopping);
       let messages: ConsumerMessages | undefined;
       try {
         messages = await pull.consume({ max_messages: 1 });
@@ -244,8 +249,10 @@ export async function startConsumer<Desc extends DescMessage>(options: ConsumerO
         for await (const msg of messages) {
           failures = 0;
           await handle(msg);
+          if (paused()) break;
         }
         if (stopping) break;
+        if (paused()) continue;
         logger.warn("the consumer's message iterator ended; restarting it");
       } catch (error) {
         if (stopping) break;
@@ -263,6 +270,8 @@ export async function startConsumer<Desc extends DescMessage>(options: ConsumerO
     }
   }
 
+  // Pausing ends the pulls already waiting, as stop() does, so no further message is taken.
+  const unsubscribe = options.pause?.onPause(() => [...open].forEach((messages) => void messages.close()));
   const workers = Array.from({ length: concurrency }, () => work());
   logger.info({ subject, stream: names.stream, max_deliver: maxDeliver, backoff_ms: schedule, concurrency }, "consumer started");
 
@@ -270,6 +279,7 @@ export async function startConsumer<Desc extends DescMessage>(options: ConsumerO
     async stop() {
       if (stopping) return Promise.all(workers).then(() => undefined);
       stopping = true;
+      unsubscribe?.();
       sleeper.cancel();
       // close() unsubscribes at once (the server drops the outstanding pull request for lack of
       // interest) and ends each iterator after the message being handled.

@@ -19,6 +19,7 @@ import { type GrpcServer, type ServiceImplementation, type ServiceRegistration, 
 import { createLogger, type Logger } from "../log.js";
 import { setupTelemetry } from "../telemetry/index.js";
 import { watchDependencies } from "./dependency-watch.js";
+import { FaultFlags } from "./fault-flags.js";
 import { type MetricsServer, startMetricsServer } from "./metrics-server.js";
 import type { RuntimeConfig } from "./service-config.js";
 
@@ -27,6 +28,8 @@ export interface ServiceDeps {
   orm: Database;
   bus: EventBus;
   logger: Logger;
+  /** Runtime fault flags of the namespace (simulated provider faults, paused consumers). */
+  faults: FaultFlags;
 }
 
 /** A durable consumer of one event type, started once the database and bus are up. */
@@ -41,8 +44,8 @@ type ConsumerTuning = Pick<ConsumerOptions<DescMessage>, "maxDeliver" | "backoff
 export function consume<Desc extends DescMessage>(event: Desc, consumer: string, handler: EventHandler<Desc>, tuning: ConsumerTuning = {}): ConsumerSpec {
   return {
     consumer,
-    start: ({ orm, bus, logger }) =>
-      startConsumer({ orm, js: bus.js, jsm: bus.jsm, names: bus.names, consumer, event, handler, logger, ...tuning }),
+    start: ({ orm, bus, logger, faults }) =>
+      startConsumer({ orm, js: bus.js, jsm: bus.jsm, names: bus.names, consumer, event, handler, logger, pause: faults.consumerPause(consumer), ...tuning }),
   };
 }
 
@@ -80,6 +83,8 @@ export interface StartOptions {
   inMemoryTelemetry?: boolean;
   /** Grace period for in-flight RPCs on stop (default 10 s). */
   drainMs?: number;
+  /** The fault flags to follow (created here if absent); pass one to hand it to providers built before the start. */
+  faultFlags?: FaultFlags;
 }
 
 /**
@@ -119,7 +124,10 @@ export async function startService(parts: ServiceParts, config: RuntimeConfig, o
     stops.bus.push(() => bus.close());
     const relay: Relay = startRelay({ orm, js: bus.js, names, logger });
     stops.relay.push(() => relay.stop());
-    const deps: ServiceDeps = { orm, bus, logger };
+    const faults = options.faultFlags ?? new FaultFlags();
+    await faults.watch(bus.nc, { eventsPrefix: config.eventsPrefix, replicas: config.streamReplicas, logger });
+    stops.relay.push(() => faults.stop());
+    const deps: ServiceDeps = { orm, bus, logger, faults };
 
     const grpc = await startGrpcServer({ host: config.grpcHost, port: config.grpcPort, services: parts.rpc(deps), logger });
     // SERVING only once everything started, and then only while the database and NATS answer.
