@@ -39,8 +39,11 @@ RUN --mount=type=cache,target=/root/.npm,sharing=locked \
 
 # ---- runtime ----------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
+# In a pod every port must be reachable from the node and the mesh: bind all interfaces
+# (npm start binds 127.0.0.1). The chart may override it per process.
 ENV NODE_ENV=production \
-    NPM_CONFIG_UPDATE_NOTIFIER=false
+    NPM_CONFIG_UPDATE_NOTIFIER=false \
+    LISTEN_HOST=0.0.0.0
 WORKDIR /app
 
 # Fixed non-root identity (the chart's securityContext runs as 10001:10001 and sets runAsNonRoot).

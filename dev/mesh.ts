@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { createInterface } from "node:readline";
+import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { freePort } from "./free-port.js";
 import { isServing } from "./health-check.js";
+import { Supervisor, type SupervisorEvent } from "./supervisor.js";
 
 export const SERVICES = ["order", "inventory", "payment", "notification", "file", "delivery", "analytics"] as const;
 export type MeshService = (typeof SERVICES)[number];
@@ -27,14 +27,20 @@ export interface MeshOptions {
   readyTimeoutMs?: number;
   /** Use the documented ports (order 50051 ... analytics 50057, metrics 9465 ... 9471) instead of free ones. */
   standardPorts?: boolean;
+  /**
+   * Restart a service that dies on its own, with backoff (npm start). Services stopped through
+   * `kill()` stay down until `restart()`.
+   */
+  supervise?: boolean;
+  /** Exits and restarts of supervised services, and when a restarted one is SERVING again. */
+  onSupervisorEvent?: (event: SupervisorEvent | { kind: "ready"; name: string }) => void;
 }
 
 interface Member {
   service: MeshService;
   grpcPort: number;
   metricsPort: number;
-  child?: ChildProcess;
-  exited?: Promise<number | null>;
+  process: Supervisor;
   recent: string[];
 }
 
@@ -45,7 +51,9 @@ export interface Mesh {
   metricsUrl(service: MeshService): string;
   /** The environment a client of the mesh needs (ORDER_ADDR, INVENTORY_ADDR, ...). */
   addresses(): Record<string, string>;
-  /** Sends `signal` (default SIGKILL) to a service and waits until it has exited. */
+  /** The pid of a running service (e.g. to kill it from outside, as a crash would). */
+  pid(service: MeshService): number | undefined;
+  /** Sends `signal` (default SIGKILL) to a service and waits until it has exited; it stays down. */
   kill(service: MeshService, signal?: NodeJS.Signals): Promise<void>;
   /** Starts a stopped service again on the same ports and waits until it is SERVING. */
   restart(service: MeshService): Promise<void>;
@@ -82,7 +90,38 @@ async function startMeshOnce(options: MeshOptions): Promise<Mesh> {
   for (const service of services) {
     const n = SERVICES.indexOf(service) + 1;
     const [grpcPort, metricsPort] = options.standardPorts ? [50050 + n, 9464 + n] : [await freePort(), await freePort()];
-    members.set(service, { service, grpcPort, metricsPort, recent: [] });
+    const member: Member = {
+      service,
+      grpcPort,
+      metricsPort,
+      recent: [],
+      process: new Supervisor({
+        name: service,
+        spawn: () =>
+          spawn(process.execPath, ["--import", "tsx", `services/${service}/main.ts`], {
+            cwd: ROOT,
+            env: envOf(member),
+            stdio: ["ignore", "pipe", "pipe"],
+          }),
+        restart: options.supervise,
+        onLine: (line) => {
+          member.recent.push(line);
+          if (member.recent.length > 50) member.recent.shift();
+          options.onLog?.(service, line);
+        },
+        onEvent: (event) => {
+          options.onSupervisorEvent?.(event);
+          // Said once the restarted service is ready, so a reader knows the outage is over.
+          if (event.kind === "restarted") {
+            waitReady(member).then(
+              () => options.onSupervisorEvent?.({ kind: "ready", name: service }),
+              () => undefined,
+            );
+          }
+        },
+      }),
+    };
+    members.set(service, member);
   }
   const addresses = Object.fromEntries([...members.values()].map((m) => [`${m.service.toUpperCase()}_ADDR`, `127.0.0.1:${m.grpcPort}`]));
 
@@ -90,6 +129,8 @@ async function startMeshOnce(options: MeshOptions): Promise<Mesh> {
     return {
       ...process.env,
       ...addresses,
+      // Loopback unless the caller says otherwise: a dev machine should not expose its services.
+      LISTEN_HOST: process.env.LISTEN_HOST || "127.0.0.1",
       GRPC_PORT: String(member.grpcPort),
       METRICS_PORT: String(member.metricsPort),
       DATABASE_URL: serviceDatabaseUrl(options.databaseUrl, `${options.databasePrefix ?? "ordermesh_"}${member.service}`),
@@ -103,27 +144,10 @@ async function startMeshOnce(options: MeshOptions): Promise<Mesh> {
     };
   }
 
-  function launch(member: Member): void {
-    const child = spawn(process.execPath, ["--import", "tsx", `services/${member.service}/main.ts`], {
-      cwd: ROOT,
-      env: envOf(member),
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    member.child = child;
-    member.exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
-    for (const stream of [child.stdout, child.stderr]) {
-      createInterface({ input: stream }).on("line", (line) => {
-        member.recent.push(line);
-        if (member.recent.length > 50) member.recent.shift();
-        options.onLog?.(member.service, line);
-      });
-    }
-  }
-
   async function waitReady(member: Member): Promise<void> {
     const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
     let exitCode: number | null | undefined;
-    void member.exited?.then((code) => (exitCode = code));
+    void member.process.exited.then((code) => (exitCode = code));
     while (Date.now() < deadline) {
       if (exitCode !== undefined) break;
       if (await isServing(`127.0.0.1:${member.grpcPort}`, 500)) return;
@@ -133,34 +157,26 @@ async function startMeshOnce(options: MeshOptions): Promise<Mesh> {
     throw new Error(`${member.service} ${why}; its last log lines:\n${member.recent.slice(-15).join("\n")}`);
   }
 
-  async function terminate(member: Member, signal: NodeJS.Signals, graceMs: number): Promise<void> {
-    const child = member.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    child.kill(signal);
-    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
-    await member.exited;
-    clearTimeout(timer);
-  }
-
   const mesh: Mesh = {
     address: (service) => `127.0.0.1:${members.get(service)!.grpcPort}`,
     metricsUrl: (service) => `http://127.0.0.1:${members.get(service)!.metricsPort}`,
     addresses: () => ({ ...addresses }),
+    pid: (service) => members.get(service)!.process.pid,
     async kill(service, signal = "SIGKILL") {
-      await terminate(members.get(service)!, signal, 10_000);
+      await members.get(service)!.process.terminate(signal, 10_000);
     },
     async restart(service) {
       const member = members.get(service)!;
-      await terminate(member, "SIGTERM", 10_000);
-      launch(member);
+      await member.process.terminate("SIGTERM", 10_000);
+      member.process.start();
       await waitReady(member);
     },
     async stop(graceMs = 15_000) {
-      await Promise.all([...members.values()].map((m) => terminate(m, "SIGTERM", graceMs)));
+      await Promise.all([...members.values()].map((m) => m.process.terminate("SIGTERM", graceMs)));
     },
   };
 
-  for (const member of members.values()) launch(member);
+  for (const member of members.values()) member.process.start();
   try {
     // Services start in parallel; they need each other only per call, through breakers.
     await Promise.all([...members.values()].map(waitReady));

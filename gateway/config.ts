@@ -1,4 +1,5 @@
-import { address, ConfigError, int, optionalStr, readConfig, str, url, urlList } from "../lib/config.js";
+import { address, ConfigError, int, optionalStr, readConfig, url, urlList } from "../lib/config.js";
+import { listenHost } from "../lib/runtime/service-config.js";
 
 /** Secret used to sign and verify HS256 tokens when neither JWT_SECRET nor JWT_JWKS_URL is set. */
 export const DEV_JWT_SECRET = "ordermesh-dev-secret-not-for-production-use";
@@ -9,13 +10,22 @@ export type UpstreamName = (typeof UPSTREAM_NAMES)[number];
 export interface GatewayConfig {
   /** Port for HTTP/1.1 and h2c (GATEWAY_PORT, default 8080; 0 picks a free one). */
   port: number;
+  /** Interface of the public port (GATEWAY_HOST, else LISTEN_HOST, default 127.0.0.1; the container sets 0.0.0.0). */
   host: string;
+  /** Interface of /metrics and /healthz (METRICS_HOST, else LISTEN_HOST, default 127.0.0.1). */
+  metricsHost: string;
   /** host:port of each service (ORDER_ADDR ... DELIVERY_ADDR, ANALYTICS_ADDR). */
   upstreams: Record<UpstreamName, string>;
   /** Deadline of unary upstream calls (UPSTREAM_DEADLINE_MS, default 5 s). */
   upstreamDeadlineMs: number;
-  /** How long an open circuit fails fast before it tries one call (BREAKER_RESET_MS). */
+  /** How long an open circuit fails fast before it tries calls again (BREAKER_RESET_MS). */
   breakerResetMs: number;
+  /** Trial calls an upstream's half-open circuit lets through at once (BREAKER_HALF_OPEN_PROBES, default 3). */
+  breakerHalfOpenProbes: number;
+  /** Unary calls in flight per upstream; more wait in the gateway, uncounted by breakers (UPSTREAM_MAX_IN_FLIGHT, default 64). */
+  upstreamMaxInFlight: number;
+  /** Attempts of a call that never reached its upstream (UPSTREAM_RETRY_ATTEMPTS, default 3; 1 where Istio retries). */
+  upstreamRetryAttempts: number;
   jwt: {
     /** HS256 secret; the dev default when neither this nor jwksUrl is configured. */
     secret?: string;
@@ -44,7 +54,12 @@ export interface GatewayConfig {
   maxUploadBytes: number;
   /** Largest single message of a Connect / gRPC / gRPC-Web call (RPC_MAX_MESSAGE_BYTES, default 4 MiB). */
   rpcMaxMessageBytes: number;
-  idempotency: { ttlMs: number; maxKeys: number };
+  /**
+   * Idempotency records: kept ttlMs (IDEMPOTENCY_TTL_MS, default 24 h); in memory at most maxKeys
+   * (without NATS); a running request holds its key for leaseMs (IDEMPOTENCY_LEASE_MS, default
+   * 60 s), after which another replica may take over a key whose holder died.
+   */
+  idempotency: { ttlMs: number; maxKeys: number; leaseMs: number };
   /** NATS for the DLQ admin routes; without it they answer 503. */
   natsUrl?: string;
   eventsPrefix?: string;
@@ -74,7 +89,6 @@ export function readGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
   const c = readConfig(
     {
       port: int("GATEWAY_PORT", 8080, { min: 0, max: 65535 }),
-      host: str("GATEWAY_HOST", "0.0.0.0"),
       order: address("ORDER_ADDR", DEFAULT_ADDR.order),
       inventory: address("INVENTORY_ADDR", DEFAULT_ADDR.inventory),
       payment: address("PAYMENT_ADDR", DEFAULT_ADDR.payment),
@@ -84,6 +98,9 @@ export function readGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       analytics: address("ANALYTICS_ADDR", DEFAULT_ADDR.analytics),
       upstreamDeadlineMs: int("UPSTREAM_DEADLINE_MS", 5_000, { min: 10, max: 120_000 }),
       breakerResetMs: int("BREAKER_RESET_MS", 10_000, { min: 100, max: 600_000 }),
+      breakerHalfOpenProbes: int("BREAKER_HALF_OPEN_PROBES", 3, { min: 1, max: 1_000 }),
+      upstreamMaxInFlight: int("UPSTREAM_MAX_IN_FLIGHT", 64, { min: 1, max: 100_000 }),
+      upstreamRetryAttempts: int("UPSTREAM_RETRY_ATTEMPTS", 3, { min: 1, max: 10 }),
       jwtSecret: optionalStr("JWT_SECRET"),
       jwksUrl: optionalStr("JWT_JWKS_URL"),
       issuer: optionalStr("JWT_ISSUER"),
@@ -99,6 +116,7 @@ export function readGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       rpcMaxMessageBytes: int("RPC_MAX_MESSAGE_BYTES", 4 * MiB, { min: 64 * 1024 }),
       idempotencyTtlMs: int("IDEMPOTENCY_TTL_MS", 24 * 60 * 60_000, { min: 1_000 }),
       idempotencyMaxKeys: int("IDEMPOTENCY_MAX_KEYS", 10_000, { min: 1 }),
+      idempotencyLeaseMs: int("IDEMPOTENCY_LEASE_MS", 60_000, { min: 1_000 }),
       natsUrl: optionalStr("NATS_URL"),
       eventsPrefix: optionalStr("EVENTS_PREFIX"),
       streamReplicas: int("NATS_STREAM_REPLICAS", 1, { min: 1, max: 5 }),
@@ -134,7 +152,8 @@ export function readGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     port: c.port,
-    host: c.host,
+    host: listenHost("GATEWAY_HOST", env),
+    metricsHost: listenHost("METRICS_HOST", env),
     upstreams: {
       order: c.order,
       inventory: c.inventory,
@@ -146,6 +165,9 @@ export function readGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     },
     upstreamDeadlineMs: c.upstreamDeadlineMs,
     breakerResetMs: c.breakerResetMs,
+    breakerHalfOpenProbes: c.breakerHalfOpenProbes,
+    upstreamMaxInFlight: c.upstreamMaxInFlight,
+    upstreamRetryAttempts: c.upstreamRetryAttempts,
     jwt: {
       secret: devSecret ? DEV_JWT_SECRET : c.jwtSecret,
       jwksUrl: c.jwksUrl,
@@ -164,7 +186,7 @@ export function readGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     maxBodyBytes: c.maxBodyBytes,
     maxUploadBytes: c.maxUploadBytes,
     rpcMaxMessageBytes: c.rpcMaxMessageBytes,
-    idempotency: { ttlMs: c.idempotencyTtlMs, maxKeys: c.idempotencyMaxKeys },
+    idempotency: { ttlMs: c.idempotencyTtlMs, maxKeys: c.idempotencyMaxKeys, leaseMs: c.idempotencyLeaseMs },
     natsUrl,
     eventsPrefix: c.eventsPrefix,
     streamReplicas: c.streamReplicas,

@@ -1,4 +1,4 @@
-import { type DescMethod, type DescService, type Message, toBinary } from "@bufbuild/protobuf";
+import { type DescMethod, type DescService, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
 import { type ConnectRouter, createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "../lib/log.js";
 import { CORRELATION_HEADER } from "../lib/telemetry/index.js";
@@ -8,9 +8,14 @@ import type { Call, PublicApi } from "./api/index.js";
 import type { Principal } from "./auth.js";
 import { asClientError, reclassifyDecodeErrors } from "./decode-errors.js";
 import { checkCorrelationHeader, type GatewayError, toConnectError, unauthenticated } from "./errors.js";
-import { IDEMPOTENCY_HEADER, type IdempotencyStore, idempotencyKey, keyInProgress, keyReused, requestHash } from "./idempotency.js";
+import { IDEMPOTENCY_HEADER, type IdempotencyBackend, idempotencyKey, keyInProgress, keyReused, requestHash } from "./idempotency.js";
+import { FaultService } from "../gen/shop/admin/v1/fault_pb.js";
+import { type FaultAdmin, faultApi } from "./faults.js";
 import { REFLECTION_PATHS, registerReflection } from "./reflection.js";
 import { UPSTREAM_SERVICES } from "./upstreams.js";
+
+/** Services the gateway implements itself (admin), besides the upstreams it fronts. */
+export const GATEWAY_SERVICES = [FaultService] as const;
 
 /**
  * The public services over Connect, gRPC and gRPC-Web (connect-node): each RPC goes through the
@@ -29,7 +34,7 @@ export const principalKey = createContextKey<Principal | undefined>(undefined, {
 /** Every RPC path served, e.g. `/shop.order.v1.OrderService/CreateOrder`, with its kind. */
 export function rpcPaths(): Map<string, "unary" | "stream"> {
   const paths = new Map<string, "unary" | "stream">();
-  for (const service of Object.values(UPSTREAM_SERVICES)) {
+  for (const service of [...Object.values(UPSTREAM_SERVICES), ...GATEWAY_SERVICES]) {
     for (const method of service.methods) {
       // Only WatchOrder is a long-lived tracking stream; Download and Upload end with the file.
       const tracking = method.methodKind === "server_streaming" && method.name === "WatchOrder";
@@ -71,7 +76,7 @@ function callOf(ctx: HandlerContext): Call {
 type AnyApi = Record<string, (...args: never[]) => unknown>;
 
 /** A connect ServiceImpl that calls `api` and turns its errors into ConnectErrors. */
-function adapt<S extends DescService>(service: S, api: AnyApi, store: IdempotencyStore<Message>, logger: Logger): ServiceImpl<S> {
+function adapt<S extends DescService>(service: S, api: AnyApi, store: IdempotencyBackend<string>, logger: Logger): ServiceImpl<S> {
   const impl: Record<string, unknown> = {};
   for (const method of service.methods) {
     const fn = api[method.localName] as unknown as (input: unknown, call: Call) => unknown;
@@ -123,11 +128,11 @@ async function* storable(method: DescMethod, input: AsyncIterable<Message>): Asy
   }
 }
 
-export function connectRoutes(api: PublicApi, store: IdempotencyStore<Message>, logger: Logger): (router: ConnectRouter) => void {
+export function connectRoutes(api: PublicApi, store: IdempotencyBackend<string>, logger: Logger, faults?: FaultAdmin): (router: ConnectRouter) => void {
   const serve = <S extends DescService>(router: ConnectRouter, service: S, impl: unknown) =>
     router.service(service, adapt(service, impl as AnyApi, store, logger));
   return (router) => {
-    registerReflection(router, Object.values(UPSTREAM_SERVICES));
+    registerReflection(router, [...Object.values(UPSTREAM_SERVICES), ...GATEWAY_SERVICES]);
     serve(router, UPSTREAM_SERVICES.order, api.order);
     serve(router, UPSTREAM_SERVICES.inventory, api.inventory);
     serve(router, UPSTREAM_SERVICES.payment, api.payment);
@@ -135,6 +140,7 @@ export function connectRoutes(api: PublicApi, store: IdempotencyStore<Message>, 
     serve(router, UPSTREAM_SERVICES.file, api.file);
     serve(router, UPSTREAM_SERVICES.delivery, api.delivery);
     serve(router, UPSTREAM_SERVICES.analytics, api.analytics);
+    if (faults) serve(router, FaultService, faultApi(faults));
   };
 }
 
@@ -144,7 +150,7 @@ export function connectRoutes(api: PublicApi, store: IdempotencyStore<Message>, 
  * message is INVALID_ARGUMENT; only successful responses are kept.
  */
 async function idempotent(
-  store: IdempotencyStore<Message>,
+  store: IdempotencyBackend<string>,
   method: DescMethod,
   input: Message,
   call: Call & { idempotencyKey: string },
@@ -153,20 +159,20 @@ async function idempotent(
 ): Promise<Message> {
   const scope = `rpc:${call.principal.sub}`;
   const hash = requestHash(method.parent.typeName, method.name, toBinary(method.input, input));
-  const found = store.lookup(scope, call.idempotencyKey);
+  const found = await store.claim(scope, call.idempotencyKey);
   if (found.state === "pending") throw keyInProgress();
   if (found.state === "done") {
     if (found.requestHash !== hash) throw keyReused();
     ctx.responseHeader.set("idempotent-replayed", "true");
-    return found.value;
+    // Stored as base64 protobuf: the record may be read by another replica.
+    return fromBinary(method.output, Buffer.from(found.value, "base64"));
   }
-  const reservation = store.reserve(scope, call.idempotencyKey);
   try {
     const output = await run();
-    reservation.complete(hash, output);
+    await found.reservation.complete(hash, Buffer.from(toBinary(method.output, output)).toString("base64"));
     return output;
   } catch (error) {
-    reservation.abandon();
+    await found.reservation.abandon();
     throw error;
   }
 }

@@ -6,17 +6,11 @@ import { file_shop_events_v1_notification_events } from "../gen/shop/events/v1/n
 import { file_shop_events_v1_order_events } from "../gen/shop/events/v1/order_events_pb.js";
 import { file_shop_events_v1_payment_events } from "../gen/shop/events/v1/payment_events_pb.js";
 import { Code, ServiceError } from "../lib/errors.js";
-import {
-  busNames,
-  connectBus,
-  type DeadLetterDetail,
-  type DeadLetterPage,
-  discardDeadLetter,
-  type EventBus,
-  getDeadLetter,
-  listDeadLetters,
-  replayDeadLetter,
-} from "../lib/events/index.js";
+// Not lib/events/index.js: that also loads the outbox and consumers, hence MikroORM, knex and pg,
+// which the gateway never uses and which cost seconds of its start-up.
+import { connectBus, type EventBus } from "../lib/events/bus.js";
+import { type DeadLetterDetail, type DeadLetterPage, discardDeadLetter, getDeadLetter, listDeadLetters, replayDeadLetter } from "../lib/events/dead-letters.js";
+import { busNames } from "../lib/events/names.js";
 import type { Logger } from "../lib/log.js";
 import { GatewayError } from "./errors.js";
 

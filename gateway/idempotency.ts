@@ -7,12 +7,23 @@ import { GatewayError } from "./errors.js";
  * (same principal, same key, same request) gets that response again; the same key with another
  * request is refused (422); a replay while the first is still running is 409.
  *
- * The store is in memory, per process, an LRU bounded by `maxKeys` with a TTL. With several
- * gateway replicas a replay may land on another replica, which does not know the key: a shared
- * store (Redis, or a Postgres table keyed by principal + key) would be needed there. Until then,
- * CreateOrder is still safe across replicas because the gateway also passes the key to the order
- * service, which de-duplicates it in its own database (idempotency_keys).
+ * Two backends: `KvIdempotencyStore` (idempotency-kv.ts) keeps the records in NATS JetStream
+ * key-value, shared by every replica, so a retry that lands on another replica is replayed; it
+ * is used whenever NATS_URL is set. This in-memory LRU (bounded by `maxKeys`, with a TTL) serves
+ * a single gateway without NATS. In both, a request with a key that is still running elsewhere
+ * is answered 409 ABORTED with Retry-After: 1 (not waited for), and a failed or non-2xx request
+ * releases its key so that its retry runs. CreateOrder is additionally de-duplicated by the
+ * order service itself (idempotency_keys), which the gateway passes the key to.
  */
+
+/** The outcome of claiming a key: run the request, wait (409), or replay the stored response. */
+export type Claim<T> = { state: "claimed"; reservation: Reservation<T> } | { state: "pending" } | { state: "done"; requestHash: string; value: T };
+
+/** Where idempotency records live (in memory, or in NATS KV shared by all replicas). */
+export interface IdempotencyBackend<T> {
+  /** Atomically looks the key up and, if absent, claims it for this request. */
+  claim(scope: string, key: string): Promise<Claim<T>>;
+}
 
 export type Lookup<T> =
   | { state: "absent" }
@@ -29,12 +40,12 @@ interface Entry<T> {
 
 export interface Reservation<T> {
   /** Stores the response of the first request. */
-  complete(requestHash: string, value: T): void;
+  complete(requestHash: string, value: T): void | Promise<void>;
   /** Forgets the key (the request failed in a way worth retrying, e.g. an upstream outage). */
-  abandon(): void;
+  abandon(): void | Promise<void>;
 }
 
-export class IdempotencyStore<T> {
+export class IdempotencyStore<T> implements IdempotencyBackend<T> {
   readonly #entries = new Map<string, Entry<T>>();
   readonly #ttlMs: number;
   readonly #maxKeys: number;
@@ -59,6 +70,12 @@ export class IdempotencyStore<T> {
       return { state: "absent" };
     }
     return entry.done ? { state: "done", ...entry.done } : { state: "pending" };
+  }
+
+  async claim(scope: string, key: string): Promise<Claim<T>> {
+    const found = this.lookup(scope, key);
+    if (found.state !== "absent") return found;
+    return { state: "claimed", reservation: this.reserve(scope, key) };
   }
 
   /** Marks the key as in progress. Call right after a lookup that said "absent". */

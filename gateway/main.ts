@@ -1,4 +1,4 @@
-import { runMain } from "../lib/runtime/index.js";
+import { runMain } from "../lib/runtime/main.js";
 import { readGatewayConfig } from "./config.js";
 import { start } from "./server.js";
 

@@ -1,12 +1,12 @@
 import type { ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
-import type { Message } from "@bufbuild/protobuf";
 import { createContextValues, cors as connectCors } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { context, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { Registry } from "prom-client";
 import { createLogger, type Logger } from "../lib/log.js";
-import { startMetricsServer, type MetricsServer } from "../lib/runtime/index.js";
+// Not lib/runtime/index.js, which also loads start-service and with it MikroORM and knex.
+import { startMetricsServer, type MetricsServer } from "../lib/runtime/metrics-server.js";
 import { extractHeaders, setupTelemetry } from "../lib/telemetry/index.js";
 import { Gatekeeper, overloaded, tooManyStreams } from "./admission.js";
 import { createPublicApi } from "./api/index.js";
@@ -17,10 +17,14 @@ import { DeadLetterAdmin } from "./dlq.js";
 import { toErrorResponse } from "./errors.js";
 import { createDualServer, type DualServer } from "./h2c-sniff.js";
 import { HealthChecker } from "./health.js";
-import { IdempotencyStore } from "./idempotency.js";
+import { type IdempotencyBackend, IdempotencyStore } from "./idempotency.js";
+import { KvIdempotencyStore } from "./idempotency-kv.js";
+import { LazyNats } from "./nats-connection.js";
 import { createGatewayMetrics, rpcDurationInterceptor } from "./metrics.js";
+import { FaultAdmin } from "./faults.js";
 import { adminRoutes } from "./rest/admin.js";
 import { analyticsRoutes } from "./rest/analytics.js";
+import { faultRoutes } from "./rest/faults.js";
 import { deliveryRoutes } from "./rest/deliveries.js";
 import { fileRoutes } from "./rest/files.js";
 import { abortResponse, type NodeRequest, type NodeResponse, sendJson } from "./rest/http.js";
@@ -42,6 +46,7 @@ export const ROUTES: Route[] = [
   ...notificationRoutes,
   ...analyticsRoutes,
   ...adminRoutes,
+  ...faultRoutes,
 ];
 
 export interface GatewayStartOptions {
@@ -87,18 +92,34 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
     addresses: config.upstreams,
     deadlineMs: config.upstreamDeadlineMs,
     breakerResetMs: config.breakerResetMs,
+    breakerHalfOpenProbes: config.breakerHalfOpenProbes,
+    maxInFlight: config.upstreamMaxInFlight,
+    retryAttempts: config.upstreamRetryAttempts,
     logger,
   });
   const api = createPublicApi(upstreams);
   const shedder = new LoadShedder({ maxInFlight: config.maxInFlight, maxStreams: config.maxStreams });
   const shutdown = new AbortController();
   const health = new HealthChecker(config.upstreams, upstreams);
+  // Shared state (idempotency records) lives in NATS KV when there is NATS, so replicas agree.
+  const nats = config.natsUrl ? new LazyNats({ natsUrl: config.natsUrl, name: "gateway", logger }) : undefined;
+  const idempotency: IdempotencyBackend<unknown> = nats
+    ? new KvIdempotencyStore({
+        nats,
+        bucket: `${config.eventsPrefix ?? ""}gateway_idempotency`,
+        ttlMs: config.idempotency.ttlMs,
+        leaseMs: config.idempotency.leaseMs,
+        replicas: config.streamReplicas,
+        logger,
+      })
+    : new IdempotencyStore<unknown>({ ttlMs: config.idempotency.ttlMs, maxKeys: config.idempotency.maxKeys });
+  const faults = new FaultAdmin({ nats, eventsPrefix: config.eventsPrefix, replicas: config.streamReplicas, logger });
   const dlq = new DeadLetterAdmin({ natsUrl: config.natsUrl, eventsPrefix: config.eventsPrefix, streamReplicas: config.streamReplicas, logger });
 
   let serving = false;
   let metricsServer: MetricsServer | undefined;
   if (config.metricsPort >= 0) {
-    metricsServer = await startMetricsServer({ port: config.metricsPort, service: "gateway", ready: () => serving });
+    metricsServer = await startMetricsServer({ port: config.metricsPort, host: config.metricsHost, service: "gateway", ready: () => serving });
   }
   const metrics = createGatewayMetrics(metricsServer?.registry ?? new Registry(), shedder, upstreams);
 
@@ -110,18 +131,19 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
   const rest = new RestRouter(ROUTES, {
     api,
     gatekeeper,
-    idempotency: new IdempotencyStore<StoredReply>({ ttlMs: config.idempotency.ttlMs, maxKeys: config.idempotency.maxKeys }),
+    idempotency: idempotency as IdempotencyBackend<StoredReply>,
     logger,
     maxBodyBytes: config.maxBodyBytes,
     maxUploadBytes: config.maxUploadBytes,
     shutdown: shutdown.signal,
     dlq,
+    faults,
   });
 
   const rpc = rpcPaths();
   const rpcInfo = new WeakMap<object, RpcRequestInfo>();
   const connectHandler = connectNodeAdapter({
-    routes: connectRoutes(api, new IdempotencyStore<Message>({ ttlMs: config.idempotency.ttlMs, maxKeys: config.idempotency.maxKeys }), logger),
+    routes: connectRoutes(api, idempotency as IdempotencyBackend<string>, logger, faults),
     requestGate: requestGate(gatekeeper),
     readMaxBytes: config.rpcMaxMessageBytes,
     interceptors: [rpcDurationInterceptor()],
@@ -218,6 +240,7 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
   } catch (error) {
     health.close();
     closeUpstreams(upstreams);
+    await nats?.close();
     await metricsServer?.close();
     throw error;
   }
@@ -240,6 +263,7 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
         health.close();
         closeUpstreams(upstreams);
         await dlq.close();
+        await nats?.close();
         await metricsServer?.close();
         logger.info("gateway stopped");
       })();

@@ -36,6 +36,9 @@ export interface UpstreamOptions {
   addresses: Record<UpstreamName, string>;
   deadlineMs: number;
   breakerResetMs: number;
+  breakerHalfOpenProbes?: number;
+  maxInFlight?: number;
+  retryAttempts?: number;
   logger?: Logger;
 }
 
@@ -47,7 +50,9 @@ export function createUpstreams(options: UpstreamOptions): Upstreams {
         name,
         deadlineMs: options.deadlineMs,
         // The breaker bounds unary deadlines too; streams (WatchOrder, Download) keep their own.
-        breaker: { timeoutMs: options.deadlineMs, resetTimeoutMs: options.breakerResetMs },
+        breaker: { timeoutMs: options.deadlineMs, resetTimeoutMs: options.breakerResetMs, halfOpenProbes: options.breakerHalfOpenProbes },
+        maxInFlight: options.maxInFlight,
+        retry: { maxAttempts: options.retryAttempts ?? 1 },
         logger: options.logger,
       }),
     );
@@ -66,7 +71,7 @@ export function closeUpstreams(upstreams: Upstreams): void {
   for (const client of Object.values(upstreams)) (client as { close(): void }).close();
 }
 
-/** State of an opossum breaker as /health reports it. */
+/** State of a breaker as /health reports it. */
 export function circuitState(client: { breaker: { opened: boolean; halfOpen: boolean } }): "closed" | "open" | "half_open" {
   if (client.breaker.halfOpen) return "half_open";
   return client.breaker.opened ? "open" : "closed";

@@ -56,3 +56,12 @@ export function isInfrastructureCode(code: status | undefined): boolean {
     code === status.UNKNOWN
   );
 }
+
+/**
+ * `error` with `cause` set: for a ServiceError a handler throws because a call it made failed,
+ * so the grpc layer can tell its callers whose failure it was.
+ */
+export function causedBy<E extends Error>(error: E, cause: unknown): E {
+  Object.defineProperty(error, "cause", { value: cause, configurable: true, writable: true });
+  return error;
+}

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from "@jest/globals";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +8,34 @@ import { createInterface } from "node:readline";
 import { DEV_CATALOG } from "../services/inventory/seed.js";
 import { DEV_CUSTOMER } from "../services/order/seed.js";
 import { waitFor } from "../test/harness/index.js";
+
+/** The pid of the descendant of `root` whose command line contains `needle` (only our own processes). */
+function descendant(root: number, needle: string): number | undefined {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Field 4 of /proc/<pid>/stat is the parent pid; the command name (field 2) may hold spaces.
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const isOurs = (pid: number): boolean => {
+    for (let p = parents.get(pid); p !== undefined && p > 1; p = parents.get(p)) if (p === root) return true;
+    return false;
+  };
+  for (const pid of parents.keys()) {
+    if (!isOurs(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(needle)) return pid;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
 
 /** `npm start` as a newcomer runs it: the whole system, an order through REST, then Ctrl-C. */
 describe("npm start", () => {
@@ -89,6 +117,35 @@ describe("npm start", () => {
     expect(dashboard.status).toBe(200);
     expect(Number(((await dashboard.json()) as { funnel: { paid: string } }).funnel.paid)).toBeGreaterThanOrEqual(1);
 
+    // A service that dies is restarted, and says so; orders go through again.
+    const payment = descendant(child.pid!, "services/payment/main.ts");
+    expect(payment).toBeDefined();
+    process.kill(payment!, "SIGKILL");
+    await waitFor(() => output.some((line) => /\[start\].*payment was killed by SIGKILL; restarting it in/.test(line)), {
+      timeoutMs: 30_000,
+      message: "npm start to report the dead service",
+    });
+    await waitFor(() => output.some((line) => /\[start\].*payment is ready again/.test(line)), { timeoutMs: 60_000, message: "payment to be restarted" });
+    const again = await fetch(`${url}/api/v1/orders`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        customer_id: DEV_CUSTOMER.id,
+        items: [{ product_id: DEV_CATALOG[2].id, quantity: 1 }],
+        shipping_address: { line1: "1 Main St", city: "Springfield", postal_code: "12345", country_code: "US", recipient_name: "Ada" },
+        payment_method: { token: "tok_visa" },
+      }),
+    });
+    expect(again.status).toBeLessThan(300);
+    const second = ((await again.json()) as { id: string }).id;
+    await waitFor(
+      async () => {
+        const res = await fetch(`${url}/api/v1/orders/${second}`, { headers: { authorization: `Bearer ${token}` } });
+        return ((await res.json()) as { status: string }).status === "ORDER_STATUS_CONFIRMED";
+      },
+      { timeoutMs: 60_000, message: "an order placed after the restart to be CONFIRMED" },
+    );
+
     // Ctrl-C: SIGINT to the whole foreground process group (npm, its shell, the front process).
     process.kill(-child.pid!, "SIGINT");
     await waitFor(stopped, {
@@ -99,5 +156,5 @@ describe("npm start", () => {
     expect(output.join("\n")).not.toMatch(/"level":"(error|fatal)"/);
     expect(existsSync(join(dataDir, "postgres", "postmaster.pid"))).toBe(false);
     await expect(fetch(`${url}/health`)).rejects.toThrow();
-  }, 180_000);
+  }, 300_000);
 });

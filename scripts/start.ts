@@ -77,6 +77,18 @@ async function supervise(): Promise<void> {
       standardPorts: process.env.ORDERMESH_PORTS !== "random",
       gatewayPort: process.env.GATEWAY_PORT ? Number(process.env.GATEWAY_PORT) : undefined,
       onProgress: say,
+      supervise: true,
+      onSupervisorEvent: (event) => {
+        if (stopping) return;
+        if (event.kind === "exited") {
+          const how = event.signal ? `was killed by ${event.signal}` : `exited with code ${event.code}`;
+          say(`${event.name} ${how}; restarting it in ${(event.restartInMs / 1000).toFixed(1)} s`);
+        } else if (event.kind === "restarted") {
+          say(`${event.name} restarted (restart #${event.restarts})`);
+        } else {
+          say(`${event.name} is ready again`);
+        }
+      },
       onLog: (name, line) => process.stdout.write(`${label(name)} ${line}\n`),
     });
     if (stopping) {

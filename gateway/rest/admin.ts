@@ -1,6 +1,6 @@
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { notFound } from "../../lib/errors.js";
-import type { DeadLetter } from "../../lib/events/index.js";
+import type { DeadLetter } from "../../lib/events/dead-letters.js";
 import { invalid } from "../errors.js";
 import type { RestContext, Route } from "./router.js";
 

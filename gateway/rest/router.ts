@@ -8,8 +8,9 @@ import type { Gatekeeper } from "../admission.js";
 import type { Call, PublicApi } from "../api/index.js";
 import type { Principal } from "../auth.js";
 import type { DeadLetterAdmin } from "../dlq.js";
+import type { FaultAdmin } from "../faults.js";
 import { checkCorrelationHeader, GatewayError, invalid, permissionDenied, toErrorResponse } from "../errors.js";
-import { IDEMPOTENCY_HEADER, type IdempotencyStore, idempotencyKey, keyInProgress, keyReused } from "../idempotency.js";
+import { IDEMPOTENCY_HEADER, type IdempotencyBackend, idempotencyKey, keyInProgress, keyReused } from "../idempotency.js";
 import { decodeMessage } from "../json.js";
 import { RequestBody } from "./body.js";
 import { abortResponse, isHttp2, type NodeRequest, type NodeResponse, sendJson } from "./http.js";
@@ -44,13 +45,14 @@ export interface Route {
 export interface RestDeps {
   api: PublicApi;
   gatekeeper: Gatekeeper;
-  idempotency: IdempotencyStore<StoredReply>;
+  idempotency: IdempotencyBackend<StoredReply>;
   logger: Logger;
   maxBodyBytes: number;
   maxUploadBytes: number;
   /** Aborted when the gateway shuts down: ends streams. */
   shutdown: AbortSignal;
   dlq?: DeadLetterAdmin;
+  faults?: FaultAdmin;
 }
 
 export interface StoredReply {
@@ -213,7 +215,8 @@ export class RestRouter {
 
       if (key && hash) {
         const scope = `rest:${principal.sub}`;
-        const found = deps.idempotency.lookup(scope, key);
+        // Claimed before the body is read: only the request that holds the key may run it.
+        const found = await deps.idempotency.claim(scope, key);
         if (found.state === "pending") throw keyInProgress();
         if (found.state === "done") {
           // Replays are compared by the hash of method, path, query, content type and body.
@@ -222,20 +225,20 @@ export class RestRouter {
           sendJson(res, found.value.status, found.value.json, { ...found.value.headers, "idempotent-replayed": "true" });
           return;
         }
-        await readJson();
-        const reservation = deps.idempotency.reserve(scope, key);
+        const reservation = found.reservation;
         let reply: Reply;
         try {
+          await readJson();
           reply = await run(this.#context(req, res, url, params, principal, call, json, body, query));
         } catch (error) {
-          reservation.abandon();
+          await reservation.abandon();
           throw error;
         }
         if (reply === "handled" || (reply.status ?? 200) >= 300) {
-          reservation.abandon();
+          await reservation.abandon();
         } else {
           // For raw bodies the hash is complete only now that the route has read everything.
-          reservation.complete(hash.digest("hex"), { status: reply.status ?? 200, json: reply.json, headers: reply.headers ?? {} });
+          await reservation.complete(hash.digest("hex"), { status: reply.status ?? 200, json: reply.json, headers: reply.headers ?? {} });
         }
         if (reply !== "handled") sendJson(res, reply.status ?? 200, reply.json, reply.headers);
         return;

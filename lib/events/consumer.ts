@@ -22,6 +22,7 @@ import { errorMessage, isPermanent, PermanentError } from "./errors.js";
 import { EVENT_ID_HEADER, EVENT_TYPE_HEADER, headerRecord, MSG_ID_HEADER } from "./headers.js";
 import type { EventBusNames } from "./names.js";
 import { enqueue, type EnqueueOptions } from "./outbox.js";
+import { type PauseSwitch, whilePaused } from "./pause.js";
 import { Signal } from "./signal.js";
 import { Sleeper } from "./sleeper.js";
 import { eventSubject } from "./subjects.js";
@@ -67,6 +68,8 @@ export interface BaseConsumerOptions {
   concurrency?: number;
   /** Most events applied in one transaction (default 64; 1 applies every event on its own). */
   batchSize?: number;
+  /** While on, pull nothing (fault flags; see pause.ts); events being handled still finish. */
+  pause?: PauseSwitch;
 }
 
 export interface ConsumerOptions<Desc extends DescMessage> extends BaseConsumerOptions {
@@ -419,6 +422,10 @@ async function runConsumer<E>(options: BaseConsumerOptions, mode: Mode<E>): Prom
   async function pump(): Promise<void> {
     let failures = 0;
     while (!stopping) {
+      if (options.pause?.paused()) {
+        await whilePaused(options.pause, () => stopping);
+        continue;
+      }
       const room = batchSize * concurrency * 2 - waiting.length - inHand.size;
       if (room <= 0) {
         await drained.wait(1_000);
@@ -432,6 +439,7 @@ async function runConsumer<E>(options: BaseConsumerOptions, mode: Mode<E>): Prom
           waiting.push(msg);
           heartbeat ??= setInterval(keepAlive, heartbeatMs);
           arrived.notify();
+          if (options.pause?.paused()) await fetching.close();
         }
       } catch (error) {
         if (stopping) break;
@@ -477,6 +485,8 @@ async function runConsumer<E>(options: BaseConsumerOptions, mode: Mode<E>): Prom
     }
   }
 
+  // Pausing ends the pull already waiting, as stop() does, so no further message is taken.
+  const unsubscribe = options.pause?.onPause(() => void fetching?.close());
   let pumping = true;
   const pumped = pump();
   const workers = Array.from({ length: concurrency }, () => work());
@@ -487,6 +497,7 @@ async function runConsumer<E>(options: BaseConsumerOptions, mode: Mode<E>): Prom
     stop() {
       stopped ??= (async () => {
         stopping = true;
+        unsubscribe?.();
         backoff.cancel();
         drained.close();
         // close() unsubscribes at once (the server drops the outstanding pull request for lack

@@ -24,8 +24,10 @@ import { trackBreaker } from "../metrics/index.js";
 import { getCorrelationId, tagOrder } from "../telemetry/index.js";
 import type { Logger } from "../log.js";
 import { createBreaker, throughBreaker, type Breaker, type BreakerOptions } from "./breaker.js";
+import { Bulkhead } from "./bulkhead.js";
+import { backoffMs, RetryBudget, type RetryOptions } from "./retry-budget.js";
 import { deserializer, methodPath, serializer } from "./service-definition.js";
-import { toServiceError } from "./status.js";
+import { toServiceError, UpstreamCallError } from "./status.js";
 import { clientMethodTelemetry, endSpan, type MethodTelemetry, outgoingMetadata, startClientSpan } from "./tracing.js";
 import type { CallOptions, Client, ClientStreamingCall, ServerStreamingCall, UnaryCall } from "./types.js";
 
@@ -37,6 +39,14 @@ export interface ClientOptions {
   /** Deadline of streaming calls (default 15 min): they also always end, but run longer. */
   streamDeadlineMs?: number;
   breaker?: BreakerOptions;
+  /**
+   * Unary calls in flight at once (default unlimited). Further calls queue in this process; time
+   * spent there is not the upstream's fault, and a call whose deadline passes there fails
+   * UNAVAILABLE without counting against the breaker.
+   */
+  maxInFlight?: number;
+  /** Retries of unary calls that never reached the upstream, with jitter and a budget (default off). */
+  retry?: RetryOptions;
   logger?: Logger;
   /** grpc-js channel options, merged over the defaults below. */
   channelOptions?: ChannelOptions;
@@ -73,6 +83,9 @@ interface Upstream {
   readonly name: string;
   readonly channel: Channel;
   readonly breaker: Breaker;
+  readonly bulkhead?: Bulkhead;
+  readonly retry: Required<Pick<RetryOptions, "maxAttempts" | "baseDelayMs" | "maxDelayMs">>;
+  readonly budget: RetryBudget;
   /** The absolute deadline of a call starting now. */
   deadline(options: CallOptions, streaming: boolean): Date;
 }
@@ -80,9 +93,11 @@ interface Upstream {
 /**
  * A typed client for `service` at `address` (`host:port`). Every call has a deadline, runs in a
  * CLIENT span whose context (and the correlation id) travels in the metadata, and goes through
- * one circuit breaker per client that counts only infrastructure failures. Errors are
- * ServiceErrors with the upstream's code and message. There are no retries here: the mesh
- * retries, and retrying at both layers multiplies attempts.
+ * one circuit breaker per client that counts only failures of this hop (not those the upstream
+ * blames on its own upstreams). Errors are UpstreamCallErrors (ServiceErrors) with the upstream's
+ * code and message. Optionally unary calls are bounded in flight (`maxInFlight`) and retried
+ * when they never reached the upstream (`retry`); where the mesh retries, leave retries off, or
+ * attempts multiply.
  */
 export function createClient<S extends DescService>(
   service: S,
@@ -96,10 +111,14 @@ export function createClient<S extends DescService>(
   const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
   const streamDeadlineMs = options.streamDeadlineMs ?? DEFAULT_STREAM_DEADLINE_MS;
   const maxDeadlineMs = options.breaker?.timeoutMs ?? Infinity;
+  const retry = options.retry ?? {};
   const upstream: Upstream = {
     name: options.name,
     channel,
     breaker,
+    bulkhead: options.maxInFlight ? new Bulkhead(options.name, options.maxInFlight) : undefined,
+    retry: { maxAttempts: Math.max(1, retry.maxAttempts ?? 1), baseDelayMs: retry.baseDelayMs ?? 50, maxDelayMs: retry.maxDelayMs ?? 1_000 },
+    budget: new RetryBudget(retry.budgetTokens, retry.budgetRatio),
     deadline: (callOptions, streaming) => {
       const ms = streaming
         ? (callOptions.deadlineMs ?? streamDeadlineMs)
@@ -145,32 +164,75 @@ function unaryCall(upstream: Upstream, method: DescMethod): UnaryCall<DescMessag
     // Built here so that bad input fails in the caller, never as an upstream failure.
     const message = create(method.input, request);
     return traced(upstream, method, telemetry, message, options, (metadata) =>
-      throughBreaker(
-        upstream.breaker,
-        () =>
-          new Promise<Message>((resolve, reject) => {
-            // Runs only on abort, which is listened for once `call` exists.
-            const cancel = () => call.cancel();
-            const deadline = upstream.deadline(options, false);
-            const callback = (err: CallError | null, response?: Message) => {
-              options.signal?.removeEventListener("abort", cancel);
-              if (err) reject(toServiceError(err));
-              else resolve(response as Message);
-            };
-            const call = upstream.channel.makeUnaryRequest(
-              path,
-              serialize,
-              deserialize,
-              message,
-              metadata,
-              { deadline },
-              callback,
-            );
-            options.signal?.addEventListener("abort", cancel, { once: true });
-          }),
+      withRetries(upstream, method, options, (deadline) =>
+        throughBreaker(
+          upstream.breaker,
+          () =>
+            new Promise<Message>((resolve, reject) => {
+              // Runs only on abort, which is listened for once `call` exists.
+              const cancel = () => call.cancel();
+              const callback = (err: CallError | null, response?: Message) => {
+                options.signal?.removeEventListener("abort", cancel);
+                if (err) reject(toServiceError(err, upstream.name));
+                else resolve(response as Message);
+              };
+              const call = upstream.channel.makeUnaryRequest(
+                path,
+                serialize,
+                deserialize,
+                message,
+                metadata,
+                { deadline },
+                callback,
+              );
+              options.signal?.addEventListener("abort", cancel, { once: true });
+            }),
+        ),
       ),
     );
   };
+}
+
+/** grpc-js details of a call that failed before its request left this process. */
+const NOT_SENT = /No connection established|Failed to connect|ECONNREFUSED|Name resolution failed|getaddrinfo|ENOTFOUND/i;
+
+/**
+ * Whether a failed attempt may be tried again: UNAVAILABLE from this hop itself (not blamed on a
+ * dependency, not refused locally by an open circuit), and either the request never left (safe
+ * for any method) or the method is declared free of side effects.
+ */
+function retryable(error: unknown, method: DescMethod): boolean {
+  if (!(error instanceof UpstreamCallError) || error.code !== Code.UNAVAILABLE || error.dependency || error.local) return false;
+  // 0 is IDEMPOTENCY_UNKNOWN; NO_SIDE_EFFECTS (1) and IDEMPOTENT (2) may be repeated.
+  return NOT_SENT.test(error.message) || method.idempotency !== 0;
+}
+
+/**
+ * One unary call: waits for a slot (bulkhead), then runs `attempt` until it succeeds, fails in a
+ * way not worth retrying, runs out of attempts or budget, or the next backoff would pass the
+ * deadline. All attempts share the call's one deadline.
+ */
+async function withRetries<T>(upstream: Upstream, method: DescMethod, options: CallOptions, attempt: (deadline: Date) => Promise<T>): Promise<T> {
+  const deadline = upstream.deadline(options, false);
+  const release = upstream.bulkhead ? await upstream.bulkhead.acquire(deadline, options.signal) : undefined;
+  try {
+    for (let n = 1; ; n++) {
+      try {
+        const result = await attempt(deadline);
+        upstream.budget.onSuccess();
+        return result;
+      } catch (error) {
+        if (!retryable(error, method)) throw error;
+        const withinBudget = upstream.budget.onRetryableFailure();
+        if (n >= upstream.retry.maxAttempts || !withinBudget || options.signal?.aborted) throw error;
+        const wait = backoffMs(n, upstream.retry.baseDelayMs, upstream.retry.maxDelayMs);
+        if (Date.now() + wait >= deadline.getTime()) throw error;
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
+  } finally {
+    release?.();
+  }
 }
 
 function clientStreamingCall(upstream: Upstream, method: DescMethod): ClientStreamingCall<DescMessage, DescMessage> {
@@ -194,7 +256,7 @@ function clientStreamingCall(upstream: Upstream, method: DescMethod): ClientStre
               over.abort();
               options.signal?.removeEventListener("abort", cancel);
               if (sourceError) reject(sourceError.error);
-              else if (err) reject(toServiceError(err));
+              else if (err) reject(toServiceError(err, upstream.name));
               else resolve(response as Message);
             };
             const call = upstream.channel.makeClientStreamRequest(
@@ -267,7 +329,7 @@ async function* receiveAll(
     for await (const response of call) yield response;
     outcome = { code: Code.OK };
   } catch (err) {
-    const error = toServiceError(err);
+    const error = toServiceError(err, upstream.name);
     outcome = error instanceof ServiceError ? { code: error.code, details: error.message } : { code: Code.UNKNOWN };
     throw error;
   } finally {
@@ -308,7 +370,7 @@ function openStream(
     // Errors reach the consumer through iteration. This no-op keeps one that arrives while
     // nobody iterates (the consumer broke out, then we cancelled) from being an uncaught 'error'.
     call.on("error", () => undefined);
-    call.once("error", (err) => settle(() => reject(toServiceError(err))));
+    call.once("error", (err) => settle(() => reject(toServiceError(err, upstream.name))));
     call.once("metadata", () => settle(() => resolve(call)));
     call.once("status", (status) => {
       if (status.code === Code.OK) settle(() => resolve(call));

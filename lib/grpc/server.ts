@@ -14,7 +14,7 @@ export interface ServiceRegistration<S extends DescService = DescService> {
 }
 
 export interface GrpcServerOptions<T extends readonly DescService[]> {
-  /** Interface to listen on; default all IPv4 interfaces. */
+  /** Interface to listen on (an IPv4 or IPv6 address or a host name); default loopback only. */
   host?: string;
   /** Port to listen on; 0 picks a free one (see `GrpcServer.port`). */
   port: number;
@@ -76,7 +76,7 @@ export async function startGrpcServer<const T extends readonly DescService[]>(
   health.addToServer(server);
   if (options.reflection !== false) createReflection(services).addToServer(server);
 
-  const address = `${options.host ?? "0.0.0.0"}:${options.port}`;
+  const address = hostPort(options.host ?? "127.0.0.1", options.port);
   let port: number;
   try {
     port = await bind(server, address);
@@ -95,6 +95,11 @@ export async function startGrpcServer<const T extends readonly DescService[]>(
       return closing;
     },
   };
+}
+
+/** `host:port`, with an IPv6 literal in brackets (`[::]:50051`). */
+export function hostPort(host: string, port: number): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 function bind(server: Server, address: string): Promise<number> {

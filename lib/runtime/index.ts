@@ -14,3 +14,5 @@ export {
   type StartOptions,
   type Worker,
 } from "./start-service.js";
+export { faultBucket, FaultFlags, faultKeys, openFaultBucket, type ProviderName, type ProviderOverride } from "./fault-flags.js";
+export { listenHost } from "./service-config.js";

@@ -13,7 +13,15 @@ export interface MetricsServer {
  * service registers, and the platform metrics of lib/metrics) and `/healthz` (200 only while `ready()` says so, else 503) on its own
  * port, so scraping and probes never compete with RPC traffic.
  */
-export async function startMetricsServer(options: { port: number; host?: string; service: string; ready: () => boolean }): Promise<MetricsServer> {
+export async function startMetricsServer(options: {
+  port: number;
+  /** Interface to bind (default loopback). */
+  host?: string;
+  service: string;
+  ready: () => boolean;
+  /** Extra fields of the /healthz answer, e.g. which dependency is unreachable. */
+  details?: () => Record<string, unknown>;
+}): Promise<MetricsServer> {
   const registry = new Registry();
   registry.setDefaultLabels({ service: options.service });
   collectDefaultMetrics({ register: registry });
@@ -28,14 +36,14 @@ export async function startMetricsServer(options: { port: number; host?: string;
       res.writeHead(200, { "content-type": registry.contentType }).end(`${own}\n${platform}`);
     } else if (req.url === "/healthz") {
       const ready = options.ready();
-      res.writeHead(ready ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ status: ready ? "SERVING" : "NOT_SERVING" }));
+      res.writeHead(ready ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ status: ready ? "SERVING" : "NOT_SERVING", ...options.details?.() }));
     } else {
       res.writeHead(404).end();
     }
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port, options.host ?? "0.0.0.0", () => resolve());
+    server.listen(options.port, options.host ?? "127.0.0.1", () => resolve());
   });
   return {
     port: (server.address() as { port: number }).port,

@@ -13,11 +13,21 @@ describe("readRuntimeConfig", () => {
       otlpEndpoint: undefined,
       metricsSampleMs: 5_000,
       streamReplicas: 1,
+      healthCheckIntervalMs: 2_000,
+      upstreamRetryAttempts: 3,
+      grpcHost: "127.0.0.1",
+      metricsHost: "127.0.0.1",
     });
   });
 
   it("gives analytics the seventh ports: 50057 and metrics 9471", () => {
     expect(readRuntimeConfig("analytics", {})).toMatchObject({ grpcPort: 50057, metricsPort: 9471, databaseUrl: expect.stringMatching(/ordermesh_analytics$/) });
+  });
+
+  it("binds loopback by default, LISTEN_HOST for every port, and GRPC_HOST / METRICS_HOST for one", () => {
+    expect(readRuntimeConfig("order", { LISTEN_HOST: "0.0.0.0" })).toMatchObject({ grpcHost: "0.0.0.0", metricsHost: "0.0.0.0" });
+    expect(readRuntimeConfig("order", { LISTEN_HOST: "::", METRICS_HOST: "127.0.0.1" })).toMatchObject({ grpcHost: "::", metricsHost: "127.0.0.1" });
+    expect(readRuntimeConfig("order", { GRPC_HOST: "10.0.0.5" })).toMatchObject({ grpcHost: "10.0.0.5", metricsHost: "127.0.0.1" });
   });
 
   it("reads stream replicas for a NATS cluster and refuses nonsense", () => {

@@ -1,7 +1,7 @@
 import type { DescMessage, DescService } from "@bufbuild/protobuf";
 import type { MigrationObject } from "@mikro-orm/core";
 import type { EntitySchema } from "@mikro-orm/core";
-import { type Database, openDatabase } from "../db/index.js";
+import { type Database, databaseProbe, openDatabase } from "../db/index.js";
 import {
   busNames,
   connectBus,
@@ -21,6 +21,8 @@ import { type GrpcServer, type ServiceImplementation, type ServiceRegistration, 
 import { createLogger, type Logger } from "../log.js";
 import { setupTelemetry } from "../telemetry/index.js";
 import { startMetricsSampler } from "./metrics-sampler.js";
+import { watchDependencies } from "./dependency-watch.js";
+import { FaultFlags } from "./fault-flags.js";
 import { type MetricsServer, startMetricsServer } from "./metrics-server.js";
 import type { RuntimeConfig } from "./service-config.js";
 
@@ -29,6 +31,8 @@ export interface ServiceDeps {
   orm: Database;
   bus: EventBus;
   logger: Logger;
+  /** Runtime fault flags of the namespace (simulated provider faults, paused consumers). */
+  faults: FaultFlags;
 }
 
 /** A durable consumer of one event type, started once the database and bus are up. */
@@ -43,8 +47,8 @@ type ConsumerTuning = Pick<ConsumerOptions<DescMessage>, "maxDeliver" | "backoff
 export function consume<Desc extends DescMessage>(event: Desc, consumer: string, handler: EventHandler<Desc>, tuning: ConsumerTuning = {}): ConsumerSpec {
   return {
     consumer,
-    start: ({ orm, bus, logger }) =>
-      startConsumer({ orm, js: bus.js, jsm: bus.jsm, names: bus.names, consumer, event, handler, logger, ...tuning }),
+    start: ({ orm, bus, logger, faults }) =>
+      startConsumer({ orm, js: bus.js, jsm: bus.jsm, names: bus.names, consumer, event, handler, logger, pause: faults.consumerPause(consumer), ...tuning }),
   };
 }
 
@@ -52,7 +56,8 @@ export function consume<Desc extends DescMessage>(event: Desc, consumer: string,
 export function consumeBatches(events: readonly DescMessage[], consumer: string, handler: BatchHandler, tuning: ConsumerTuning = {}): ConsumerSpec {
   return {
     consumer,
-    start: ({ orm, bus, logger }) => startBatchConsumer({ orm, js: bus.js, jsm: bus.jsm, names: bus.names, consumer, events, handler, logger, ...tuning }),
+    start: ({ orm, bus, logger, faults }) =>
+      startBatchConsumer({ orm, js: bus.js, jsm: bus.jsm, names: bus.names, consumer, events, handler, logger, pause: faults.consumerPause(consumer), ...tuning }),
   };
 }
 
@@ -90,6 +95,8 @@ export interface StartOptions {
   inMemoryTelemetry?: boolean;
   /** Grace period for in-flight RPCs on stop (default 10 s). */
   drainMs?: number;
+  /** The fault flags to follow (created here if absent); pass one to hand it to providers built before the start. */
+  faultFlags?: FaultFlags;
 }
 
 /**
@@ -107,6 +114,7 @@ export async function startService(parts: ServiceParts, config: RuntimeConfig, o
     grpc: [] as (() => Promise<void>)[],
     consumers: [] as (() => Promise<void>)[],
     workers: [] as (() => Promise<void>)[],
+    watch: [] as (() => Promise<void>)[],
     metrics: [] as (() => Promise<void>)[],
     relay: [] as (() => Promise<void>)[],
     bus: [] as (() => Promise<void>)[],
@@ -128,10 +136,17 @@ export async function startService(parts: ServiceParts, config: RuntimeConfig, o
     stops.bus.push(() => bus.close());
     const relay: Relay = startRelay({ orm, js: bus.js, names, logger });
     stops.relay.push(() => relay.stop());
-    const deps: ServiceDeps = { orm, bus, logger };
+    const faults = options.faultFlags ?? new FaultFlags();
+    await faults.watch(bus.nc, { eventsPrefix: config.eventsPrefix, replicas: config.streamReplicas, logger });
+    stops.relay.push(() => faults.stop());
+    const deps: ServiceDeps = { orm, bus, logger, faults };
 
-    const grpc = await startGrpcServer({ port: config.grpcPort, services: parts.rpc(deps), logger });
+    const grpc = await startGrpcServer({ host: config.grpcHost, port: config.grpcPort, services: parts.rpc(deps), logger });
+    // SERVING only once everything started, and then only while the database and NATS answer.
+    let started = false;
+    let draining = false;
     stops.grpc.push(async () => {
+      draining = true;
       grpc.health.setNotServing();
       await grpc.shutdown(options.drainMs ?? 10_000);
     });
@@ -150,10 +165,37 @@ export async function startService(parts: ServiceParts, config: RuntimeConfig, o
     });
     stops.workers.push(() => sampler.stop());
     for (const worker of parts.workers?.(deps) ?? []) stops.workers.push(() => worker.stop());
-    const metrics: MetricsServer = await startMetricsServer({ port: config.metricsPort, service: parts.name, ready: () => grpc.health.serving });
+    const probe = databaseProbe(config.databaseUrl);
+    const watch = watchDependencies(
+      [
+        { name: "database", check: () => probe.check() },
+        { name: "nats", check: () => (bus.nc.isClosed() ? Promise.reject(new Error("connection closed")) : bus.nc.flush()) },
+      ],
+      {
+        intervalMs: config.healthCheckIntervalMs ?? 2_000,
+        logger,
+        onChange: (failing) => {
+          if (!started || draining) return;
+          if (failing.length === 0) grpc.health.setServing();
+          else grpc.health.setNotServing();
+        },
+      },
+    );
+    stops.watch.push(async () => {
+      await watch.stop();
+      await probe.close();
+    });
+    const metrics: MetricsServer = await startMetricsServer({
+      host: config.metricsHost,
+      port: config.metricsPort,
+      service: parts.name,
+      ready: () => grpc.health.serving,
+      details: () => (watch.failing.length > 0 ? { unreachable: [...watch.failing] } : {}),
+    });
     stops.metrics.push(() => metrics.close());
 
-    grpc.health.setServing();
+    started = true;
+    if (watch.failing.length === 0) grpc.health.setServing();
     logger.info({ grpc_port: grpc.port, metrics_port: metrics.port }, "service ready");
     let stopping: Promise<void> | undefined;
     return {

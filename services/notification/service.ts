@@ -67,7 +67,14 @@ export function start(config: NotificationConfig, options: NotificationStartOpti
   const dispatcherOf = (deps: ServiceDeps): Dispatcher => {
     if (dispatcher) return dispatcher;
     const simulated = (channel: ChannelName) =>
-      createSimulatedProvider({ channel, logger: deps.logger, latencyMs: config.latencyMs, failureRate: config.failureRate, random: options.random });
+      createSimulatedProvider({
+        channel,
+        logger: deps.logger,
+        latencyMs: config.latencyMs,
+        failureRate: config.failureRate,
+        random: options.random,
+        faults: () => deps.faults.provider(channel === "EMAIL" ? "email" : "sms"),
+      });
     dispatcher = createDispatcher(deps, {
       providers: { EMAIL: options.providers?.EMAIL ?? simulated("EMAIL"), SMS: options.providers?.SMS ?? simulated("SMS") },
       maxAttempts: config.maxAttempts,

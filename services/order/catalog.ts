@@ -1,5 +1,5 @@
 import { ProductStatus, type InventoryService } from "../../gen/shop/inventory/v1/inventory_pb.js";
-import { Code, isInfrastructureCode, ServiceError, unavailable } from "../../lib/errors.js";
+import { causedBy, Code, isInfrastructureCode, ServiceError, unavailable } from "../../lib/errors.js";
 import type { Client } from "../../lib/grpc/index.js";
 import type { CatalogProduct, ProductAvailability } from "./domain/pricing.js";
 
@@ -32,7 +32,8 @@ export function inventoryCatalog(client: Pick<Client<typeof InventoryService>, "
         response = await client.batchGetProducts({ productIds }, { deadlineMs: Math.max(1, Math.min(deadlineMs, left)), signal: call.signal });
       } catch (error) {
         if (error instanceof ServiceError && (isInfrastructureCode(error.code) || error.code === Code.RESOURCE_EXHAUSTED)) {
-          throw unavailable(`inventory unavailable: ${error.message}`);
+          // The cause marks the answer as inventory's outage, so callers' breakers do not count it against us.
+          throw causedBy(unavailable(`inventory unavailable: ${error.message}`), error);
         }
         if (error instanceof ServiceError && error.code === Code.CANCELLED) throw error;
         throw new Error(`inventory BatchGetProducts failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });

@@ -65,6 +65,7 @@ export async function start(config: OrderConfig, options: StartOptions = {}): Pr
     name: "inventory",
     deadlineMs: config.inventoryDeadlineMs,
     breaker: { timeoutMs: config.inventoryDeadlineMs },
+    retry: { maxAttempts: config.upstreamRetryAttempts ?? 1 },
     logger,
   });
   const notifier = new StatusNotifier({ databaseUrl: config.databaseUrl, logger });

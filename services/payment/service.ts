@@ -3,7 +3,7 @@ import { decimal, int, readConfig } from "../../lib/config.js";
 import { kickRelays } from "../../lib/events/index.js";
 import { type BreakerOptions, createBreaker } from "../../lib/grpc/index.js";
 import { createLogger } from "../../lib/log.js";
-import { readRuntimeConfig, type RunningService, type RuntimeConfig, type StartOptions, serve, startService } from "../../lib/runtime/index.js";
+import { FaultFlags, readRuntimeConfig, type RunningService, type RuntimeConfig, type StartOptions, serve, startService } from "../../lib/runtime/index.js";
 import { paymentConsumers } from "./consumers.js";
 import { entities } from "./entities.js";
 import { Payments } from "./migrations/0001-payments.js";
@@ -72,8 +72,10 @@ export async function start(config: PaymentConfig, options: PaymentStartOptions 
   const { provider: injected, ...startOptions } = options;
   const logger = startOptions.logger ?? createLogger("payment");
   const breaker = createBreaker("payment-provider", config.providerBreaker, logger);
+  const faults = startOptions.faultFlags ?? new FaultFlags();
   const provider = new GuardedProvider(
-    injected ?? new SimulatedProvider({ latencyMs: config.providerLatencyMs, failureRate: config.providerFailureRate }),
+    injected ??
+      new SimulatedProvider({ latencyMs: config.providerLatencyMs, failureRate: config.providerFailureRate, faults: () => faults.provider("payment") }),
     { timeoutMs: config.providerTimeoutMs, breaker },
   );
   let service: RunningService;
@@ -94,7 +96,7 @@ export async function start(config: PaymentConfig, options: PaymentStartOptions 
         workers: (deps) => [startTokenSweeper(deps, { intervalMs: config.intentSweepIntervalMs, maxAgeMs: config.intentTokenTtlMs })],
       },
       config,
-      { ...startOptions, logger },
+      { ...startOptions, logger, faultFlags: faults },
     );
   } catch (error) {
     breaker.shutdown();

@@ -46,14 +46,17 @@ export interface SimulatedProviderOptions {
   random?: () => number;
   /** Attempts a flaky recipient fails before one is accepted (default 2). */
   flakyFailures?: number;
+  /** Runtime fault flags: when this returns a value, its failure rate and latency replace the configured ones. */
+  faults?: () => { failureRate: number; latencyMs: number } | undefined;
 }
 
 /** Messages remembered for flaky recipients; the oldest are forgotten past this. */
 const MAX_TRACKED = 10_000;
 
 export function createSimulatedProvider(options: SimulatedProviderOptions): MessageProvider {
-  const { channel, latencyMs = 0, failureRate = 0, random = Math.random, flakyFailures = 2 } = options;
-  if (!(failureRate >= 0 && failureRate <= 1)) throw new Error(`failureRate must be between 0 and 1, got ${failureRate}`);
+  const { channel, random = Math.random, flakyFailures = 2, faults = () => undefined } = options;
+  const configured = { latencyMs: options.latencyMs ?? 0, failureRate: options.failureRate ?? 0 };
+  if (!(configured.failureRate >= 0 && configured.failureRate <= 1)) throw new Error(`failureRate must be between 0 and 1, got ${configured.failureRate}`);
   const logger = options.logger.child({ component: `${channel.toLowerCase()}-provider`, simulated: true });
   const name = channel === "EMAIL" ? "e-mail provider" : "SMS gateway";
   // Failed attempts per idempotency key, for flaky recipients.
@@ -62,6 +65,7 @@ export function createSimulatedProvider(options: SimulatedProviderOptions): Mess
   return {
     channel,
     async send(message: OutgoingMessage) {
+      const { latencyMs, failureRate } = faults() ?? configured;
       if (latencyMs > 0) await sleep(latencyMs);
       const recipient = maskRecipient(message.recipient);
       const behaviour = simulatedBehaviour(channel, message.recipient);

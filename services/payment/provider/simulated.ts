@@ -52,6 +52,11 @@ export interface SimulatedProviderOptions {
   random?: () => number;
   /** How long `tok_timeout` hangs when the caller passes no abort signal (default 60 s). */
   maxHangMs?: number;
+  /**
+   * Runtime fault flags: when this returns a value, its failure rate and latency replace the
+   * configured ones (asked on every call, so a flag set through the admin API applies at once).
+   */
+  faults?: () => { failureRate: number; latencyMs: number } | undefined;
 }
 
 /** A charge the simulated provider made (what a provider dashboard would list). */
@@ -87,6 +92,7 @@ export class SimulatedProvider implements PaymentProvider {
   failureRate: number;
   readonly #random: () => number;
   readonly #maxHangMs: number;
+  readonly #faults: () => { failureRate: number; latencyMs: number } | undefined;
 
   /** Charges made, in order. */
   readonly charges: SimulatedCharge[] = [];
@@ -103,6 +109,7 @@ export class SimulatedProvider implements PaymentProvider {
     this.failureRate = options.failureRate ?? 0;
     this.#random = options.random ?? Math.random;
     this.#maxHangMs = options.maxHangMs ?? 60_000;
+    this.#faults = options.faults ?? (() => undefined);
   }
 
   /** The charges made under `idempotencyKey` (at most one, by construction). */
@@ -175,9 +182,10 @@ export class SimulatedProvider implements PaymentProvider {
 
   /** Latency, then the injected failure rate: what every call goes through first. */
   async #respond(signal: AbortSignal | undefined): Promise<void> {
-    if (this.latencyMs > 0) await sleep(this.latencyMs, signal);
+    const { latencyMs, failureRate } = this.#faults() ?? this;
+    if (latencyMs > 0) await sleep(latencyMs, signal);
     if (signal?.aborted) throw new ProviderTimeoutError();
-    if (this.failureRate > 0 && this.#random() < this.failureRate) throw new ProviderUnavailableError("payment provider unavailable (injected failure)");
+    if (failureRate > 0 && this.#random() < failureRate) throw new ProviderUnavailableError("payment provider unavailable (injected failure)");
   }
 }
 

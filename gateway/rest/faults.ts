@@ -1,0 +1,105 @@
+import {
+  ConsumerPauseSchema,
+  ListFaultsResponseSchema,
+  Provider,
+  ProviderFaultSchema,
+  SetProviderFaultRequestSchema,
+} from "../../gen/shop/admin/v1/fault_pb.js";
+import { invalid } from "../errors.js";
+import type { FaultAdmin } from "../faults.js";
+import { encodeMessage } from "../json.js";
+import type { RestContext, Route } from "./router.js";
+
+/**
+ * Fault flag routes (admin only), the REST face of shop.admin.v1.FaultService:
+ *   PUT /api/v1/admin/faults/providers/payment {"failure_rate": 1, "latency_ms": 0}
+ * makes every charge fail until DELETE /api/v1/admin/faults/providers/payment (or
+ * DELETE /api/v1/admin/faults for everything).
+ */
+
+const PROVIDERS: Record<string, Provider> = { payment: Provider.PAYMENT, email: Provider.EMAIL, sms: Provider.SMS };
+
+function admin(ctx: RestContext): FaultAdmin {
+  if (!ctx.deps.faults) throw new Error("fault admin is not wired");
+  return ctx.deps.faults;
+}
+
+function providerParam(ctx: RestContext): Provider {
+  const provider = PROVIDERS[ctx.params.provider];
+  if (provider === undefined) throw invalid("provider", `must be payment, email or sms, got "${ctx.params.provider.slice(0, 40)}"`);
+  return provider;
+}
+
+function noQuery(ctx: RestContext): void {
+  const name = ctx.url.searchParams.keys().next().value;
+  if (name !== undefined) throw invalid(name, "unknown query parameter");
+}
+
+export const faultRoutes: Route[] = [
+  {
+    method: "GET",
+    path: "/api/v1/admin/faults",
+    access: "admin",
+    summary: "Fault flags in force: simulated provider faults and paused consumers",
+    async handle(ctx) {
+      noQuery(ctx);
+      return { json: encodeMessage(ListFaultsResponseSchema, await admin(ctx).list()) };
+    },
+  },
+  {
+    method: "PUT",
+    path: "/api/v1/admin/faults/providers/:provider",
+    access: "admin",
+    summary: "Make a simulated provider (payment, email, sms) fail at failure_rate (0-1) and add latency_ms",
+    async handle(ctx) {
+      const provider = providerParam(ctx);
+      const request = ctx.input(SetProviderFaultRequestSchema);
+      if (request.provider !== Provider.UNSPECIFIED && request.provider !== provider) throw invalid("provider", "does not match the provider in the path");
+      const fault = await admin(ctx).setProvider({ provider, failureRate: request.failureRate, latencyMs: request.latencyMs });
+      return { json: encodeMessage(ProviderFaultSchema, fault) };
+    },
+  },
+  {
+    method: "DELETE",
+    path: "/api/v1/admin/faults/providers/:provider",
+    access: "admin",
+    summary: "Back to the provider's configured behaviour",
+    async handle(ctx) {
+      noQuery(ctx);
+      await admin(ctx).clearProvider(providerParam(ctx));
+      return { status: 204 };
+    },
+  },
+  {
+    method: "PUT",
+    path: "/api/v1/admin/faults/consumers/:consumer/pause",
+    access: "admin",
+    summary: "Stop a durable consumer (e.g. payment-charge) from pulling events until resumed",
+    async handle(ctx) {
+      noQuery(ctx);
+      return { json: encodeMessage(ConsumerPauseSchema, await admin(ctx).pause(ctx.params.consumer)) };
+    },
+  },
+  {
+    method: "PUT",
+    path: "/api/v1/admin/faults/consumers/:consumer/resume",
+    access: "admin",
+    summary: "Let a paused consumer pull again",
+    async handle(ctx) {
+      noQuery(ctx);
+      await admin(ctx).resume(ctx.params.consumer);
+      return { status: 204 };
+    },
+  },
+  {
+    method: "DELETE",
+    path: "/api/v1/admin/faults",
+    access: "admin",
+    summary: "Clear every fault flag",
+    async handle(ctx) {
+      noQuery(ctx);
+      await admin(ctx).reset();
+      return { status: 204 };
+    },
+  },
+];

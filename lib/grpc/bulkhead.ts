@@ -1,0 +1,67 @@
+import { status as Code } from "@grpc/grpc-js";
+import { UpstreamCallError } from "./status.js";
+
+/**
+ * Bounds the calls in flight to one upstream. Calls over the limit wait here, first come first
+ * served, until a slot frees, their deadline passes or they are cancelled. Time spent waiting is
+ * the caller's own queueing: a call that runs out of time here fails as a `local` error, which no
+ * breaker counts against the upstream (a burst of our own retries must not open its circuit).
+ */
+export class Bulkhead {
+  #inFlight = 0;
+  readonly #waiting: { grant: () => void }[] = [];
+
+  constructor(
+    private readonly upstream: string,
+    private readonly limit: number,
+  ) {}
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  get queued(): number {
+    return this.#waiting.length;
+  }
+
+  /** Resolves with a release function once the call may start. */
+  acquire(deadline: Date, signal?: AbortSignal): Promise<() => void> {
+    if (this.#inFlight < this.limit && this.#waiting.length === 0) return Promise.resolve(this.#take());
+    return new Promise((resolve, reject) => {
+      const entry = {
+        grant: () => {
+          cleanup();
+          resolve(this.#take());
+        },
+      };
+      const fail = (error: UpstreamCallError) => {
+        cleanup();
+        const index = this.#waiting.indexOf(entry);
+        if (index >= 0) this.#waiting.splice(index, 1);
+        reject(error);
+      };
+      const timer = setTimeout(
+        () => fail(new UpstreamCallError(Code.UNAVAILABLE, `${this.upstream}: too many calls in flight; gave up waiting for a slot`, undefined, this.upstream, undefined, true)),
+        Math.max(0, deadline.getTime() - Date.now()),
+      );
+      const onAbort = () => fail(new UpstreamCallError(Code.CANCELLED, `call to ${this.upstream} cancelled while waiting for a slot`, undefined, this.upstream, undefined, true));
+      const cleanup = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#waiting.push(entry);
+    });
+  }
+
+  #take(): () => void {
+    this.#inFlight++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#inFlight--;
+      this.#waiting.shift()?.grant();
+    };
+  }
+}
