@@ -6,7 +6,7 @@
 #   docker run ordermesh services/inventory/main.ts  # ... inventory, payment, notification, file, delivery
 #   docker run ordermesh gateway/main.ts             # Connect/REST gateway (8080), the default
 #
-# There is no build step: `tsx` is a *runtime* dependency (package.json "dependencies"), and the
+# The server code has no build step: `tsx` is a *runtime* dependency (package.json "dependencies"), and the
 # entrypoint `node --import tsx` runs the TypeScript sources directly, exactly as `npm start` and
 # dev/mesh.ts do. tsx transpiles each module with esbuild on first import and caches the result
 # under $TMPDIR/tsx-<uid> (the Helm chart mounts an emptyDir on /tmp, the root filesystem stays
@@ -25,6 +25,16 @@ COPY package.json package-lock.json ./
 # esbuild (used by tsx) verifies its platform binary in a postinstall step.
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
     npm ci --omit=dev --no-audit --no-fund --loglevel=warn
+
+# ---- web: the browser app (Vite), built with the dev dependencies, only its output is kept --------
+FROM ${NODE_IMAGE} AS web
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm,sharing=locked \
+    npm ci --ignore-scripts --no-audit --no-fund --loglevel=warn
+COPY gen ./gen
+COPY web ./web
+RUN npm run build:web
 
 # ---- runtime ----------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
@@ -46,6 +56,8 @@ COPY gen ./gen
 COPY lib ./lib
 COPY services ./services
 COPY gateway ./gateway
+# The gateway serves the web app at / from web/dist (WEB_DIR).
+COPY --from=web /app/web/dist ./web/dist
 
 USER 10001:10001
 

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { startStack, type Stack } from "../dev/stack.js";
 import { DEV_CATALOG } from "../services/inventory/seed.js";
 import { DEV_CUSTOMER } from "../services/order/seed.js";
+import { ensureWebBuild } from "./web-build.js";
 
 // Ctrl-C signals the terminal's whole process group at once: PostgreSQL would stop while the
 // services still drain. So this process only fronts a supervisor in a process group of its
@@ -63,6 +64,11 @@ async function supervise(): Promise<void> {
   process.stdin.on("end", () => requestStop("front process gone")).resume();
 
   try {
+    // The gateway serves the web app at / from web/dist: build it first if it is missing or old.
+    if (process.env.WEB_DIR === undefined) {
+      say("building the web app (npm run build:web)");
+      if (!(await ensureWebBuild())) say("the web app is up to date");
+    }
     stack = await startStack({
       dataDir: process.env.ORDERMESH_DATA_DIR || fileURLToPath(new URL("../.data", import.meta.url)),
       persistent: true,
@@ -87,6 +93,7 @@ async function supervise(): Promise<void> {
       payment_method: { token: "tok_visa" },
     });
     say(`ready: ${url} serves REST, Connect, gRPC-Web and gRPC`);
+    say(`open ${url}/ in a browser: the shop and the admin console (pick the dev customer or an admin)`);
     process.stdout.write(`
     export TOKEN=${token}
 

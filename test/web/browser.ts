@@ -1,37 +1,22 @@
-import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { ensureWebBuild as buildWeb } from "../../scripts/web-build.js";
 
 /**
  * Browser tests of the web app: Debian's Chromium driven by playwright-core (no browser
  * download), the app built by Vite when its build is missing or older than its sources.
  */
 
-const exec = promisify(execFile);
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-export const WEB_DIST = join(ROOT, "web", "dist");
 export const SCREENSHOTS = join(ROOT, ".artifacts", "screenshots");
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
-function newestMtime(path: string): number {
-  const stat = statSync(path);
-  if (!stat.isDirectory()) return stat.mtimeMs;
-  let newest = stat.mtimeMs;
-  for (const entry of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, entry)));
-  return newest;
-}
-
-/** Builds web/ (npm run build:web) unless web/dist is newer than everything it is built from. */
+/** Builds web/ when its build is missing or older than its sources (scripts/web-build.ts). */
 export async function ensureWebBuild(): Promise<void> {
-  const index = join(WEB_DIST, "index.html");
-  const sources = [join(ROOT, "web", "src"), join(ROOT, "web", "public"), join(ROOT, "web", "index.html"), join(ROOT, "web", "vite.config.ts"), join(ROOT, "gen")];
-  if (existsSync(index) && statSync(index).mtimeMs >= Math.max(...sources.filter(existsSync).map(newestMtime))) return;
-  const vite = join(ROOT, "node_modules", "vite", "bin", "vite.js");
-  await exec(process.execPath, [vite, "build", "--config", join(ROOT, "web", "vite.config.ts"), "--logLevel", "warn"], { cwd: ROOT, timeout: 180_000 });
+  await buildWeb();
 }
 
 export interface Browser {

@@ -246,6 +246,20 @@ describe("web app in Chromium", () => {
     await page.getByText("No orders yet.").waitFor();
     expect(await page.locator(`a[title="${aliceOrderId}"]`).count()).toBe(0);
     await screenshot(page, "08-other-customer");
+
+    // Keyboard only: the skip link comes first, and a product goes into the cart with Tab and Enter.
+    await page.goto(`${base}/#/`);
+    await page.reload();
+    await page.getByRole("heading", { name: productName }).waitFor();
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate<string>("document.activeElement.textContent")).toBe("Skip to content");
+    await page.getByLabel("Quantity").first().focus();
+    await page.keyboard.press("Control+A");
+    await page.keyboard.type("2");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate<string>("document.activeElement.getAttribute('aria-label')")).toBe(`Add ${productName} to cart`);
+    await page.keyboard.press("Enter");
+    await page.getByText(`Added 2 × ${productName} to your cart.`).waitFor();
   }, 60_000);
 
   it("an admin replenishes stock and replays a dead letter", async () => {

@@ -33,7 +33,7 @@ function titleOf(code: Code): string {
     case Code.OutOfRange:
       return "Please check your input";
     case Code.Unauthenticated:
-      return "Please sign in again";
+      return "Sign-in not accepted";
     case Code.PermissionDenied:
       return "Not allowed";
     case Code.NotFound:

@@ -19,8 +19,14 @@ export type Route =
   | { page: "not-found"; path: string };
 
 export function parseRoute(hash: string): Route {
-  const path = decodeURIComponent(hash.replace(/^#/, "")) || "/";
-  const parts = path.split("/").filter(Boolean);
+  const path = hash.replace(/^#/, "") || "/";
+  let parts: string[];
+  try {
+    // Split before decoding: an id may contain an encoded "/".
+    parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  } catch {
+    return { page: "not-found", path };
+  }
   const [a, b, c] = parts;
   if (parts.length === 0) return { page: "catalog" };
   if (a === "cart" && parts.length === 1) return { page: "cart" };

@@ -43,10 +43,19 @@ export function Badge({ tone, children }: { tone: "good" | "bad" | "warn" | "neu
   return <span class={`badge badge-${tone}`}>{children}</span>;
 }
 
-/** Moves focus to the page heading when a page opens, so keyboard and screen reader users land on it. */
+let initialPage = true;
+
+/**
+ * Moves focus to the page heading when the person goes to another page, so keyboard and screen
+ * reader users land on it. Not on the first page load: there the skip link comes first.
+ */
 export function PageTitle({ children, actions }: { children: ComponentChildren; actions?: ComponentChildren }) {
   const ref = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
+    if (initialPage) {
+      initialPage = false;
+      return;
+    }
     ref.current?.focus({ preventScroll: true });
   }, []);
   return (

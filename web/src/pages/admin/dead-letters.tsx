@@ -63,7 +63,7 @@ export function AdminDeadLetters() {
               <strong>{entry.event_type || entry.original_subject}</strong>
             </div>
             <p class="hint">
-              consumer <code>{entry.consumer || "?"}</code> · {entry.delivery_count} deliveries · failed {formatTime(entry.failed_at ? new Date(entry.failed_at) : undefined)}
+              consumer <code>{entry.consumer || "?"}</code> · {entry.delivery_count} {entry.delivery_count === 1 ? "delivery" : "deliveries"} · failed {formatTime(entry.failed_at ? new Date(entry.failed_at) : undefined)}
             </p>
             <p class="warn-text">{entry.error}</p>
             <button type="button" class="link" aria-expanded={open === entry.seq} onClick={() => setOpen(open === entry.seq ? undefined : entry.seq)}>
@@ -104,7 +104,7 @@ function Inspect({ seq, onDone }: { seq: number; onDone(message: string): void }
       {detail.loading ? <Loading /> : null}
       {detail.data ? (
         <>
-          <dl class="facts">
+          <dl class="facts facts-wide">
             <div>
               <dt>Event id</dt>
               <dd class="mono">{detail.data.event_id || "—"}</dd>
@@ -114,7 +114,7 @@ function Inspect({ seq, onDone }: { seq: number; onDone(message: string): void }
               <dd class="mono">{detail.data.original_subject}</dd>
             </div>
           </dl>
-          <h3>Payload</h3>
+          <h3>Payload{detail.data.payload.json !== undefined ? "" : " (base64)"}</h3>
           {detail.data.payload.decode_error ? <p class="warn-text">Cannot decode: {detail.data.payload.decode_error}</p> : null}
           <pre class="message-body">{detail.data.payload.json !== undefined ? JSON.stringify(detail.data.payload.json, null, 2) : detail.data.payload.base64 || "(empty)"}</pre>
           <details>
