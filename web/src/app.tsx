@@ -1,6 +1,6 @@
 import type { ComponentChildren } from "preact";
 import { useCallback, useEffect, useState } from "preact/hooks";
-import { setToken, setUnauthenticatedHandler } from "./api.js";
+import { orders, setToken, setUnauthenticatedHandler } from "./api.js";
 import { type Cart, useCart } from "./cart.js";
 import { Notice } from "./components/ui.js";
 import { AdminDeadLetters } from "./pages/admin/dead-letters.js";
@@ -100,6 +100,16 @@ function Shell({ children, nav }: { children: ComponentChildren; nav?: Component
 function SignedIn({ session, onSignOut }: { session: Session; onSignOut(): void }) {
   const route = useRoute();
   const cart = useCart(session.sub);
+  const [name, setName] = useState<string>();
+  useEffect(() => {
+    if (session.admin) return;
+    const controller = new AbortController();
+    orders.getCustomer({ customerId: session.sub }, { signal: controller.signal }).then(
+      (answer) => setName(answer.customer?.name),
+      () => undefined, // the id is shown instead
+    );
+    return () => controller.abort();
+  }, [session]);
   const items = session.admin ? ADMIN_NAV : CUSTOMER_NAV;
   const nav = (
     <nav class="main-nav" aria-label="Main">
@@ -119,7 +129,8 @@ function SignedIn({ session, onSignOut }: { session: Session; onSignOut(): void 
       </ul>
       <div class="who">
         <span class="who-name" title={session.sub}>
-          {session.admin ? "Admin" : "Customer"} · <code>{session.sub.length > 12 ? `…${session.sub.slice(-6)}` : session.sub}</code>
+          {session.admin ? "Admin · " : name ? `${name} · ` : "Customer · "}
+          <code>{session.sub.length > 12 ? `…${session.sub.slice(-6)}` : session.sub}</code>
         </span>
         <button type="button" class="link" onClick={onSignOut}>
           Sign out

@@ -68,19 +68,16 @@ export function PageTitle({ children, actions }: { children: ComponentChildren; 
   );
 }
 
-/**
- * Forward-only page tokens with a way back: `tokens` is the stack of tokens of the pages seen,
- * the last being the current page's.
- */
+/** Previous / next buttons over page tokens (see paging.ts); hidden when there is one page. */
 export function Pager({ hasPrevious, nextToken, onPrevious, onNext, label }: { hasPrevious: boolean; nextToken: string; onPrevious(): void; onNext(): void; label: string }) {
   if (!hasPrevious && !nextToken) return null;
   return (
     <nav class="pager" aria-label={`${label} pages`}>
       <button type="button" class="secondary" disabled={!hasPrevious} onClick={onPrevious}>
-        ← Newer
+        ← Previous
       </button>
       <button type="button" class="secondary" disabled={!nextToken} onClick={onNext}>
-        Older →
+        Next →
       </button>
     </nav>
   );
