@@ -324,6 +324,19 @@ describe("web app in Chromium", () => {
       expect(await page.getByRole("alert").count()).toBe(0);
       await screenshot(page, `11-admin-${link.toLowerCase()}`);
     }
+
+    // The admin ships the order; the saga turns it SHIPPED.
+    await page.getByRole("link", { name: "Deliveries", exact: true }).click();
+    await page.getByRole("button", { name: `Update delivery of order ${aliceOrderId}` }).click();
+    await page.getByLabel("New status").selectOption({ label: "In transit" });
+    await page.getByLabel("Carrier").fill("ACME Parcel");
+    await page.getByLabel("Tracking number").fill("TRK-WEB-1");
+    await page.getByRole("button", { name: "Update delivery", exact: true }).click();
+    await page.getByRole("cell", { name: /ACME Parcel/ }).waitFor();
+    await waitFor(async () => (await ordersOf(alice)).find((o) => o.id === aliceOrderId)?.status === "ORDER_STATUS_SHIPPED", {
+      timeoutMs: 30_000,
+      message: "the order to be SHIPPED",
+    });
   }, 120_000);
 
   it("with a real secret the page takes a pasted token and never offers to mint one", async () => {
