@@ -260,6 +260,22 @@ describe("web app in Chromium", () => {
     expect(await page.evaluate<string>("document.activeElement.getAttribute('aria-label')")).toBe(`Add ${productName} to cart`);
     await page.keyboard.press("Enter");
     await page.getByText(`Added 2 × ${productName} to your cart.`).waitFor();
+
+    // Bob orders, then changes his mind: the cancellation shows up live.
+    await page.getByRole("link", { name: /^Cart/ }).click();
+    await page.getByLabel("Recipient name").fill("Bob Example");
+    await page.getByLabel("Address line 1").fill("2 Side St");
+    await page.getByLabel("City").fill("Shelbyville");
+    await page.getByLabel("Postal code").fill("54321");
+    await page.getByRole("button", { name: "Place order" }).click();
+    await page.waitForURL(/#\/orders\/[0-9a-f-]{36}$/);
+    await page.locator(".current-status").waitFor();
+    await page.getByRole("button", { name: "Cancel order" }).click();
+    await page.getByLabel("Reason").fill("changed my mind");
+    await page.getByRole("button", { name: "Yes, cancel the order" }).click();
+    await page.locator(".current-status").filter({ hasText: "Cancelled" }).waitFor({ timeout: 30_000 });
+    await page.getByText("Final: this order will not change any more").waitFor({ timeout: 30_000 });
+    await screenshot(page, "08b-cancelled");
   }, 60_000);
 
   it("an admin replenishes stock and replays a dead letter", async () => {

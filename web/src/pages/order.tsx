@@ -264,7 +264,8 @@ function DeliveryPanel({ orderId, status }: { orderId: string; status: Order["st
     <div>
       <h2>Delivery</h2>
       {error ? <ErrorNotice error={error} context="Delivery details are unavailable" /> : null}
-      {delivery === null ? (
+      {delivery === null && FINAL_ORDER_STATUSES.has(status) && !INVOICED.has(status) ? <p class="hint">No delivery: this order is not shipped.</p> : null}
+      {delivery === null && !(FINAL_ORDER_STATUSES.has(status) && !INVOICED.has(status)) ? (
         <p class="hint">
           {INVOICED.has(status) ? "The delivery is being arranged. " : "No delivery yet: it is arranged once the order is confirmed. "}
           <button type="button" class="link" onClick={() => setAttempt((n) => n + 1)}>
