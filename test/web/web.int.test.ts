@@ -282,6 +282,17 @@ describe("web app in Chromium", () => {
     const page = await newPage();
     await signIn(page, "admin");
     await page.getByRole("heading", { name: "Products" }).waitFor();
+    // A new product, priced as people type prices.
+    const newName = `Web test mug ${uniqueId("")}`;
+    await page.getByRole("button", { name: "New product" }).click();
+    await page.getByLabel("SKU").fill(uniqueId("MUG-"));
+    await page.getByLabel("Name").fill(newName);
+    await page.getByLabel("Price", { exact: true }).fill("9.99");
+    await page.getByLabel("Initial quantity").fill("3");
+    await page.getByRole("button", { name: "Create product" }).click();
+    await page.getByRole("heading", { name: newName, level: 1 }).waitFor();
+    await page.locator(".facts").getByText("$9.99").waitFor();
+    await page.getByRole("link", { name: "All products" }).click();
     await page.getByRole("link", { name: productName }).click();
     const available = page.getByTestId("available");
     await available.waitFor();
