@@ -37,6 +37,16 @@ COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
     npm ci --omit=dev --no-audit --no-fund --loglevel=warn
 
+# ---- web: the browser app (Vite), built with the dev dependencies, only its output is kept --------
+FROM ${NODE_IMAGE} AS web
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm,sharing=locked \
+    npm ci --ignore-scripts --no-audit --no-fund --loglevel=warn
+COPY gen ./gen
+COPY web ./web
+RUN npm run build:web
+
 # ---- runtime ----------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 # In a pod every port must be reachable from the node and the mesh: bind all interfaces
@@ -56,6 +66,8 @@ RUN groupadd --system --gid 10001 ordermesh \
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY --from=build /app/dist ./dist
+# The gateway serves the web app at / from web/dist (WEB_DIR).
+COPY --from=web /app/web/dist ./web/dist
 
 USER 10001:10001
 

@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["gen/**", "node_modules/**", "dist/**", ".data/**", ".jest-cache/**", "coverage/**"] },
+  { ignores: ["gen/**", "node_modules/**", "dist/**", ".data/**", ".jest-cache/**", "coverage/**", "web/dist/**", "web/.build-*/**", ".artifacts/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

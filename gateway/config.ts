@@ -1,4 +1,5 @@
-import { address, ConfigError, int, optionalStr, readConfig, url, urlList } from "../lib/config.js";
+import { DEFAULT_WEB_DIR } from "./static-files.js";
+import { address, ConfigError, int, optionalStr, readConfig, str, url, urlList } from "../lib/config.js";
 import { listenHost } from "../lib/runtime/service-config.js";
 
 /** Secret used to sign and verify HS256 tokens when neither JWT_SECRET nor JWT_JWKS_URL is set. */
@@ -70,7 +71,14 @@ export interface GatewayConfig {
   otlpEndpoint?: string;
   /** Browser origins allowed by CORS (CORS_ORIGINS, comma-separated; empty: CORS off). */
   corsOrigins: string[];
+  /** The built web app served at `/` (WEB_DIR, default web/dist); "off" serves none. */
+  webDir?: string;
+  /** The customer the dev sign-in offers (DEV_CUSTOMER_ID; the one `npm run seed` creates). */
+  devCustomerId: string;
 }
+
+/** The dev customer of `npm run seed` (services/order/seed.ts; a test keeps the two equal). */
+export const DEV_CUSTOMER_ID = "0190a000-0000-7000-8000-0000000000c1";
 
 const DEFAULT_ADDR: Record<UpstreamName, string> = {
   order: "127.0.0.1:50051",
@@ -123,6 +131,8 @@ export function readGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       metricsPort: int("METRICS_PORT", 9464, { min: -1, max: 65535 }),
       otlpEndpoint: optionalStr("OTEL_EXPORTER_OTLP_ENDPOINT"),
       corsOrigins: optionalStr("CORS_ORIGINS"),
+      webDir: optionalStr("WEB_DIR"),
+      devCustomerId: str("DEV_CUSTOMER_ID", DEV_CUSTOMER_ID),
       nodeEnv: optionalStr("NODE_ENV"),
     },
     env,
@@ -196,5 +206,7 @@ export function readGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       .split(",")
       .map((origin) => origin.trim())
       .filter(Boolean),
+    webDir: c.webDir === "off" ? undefined : (c.webDir ?? DEFAULT_WEB_DIR),
+    devCustomerId: c.devCustomerId,
   };
 }

@@ -33,7 +33,9 @@ import { notificationRoutes } from "./rest/notifications.js";
 import { orderRoutes } from "./rest/orders.js";
 import { paymentRoutes } from "./rest/payments.js";
 import { RestRouter, type Route, type StoredReply } from "./rest/router.js";
+import { devTokenRoutes } from "./rest/dev-token.js";
 import { LoadShedder } from "./shedding.js";
+import { sendNotBuilt, StaticSite } from "./static-files.js";
 import { closeUpstreams, createUpstreams, type Upstreams } from "./upstreams.js";
 
 /** Every REST route, in the order of the route table. */
@@ -128,7 +130,11 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
     rateLimit: config.rateLimit,
     onRefused: (reason) => metrics.refused(reason),
   });
-  const rest = new RestRouter(ROUTES, {
+  const site = config.webDir ? StaticSite.load(config.webDir) : undefined;
+  if (config.webDir && !site) logger.warn({ web_dir: config.webDir }, "the web app is not built (npm run build:web): / answers 404");
+  // Dev sign-in exists only with the public dev secret; otherwise its path is an unknown route.
+  const devRoutes = config.devSecret ? devTokenRoutes({ secret: config.jwt.secret!, issuer: config.jwt.issuer, audience: config.jwt.audience, devCustomerId: config.devCustomerId }) : [];
+  const rest = new RestRouter([...ROUTES, ...devRoutes], {
     api,
     gatekeeper,
     idempotency: idempotency as IdempotencyBackend<StoredReply>,
@@ -186,6 +192,15 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
       else metrics.refused("shed");
       rpcInfo.set(req, { clientAddress, rejection: release ? undefined : kind === "stream" ? tooManyStreams() : overloaded() });
       connectHandler(req, res);
+      return;
+    }
+    if (site?.handles(url.pathname)) {
+      labels.route = "static";
+      site.serve(req, res, url.pathname);
+      return;
+    }
+    if (url.pathname === "/" && config.webDir) {
+      sendNotBuilt(res, config.webDir);
       return;
     }
     const matched = rest.match(method, url.pathname);

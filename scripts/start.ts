@@ -8,6 +8,7 @@ import { findJaeger, JAEGER_HOWTO, jaegerOrderSearchUrl } from "../dev/jaeger.js
 import { startStack, type Stack } from "../dev/stack.js";
 import { DEV_CATALOG } from "../services/inventory/seed.js";
 import { DEV_CUSTOMER } from "../services/order/seed.js";
+import { ensureWebBuild } from "./web-build.js";
 
 // Ctrl-C signals the terminal's whole process group at once: PostgreSQL would stop while the
 // services still drain. So this process only fronts a supervisor in a process group of its
@@ -67,6 +68,11 @@ async function supervise(): Promise<void> {
   const otlpEndpoint = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
   const jaeger = otlpEndpoint ? undefined : findJaeger();
   try {
+    // The gateway serves the web app at / from web/dist: build it first if it is missing or old.
+    if (process.env.WEB_DIR === undefined) {
+      say("building the web app (npm run build:web)");
+      if (!(await ensureWebBuild())) say("the web app is up to date");
+    }
     stack = await startStack({
       jaegerBin: jaeger?.found ? jaeger.bin : undefined,
       dataDir: process.env.ORDERMESH_DATA_DIR || fileURLToPath(new URL("../.data", import.meta.url)),
@@ -120,6 +126,7 @@ async function supervise(): Promise<void> {
       for (const line of JAEGER_HOWTO.split("\n")) say(line);
       traces = "";
     }
+    say(`open ${url}/ in a browser: the shop and the admin console (pick the dev customer or an admin)`);
     process.stdout.write(`
     export TOKEN=${token}
 

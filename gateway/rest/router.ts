@@ -104,6 +104,9 @@ interface CompiledRoute {
   segments: string[];
 }
 
+/** The caller of a public route without a token (its rate limit is its client address's). */
+const ANONYMOUS: Principal = Object.freeze({ sub: "anonymous", roles: [], admin: false });
+
 export function notFoundRoute(path: string): GatewayError {
   return new GatewayError(Code.NOT_FOUND, `no route for ${path.slice(0, 200)}`);
 }
@@ -192,7 +195,7 @@ export class RestRouter {
         query.delete("access_token");
         if (!authorization && token) authorization = `Bearer ${token}`;
       }
-      const principal = await deps.gatekeeper.admit(authorization, clientAddress, route.access !== "public");
+      const principal = (await deps.gatekeeper.admit(authorization, clientAddress, route.access !== "public")) ?? (route.access === "public" ? ANONYMOUS : undefined);
       if (!principal) throw new GatewayError(Code.UNAUTHENTICATED, "missing bearer token");
       if (route.access === "admin" && !principal.admin) throw permissionDenied(`${route.method} ${route.path} requires role admin`);
       checkPathParams(params);
