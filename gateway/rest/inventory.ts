@@ -1,6 +1,8 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import {
   AdjustStockRequestSchema,
+  CheckAvailabilityRequestSchema,
+  CheckAvailabilityResponseSchema,
   CreateProductRequestSchema,
   GetProductRequestSchema,
   GetStockStatusRequestSchema,
@@ -52,6 +54,15 @@ export const inventoryRoutes: Route[] = [
     async handle(ctx) {
       const { product } = await ctx.api.inventory.createProduct(ctx.input(CreateProductRequestSchema), ctx.call);
       return { status: 201, json: encodeMessage(ProductSchema, product!), headers: { location: `/api/v1/inventory/${product!.id}` } };
+    },
+  },
+  {
+    method: "POST",
+    path: "/api/v1/inventory/check-availability",
+    summary: 'Can these be ordered now? {"lines": [{"product_id", "quantity"}]}; one answer per line, nothing reserved',
+    async handle(ctx) {
+      const response = await ctx.api.inventory.checkAvailability(ctx.input(CheckAvailabilityRequestSchema), ctx.call);
+      return { json: encodeMessage(CheckAvailabilityResponseSchema, response) };
     },
   },
   {

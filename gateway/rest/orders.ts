@@ -1,10 +1,18 @@
 import { create } from "@bufbuild/protobuf";
 import {
   CancelOrderRequestSchema,
+  CancelOrdersRequestSchema,
+  CancelOrdersResponseSchema,
   CreateCustomerRequestSchema,
   CreateOrderRequestSchema,
+  CreateOrdersRequestSchema,
+  CreateOrdersResponseSchema,
   CustomerSchema,
   GetCustomerRequestSchema,
+  ListCustomersRequestSchema,
+  ListCustomersResponseSchema,
+  UpdateCustomerRequestSchema,
+  UpdateOrderStatusRequestSchema,
   GetOrderRequestSchema,
   ListOrdersRequestSchema,
   ListOrdersResponseSchema,
@@ -108,6 +116,24 @@ export const orderRoutes: Route[] = [
     },
   },
   {
+    method: "POST",
+    path: "/api/v1/orders/bulk",
+    summary: 'Place up to 100 orders (CreateOrders): {"orders": [...]}; one result per order, in order',
+    async handle(ctx) {
+      const response = await ctx.api.order.createOrders(ctx.input(CreateOrdersRequestSchema), ctx.call);
+      return { json: encodeMessage(CreateOrdersResponseSchema, response) };
+    },
+  },
+  {
+    method: "POST",
+    path: "/api/v1/orders/bulk/cancel",
+    summary: 'Cancel up to 100 orders (CancelOrders): {"order_ids": [...], "reason"}; one result per id',
+    async handle(ctx) {
+      const response = await ctx.api.order.cancelOrders(ctx.input(CancelOrdersRequestSchema), ctx.call);
+      return { json: encodeMessage(CancelOrdersResponseSchema, response) };
+    },
+  },
+  {
     method: "GET",
     path: "/api/v1/orders/:id",
     summary: "One order with its status history",
@@ -123,6 +149,17 @@ export const orderRoutes: Route[] = [
     async handle(ctx) {
       const { order } = await ctx.api.order.getOrder(ctx.input(GetOrderRequestSchema, { path: { order_id: ctx.params.id }, body: false }), ctx.call);
       return { json: { order_id: order!.id, status: statusName(order!.status), failure_reason: order!.failureReason } };
+    },
+  },
+  {
+    method: "PATCH",
+    path: "/api/v1/orders/:id/status",
+    access: "admin",
+    summary: 'Set the status by hand (admin): {"status": "ORDER_STATUS_SHIPPED", "reason"}; only state-machine transitions',
+    async handle(ctx) {
+      const request = ctx.input(UpdateOrderStatusRequestSchema, { path: { order_id: ctx.params.id } });
+      const { order } = await ctx.api.order.updateOrderStatus(request, ctx.call);
+      return { json: encodeMessage(OrderSchema, order!) };
     },
   },
   {
@@ -154,10 +191,19 @@ export const orderRoutes: Route[] = [
     },
   },
   {
-    method: "POST",
+    method: "GET",
     path: "/api/v1/customers",
     access: "admin",
-    summary: "Register a customer (admin)",
+    summary: "List customers, oldest first (admin; page_size, page_token)",
+    async handle(ctx) {
+      const response = await ctx.api.order.listCustomers(ctx.input(ListCustomersRequestSchema, { query: true, body: false }), ctx.call);
+      return { json: encodeMessage(ListCustomersResponseSchema, response) };
+    },
+  },
+  {
+    method: "POST",
+    path: "/api/v1/customers",
+    summary: "Register a customer: admins any, a customer only themselves (the id is the token's subject)",
     async handle(ctx) {
       const { customer } = await ctx.api.order.createCustomer(ctx.input(CreateCustomerRequestSchema), ctx.call);
       return { status: 201, json: encodeMessage(CustomerSchema, customer!), headers: { location: `/api/v1/customers/${customer!.id}` } };
@@ -170,6 +216,16 @@ export const orderRoutes: Route[] = [
     async handle(ctx) {
       const request = ctx.input(GetCustomerRequestSchema, { path: { customer_id: ctx.params.id }, body: false });
       const { customer } = await ctx.api.order.getCustomer(request, ctx.call);
+      return { json: encodeMessage(CustomerSchema, customer!) };
+    },
+  },
+  {
+    method: "PATCH",
+    path: "/api/v1/customers/:id",
+    summary: "Change email, name, phone or address (customers: only themselves)",
+    async handle(ctx) {
+      const request = ctx.input(UpdateCustomerRequestSchema, { path: { customer_id: ctx.params.id } });
+      const { customer } = await ctx.api.order.updateCustomer(request, ctx.call);
       return { json: encodeMessage(CustomerSchema, customer!) };
     },
   },
