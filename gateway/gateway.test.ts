@@ -21,7 +21,9 @@ import { uuidv7 } from "../lib/ids.js";
 import { createLogger } from "../lib/log.js";
 import { waitFor } from "../test/harness/index.js";
 import { readGatewayConfig } from "./config.js";
-import { type RunningGateway, start } from "./server.js";
+import { DOCS_CSP } from "./openapi/docs.js";
+import { openApiDocument } from "./openapi/document.js";
+import { ROUTES, type RunningGateway, start } from "./server.js";
 import { type FakeUpstreams, startFakeUpstreams } from "./testing/fakes.js";
 import { readEvents, rest, tokens } from "./testing/http.js";
 
@@ -292,6 +294,26 @@ describe("gateway (fake upstreams)", () => {
       const answer = await call("POST", "/api/v1/orders/bulk", { token: aliceToken, json: { orders: [ORDER, { ...ORDER, customer_id: bob }] } });
       expect(answer.status).toBe(403);
       expect(answer.json).toMatchObject({ error: { field: "orders[1].customer_id" } });
+    });
+  });
+
+  describe("API documentation", () => {
+    it("serves the OpenAPI document and Swagger UI without a token, under a strict CSP", async () => {
+      const doc = await call("GET", "/openapi.json");
+      expect(doc.status).toBe(200);
+      expect(doc.json).toEqual(JSON.parse(JSON.stringify(openApiDocument(ROUTES, { version: "0.1.0" }))));
+      const page = await call("GET", "/docs");
+      expect(page.status).toBe(200);
+      expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+      expect(page.headers.get("content-security-policy")).toBe(DOCS_CSP);
+      expect(page.text).toContain('<script src="/docs/swagger-ui-bundle.js">');
+      const bundle = await call("GET", "/docs/swagger-ui-bundle.js");
+      expect(bundle.status).toBe(200);
+      expect(bundle.headers.get("content-type")).toMatch(/^text\/javascript/);
+      expect(bundle.text).toContain("SwaggerUIBundle");
+      expect((await call("GET", "/docs/init.js")).text).toContain('url: "/openapi.json"');
+      for (const path of ["/docs/package.json", "/docs/..%2Fpackage.json", "/docs/index.html"]) expect((await call("GET", path)).status).toBe(404);
+      expect((await call("POST", "/openapi.json", { json: {} })).status).toBe(405);
     });
   });
 

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import type { Message } from "@bufbuild/protobuf";
@@ -19,6 +20,8 @@ import { createDualServer, type DualServer } from "./h2c-sniff.js";
 import { HealthChecker } from "./health.js";
 import { IdempotencyStore } from "./idempotency.js";
 import { createGatewayMetrics } from "./metrics.js";
+import { isDocsPath, serveDocs } from "./openapi/docs.js";
+import { openApiDocument } from "./openapi/document.js";
 import { adminRoutes } from "./rest/admin.js";
 import { deliveryRoutes } from "./rest/deliveries.js";
 import { fileRoutes } from "./rest/files.js";
@@ -41,6 +44,9 @@ export const ROUTES: Route[] = [
   ...notificationRoutes,
   ...adminRoutes,
 ];
+
+/** The version in the OpenAPI document: the project's (package.json). */
+const API_VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 export interface GatewayStartOptions {
   logger?: Logger;
@@ -116,6 +122,7 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
     dlq,
   });
 
+  const apiDocument = openApiDocument(ROUTES, { version: API_VERSION });
   const rpc = rpcPaths();
   const rpcInfo = new WeakMap<object, RpcRequestInfo>();
   const connectHandler = connectNodeAdapter({
@@ -148,6 +155,11 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
       }
       const report = await health.report();
       sendJson(res, report.status === "SERVING" ? 200 : 503, report as unknown as Parameters<typeof sendJson>[2]);
+      return;
+    }
+    if (isDocsPath(url.pathname)) {
+      labels.route = url.pathname === "/openapi.json" ? "/openapi.json" : "/docs";
+      await serveDocs(req, res, url.pathname, apiDocument);
       return;
     }
     const clientAddress = req.socket?.remoteAddress ?? "unknown";
