@@ -6,7 +6,7 @@ import { OrderStatus } from "../../gen/shop/order/v1/order_pb.js";
 import { Code } from "../../lib/errors.js";
 import { uuidv7 } from "../../lib/ids.js";
 import { publishEvent } from "../../test/harness/event-log.js";
-import { ADDRESS, expectCode, type OrderTestbed, startOrderTestbed } from "./test-fixture.js";
+import { ADDRESS, expectCode, type OrderTestbed, startOrderTestbed } from "../../test/harness/order-testbed.js";
 
 describe("order expiry (inventory with a 300 ms reservation TTL)", () => {
   let t: OrderTestbed;
