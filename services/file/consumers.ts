@@ -1,15 +1,9 @@
 import { OrderCreatedSchema } from "../../gen/shop/events/v1/order_events_pb.js";
 import { PaymentCompletedSchema } from "../../gen/shop/events/v1/payment_events_pb.js";
-import { PermanentError } from "../../lib/events/index.js";
-import { isUuid } from "../../lib/ids.js";
+import { requireOrderId } from "../../lib/events/index.js";
 import { type ConsumerSpec, consume } from "../../lib/runtime/index.js";
 import { generateInvoice, saveOrderSnapshot } from "./invoices.js";
 import type { ObjectStore } from "./storage.js";
-
-function requireOrderId(orderId: string): string {
-  if (!isUuid(orderId)) throw new PermanentError(`event has an invalid order_id "${orderId}"`);
-  return orderId.toLowerCase();
-}
 
 /**
  * The file service's part of the saga: remember each order as placed (order.created carries the
