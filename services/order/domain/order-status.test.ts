@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { decide, isTerminal, OPERATOR_STATUSES, type OrderInput, type OrderStatus } from "./order-status.js";
+import { decide, FAILURE_STATUSES, isTerminal, isUnpayable, OPERATOR_STATUSES, type OrderInput, type OrderStatus } from "./order-status.js";
 
 const ALL: OrderStatus[] = [
   "PENDING",
@@ -148,5 +148,14 @@ describe("order state machine", () => {
       expect(decide("CONFIRMED", set("SHIPPED"))).toMatchObject({ kind: "transition", reason: "set to SHIPPED by an operator" });
       expect(decide("SHIPPED", set("DELIVERY_FAILED", "parcel lost"))).toMatchObject({ to: "DELIVERY_FAILED", reason: "parcel lost" });
     });
+  });
+
+  it("keeps the status sets nested: unpayable statuses are failures, failures are final", () => {
+    for (const status of ALL) {
+      if (isUnpayable(status)) expect(FAILURE_STATUSES.has(status)).toBe(true);
+      if (FAILURE_STATUSES.has(status)) expect(isTerminal(status)).toBe(true);
+    }
+    expect(ALL.filter(isTerminal).filter((s) => !FAILURE_STATUSES.has(s))).toEqual(["DELIVERED"]);
+    expect(ALL.filter((s) => FAILURE_STATUSES.has(s) && !isUnpayable(s))).toEqual(["DELIVERY_FAILED"]);
   });
 });

@@ -31,6 +31,25 @@ export function isTerminal(status: OrderStatus): boolean {
   return TERMINAL_STATUSES.has(status);
 }
 
+/** Final statuses that are failures: the order's failure_reason says how it ended. */
+export const FAILURE_STATUSES: ReadonlySet<OrderStatus> = new Set(["REJECTED", "PAYMENT_FAILED", "CANCELLED", "EXPIRED", "DELIVERY_FAILED"]);
+
+/**
+ * Final statuses reached before the order was paid for: a payment that completes now has
+ * nothing to pay for and must be refunded.
+ */
+export const UNPAYABLE_STATUSES: ReadonlySet<OrderStatus> = new Set(["REJECTED", "PAYMENT_FAILED", "CANCELLED", "EXPIRED"]);
+
+/** True when `failure_reason` explains how an order in `status` ended. */
+export function hasFailureReason(status: OrderStatus): boolean {
+  return FAILURE_STATUSES.has(status);
+}
+
+/** True when a completed payment finds the order in `status` with nothing to pay for. */
+export function isUnpayable(status: OrderStatus): boolean {
+  return UNPAYABLE_STATUSES.has(status);
+}
+
 export type OrderInput =
   | { type: "inventory.reserved" }
   | { type: "inventory.insufficient"; reason: string }
