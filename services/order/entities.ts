@@ -1,6 +1,6 @@
 import { defineEntity, type InferEntity, p } from "@mikro-orm/core";
 import type { OrderStatus } from "./domain/order-status.js";
-import type { AddressData } from "./validate.js";
+import type { AddressData } from "./domain/address.js";
 
 /** Every order status, as stored in the status columns (see migrations/0001 for the constraints). */
 export const ORDER_STATUSES = [

@@ -3,7 +3,7 @@ import type { EntityManager } from "@mikro-orm/postgresql";
 import { hasFailureReason, type OrderStatus } from "./domain/order-status.js";
 import type { PricedOrder } from "./domain/pricing.js";
 import { IdempotencyKey, Order, OrderItem, type OrderItemRow, type OrderRow, OrderStatusHistory, type OrderStatusHistoryRow } from "./entities.js";
-import type { AddressData } from "./validate.js";
+import type { AddressData } from "./domain/address.js";
 
 /**
  * Order persistence. Reads go through the entities; writes are explicit SQL on the caller's
