@@ -15,7 +15,7 @@ import {
 } from "../../gen/shop/events/v1/order_events_pb.js";
 import { type EventContext, requireOrderId } from "../../lib/events/index.js";
 import { type ConsumerSpec, consume } from "../../lib/runtime/index.js";
-import { formatMoney } from "./domain/money.js";
+import { formatMoney } from "../../lib/money.js";
 import { type ChannelName, maskRecipient, normalizeEmail, normalizePhone } from "./domain/recipients.js";
 import { renderTemplate, type TemplateName } from "./domain/templates.js";
 import * as store from "./notification-store.js";
