@@ -2,7 +2,8 @@ import { LockMode } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { uuidv7 } from "../../lib/ids.js";
 import { type DeliveryStatus, decideTransition, onOrderCancelled } from "./domain/delivery-status.js";
-import { type AddressData, Delivery, DeliveryLog, type DeliveryLogRow, type DeliveryRow } from "./entities.js";
+import type { AddressData } from "./domain/address.js";
+import { Delivery, DeliveryLog, type DeliveryLogRow, type DeliveryRow } from "./entities.js";
 
 /**
  * Delivery changes on the caller's transaction. Every change locks the delivery row first
