@@ -223,7 +223,7 @@ export const orderRoutes: Route[] = [
     method: "GET",
     path: "/api/v1/customers",
     access: "admin",
-    summary: "List customers, oldest first (admin; page_size, page_token)",
+    summary: "List customers in id order (admin; page_size, page_token)",
     request: ListCustomersRequestSchema,
     queryParams: true,
     response: ListCustomersResponseSchema,

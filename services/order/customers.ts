@@ -55,7 +55,7 @@ export async function updateCustomer(orm: Database, request: UpdateCustomerReque
   return customer;
 }
 
-/** ListCustomers: oldest first (UUIDv7 ids sort by creation), keyset-paged on the id. */
+/** ListCustomers: in id order (creation order for server-made UUIDv7 ids), keyset-paged on the id. */
 export async function listCustomers(orm: Database, request: { pageSize: number; pageToken: string }): Promise<{ page: CustomerRow[]; nextPageToken: string }> {
   const size = pageSize(request.pageSize);
   const afterId = decodePageToken(request.pageToken);

@@ -1202,7 +1202,8 @@ export const OrderService: GenService<{
     output: typeof GetCustomerResponseSchema;
   },
   /**
-   * Lists customers, oldest first (admin).
+   * Lists customers in id order (admin): creation order for the UUIDv7 ids the server
+   * generates; self-registered ids (token subjects) sort where their UUID falls.
    * Errors: INVALID_ARGUMENT (bad page_token).
    *
    * @generated from rpc shop.order.v1.OrderService.ListCustomers
