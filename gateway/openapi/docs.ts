@@ -67,7 +67,8 @@ const PAGE = `<!doctype html>
 `;
 
 // An external file rather than an inline script, so the CSP needs no 'unsafe-inline' for scripts.
-const INIT = `window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true, persistAuthorization: false });\n`;
+// validatorUrl null: no badge fetched from validator.swagger.io (the CSP would block it anyway).
+const INIT = `window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true, persistAuthorization: false, validatorUrl: null });\n`;
 
 function send(res: NodeResponse, status: number, contentType: string, body: string | Buffer, extra: Record<string, string> = {}): void {
   (res as ServerResponse).writeHead(status, {
