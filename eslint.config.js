@@ -1,5 +1,6 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import house from "./scripts/eslint-import-boundaries.mjs";
 
 export default tseslint.config(
   { ignores: ["gen/**", "node_modules/**", "dist/**", ".data/**", ".jest-cache/**", "coverage/**", "web/dist/**", "web/.build-*/**", ".artifacts/**"] },
@@ -9,7 +10,9 @@ export default tseslint.config(
     languageOptions: {
       globals: { process: "readonly", console: "readonly", URL: "readonly", Buffer: "readonly", globalThis: "readonly" },
     },
+    plugins: { house },
     rules: {
+      "house/import-boundaries": "error",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "@typescript-eslint/consistent-type-imports": "error",
       "no-console": ["error", { allow: ["error"] }],

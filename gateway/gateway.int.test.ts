@@ -298,6 +298,44 @@ describe("gateway in front of the real services", () => {
     );
   });
 
+  describe("customers, availability and bulk routes (seed 003)", () => {
+    itIf(has("order", "inventory"))(
+      "self-registers a customer, checks availability, places and cancels in bulk, and refuses a status the saga owns",
+      async () => {
+        const carol = uuidv7();
+        const carolToken = await tok.customer(carol);
+        const registered = await call("POST", "/api/v1/customers", { token: carolToken, json: { email: `${uniqueId("carol")}@example.com`, name: "Carol", address: ADDRESS } });
+        expect(registered.status).toBe(201);
+        expect(registered.json).toMatchObject({ id: carol, address: { country_code: "US" } });
+        expect((await call("PATCH", `/api/v1/customers/${carol}`, { token: carolToken, json: { name: "Carol C" } })).json).toMatchObject({ name: "Carol C" });
+
+        const availability = await call("POST", "/api/v1/inventory/check-availability", {
+          token: carolToken,
+          json: { lines: [{ product_id: productId, quantity: 2 }, { product_id: uuidv7(), quantity: 1 }] },
+        });
+        expect(availability.json).toMatchObject({
+          all_available: false,
+          lines: [{ orderable: true, problem: "AVAILABILITY_PROBLEM_UNSPECIFIED" }, { orderable: false, problem: "AVAILABILITY_PROBLEM_UNKNOWN_PRODUCT" }],
+        });
+
+        const bulk = await call("POST", "/api/v1/orders/bulk", { token: carolToken, json: { orders: [order(), order()] } });
+        expect(bulk.status).toBe(200);
+        const ids = (bulk.json as { results: { order: { id: string; customer_id: string } }[] }).results.map((r) => r.order.id);
+        expect(ids).toHaveLength(2);
+        const cancelled = await call("POST", "/api/v1/orders/bulk/cancel", { token: carolToken, json: { order_ids: ids, reason: "bulk test" } });
+        expect((cancelled.json as { results: { order_id: string; order: { status: string } }[] }).results).toEqual([
+          expect.objectContaining({ order_id: ids[0], order: expect.objectContaining({ status: "ORDER_STATUS_CANCELLED" }) }),
+          expect.objectContaining({ order_id: ids[1], order: expect.objectContaining({ status: "ORDER_STATUS_CANCELLED" }) }),
+        ]);
+        const saga = await call("PATCH", `/api/v1/orders/${ids[0]}/status`, { token: adminToken, json: { status: "RESERVED" } });
+        expect(saga.status).toBe(400);
+        const late = await call("PATCH", `/api/v1/orders/${ids[0]}/status`, { token: adminToken, json: { status: "SHIPPED" } });
+        expect(late.status).toBe(409);
+      },
+      60_000,
+    );
+  });
+
   describe("authentication and authorization", () => {
     itIf(has("order", "inventory"))("no token 401; bad signature 401; A reading or cancelling B's order 404; admin route as customer 403", async () => {
       const bobs = await call("POST", "/api/v1/orders", { token: bobToken, json: order() });

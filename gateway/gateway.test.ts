@@ -16,10 +16,14 @@ import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { FileService } from "../gen/shop/file/v1/file_pb.js";
 import { InventoryService } from "../gen/shop/inventory/v1/inventory_pb.js";
 import { OrderService, OrderStatus } from "../gen/shop/order/v1/order_pb.js";
+import { Code } from "../lib/errors.js";
+import { uuidv7 } from "../lib/ids.js";
 import { createLogger } from "../lib/log.js";
 import { waitFor } from "../test/harness/index.js";
 import { readGatewayConfig } from "./config.js";
-import { type RunningGateway, start } from "./server.js";
+import { DOCS_CSP } from "./openapi/docs.js";
+import { openApiDocument } from "./openapi/document.js";
+import { ROUTES, type RunningGateway, start } from "./server.js";
 import { type FakeUpstreams, startFakeUpstreams } from "./testing/fakes.js";
 import { readEvents, rest, tokens } from "./testing/http.js";
 
@@ -230,12 +234,87 @@ describe("gateway (fake upstreams)", () => {
       expect(answer.status).toBe(403);
       expect(answer.json).toMatchObject({ error: { code: "permission_denied", message: expect.stringMatching(/requires role admin/) } });
       expect((await call("GET", "/api/v1/admin/dlq", { token: aliceToken })).status).toBe(403);
-      expect((await call("POST", "/api/v1/customers", { token: aliceToken, json: { email: "x@example.com", name: "X" } })).status).toBe(403);
+      expect((await call("GET", "/api/v1/customers", { token: aliceToken })).status).toBe(403);
+      expect((await call("PATCH", `/api/v1/orders/${fakes.orders.order(alice).id}/status`, { token: aliceToken, json: { status: "SHIPPED" } })).status).toBe(403);
       const client = createClient(InventoryService, createConnectTransport({ baseUrl: base, httpVersion: "1.1" }));
       const error = await client
         .replenish({ productId: "0190a000-0000-7000-8000-000000000002", quantity: 5 }, { headers: { authorization: `Bearer ${aliceToken}` } })
         .catch((e: unknown) => ConnectError.from(e));
       expect(error).toMatchObject({ code: ConnectCode.PermissionDenied });
+    });
+  });
+
+  describe("customers and bulk operations", () => {
+    it("a customer registers only themselves: the id is the token's subject", async () => {
+      const carol = uuidv7();
+      const carolToken = await tok.customer(carol);
+      const other = await call("POST", "/api/v1/customers", { token: carolToken, json: { customer_id: uuidv7(), email: "c@example.com", name: "Carol" } });
+      expect(other.status).toBe(403);
+      expect(other.json).toMatchObject({ error: { code: "permission_denied", field: "customer_id" } });
+      const created = await call("POST", "/api/v1/customers", { token: carolToken, json: { email: "c@example.com", name: "Carol" } });
+      expect(created.status).toBe(201);
+      expect(created.json).toMatchObject({ id: carol, name: "Carol" });
+      expect((await call("POST", "/api/v1/customers", { token: carolToken, json: { email: "c2@example.com", name: "Carol" } })).status).toBe(409);
+      // A subject that is not a UUID cannot become a customer id.
+      const odd = await call("POST", "/api/v1/customers", { token: await tok.customer("user@idp"), json: { email: "o@example.com", name: "Odd" } });
+      expect(odd.status).toBe(403);
+      expect(odd.json).toMatchObject({ error: { message: expect.stringMatching(/subject is a UUID/) } });
+    });
+
+    it("customers update only their own record; admins list and update anyone", async () => {
+      expect((await call("PATCH", `/api/v1/customers/${alice}`, { token: aliceToken, json: { name: "Alice B" } })).json).toMatchObject({ id: alice, name: "Alice B" });
+      expect((await call("PATCH", `/api/v1/customers/${bob}`, { token: aliceToken, json: { name: "Mallory" } })).status).toBe(404);
+      expect(fakes.orders.customers.get(bob)!.name).not.toBe("Mallory");
+      expect((await call("PATCH", `/api/v1/customers/${bob}`, { token: adminToken, json: { name: "Bob B" } })).json).toMatchObject({ name: "Bob B" });
+      const list = await call("GET", "/api/v1/customers?page_size=10", { token: adminToken });
+      expect(list.status).toBe(200);
+      expect((list.json as { customers: { id: string }[] }).customers.map((c) => c.id)).toEqual(expect.arrayContaining([alice, bob]));
+      expect((await call("GET", "/api/v1/customers?nope=1", { token: adminToken })).status).toBe(400);
+    });
+
+    it("bulk cancel is scoped to the caller's orders; admins set an order's status by hand", async () => {
+      const mine = fakes.orders.order(alice);
+      const theirs = fakes.orders.order(bob);
+      const answer = await call("POST", "/api/v1/orders/bulk/cancel", { token: aliceToken, json: { order_ids: [mine.id, theirs.id] } });
+      expect(answer.status).toBe(200);
+      expect(answer.json).toMatchObject({
+        results: [
+          { order_id: mine.id, order: { status: "ORDER_STATUS_CANCELLED" } },
+          { order_id: theirs.id, error: { code: Code.NOT_FOUND } },
+        ],
+      });
+      expect(fakes.orders.orders.get(theirs.id)!.status).toBe(OrderStatus.PENDING);
+      expect((await call("POST", "/api/v1/orders/bulk/cancel", { token: aliceToken, json: { order_ids: [mine.id], customer_id: bob } })).status).toBe(403);
+
+      const shipped = await call("PATCH", `/api/v1/orders/${theirs.id}/status`, { token: adminToken, json: { status: "shipped", reason: "courier" } });
+      expect(shipped.json).toMatchObject({ id: theirs.id, status: "ORDER_STATUS_SHIPPED" });
+      expect((await call("PATCH", `/api/v1/orders/${theirs.id}/status`, { token: adminToken, json: { status: "NOPE" } })).status).toBe(400);
+    });
+
+    it("places orders in bulk for the caller", async () => {
+      const answer = await call("POST", "/api/v1/orders/bulk", { token: aliceToken, json: { orders: [ORDER, { ...ORDER, customer_id: bob }] } });
+      expect(answer.status).toBe(403);
+      expect(answer.json).toMatchObject({ error: { field: "orders[1].customer_id" } });
+    });
+  });
+
+  describe("API documentation", () => {
+    it("serves the OpenAPI document and Swagger UI without a token, under a strict CSP", async () => {
+      const doc = await call("GET", "/openapi.json");
+      expect(doc.status).toBe(200);
+      expect(doc.json).toEqual(JSON.parse(JSON.stringify(openApiDocument(ROUTES, { version: "0.1.0" }))));
+      const page = await call("GET", "/docs");
+      expect(page.status).toBe(200);
+      expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+      expect(page.headers.get("content-security-policy")).toBe(DOCS_CSP);
+      expect(page.text).toContain('<script src="/docs/swagger-ui-bundle.js">');
+      const bundle = await call("GET", "/docs/swagger-ui-bundle.js");
+      expect(bundle.status).toBe(200);
+      expect(bundle.headers.get("content-type")).toMatch(/^text\/javascript/);
+      expect(bundle.text).toContain("SwaggerUIBundle");
+      expect((await call("GET", "/docs/init.js")).text).toContain('url: "/openapi.json"');
+      for (const path of ["/docs/package.json", "/docs/..%2Fpackage.json", "/docs/index.html"]) expect((await call("GET", path)).status).toBe(404);
+      expect((await call("POST", "/openapi.json", { json: {} })).status).toBe(405);
     });
   });
 

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import { createContextValues, cors as connectCors } from "@connectrpc/connect";
@@ -22,6 +23,8 @@ import { KvIdempotencyStore } from "./idempotency-kv.js";
 import { LazyNats } from "./nats-connection.js";
 import { createGatewayMetrics, rpcDurationInterceptor } from "./metrics.js";
 import { FaultAdmin } from "./faults.js";
+import { isDocsPath, serveDocs } from "./openapi/docs.js";
+import { openApiDocument } from "./openapi/document.js";
 import { adminRoutes } from "./rest/admin.js";
 import { analyticsRoutes } from "./rest/analytics.js";
 import { faultRoutes } from "./rest/faults.js";
@@ -50,6 +53,9 @@ export const ROUTES: Route[] = [
   ...adminRoutes,
   ...faultRoutes,
 ];
+
+/** The version in the OpenAPI document: the project's (package.json). */
+const API_VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 export interface GatewayStartOptions {
   logger?: Logger;
@@ -146,6 +152,7 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
     faults,
   });
 
+  const apiDocument = openApiDocument(ROUTES, { version: API_VERSION });
   const rpc = rpcPaths();
   const rpcInfo = new WeakMap<object, RpcRequestInfo>();
   const connectHandler = connectNodeAdapter({
@@ -180,6 +187,11 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
       }
       const report = await health.report();
       sendJson(res, report.status === "SERVING" ? 200 : 503, report as unknown as Parameters<typeof sendJson>[2]);
+      return;
+    }
+    if (isDocsPath(url.pathname)) {
+      labels.route = url.pathname === "/openapi.json" ? "/openapi.json" : "/docs";
+      await serveDocs(req, res, url.pathname, apiDocument);
       return;
     }
     const clientAddress = req.socket?.remoteAddress ?? "unknown";

@@ -11,6 +11,7 @@ export function inventoryApi(upstreams: Upstreams): Api<typeof InventoryService>
     batchGetProducts: (request, call) => inventory.batchGetProducts(request, upstreamOptions(call)),
     listProducts: (request, call) => inventory.listProducts(request, upstreamOptions(call)),
     getStockStatus: (request, call) => inventory.getStockStatus(request, upstreamOptions(call)),
+    checkAvailability: (request, call) => inventory.checkAvailability(request, upstreamOptions(call)),
     async createProduct(request, call) {
       requireAdmin(call.principal, "CreateProduct");
       return inventory.createProduct(request, upstreamOptions(call));

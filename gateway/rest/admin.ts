@@ -2,6 +2,7 @@ import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { notFound } from "../../lib/errors.js";
 import type { DeadLetter } from "../../lib/events/dead-letters.js";
 import { invalid } from "../errors.js";
+import { objectSchema } from "./openapi-fragments.js";
 import type { RestContext, Route } from "./router.js";
 
 /** DLQ admin routes (admin only), backed by lib/events through {@link DeadLetterAdmin}. */
@@ -44,12 +45,34 @@ function dlq(ctx: RestContext) {
   return ctx.deps.dlq;
 }
 
+const ENTRY_PROPERTIES: Record<string, JsonObject> = {
+  seq: { type: "integer" },
+  subject: { type: "string" },
+  original_subject: { type: "string" },
+  event_id: { type: "string" },
+  event_type: { type: "string" },
+  error: { type: "string" },
+  consumer: { type: "string" },
+  delivery_count: { type: "integer" },
+  failed_at: { type: "string", format: "date-time" },
+};
+
+function json(schema: JsonObject) {
+  return { content: { "application/json": { schema } } };
+}
+
+const intParam = (name: string, description: string): JsonObject => ({ name, in: "query", required: false, schema: { type: "integer", minimum: 1 }, description });
+
 export const adminRoutes: Route[] = [
   {
     method: "GET",
     path: "/api/v1/admin/dlq",
     access: "admin",
     summary: "List dead letters (limit 1-500, start_seq; next_seq pages on)",
+    openapi: {
+      parameters: [intParam("limit", "1 to 500 (default 50)"), intParam("start_seq", "first sequence to return (default 1)")],
+      ...json(objectSchema({ entries: { type: "array", items: objectSchema(ENTRY_PROPERTIES) }, next_seq: { type: "integer" } }, ["entries"])),
+    },
     async handle(ctx) {
       onlyQuery(ctx, ["limit", "start_seq"]);
       const page = await dlq(ctx).list({ limit: intQuery(ctx, "limit", 50, 1, 500), startSeq: intQuery(ctx, "start_seq", 1, 1, Number.MAX_SAFE_INTEGER) });
@@ -63,6 +86,16 @@ export const adminRoutes: Route[] = [
     path: "/api/v1/admin/dlq/:seq",
     access: "admin",
     summary: "One dead letter with headers and payload (as JSON when the event type is known)",
+    openapi: json(
+      objectSchema(
+        {
+          ...ENTRY_PROPERTIES,
+          headers: { type: "object", additionalProperties: { type: "string" } },
+          payload: objectSchema({ base64: { type: "string", format: "byte" }, json: {}, decode_error: { type: "string" } }, ["base64"]),
+        },
+        [...Object.keys(ENTRY_PROPERTIES), "headers", "payload"],
+      ),
+    ),
     async handle(ctx) {
       onlyQuery(ctx, []);
       const seq = seqParam(ctx);
@@ -80,6 +113,7 @@ export const adminRoutes: Route[] = [
     access: "admin",
     noBody: true,
     summary: "Publish a dead letter again on its original subject and remove it from the DLQ",
+    openapi: json(objectSchema({ seq: { type: "integer" }, subject: { type: "string" }, event_id: { type: "string" }, stream_seq: { type: "integer" } })),
     async handle(ctx) {
       onlyQuery(ctx, []);
       const seq = seqParam(ctx);
@@ -94,6 +128,7 @@ export const adminRoutes: Route[] = [
     access: "admin",
     noBody: true,
     summary: "Discard a dead letter for good",
+    successStatus: 204,
     async handle(ctx) {
       onlyQuery(ctx, []);
       const seq = seqParam(ctx);

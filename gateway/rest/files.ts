@@ -16,6 +16,7 @@ import { GatewayError, invalid } from "../errors.js";
 import { encodeMessage } from "../json.js";
 import { rechunk } from "./body.js";
 import { write } from "./http.js";
+import { DOWNLOAD } from "./openapi-fragments.js";
 import type { Reply, RestContext, Route } from "./router.js";
 
 /** Upload chunk size: the file service takes up to 1 MiB per message and recommends 64 KiB. */
@@ -98,12 +99,20 @@ export const fileRoutes: Route[] = [
     path: "/api/v1/files/upload",
     rawBody: true,
     summary: "Upload a file: raw body, Content-Type = its MIME type, ?file_name= (&order_id=)",
+    request: UploadMetadataSchema,
+    queryParams: true,
+    response: FileInfoSchema,
+    successStatus: 201,
+    openapi: { requestBody: { required: true, content: { "*/*": { schema: { type: "string", format: "binary" } } } } },
     handle: upload,
   },
   {
     method: "GET",
     path: "/api/v1/files",
     summary: "List files (order_id required for customers; page_size, page_token)",
+    request: ListFilesRequestSchema,
+    queryParams: true,
+    response: ListFilesResponseSchema,
     async handle(ctx) {
       const response = await ctx.api.file.listFiles(ctx.input(ListFilesRequestSchema, { query: true, body: false }), ctx.call);
       return { json: encodeMessage(ListFilesResponseSchema, response) };
@@ -113,6 +122,8 @@ export const fileRoutes: Route[] = [
     method: "GET",
     path: "/api/v1/files/:id",
     summary: "A file's metadata",
+    request: GetFileRequestSchema,
+    response: FileInfoSchema,
     async handle(ctx) {
       const { file } = await ctx.api.file.getFile(ctx.input(GetFileRequestSchema, { path: { file_id: ctx.params.id }, body: false }), ctx.call);
       return { json: encodeMessage(FileInfoSchema, file!) };
@@ -122,6 +133,8 @@ export const fileRoutes: Route[] = [
     method: "GET",
     path: "/api/v1/files/:id/download",
     summary: "Download a file (streamed)",
+    request: DownloadRequestSchema,
+    openapi: DOWNLOAD,
     async handle(ctx) {
       const { fileId } = ctx.input(DownloadRequestSchema, { path: { file_id: ctx.params.id }, body: false });
       return streamDownload(ctx, fileId);

@@ -14,6 +14,9 @@ export const notificationRoutes: Route[] = [
     path: "/api/v1/notify",
     access: "admin",
     summary: "Send an e-mail or SMS (admin)",
+    request: SendNotificationRequestSchema,
+    response: NotificationSchema,
+    successStatus: 201,
     async handle(ctx) {
       const { notification } = await ctx.api.notification.sendNotification(ctx.input(SendNotificationRequestSchema), ctx.call);
       return {
@@ -27,6 +30,9 @@ export const notificationRoutes: Route[] = [
     method: "GET",
     path: "/api/v1/notifications",
     summary: "List notifications (order_id, customer_id for admins, page_size, page_token)",
+    request: ListNotificationsRequestSchema,
+    queryParams: true,
+    response: ListNotificationsResponseSchema,
     async handle(ctx) {
       const request = ctx.input(ListNotificationsRequestSchema, { query: true, body: false });
       return { json: encodeMessage(ListNotificationsResponseSchema, await ctx.api.notification.listNotifications(request, ctx.call)) };
@@ -36,6 +42,8 @@ export const notificationRoutes: Route[] = [
     method: "GET",
     path: "/api/v1/notifications/:id",
     summary: "One notification",
+    request: GetNotificationRequestSchema,
+    response: NotificationSchema,
     async handle(ctx) {
       const request = ctx.input(GetNotificationRequestSchema, { path: { notification_id: ctx.params.id }, body: false });
       const { notification } = await ctx.api.notification.getNotification(request, ctx.call);
@@ -46,6 +54,9 @@ export const notificationRoutes: Route[] = [
     method: "GET",
     path: "/api/v1/notifications/order/:orderId",
     summary: "The notifications about an order (page_size, page_token)",
+    request: ListNotificationsRequestSchema,
+    queryParams: true,
+    response: ListNotificationsResponseSchema,
     async handle(ctx) {
       const request = ctx.input(ListNotificationsRequestSchema, { path: { order_id: ctx.params.orderId }, query: true, body: false });
       return { json: encodeMessage(ListNotificationsResponseSchema, await ctx.api.notification.listNotifications(request, ctx.call)) };

@@ -39,7 +39,30 @@ export interface Route {
   tokenInQuery?: boolean;
   /** One line for the route table. */
   summary: string;
+  /**
+   * The request message the route builds from path, query and body (`ctx.input` must be
+   * called with exactly this schema: the OpenAPI document is generated from it).
+   */
+  request?: DescMessage;
+  /** The request's fields (other than path parameters) come from the query string, not a body. */
+  queryParams?: boolean;
+  /** The message of the JSON answer. */
+  response?: DescMessage;
+  /** The status of success (default 200). */
+  successStatus?: number;
+  /** Hand-written OpenAPI for what no protobuf message describes (raw bodies, streams, the DLQ). */
+  openapi?: RouteOpenApi;
   handle(ctx: RestContext): Promise<Reply>;
+}
+
+/** OpenAPI fragments of a route whose input or answer is not one protobuf message. */
+export interface RouteOpenApi {
+  /** Query (or header) parameter objects. */
+  parameters?: JsonObject[];
+  /** A request body object. */
+  requestBody?: JsonObject;
+  /** The success answer's content: media type -> media type object. */
+  content?: Record<string, JsonObject>;
 }
 
 export interface RestDeps {
@@ -208,6 +231,7 @@ export class RestRouter {
       const orderId = route.path.startsWith("/api/v1/orders/:id") ? params.id : undefined;
       tagOrder(orderId);
       const run = (ctx: RestContext) => runWithCorrelationId(orderId, () => route.handle(ctx));
+      const context = (json: JsonObject | undefined) => this.#context({ req, res, url, params, principal, call, route, body: json, rawBody: body!, query });
 
       let json: JsonObject | undefined;
       const readJson = async () => {
@@ -232,7 +256,7 @@ export class RestRouter {
         let reply: Reply;
         try {
           await readJson();
-          reply = await run(this.#context(req, res, url, params, principal, call, json, body, query));
+          reply = await run(context(json));
         } catch (error) {
           await reservation.abandon();
           throw error;
@@ -248,7 +272,7 @@ export class RestRouter {
       }
 
       await readJson();
-      const reply = await run(this.#context(req, res, url, params, principal, call, json, body, query));
+      const reply = await run(context(json));
       if (reply !== "handled") sendJson(res, reply.status ?? 200, reply.json, reply.headers);
     } catch (error) {
       await this.#fail(req, res, error, body, logger);
@@ -272,31 +296,36 @@ export class RestRouter {
     sendJson(res, answer.status, answer.body as unknown as JsonValue, headers);
   }
 
-  #context(
-    req: NodeRequest,
-    res: NodeResponse,
-    url: URL,
-    params: Record<string, string>,
-    principal: Principal,
-    call: Call,
-    body: JsonObject | undefined,
-    rawBody: RequestBody,
-    query: URLSearchParams,
-  ): RestContext {
+  #context(parts: {
+    req: NodeRequest;
+    res: NodeResponse;
+    url: URL;
+    params: Record<string, string>;
+    principal: Principal;
+    call: Call;
+    route: Route;
+    body: JsonObject | undefined;
+    rawBody: RequestBody;
+    query: URLSearchParams;
+  }): RestContext {
     const deps = this.deps;
+    const { route, body, query } = parts;
     return {
-      req,
-      res,
-      url,
-      params,
-      principal,
-      call,
+      req: parts.req,
+      res: parts.res,
+      url: parts.url,
+      params: parts.params,
+      principal: parts.principal,
+      call: parts.call,
       deps,
       api: deps.api,
       logger: deps.logger,
       body,
-      rawBody,
-      input: (schema, options = {}) => buildInput(schema, { ...options, body: options.body ?? true }, body, query),
+      rawBody: parts.rawBody,
+      input: (schema, options = {}) => {
+        checkDeclared(route, schema, options);
+        return buildInput(schema, { ...options, body: options.body ?? true }, body, query);
+      },
     };
   }
 }
@@ -314,6 +343,19 @@ function checkPathParams(params: Record<string, string>): void {
       const shown = JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}...` : value);
       throw invalid(name, `must be a UUID, got ${shown}`);
     }
+  }
+}
+
+/**
+ * A route reads exactly the request it declares (the OpenAPI document is built from the
+ * declarations); a mismatch is a programming error, caught by any test that calls the route.
+ */
+function checkDeclared(route: Route, schema: DescMessage, options: InputOptions): void {
+  if (route.request !== schema) {
+    throw new Error(`${route.method} ${route.path} reads ${schema.typeName} but declares ${route.request?.typeName ?? "no request"}`);
+  }
+  if (Boolean(options.query) !== Boolean(route.queryParams)) {
+    throw new Error(`${route.method} ${route.path}: queryParams must be ${Boolean(options.query)} to match how it reads its input`);
   }
 }
 

@@ -113,10 +113,35 @@ export class FakeOrders {
         return { order: find(request.orderId) };
       },
       watchOrder: (request: { orderId: string }, ctx: { signal: AbortSignal }) => this.#watch(find(request.orderId), ctx.signal),
-      createCustomer: async (request: { email: string; name: string }) => {
-        const id = this.customer();
-        return { customer: { ...this.customers.get(id)!, email: request.email, name: request.name } };
+      createCustomer: async (request: { email: string; name: string; customerId: string }) => {
+        if (request.customerId && this.customers.has(request.customerId)) throw new ServiceError(Code.ALREADY_EXISTS, `customer ${request.customerId} is already registered`);
+        const id = this.customer(request.customerId || undefined);
+        const customer = { ...this.customers.get(id)!, email: request.email, name: request.name };
+        this.customers.set(id, customer);
+        return { customer };
       },
+      updateCustomer: async (request: { customerId: string; name?: string }) => {
+        const customer = this.customers.get(request.customerId);
+        if (!customer) throw notFound("customer", request.customerId);
+        if (request.name !== undefined) customer.name = request.name;
+        return { customer };
+      },
+      listCustomers: async () => ({ customers: [...this.customers.values()] }),
+      updateOrderStatus: async (request: { orderId: string; status: OrderStatus }) => {
+        find(request.orderId);
+        this.transition(request.orderId, request.status, "set by hand");
+        return { order: find(request.orderId) };
+      },
+      cancelOrders: async (request: { orderIds: string[]; customerId: string }) => ({
+        results: request.orderIds.map((orderId) => {
+          const order = this.orders.get(orderId);
+          if (!order || (request.customerId !== "" && order.customerId !== request.customerId)) {
+            return { orderId, result: { case: "error", value: { code: Code.NOT_FOUND, message: `order ${orderId} not found` } } };
+          }
+          this.transition(orderId, OrderStatus.CANCELLED, "cancelled in bulk");
+          return { orderId, result: { case: "order", value: order } };
+        }),
+      }),
       getCustomer: async (request: { customerId: string }) => {
         const customer = this.customers.get(request.customerId);
         if (!customer) throw notFound("customer", request.customerId);

@@ -27,6 +27,7 @@ export {
   type DeadLetterPage,
 } from "./dead-letters.js";
 export { isPermanent, PermanentError } from "./errors.js";
+export { requireOrderId } from "./event-fields.js";
 export * from "./headers.js";
 export { EventsMigration, eventsMigration } from "./migration.js";
 export { busNames, DEFAULT_BUS_NAMES, type EventBusNames } from "./names.js";

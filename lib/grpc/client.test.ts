@@ -67,6 +67,7 @@ const inventory: ServiceImplementation<typeof InventoryService> = {
   reserve: notInThisFake,
   release: notInThisFake,
   listStockMovements: notInThisFake,
+  checkAvailability: notInThisFake,
 };
 
 const files: ServiceImplementation<typeof FileService> = {

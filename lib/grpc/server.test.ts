@@ -56,6 +56,7 @@ const inventory: ServiceImplementation<typeof InventoryService> = {
   reserve: notInThisFake,
   release: notInThisFake,
   listStockMovements: notInThisFake,
+  checkAvailability: notInThisFake,
 };
 
 /** What the Download handler saw, for assertions about cancellation and backpressure. */

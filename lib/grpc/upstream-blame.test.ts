@@ -50,6 +50,7 @@ describe("blame across hops", () => {
         return { product: { id: productId } };
       },
       batchGetProducts: notHere,
+      checkAvailability: notHere,
       listProducts: notHere,
       createProduct: notHere,
       updateProduct: notHere,

@@ -1,15 +1,9 @@
 import { OrderCancelledSchema, OrderConfirmedSchema } from "../../gen/shop/events/v1/order_events_pb.js";
-import { PermanentError } from "../../lib/events/index.js";
-import { isUuid } from "../../lib/ids.js";
+import { requireOrderId } from "../../lib/events/index.js";
 import { type ConsumerSpec, consume } from "../../lib/runtime/index.js";
 import * as store from "./delivery-store.js";
 import { publishCreated, publishStatusChanged } from "./events.js";
 import { requireAddress } from "./validate.js";
-
-function requireOrderId(orderId: string): string {
-  if (!isUuid(orderId)) throw new PermanentError(`event has an invalid order_id "${orderId}"`);
-  return orderId.toLowerCase();
-}
 
 /** The saga steps delivery owns: a PENDING delivery for every confirmed order, cancelled with the order if not shipped. */
 export function deliveryConsumers(): ConsumerSpec[] {

@@ -3,7 +3,8 @@ import type { EntityManager } from "@mikro-orm/postgresql";
 import { uuidv7 } from "../../lib/ids.js";
 import { currentTraceParent } from "../../lib/telemetry/index.js";
 import { type DeliveryStatus, decideTransition, onOrderCancelled } from "./domain/delivery-status.js";
-import { type AddressData, Delivery, DeliveryLog, type DeliveryLogRow, type DeliveryRow } from "./entities.js";
+import type { AddressData } from "./domain/address.js";
+import { Delivery, DeliveryLog, type DeliveryLogRow, type DeliveryRow } from "./entities.js";
 import { sql as execute } from "../../lib/db/index.js";
 
 /**

@@ -1,17 +1,6 @@
 import { defineEntity, type InferEntity, p } from "@mikro-orm/core";
+import type { AddressData } from "./domain/address.js";
 import { DELIVERY_STATUSES } from "./domain/delivery-status.js";
-
-/** A postal address as stored in deliveries.address (jsonb): shop.common.v1.Address field names in camelCase. */
-export interface AddressData {
-  line1: string;
-  line2: string;
-  city: string;
-  region: string;
-  postalCode: string;
-  countryCode: string;
-  recipientName: string;
-  phone: string;
-}
 
 /** The shipment of one order (see migrations/0001 for the constraints). */
 export const Delivery = defineEntity({

@@ -1,6 +1,6 @@
 import type { Address } from "../../gen/shop/common/v1/common_pb.js";
 import { invalidArgument } from "../../lib/errors.js";
-import type { AddressData } from "./entities.js";
+import type { AddressData } from "./domain/address.js";
 
 function optional(field: string, value: string, max: number): string {
   const trimmed = value.trim();

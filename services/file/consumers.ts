@@ -1,14 +1,8 @@
 import { OrderConfirmedSchema } from "../../gen/shop/events/v1/order_events_pb.js";
-import { PermanentError } from "../../lib/events/index.js";
-import { isUuid } from "../../lib/ids.js";
+import { requireOrderId } from "../../lib/events/index.js";
 import { type ConsumerSpec, consume } from "../../lib/runtime/index.js";
 import { generateInvoice } from "./invoices.js";
 import type { ObjectStore } from "./storage.js";
-
-function requireOrderId(orderId: string): string {
-  if (!isUuid(orderId)) throw new PermanentError(`event has an invalid order_id "${orderId}"`);
-  return orderId.toLowerCase();
-}
 
 /**
  * The file service's part of the saga: on order.confirmed, store the order's invoice PDF once

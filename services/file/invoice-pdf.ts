@@ -1,5 +1,6 @@
 import PDFDocument from "pdfkit";
-import { addressLines, formatMoney, type Invoice, lineTotalMinor, subtotalMinor } from "./domain/invoice.js";
+import { formatMoney } from "../../lib/money.js";
+import { addressLines, type Invoice, lineTotalMinor, subtotalMinor } from "./domain/invoice.js";
 
 /**
  * Renders an invoice as a PDF (A4, the standard Helvetica fonts) into a Buffer. No I/O besides

@@ -7,17 +7,12 @@ import {
   OrderRejectedSchema,
 } from "../../gen/shop/events/v1/order_events_pb.js";
 import type { EntityManager } from "@mikro-orm/postgresql";
-import { type EventContext, PermanentError } from "../../lib/events/index.js";
+import { type EventContext, PermanentError, requireOrderId } from "../../lib/events/index.js";
 import { isUuid } from "../../lib/ids.js";
 import { type ConsumerSpec, consume } from "../../lib/runtime/index.js";
 import { describeShortages, type Line } from "./domain/stock.js";
 import { publishInsufficient, publishLowStock, publishReleased, publishReserved } from "./events.js";
 import * as store from "./stock-store.js";
-
-function requireOrderId(orderId: string): string {
-  if (!isUuid(orderId)) throw new PermanentError(`event has an invalid order_id "${orderId}"`);
-  return orderId;
-}
 
 function linesOf(event: { lines: { productId: string; quantity: number }[] }): Line[] {
   const lines = event.lines.map((l) => ({ productId: l.productId, quantity: l.quantity }));

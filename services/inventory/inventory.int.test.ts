@@ -6,7 +6,7 @@ import {
   OrderCreatedSchema,
   OrderPaymentFailedSchema,
 } from "../../gen/shop/events/v1/order_events_pb.js";
-import { InventoryService, MovementType, ProductStatus, StockStatus } from "../../gen/shop/inventory/v1/inventory_pb.js";
+import { AvailabilityProblem, InventoryService, MovementType, ProductStatus, StockStatus } from "../../gen/shop/inventory/v1/inventory_pb.js";
 import { Code } from "../../lib/errors.js";
 import { createClient, type GrpcClient } from "../../lib/grpc/index.js";
 import { uuidv7 } from "../../lib/ids.js";
@@ -127,6 +127,45 @@ describe("inventory service", () => {
         [MovementType.ADJUST, -10],
       ]);
       await expectConserved(p.id);
+    });
+  });
+
+  describe("CheckAvailability", () => {
+    it("answers per line without reserving anything", async () => {
+      const plenty = await product(10);
+      const few = await product(1);
+      const inactive = await product(5);
+      await client.updateProduct({ productId: inactive.id, status: ProductStatus.INACTIVE });
+      const unknown = uuidv7();
+      const response = await client.checkAvailability({
+        lines: [
+          { productId: plenty.id, quantity: 10 },
+          { productId: few.id, quantity: 2 },
+          { productId: inactive.id, quantity: 1 },
+          { productId: unknown, quantity: 1 },
+        ],
+      });
+      expect(response.allAvailable).toBe(false);
+      expect(response.lines.map((l) => [l.productId, l.requested, l.available, l.orderable, l.problem])).toEqual([
+        [plenty.id, 10, 10, true, AvailabilityProblem.UNSPECIFIED],
+        [few.id, 2, 1, false, AvailabilityProblem.INSUFFICIENT_STOCK],
+        [inactive.id, 1, 5, false, AvailabilityProblem.INACTIVE],
+        [unknown, 1, 0, false, AvailabilityProblem.UNKNOWN_PRODUCT],
+      ]);
+      expect((await client.checkAvailability({ lines: [{ productId: plenty.id, quantity: 3 }] })).allAvailable).toBe(true);
+      expect((await client.getProduct({ productId: plenty.id })).product).toMatchObject({ available: 10, reserved: 0 });
+    });
+
+    it("names bad lines", async () => {
+      const p = await product(1);
+      await expectCode(client.checkAvailability({ lines: [] }), Code.INVALID_ARGUMENT, /^lines/);
+      await expectCode(client.checkAvailability({ lines: [{ productId: p.id, quantity: 0 }] }), Code.INVALID_ARGUMENT, /^lines\[0\]\.quantity/);
+      await expectCode(client.checkAvailability({ lines: [{ productId: "x", quantity: 1 }] }), Code.INVALID_ARGUMENT, /^lines\[0\]\.product_id/);
+      await expectCode(
+        client.checkAvailability({ lines: [{ productId: p.id, quantity: 1 }, { productId: p.id.toUpperCase(), quantity: 1 }] }),
+        Code.INVALID_ARGUMENT,
+        /^lines\[1\]\.product_id: duplicates lines\[0\]/,
+      );
     });
   });
 

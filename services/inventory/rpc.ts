@@ -4,6 +4,7 @@ import type { MikroORM } from "@mikro-orm/postgresql";
 import type {
   ProductSchema} from "../../gen/shop/inventory/v1/inventory_pb.js";
 import {
+  AvailabilityProblem,
   type InventoryService,
   MovementType,
   ProductStatus,
@@ -16,7 +17,7 @@ import type { ServiceImplementation } from "../../lib/grpc/index.js";
 import { uuidv7 } from "../../lib/ids.js";
 import { decodePageToken, nextPage, pageSize } from "../../lib/paging.js";
 import { requireId, requireMoney, requireQuantity, requireText } from "../../lib/validate.js";
-import { describeShortages, stockStatus } from "./domain/stock.js";
+import { describeShortages, findShortages, type Shortage, type StockLevel, stockStatus } from "./domain/stock.js";
 import { Product, type ProductRow, StockMovement } from "./entities.js";
 import { publishLowStock, publishReleased } from "./events.js";
 import * as store from "./stock-store.js";
@@ -65,6 +66,13 @@ export function toProductMessage(product: ProductEntity): MessageInitShape<typeo
   };
 }
 
+const AVAILABILITY_PROBLEM: Record<Shortage["reason"], AvailabilityProblem> = {
+  insufficient: AvailabilityProblem.INSUFFICIENT_STOCK,
+  inactive: AvailabilityProblem.INACTIVE,
+  discontinued: AvailabilityProblem.DISCONTINUED,
+  unknown: AvailabilityProblem.UNKNOWN_PRODUCT,
+};
+
 function toReservationMessage(reservation: store.ReservationRow) {
   return {
     id: reservation.id,
@@ -102,6 +110,35 @@ export function inventoryRpc({ orm, reservationTtlMs, onCommit }: InventoryRpcOp
       const products = ids.length ? await orm.em.fork().find(Product, { id: { $in: ids } }) : [];
       const found = new Set(products.map((p) => p.id));
       return { products: products.map(toProductMessage), missingProductIds: ids.filter((id) => !found.has(id)) };
+    },
+
+    async checkAvailability(request) {
+      const lines = requireLines("lines", request.lines);
+      const seen = new Map<string, number>();
+      lines.forEach((line, i) => {
+        const first = seen.get(line.productId);
+        if (first !== undefined) throw invalidArgument(`lines[${i}].product_id`, `duplicates lines[${first}]; ask for each product once`);
+        seen.set(line.productId, i);
+      });
+      // A plain read without locks: an answer for the moment, not a promise (Reserve decides).
+      const products = await orm.em.fork().find(Product, { id: { $in: [...seen.keys()] } });
+      const stock = new Map<string, StockLevel>(
+        products.map((p) => [p.id, { productId: p.id, status: p.status, available: p.available, reserved: p.reserved, sold: p.sold, lowStockThreshold: p.lowStockThreshold }]),
+      );
+      const shortages = new Map(findShortages(lines, stock).map((s) => [s.productId, s]));
+      return {
+        allAvailable: shortages.size === 0,
+        lines: lines.map((line) => {
+          const shortage = shortages.get(line.productId);
+          return {
+            productId: line.productId,
+            requested: line.quantity,
+            available: Math.max(0, stock.get(line.productId)?.available ?? 0),
+            orderable: !shortage,
+            problem: shortage ? AVAILABILITY_PROBLEM[shortage.reason] : AvailabilityProblem.UNSPECIFIED,
+          };
+        }),
+      };
     },
 
     async listProducts(request) {

@@ -13,10 +13,9 @@ import {
   OrderRejectedSchema,
   OrderShippedSchema,
 } from "../../gen/shop/events/v1/order_events_pb.js";
-import { type EventContext, PermanentError } from "../../lib/events/index.js";
-import { isUuid } from "../../lib/ids.js";
+import { type EventContext, requireOrderId } from "../../lib/events/index.js";
 import { type ConsumerSpec, consume } from "../../lib/runtime/index.js";
-import { formatMoney } from "./domain/money.js";
+import { formatMoney } from "../../lib/money.js";
 import { type ChannelName, maskRecipient, normalizeEmail, normalizePhone } from "./domain/recipients.js";
 import { isTemplateName, renderTemplate, type TemplateName } from "./domain/templates.js";
 import type { OrderContactRow } from "./entities.js";
@@ -37,11 +36,6 @@ import * as store from "./notification-store.js";
 export interface NotificationConsumerOptions {
   /** Called inside a handler's transaction that queued notifications (wakes the dispatcher after commit). */
   onQueued(em: EntityManager): void;
-}
-
-function requireOrderId(orderId: string): string {
-  if (!isUuid(orderId)) throw new PermanentError(`event has an invalid order_id "${orderId}"`);
-  return orderId.toLowerCase();
 }
 
 function text(value: string, max = 300): string | undefined {

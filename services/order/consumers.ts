@@ -7,17 +7,11 @@ import {
 } from "../../gen/shop/events/v1/inventory_events_pb.js";
 import { PaymentCompletedSchema, PaymentFailedSchema, PaymentRefundedSchema } from "../../gen/shop/events/v1/payment_events_pb.js";
 import { DeliveryStatus } from "../../gen/shop/delivery/v1/delivery_pb.js";
-import { type EventContext, PermanentError } from "../../lib/events/index.js";
-import { isUuid } from "../../lib/ids.js";
+import { type EventContext, PermanentError, requireOrderId } from "../../lib/events/index.js";
 import { type ConsumerSpec, consume } from "../../lib/runtime/index.js";
-import type { OrderInput } from "./domain/order-status.js";
+import { isUnpayable, type OrderInput } from "./domain/order-status.js";
 import { applyEvent, type EventEffect } from "./orders.js";
 import { recordRefund } from "./order-store.js";
-
-function requireOrderId(orderId: string): string {
-  if (!isUuid(orderId)) throw new PermanentError(`event has an invalid order_id "${orderId.slice(0, 64)}"`);
-  return orderId.toLowerCase();
-}
 
 function logEffect(ctx: EventContext, effect: EventEffect): void {
   if (effect.kind === "transition") {
@@ -34,9 +28,6 @@ const DELIVERY_INPUTS: Partial<Record<DeliveryStatus, Extract<OrderInput, { type
   [DeliveryStatus.FAILED]: "FAILED",
   [DeliveryStatus.CANCELLED]: "CANCELLED",
 };
-
-/** Statuses in which a completed payment has nothing to pay for. */
-const UNPAYABLE = new Set(["REJECTED", "PAYMENT_FAILED", "CANCELLED", "EXPIRED"]);
 
 /**
  * The saga events that move orders. Each handler runs in the consumer's transaction: the order
@@ -77,7 +68,7 @@ export function orderConsumers(): ConsumerSpec[] {
       const cardLast4 = /^[0-9]{4}$/.test(event.cardLast4) ? event.cardLast4 : "";
       const effect = await applyEvent(ctx.em, orderId, { type: "payment.completed" }, { eventId: ctx.eventId, payment: { paymentId: event.paymentId, cardLast4 } });
       logEffect(ctx, effect);
-      if (effect.kind === "ignored" && UNPAYABLE.has(effect.order.status)) {
+      if (effect.kind === "ignored" && isUnpayable(effect.order.status)) {
         // A charge that lost the race with an expiry or cancellation. No order event asks for
         // the refund of an order that was not CONFIRMED; make it visible.
         ctx.logger.warn({ status: effect.order.status, payment_id: event.paymentId }, "payment completed for an order that is no longer payable; it needs a refund");

@@ -1,6 +1,6 @@
 import { defineEntity, type InferEntity, p } from "@mikro-orm/core";
 import type { OrderStatus } from "./domain/order-status.js";
-import type { AddressData } from "./validate.js";
+import type { AddressData } from "./domain/address.js";
 
 /** Every order status, as stored in the status columns (see migrations/0001 for the constraints). */
 export const ORDER_STATUSES = [
@@ -16,7 +16,7 @@ export const ORDER_STATUSES = [
   "DELIVERY_FAILED",
 ] as const satisfies readonly OrderStatus[];
 
-/** A registered customer; emails are unique case-insensitively. */
+/** A registered customer; emails are unique case-insensitively. `address` is their default shipping address. */
 export const Customer = defineEntity({
   name: "Customer",
   tableName: "customers",
@@ -25,7 +25,9 @@ export const Customer = defineEntity({
     email: p.text(),
     name: p.text(),
     phone: p.text().default(""),
+    address: p.json<AddressData>().nullable(),
     createdAt: p.datetime().fieldName("created_at").onCreate(() => new Date()),
+    updatedAt: p.datetime().fieldName("updated_at").onCreate(() => new Date()).onUpdate(() => new Date()),
   },
 });
 

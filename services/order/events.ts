@@ -16,7 +16,7 @@ import type { Compensation, OrderStatus } from "./domain/order-status.js";
 import type { PricedOrder } from "./domain/pricing.js";
 import { Customer, type CustomerRow, type OrderItemRow, type OrderRow } from "./entities.js";
 import { findItems } from "./order-store.js";
-import type { AddressData } from "./validate.js";
+import type { AddressData } from "./domain/address.js";
 
 /** The order events, written to the outbox on the caller's transaction. */
 

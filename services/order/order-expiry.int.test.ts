@@ -7,7 +7,7 @@ import { Code, ServiceError } from "../../lib/errors.js";
 import { uuidv7 } from "../../lib/ids.js";
 import { publishEvent } from "../../test/harness/event-log.js";
 import { waitFor } from "../../test/harness/index.js";
-import { ADDRESS, expectCode, type OrderTestbed, startOrderTestbed } from "./test-fixture.js";
+import { ADDRESS, expectCode, type OrderTestbed, startOrderTestbed } from "../../test/harness/order-testbed.js";
 
 describe("order expiry (inventory with a 300 ms reservation TTL)", () => {
   let t: OrderTestbed;

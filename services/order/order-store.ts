@@ -1,8 +1,8 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
-import type { OrderStatus } from "./domain/order-status.js";
+import { hasFailureReason, type OrderStatus } from "./domain/order-status.js";
 import type { PricedOrder } from "./domain/pricing.js";
 import { IdempotencyKey, Order, OrderItem, type OrderItemRow, type OrderRow, OrderStatusHistory, type OrderStatusHistoryRow } from "./entities.js";
-import type { AddressData } from "./validate.js";
+import type { AddressData } from "./domain/address.js";
 import { OUTBOX_COLUMNS, type OutboxRecord } from "../../lib/events/index.js";
 import { sql as execute } from "../../lib/db/index.js";
 
@@ -183,9 +183,6 @@ function toOrderRow(row: Record<string, unknown>): OrderRow {
   };
 }
 
-/** Statuses in which `failure_reason` explains how the order ended. */
-const FAILURE_STATUSES: ReadonlySet<OrderStatus> = new Set(["REJECTED", "PAYMENT_FAILED", "CANCELLED", "EXPIRED", "DELIVERY_FAILED"]);
-
 export interface Transition {
   from: OrderStatus;
   to: OrderStatus;
@@ -202,7 +199,7 @@ export interface Transition {
  */
 export async function applyTransition(em: EntityManager, order: OrderRow, transition: Transition): Promise<OrderRow> {
   if (order.status !== transition.from) throw new Error(`order ${order.id} is ${order.status}, not ${transition.from}`);
-  const failureReason = FAILURE_STATUSES.has(transition.to) ? transition.reason.slice(0, 1000) : "";
+  const failureReason = hasFailureReason(transition.to) ? transition.reason.slice(0, 1000) : "";
   const [row] = await execute<{ updated_at: Date | string; version: number }>(
     em,
     `UPDATE orders SET status = ?, failure_reason = ?, payment_id = coalesce(?, payment_id), card_last4 = coalesce(?, card_last4),

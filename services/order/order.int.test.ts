@@ -19,7 +19,7 @@ import { Code } from "../../lib/errors.js";
 import { uuidv7 } from "../../lib/ids.js";
 import { publishEvent } from "../../test/harness/event-log.js";
 import { waitFor } from "../../test/harness/index.js";
-import { ADDRESS, expectCode, type OrderTestbed, startOrderTestbed } from "./test-fixture.js";
+import { ADDRESS, expectCode, type OrderTestbed, startOrderTestbed } from "../../test/harness/order-testbed.js";
 
 describe("order service (with the real inventory service)", () => {
   let t: OrderTestbed;
@@ -73,6 +73,84 @@ describe("order service (with the real inventory service)", () => {
       await expectCode(t.orders.createCustomer({ email: "a@example.com", name: "A", phone: "abc" }), Code.INVALID_ARGUMENT, /^phone/);
       await expectCode(t.orders.getCustomer({ customerId: "x" }), Code.INVALID_ARGUMENT, /customer_id/);
       await expectCode(t.orders.getCustomer({ customerId: uuidv7() }), Code.NOT_FOUND);
+    });
+  });
+
+  describe("customer records", () => {
+    it("registers under a given id with an address, refuses that id twice, and lists customers in pages", async () => {
+      const id = uuidv7();
+      const email = `self-${id}@example.com`;
+      const { customer } = await t.orders.createCustomer({ customerId: id, email, name: "Self", address: { ...ADDRESS, countryCode: "us" } });
+      expect(customer).toMatchObject({ id, email, address: { line1: "1 Main St", countryCode: "US" } });
+      await expectCode(t.orders.createCustomer({ customerId: id, email: `other-${id}@example.com`, name: "Again" }), Code.ALREADY_EXISTS, /already registered/);
+      await expectCode(t.orders.createCustomer({ customerId: "nope", email: `x-${id}@example.com`, name: "X" }), Code.INVALID_ARGUMENT, /^customer_id/);
+      await expectCode(t.orders.createCustomer({ email: `y-${id}@example.com`, name: "Y", address: { line1: "x" } }), Code.INVALID_ARGUMENT, /^address\.country_code/);
+
+      const seen: string[] = [];
+      let pageToken = "";
+      do {
+        const page = await t.orders.listCustomers({ pageSize: 2, pageToken });
+        expect(page.customers.length).toBeLessThanOrEqual(2);
+        seen.push(...page.customers.map((c) => c.id));
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+      expect(seen).toContain(id);
+      expect(new Set(seen).size).toBe(seen.length);
+      expect([...seen].sort()).toEqual(seen);
+    });
+
+    it("updates only the fields that are set, keeps emails unique, and names bad input", async () => {
+      const id = await t.customer();
+      const other = (await t.orders.getCustomer({ customerId: await t.customer() })).customer!;
+      const before = (await t.orders.getCustomer({ customerId: id })).customer!;
+      const { customer } = await t.orders.updateCustomer({ customerId: id, name: "Ada King", phone: "", address: ADDRESS });
+      expect(customer).toMatchObject({ id, email: before.email, name: "Ada King", phone: "", address: { city: "Springfield" } });
+      expect((await t.orders.getCustomer({ customerId: id })).customer).toMatchObject({ name: "Ada King", address: { city: "Springfield" } });
+      await expectCode(t.orders.updateCustomer({ customerId: id, email: other.email.toUpperCase() }), Code.ALREADY_EXISTS, /already exists/);
+      await expectCode(t.orders.updateCustomer({ customerId: id }), Code.INVALID_ARGUMENT, /nothing to update/);
+      await expectCode(t.orders.updateCustomer({ customerId: id, email: "bad" }), Code.INVALID_ARGUMENT, /^email/);
+      await expectCode(t.orders.updateCustomer({ customerId: uuidv7(), name: "Nobody" }), Code.NOT_FOUND);
+    });
+  });
+
+  describe("UpdateOrderStatus and CancelOrders", () => {
+    it("moves an order only along the state machine and publishes what the saga would", async () => {
+      const { orderId } = await confirmedOrder();
+      await expectCode(t.orders.updateOrderStatus({ orderId, status: OrderStatus.DELIVERED + 100 }), Code.INVALID_ARGUMENT, /^status/);
+      await expectCode(t.orders.updateOrderStatus({ orderId, status: OrderStatus.RESERVED }), Code.INVALID_ARGUMENT, /only by the order saga/);
+      await expectCode(t.orders.updateOrderStatus({ orderId, status: OrderStatus.UNSPECIFIED }), Code.INVALID_ARGUMENT, /^status/);
+
+      const { order } = await t.orders.updateOrderStatus({ orderId, status: OrderStatus.SHIPPED, reason: "handed to the courier" });
+      expect(order).toMatchObject({ status: OrderStatus.SHIPPED });
+      expect(order!.history.at(-1)).toMatchObject({ fromStatus: OrderStatus.CONFIRMED, toStatus: OrderStatus.SHIPPED, reason: "handed to the courier", eventId: "" });
+      await t.log.expectEvent(OrderShippedSchema, orderId);
+      // The same status again changes nothing; a move the state machine refuses is FAILED_PRECONDITION.
+      expect((await t.orders.updateOrderStatus({ orderId, status: OrderStatus.SHIPPED })).order!.history).toHaveLength(order!.history.length);
+      await expectCode(t.orders.updateOrderStatus({ orderId, status: OrderStatus.CANCELLED }), Code.FAILED_PRECONDITION, /SHIPPED and cannot become CANCELLED/);
+      expect((await t.orders.updateOrderStatus({ orderId, status: OrderStatus.DELIVERED })).order).toMatchObject({ status: OrderStatus.DELIVERED });
+      await expectCode(t.orders.updateOrderStatus({ orderId: uuidv7(), status: OrderStatus.SHIPPED }), Code.NOT_FOUND);
+    });
+
+    it("cancels each order on its own, reporting one result per id in order, scoped to a customer when asked", async () => {
+      const a = await reservedOrder();
+      const b = await confirmedOrder();
+      const foreign = await reservedOrder();
+      await t.orders.updateOrderStatus({ orderId: b.orderId, status: OrderStatus.SHIPPED });
+      const unknown = uuidv7();
+      const { results } = await t.orders.cancelOrders({ orderIds: [a.orderId, b.orderId, unknown], reason: "changed my mind" });
+      expect(results.map((r) => r.orderId)).toEqual([a.orderId, b.orderId, unknown]);
+      expect(results[0].result).toMatchObject({ case: "order", value: { status: OrderStatus.CANCELLED, failureReason: "changed my mind" } });
+      expect(results[1].result).toMatchObject({ case: "error", value: { code: Code.FAILED_PRECONDITION } });
+      expect(results[2].result).toMatchObject({ case: "error", value: { code: Code.NOT_FOUND } });
+      await waitFor(async () => (await stock(a.product.id)).reserved === 0, { message: "stock of the cancelled order released" });
+
+      const scoped = await t.orders.cancelOrders({ orderIds: [foreign.orderId], customerId: a.customerId });
+      expect(scoped.results[0].result).toMatchObject({ case: "error", value: { code: Code.NOT_FOUND } });
+      expect((await t.orders.getOrder({ orderId: foreign.orderId })).order!.status).toBe(OrderStatus.RESERVED);
+
+      await expectCode(t.orders.cancelOrders({ orderIds: [] }), Code.INVALID_ARGUMENT, /^order_ids/);
+      await expectCode(t.orders.cancelOrders({ orderIds: [a.orderId, a.orderId] }), Code.INVALID_ARGUMENT, /order_ids\[1\].*duplicates/);
+      await expectCode(t.orders.cancelOrders({ orderIds: Array.from({ length: 101 }, () => uuidv7()) }), Code.INVALID_ARGUMENT, /at most 100/);
     });
   });
 

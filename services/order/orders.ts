@@ -7,7 +7,7 @@ import { uuidv7 } from "../../lib/ids.js";
 import { runForOrder } from "../../lib/telemetry/index.js";
 import type { Logger } from "../../lib/log.js";
 import type { Catalog } from "./catalog.js";
-import { decide, type OrderInput, type OrderOutcome } from "./domain/order-status.js";
+import { decide, type OrderInput, type OrderOutcome, type OrderStatus } from "./domain/order-status.js";
 import { type PricedOrder, type PricingProblem, priceOrder } from "./domain/pricing.js";
 import type { OrderRow } from "./entities.js";
 import { createdEvent, publishTransition, type TransitionDetails } from "./events.js";
@@ -127,13 +127,28 @@ async function requireOrder(em: EntityManager, orderId: string): Promise<store.O
 /**
  * CancelOrder: PENDING, RESERVED or CONFIRMED become CANCELLED (with history and
  * order.cancelled, was_charged when it was CONFIRMED); an already CANCELLED order is returned
- * as it is; any other status is FAILED_PRECONDITION.
+ * as it is; any other status is FAILED_PRECONDITION. With `customerId`, another customer's
+ * order is NOT_FOUND (CancelOrders on behalf of a customer).
  */
-export async function cancelOrder(deps: OrderDeps, orderId: string, reason: string): Promise<store.OrderView> {
+export async function cancelOrder(deps: OrderDeps, orderId: string, reason: string, customerId?: string): Promise<store.OrderView> {
+  return changeStatus(deps, orderId, { type: "cancel", reason }, customerId);
+}
+
+/**
+ * UpdateOrderStatus: an operator moves the order to `to`, if the state machine allows it
+ * (with history and the status's order event, exactly as the saga would); setting the status
+ * it already has returns the order unchanged.
+ */
+export async function setOrderStatus(deps: OrderDeps, orderId: string, to: OrderStatus, reason: string): Promise<store.OrderView> {
+  return changeStatus(deps, orderId, { type: "operator.set_status", to, reason });
+}
+
+/** Applies a command under the order's row lock; a refusal is FAILED_PRECONDITION. */
+async function changeStatus(deps: OrderDeps, orderId: string, input: OrderInput, customerId?: string): Promise<store.OrderView> {
   const changed = await deps.orm.em.fork().transactional(async (em) => {
     const order = await store.lockOrder(em, orderId);
-    if (!order) throw notFound("order", orderId);
-    const outcome = decide(order.status, { type: "cancel", reason });
+    if (!order || (customerId !== undefined && order.customerId !== customerId)) throw notFound("order", orderId);
+    const outcome = decide(order.status, input);
     if (outcome.kind === "refused") throw failedPrecondition(outcome.why);
     if (outcome.kind === "ignored") return false;
     const after = await store.applyTransition(em, order, { from: outcome.from, to: outcome.to, reason: outcome.reason, eventId: null });

@@ -1,6 +1,5 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { UniqueConstraintViolationException } from "@mikro-orm/core";
 import {
   type CustomerSchema,
   type OrderSchema,
@@ -9,18 +8,18 @@ import {
   type OrderStatusChangeSchema,
 } from "../../gen/shop/order/v1/order_pb.js";
 import type { Database } from "../../lib/db/index.js";
-import { alreadyExists, Code, invalidArgument, notFound, ServiceError } from "../../lib/errors.js";
+import { Code, invalidArgument, notFound, ServiceError } from "../../lib/errors.js";
 import { INTERNAL_MESSAGE, type ServiceImplementation } from "../../lib/grpc/index.js";
-import { uuidv7 } from "../../lib/ids.js";
 import { decodePageToken, nextPage, pageSize } from "../../lib/paging.js";
 import { requireId } from "../../lib/validate.js";
 import type { Catalog } from "./catalog.js";
-import type { OrderStatus as Status } from "./domain/order-status.js";
+import { createCustomer, listCustomers, updateCustomer } from "./customers.js";
+import { OPERATOR_STATUSES, type OrderStatus as Status } from "./domain/order-status.js";
 import { Customer, type CustomerRow, type OrderStatusHistoryRow } from "./entities.js";
 import { type OrderView, listOrders, loadOrder } from "./order-store.js";
 import type { SagaBacklog } from "./backlog.js";
-import { cancelOrder, placeOrder } from "./orders.js";
-import { optionalReason, parseCreateCustomer } from "./validate.js";
+import { cancelOrder, placeOrder, setOrderStatus } from "./orders.js";
+import { optionalReason } from "./validate.js";
 import { type StatusNotifier, watchOrder } from "./watch.js";
 
 export interface OrderRpcOptions {
@@ -33,7 +32,7 @@ export interface OrderRpcOptions {
   backlog?: Pick<SagaBacklog, "admit">;
 }
 
-/** Orders placed at once by one CreateOrders call. */
+/** Orders placed (or cancelled) at once by one bulk call. */
 const CREATE_ORDERS_CONCURRENCY = 4;
 const MAX_BULK_ORDERS = 100;
 
@@ -81,7 +80,9 @@ function toCustomerMessage(customer: CustomerRow): MessageInitShape<typeof Custo
     email: customer.email,
     name: customer.name,
     phone: customer.phone,
+    address: customer.address ?? undefined,
     createdAt: timestampFromDate(new Date(customer.createdAt)),
+    updatedAt: timestampFromDate(new Date(customer.updatedAt)),
   };
 }
 
@@ -90,6 +91,35 @@ function statusFilter(value: OrderStatus): Status | undefined {
   const name = OrderStatus[value] as Status | undefined;
   if (!name) throw invalidArgument("status", `is not an order status: ${value}`);
   return name;
+}
+
+/** The status an operator asked for: one of OPERATOR_STATUSES, else INVALID_ARGUMENT. */
+function operatorStatus(value: OrderStatus): Status {
+  const name = statusFilter(value);
+  if (!name) throw invalidArgument("status", "is required: SHIPPED, DELIVERED, DELIVERY_FAILED or CANCELLED");
+  if (!OPERATOR_STATUSES.has(name)) throw invalidArgument("status", `${name} is set only by the order saga; use SHIPPED, DELIVERED, DELIVERY_FAILED or CANCELLED`);
+  return name;
+}
+
+/** The ids of a CancelOrders call: 1 to 100, distinct, each a UUID. */
+function bulkOrderIds(ids: readonly string[]): string[] {
+  if (ids.length === 0) throw invalidArgument("order_ids", "must contain at least one order id");
+  if (ids.length > MAX_BULK_ORDERS) throw invalidArgument("order_ids", `must contain at most ${MAX_BULK_ORDERS} order ids`);
+  const seen = new Map<string, number>();
+  return ids.map((raw, i) => {
+    const id = requireId(`order_ids[${i}]`, raw);
+    const first = seen.get(id);
+    if (first !== undefined) throw invalidArgument(`order_ids[${i}]`, `duplicates order_ids[${first}]`);
+    seen.set(id, i);
+    return id;
+  });
+}
+
+/** A bulk item's error as a result: service errors as they are, anything else INTERNAL (and logged). */
+function bulkError(error: unknown, logger: { error(obj: object, msg: string): void }, index: number) {
+  if (error instanceof ServiceError) return { code: error.code, message: error.message };
+  logger.error({ err: error, index }, "one item of a bulk request failed");
+  return { code: Code.INTERNAL, message: INTERNAL_MESSAGE };
 }
 
 /** Runs `work` over `inputs` with at most `limit` at once; results in input order. */
@@ -159,25 +189,35 @@ export function orderRpc({ orm, catalog, notifier, watchPollMs, backlog }: Order
           const view = await placeOrder(deps, order, ctx);
           return { result: { case: "order" as const, value: toOrderMessage(view) } };
         } catch (error) {
-          if (!(error instanceof ServiceError)) ctx.logger.error({ err: error, index }, "placing one order of a bulk request failed");
-          const status = error instanceof ServiceError ? { code: error.code, message: error.message } : { code: Code.INTERNAL, message: INTERNAL_MESSAGE };
-          return { result: { case: "error" as const, value: status } };
+          return { result: { case: "error" as const, value: bulkError(error, ctx.logger, index) } };
+        }
+      });
+      return { results };
+    },
+
+    async updateOrderStatus(request) {
+      const orderId = requireId("order_id", request.orderId);
+      const status = operatorStatus(request.status);
+      const reason = optionalReason("reason", request.reason);
+      return { order: toOrderMessage(await setOrderStatus(deps, orderId, status, reason)) };
+    },
+
+    async cancelOrders(request, ctx) {
+      const ids = bulkOrderIds(request.orderIds);
+      const reason = optionalReason("reason", request.reason);
+      const customerId = request.customerId ? requireId("customer_id", request.customerId) : undefined;
+      const results = await mapLimit(ids, CREATE_ORDERS_CONCURRENCY, async (orderId, index) => {
+        try {
+          return { orderId, result: { case: "order" as const, value: toOrderMessage(await cancelOrder(deps, orderId, reason, customerId)) } };
+        } catch (error) {
+          return { orderId, result: { case: "error" as const, value: bulkError(error, ctx.logger, index) } };
         }
       });
       return { results };
     },
 
     async createCustomer(request) {
-      const fields = parseCreateCustomer(request);
-      const em = orm.em.fork();
-      const customer = em.create(Customer, { id: uuidv7(), ...fields, createdAt: new Date() });
-      try {
-        await em.flush();
-      } catch (error) {
-        if (error instanceof UniqueConstraintViolationException) throw alreadyExists(`a customer with email ${fields.email} already exists`);
-        throw error;
-      }
-      return { customer: toCustomerMessage(customer) };
+      return { customer: toCustomerMessage(await createCustomer(orm, request)) };
     },
 
     async getCustomer(request) {
@@ -185,6 +225,15 @@ export function orderRpc({ orm, catalog, notifier, watchPollMs, backlog }: Order
       const customer = await orm.em.fork().findOne(Customer, { id: customerId });
       if (!customer) throw notFound("customer", customerId);
       return { customer: toCustomerMessage(customer) };
+    },
+
+    async listCustomers(request) {
+      const { page, nextPageToken } = await listCustomers(orm, request);
+      return { customers: page.map(toCustomerMessage), nextPageToken };
+    },
+
+    async updateCustomer(request) {
+      return { customer: toCustomerMessage(await updateCustomer(orm, request)) };
     },
   };
 }

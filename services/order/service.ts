@@ -9,6 +9,7 @@ import { inventoryCatalog } from "./catalog.js";
 import { orderConsumers } from "./consumers.js";
 import { entities } from "./entities.js";
 import { Orders } from "./migrations/0001-orders.js";
+import { CustomerAddress } from "./migrations/0002-customer-address.js";
 import { orderRpc } from "./rpc.js";
 import { StatusNotifier } from "./watch.js";
 
@@ -47,7 +48,10 @@ export function readOrderConfig(env: NodeJS.ProcessEnv = process.env): OrderConf
 /** How often the saga backlog is measured: one index scan, a few times a second. */
 const BACKLOG_SAMPLE_MS = 250;
 
-export const migrations = [{ name: "order-0001-orders", class: Orders }];
+export const migrations = [
+  { name: "order-0001-orders", class: Orders },
+  { name: "order-0002-customer-address", class: CustomerAddress },
+];
 
 export interface RunningOrderService extends RunningService {
   /** WatchOrder streams currently open (tests check that cancelled streams let go). */

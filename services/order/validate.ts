@@ -3,6 +3,7 @@ import type { Address } from "../../gen/shop/common/v1/common_pb.js";
 import type { CreateCustomerRequest, CreateOrderRequest } from "../../gen/shop/order/v1/order_pb.js";
 import { invalidArgument } from "../../lib/errors.js";
 import { requireId, requireQuantity, requireText } from "../../lib/validate.js";
+import type { AddressData } from "./domain/address.js";
 
 /** Limits of CreateOrder input. */
 export const MAX_ITEMS = 100;
@@ -10,18 +11,6 @@ export const MAX_QUANTITY_PER_LINE = 1000;
 export const MAX_TOKEN_LENGTH = 200;
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
 export const MAX_REASON_LENGTH = 500;
-
-/** A shipping address as stored (jsonb) and sent in events: the proto Address fields, trimmed. */
-export interface AddressData {
-  line1: string;
-  line2: string;
-  city: string;
-  region: string;
-  postalCode: string;
-  countryCode: string;
-  recipientName: string;
-  phone: string;
-}
 
 /** A validated, normalized CreateOrder request. */
 export interface PlaceOrderCommand {

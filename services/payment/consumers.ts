@@ -7,9 +7,8 @@ import {
   OrderRejectedSchema,
 } from "../../gen/shop/events/v1/order_events_pb.js";
 import { Code } from "../../lib/errors.js";
-import { type EventContext, PermanentError } from "../../lib/events/index.js";
+import { type EventContext, PermanentError, requireOrderId } from "../../lib/events/index.js";
 import { isUpstreamFailure } from "../../lib/grpc/index.js";
-import { isUuid } from "../../lib/ids.js";
 import { type ConsumerSpec, consume } from "../../lib/runtime/index.js";
 import { tokenOf } from "./card.js";
 import { chargeStep, intentAfter, intentStep, onOrderEnded, outageReason, type SagaOutcome, sagaOutcome } from "./domain/payment.js";
@@ -27,11 +26,6 @@ export interface PaymentConsumerOptions {
   backoffMs: number[];
   /** Events handled at once per consumer; per-order order is kept by the order lock. */
   concurrency: number;
-}
-
-function requireOrderId(orderId: string): string {
-  if (!isUuid(orderId)) throw new PermanentError(`event has an invalid order_id "${orderId.slice(0, 64)}"`);
-  return orderId.toLowerCase();
 }
 
 function requireTotal(total: { currencyCode: string; amountMinor: bigint } | undefined): { currency: string; amountMinor: number } {

@@ -1,4 +1,3 @@
-import { minorDigits } from "../../../lib/money.js";
 
 /**
  * The content of an invoice, independent of how it is laid out. Pure: money is integer minor
@@ -46,16 +45,6 @@ export function lineTotalMinor(line: InvoiceLine): number {
 
 export function subtotalMinor(lines: readonly InvoiceLine[]): number {
   return lines.reduce((sum, line) => sum + lineTotalMinor(line), 0);
-}
-
-/** "1,234.50 USD" for (123450, "USD"); the code rather than a symbol, which every PDF font can show. */
-export function formatMoney(amountMinor: number, currencyCode: string): string {
-  const digits = minorDigits(currencyCode);
-  const negative = amountMinor < 0;
-  const abs = String(Math.abs(amountMinor)).padStart(digits + 1, "0");
-  const whole = abs.slice(0, abs.length - digits).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-  const fraction = digits > 0 ? `.${abs.slice(abs.length - digits)}` : "";
-  return `${negative ? "-" : ""}${whole}${fraction} ${currencyCode}`;
 }
 
 /** The address as printed lines, empty parts left out. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { decide, isTerminal, type OrderInput, type OrderStatus } from "./order-status.js";
+import { decide, FAILURE_STATUSES, isTerminal, isUnpayable, OPERATOR_STATUSES, type OrderInput, type OrderStatus } from "./order-status.js";
 
 const ALL: OrderStatus[] = [
   "PENDING",
@@ -125,5 +125,48 @@ describe("order state machine", () => {
   it("uses the cancel reason, with a default", () => {
     expect(decide("PENDING", { type: "cancel", reason: "" })).toMatchObject({ reason: "cancelled by customer" });
     expect(decide("PENDING", { type: "cancel", reason: "too slow" })).toMatchObject({ reason: "too slow" });
+  });
+
+  describe("operator status changes", () => {
+    const set = (to: OrderStatus, reason = ""): OrderInput => ({ type: "operator.set_status", to, reason });
+
+    it("allows exactly what the matching delivery event or cancel would", () => {
+      for (const from of ALL) {
+        for (const to of OPERATOR_STATUSES) {
+          const outcome = decide(from, set(to));
+          const equivalent: OrderInput =
+            to === "CANCELLED"
+              ? { type: "cancel", reason: "" }
+              : { type: "delivery.status_changed", to: to === "SHIPPED" ? "IN_TRANSIT" : to === "DELIVERED" ? "DELIVERED" : "FAILED" };
+          expect(outcome.kind === "transition").toBe(decide(from, equivalent).kind === "transition");
+        }
+      }
+    });
+
+    it("refuses a move the state machine does not allow, instead of ignoring it", () => {
+      expect(decide("PENDING", set("SHIPPED"))).toEqual({ kind: "refused", why: "order is PENDING and cannot become SHIPPED" });
+      expect(decide("DELIVERED", set("CANCELLED")).kind).toBe("refused");
+      expect(decide("SHIPPED", set("SHIPPED")).kind).toBe("ignored");
+    });
+
+    it("never sets a status only the saga knows", () => {
+      for (const to of ALL.filter((s) => !OPERATOR_STATUSES.has(s))) {
+        for (const from of ALL) expect(decide(from, set(to)).kind).not.toBe("transition");
+      }
+    });
+
+    it("records the operator's reason, with a default", () => {
+      expect(decide("CONFIRMED", set("SHIPPED"))).toMatchObject({ kind: "transition", reason: "set to SHIPPED by an operator" });
+      expect(decide("SHIPPED", set("DELIVERY_FAILED", "parcel lost"))).toMatchObject({ to: "DELIVERY_FAILED", reason: "parcel lost" });
+    });
+  });
+
+  it("keeps the status sets nested: unpayable statuses are failures, failures are final", () => {
+    for (const status of ALL) {
+      if (isUnpayable(status)) expect(FAILURE_STATUSES.has(status)).toBe(true);
+      if (FAILURE_STATUSES.has(status)) expect(isTerminal(status)).toBe(true);
+    }
+    expect(ALL.filter(isTerminal).filter((s) => !FAILURE_STATUSES.has(s))).toEqual(["DELIVERED"]);
+    expect(ALL.filter((s) => FAILURE_STATUSES.has(s) && !isUnpayable(s))).toEqual(["DELIVERY_FAILED"]);
   });
 });

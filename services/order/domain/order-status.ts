@@ -31,6 +31,25 @@ export function isTerminal(status: OrderStatus): boolean {
   return TERMINAL_STATUSES.has(status);
 }
 
+/** Final statuses that are failures: the order's failure_reason says how it ended. */
+export const FAILURE_STATUSES: ReadonlySet<OrderStatus> = new Set(["REJECTED", "PAYMENT_FAILED", "CANCELLED", "EXPIRED", "DELIVERY_FAILED"]);
+
+/**
+ * Final statuses reached before the order was paid for: a payment that completes now has
+ * nothing to pay for and must be refunded.
+ */
+export const UNPAYABLE_STATUSES: ReadonlySet<OrderStatus> = new Set(["REJECTED", "PAYMENT_FAILED", "CANCELLED", "EXPIRED"]);
+
+/** True when `failure_reason` explains how an order in `status` ended. */
+export function hasFailureReason(status: OrderStatus): boolean {
+  return FAILURE_STATUSES.has(status);
+}
+
+/** True when a completed payment finds the order in `status` with nothing to pay for. */
+export function isUnpayable(status: OrderStatus): boolean {
+  return UNPAYABLE_STATUSES.has(status);
+}
+
 export type OrderInput =
   | { type: "inventory.reserved" }
   | { type: "inventory.insufficient"; reason: string }
@@ -38,7 +57,9 @@ export type OrderInput =
   | { type: "payment.completed" }
   | { type: "payment.failed"; reason: string }
   | { type: "delivery.status_changed"; to: "IN_TRANSIT" | "DELIVERED" | "FAILED" | "PENDING" | "CANCELLED" }
-  | { type: "cancel"; reason: string };
+  | { type: "cancel"; reason: string }
+  /** An operator sets the status by hand (UpdateOrderStatus); see OPERATOR_STATUSES. */
+  | { type: "operator.set_status"; to: OrderStatus; reason: string };
 
 /**
  * What the saga gives back when a paid order fails for good. The policy for DELIVERY_FAILED:
@@ -61,9 +82,27 @@ export type OrderOutcome =
 
 const CANCELLABLE: ReadonlySet<OrderStatus> = new Set(["PENDING", "RESERVED", "CONFIRMED"]);
 
+/** Where shipping and its outcomes may come from; shared by delivery events and operators. */
+const SHIPPABLE: readonly OrderStatus[] = ["CONFIRMED"];
+const DELIVERABLE: readonly OrderStatus[] = ["CONFIRMED", "SHIPPED"];
+
+/**
+ * The statuses an operator may set by hand: those the delivery side (or a cancellation)
+ * would. Every other status records a fact only the saga knows (stock reserved, payment
+ * taken or declined, reservation expired) and is never set by hand.
+ */
+export const OPERATOR_STATUSES: ReadonlySet<OrderStatus> = new Set(["SHIPPED", "DELIVERED", "DELIVERY_FAILED", "CANCELLED"]);
+
 function move(from: OrderStatus, to: OrderStatus, reason: string, allowed: readonly OrderStatus[]): OrderOutcome {
   if (from === to) return { kind: "ignored", why: `already ${to}` };
   if (!allowed.includes(from)) return { kind: "ignored", why: `${from} does not move to ${to}` };
+  return { kind: "transition", from, to, reason };
+}
+
+/** A command's move: as {@link move}, but a transition that does not apply is refused, not ignored. */
+function command(from: OrderStatus, to: OrderStatus, reason: string, allowed: ReadonlySet<OrderStatus>): OrderOutcome {
+  if (from === to) return { kind: "ignored", why: `already ${to}` };
+  if (!allowed.has(from)) return { kind: "refused", why: `order is ${from} and cannot become ${to}` };
   return { kind: "transition", from, to, reason };
 }
 
@@ -88,11 +127,11 @@ export function decide(status: OrderStatus, input: OrderInput): OrderOutcome {
     case "delivery.status_changed":
       switch (input.to) {
         case "IN_TRANSIT":
-          return move(status, "SHIPPED", "delivery in transit", ["CONFIRMED"]);
+          return move(status, "SHIPPED", "delivery in transit", SHIPPABLE);
         case "DELIVERED":
-          return move(status, "DELIVERED", "delivered", ["CONFIRMED", "SHIPPED"]);
+          return move(status, "DELIVERED", "delivered", DELIVERABLE);
         case "FAILED": {
-          const outcome = move(status, "DELIVERY_FAILED", "delivery failed", ["CONFIRMED", "SHIPPED"]);
+          const outcome = move(status, "DELIVERY_FAILED", "delivery failed", DELIVERABLE);
           return outcome.kind === "transition" ? { ...outcome, compensation: { refund: "full", restock: true } } : outcome;
         }
         default:
@@ -102,5 +141,19 @@ export function decide(status: OrderStatus, input: OrderInput): OrderOutcome {
       if (status === "CANCELLED") return { kind: "ignored", why: "already CANCELLED" };
       if (!CANCELLABLE.has(status)) return { kind: "refused", why: `order is ${status} and can no longer be cancelled` };
       return { kind: "transition", from: status, to: "CANCELLED", reason: input.reason || "cancelled by customer" };
+    case "operator.set_status": {
+      const reason = input.reason || `set to ${input.to} by an operator`;
+      switch (input.to) {
+        case "SHIPPED":
+          return command(status, "SHIPPED", reason, new Set(SHIPPABLE));
+        case "DELIVERED":
+        case "DELIVERY_FAILED":
+          return command(status, input.to, reason, new Set(DELIVERABLE));
+        case "CANCELLED":
+          return command(status, "CANCELLED", reason, CANCELLABLE);
+        default:
+          return { kind: "refused", why: `${input.to} is set only by the order saga, never by hand` };
+      }
+    }
   }
 }

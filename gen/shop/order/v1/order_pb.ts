@@ -26,7 +26,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/order/v1/order.proto.
  */
 export const file_shop_order_v1_order: GenFile = /*@__PURE__*/
-  fileDesc("ChlzaG9wL29yZGVyL3YxL29yZGVyLnByb3RvEg1zaG9wLm9yZGVyLnYxIpUDCgVPcmRlchIKCgJpZBgBIAEoCRITCgtjdXN0b21lcl9pZBgCIAEoCRIqCgZzdGF0dXMYAyABKA4yGi5zaG9wLm9yZGVyLnYxLk9yZGVyU3RhdHVzEicKBWl0ZW1zGAQgAygLMhguc2hvcC5vcmRlci52MS5PcmRlckl0ZW0SJAoFdG90YWwYBSABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leRIxChBzaGlwcGluZ19hZGRyZXNzGAYgASgLMhcuc2hvcC5jb21tb24udjEuQWRkcmVzcxISCgpjYXJkX2xhc3Q0GAcgASgJEhYKDmZhaWx1cmVfcmVhc29uGAggASgJEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKB2hpc3RvcnkYCyADKAsyIC5zaG9wLm9yZGVyLnYxLk9yZGVyU3RhdHVzQ2hhbmdlIp0BCglPcmRlckl0ZW0SEgoKcHJvZHVjdF9pZBgBIAEoCRIQCghxdWFudGl0eRgCIAEoBRIpCgp1bml0X3ByaWNlGAMgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSFAoMcHJvZHVjdF9uYW1lGAQgASgJEikKCmxpbmVfdG90YWwYBSABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leSI2Cg5PcmRlckl0ZW1JbnB1dBISCgpwcm9kdWN0X2lkGAEgASgJEhAKCHF1YW50aXR5GAIgASgFIsUBChFPcmRlclN0YXR1c0NoYW5nZRIvCgtmcm9tX3N0YXR1cxgBIAEoDjIaLnNob3Aub3JkZXIudjEuT3JkZXJTdGF0dXMSLQoJdG9fc3RhdHVzGAIgASgOMhouc2hvcC5vcmRlci52MS5PcmRlclN0YXR1cxIOCgZyZWFzb24YAyABKAkSEAoIZXZlbnRfaWQYBCABKAkSLgoKY2hhbmdlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicgoIQ3VzdG9tZXISCgoCaWQYASABKAkSDQoFZW1haWwYAiABKAkSDAoEbmFtZRgDIAEoCRINCgVwaG9uZRgEIAEoCRIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLxAQoSQ3JlYXRlT3JkZXJSZXF1ZXN0EhMKC2N1c3RvbWVyX2lkGAEgASgJEiwKBWl0ZW1zGAIgAygLMh0uc2hvcC5vcmRlci52MS5PcmRlckl0ZW1JbnB1dBIxChBzaGlwcGluZ19hZGRyZXNzGAMgASgLMhcuc2hvcC5jb21tb24udjEuQWRkcmVzcxI1Cg5wYXltZW50X21ldGhvZBgEIAEoCzIdLnNob3AuY29tbW9uLnYxLlBheW1lbnRNZXRob2QSFwoPaWRlbXBvdGVuY3lfa2V5GAUgASgJEhUKDWN1cnJlbmN5X2NvZGUYBiABKAkiOgoTQ3JlYXRlT3JkZXJSZXNwb25zZRIjCgVvcmRlchgBIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXIiIwoPR2V0T3JkZXJSZXF1ZXN0EhAKCG9yZGVyX2lkGAEgASgJIjcKEEdldE9yZGVyUmVzcG9uc2USIwoFb3JkZXIYASABKAsyFC5zaG9wLm9yZGVyLnYxLk9yZGVyInsKEUxpc3RPcmRlcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhMKC2N1c3RvbWVyX2lkGAMgASgJEioKBnN0YXR1cxgEIAEoDjIaLnNob3Aub3JkZXIudjEuT3JkZXJTdGF0dXMiUwoSTGlzdE9yZGVyc1Jlc3BvbnNlEiQKBm9yZGVycxgBIAMoCzIULnNob3Aub3JkZXIudjEuT3JkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjYKEkNhbmNlbE9yZGVyUmVxdWVzdBIQCghvcmRlcl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiOgoTQ2FuY2VsT3JkZXJSZXNwb25zZRIjCgVvcmRlchgBIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXIiJQoRV2F0Y2hPcmRlclJlcXVlc3QSEAoIb3JkZXJfaWQYASABKAkiawoSV2F0Y2hPcmRlclJlc3BvbnNlEiMKBW9yZGVyGAEgASgLMhQuc2hvcC5vcmRlci52MS5PcmRlchIwCgZjaGFuZ2UYAiABKAsyIC5zaG9wLm9yZGVyLnYxLk9yZGVyU3RhdHVzQ2hhbmdlIkgKE0NyZWF0ZU9yZGVyc1JlcXVlc3QSMQoGb3JkZXJzGAEgAygLMiEuc2hvcC5vcmRlci52MS5DcmVhdGVPcmRlclJlcXVlc3QiSgoUQ3JlYXRlT3JkZXJzUmVzcG9uc2USMgoHcmVzdWx0cxgBIAMoCzIhLnNob3Aub3JkZXIudjEuQ3JlYXRlT3JkZXJzUmVzdWx0IngKEkNyZWF0ZU9yZGVyc1Jlc3VsdBIlCgVvcmRlchgBIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXJIABIxCgVlcnJvchgCIAEoCzIgLnNob3Aub3JkZXIudjEuQ3JlYXRlT3JkZXJzRXJyb3JIAEIICgZyZXN1bHQiMgoRQ3JlYXRlT3JkZXJzRXJyb3ISDAoEY29kZRgBIAEoBRIPCgdtZXNzYWdlGAIgASgJIkMKFUNyZWF0ZUN1c3RvbWVyUmVxdWVzdBINCgVlbWFpbBgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXBob25lGAMgASgJIkMKFkNyZWF0ZUN1c3RvbWVyUmVzcG9uc2USKQoIY3VzdG9tZXIYASABKAsyFy5zaG9wLm9yZGVyLnYxLkN1c3RvbWVyIikKEkdldEN1c3RvbWVyUmVxdWVzdBITCgtjdXN0b21lcl9pZBgBIAEoCSJAChNHZXRDdXN0b21lclJlc3BvbnNlEikKCGN1c3RvbWVyGAEgASgLMhcuc2hvcC5vcmRlci52MS5DdXN0b21lcirGAgoLT3JkZXJTdGF0dXMSHAoYT1JERVJfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGAoUT1JERVJfU1RBVFVTX1BFTkRJTkcQARIZChVPUkRFUl9TVEFUVVNfUkVTRVJWRUQQAhIaChZPUkRFUl9TVEFUVVNfQ09ORklSTUVEEAMSGQoVT1JERVJfU1RBVFVTX1JFSkVDVEVEEAQSHwobT1JERVJfU1RBVFVTX1BBWU1FTlRfRkFJTEVEEAUSGgoWT1JERVJfU1RBVFVTX0NBTkNFTExFRBAGEhgKFE9SREVSX1NUQVRVU19FWFBJUkVEEAcSGAoUT1JERVJfU1RBVFVTX1NISVBQRUQQCBIaChZPUkRFUl9TVEFUVVNfREVMSVZFUkVEEAkSIAocT1JERVJfU1RBVFVTX0RFTElWRVJZX0ZBSUxFRBAKMr0FCgxPcmRlclNlcnZpY2USVAoLQ3JlYXRlT3JkZXISIS5zaG9wLm9yZGVyLnYxLkNyZWF0ZU9yZGVyUmVxdWVzdBoiLnNob3Aub3JkZXIudjEuQ3JlYXRlT3JkZXJSZXNwb25zZRJLCghHZXRPcmRlchIeLnNob3Aub3JkZXIudjEuR2V0T3JkZXJSZXF1ZXN0Gh8uc2hvcC5vcmRlci52MS5HZXRPcmRlclJlc3BvbnNlElEKCkxpc3RPcmRlcnMSIC5zaG9wLm9yZGVyLnYxLkxpc3RPcmRlcnNSZXF1ZXN0GiEuc2hvcC5vcmRlci52MS5MaXN0T3JkZXJzUmVzcG9uc2USVAoLQ2FuY2VsT3JkZXISIS5zaG9wLm9yZGVyLnYxLkNhbmNlbE9yZGVyUmVxdWVzdBoiLnNob3Aub3JkZXIudjEuQ2FuY2VsT3JkZXJSZXNwb25zZRJTCgpXYXRjaE9yZGVyEiAuc2hvcC5vcmRlci52MS5XYXRjaE9yZGVyUmVxdWVzdBohLnNob3Aub3JkZXIudjEuV2F0Y2hPcmRlclJlc3BvbnNlMAESVwoMQ3JlYXRlT3JkZXJzEiIuc2hvcC5vcmRlci52MS5DcmVhdGVPcmRlcnNSZXF1ZXN0GiMuc2hvcC5vcmRlci52MS5DcmVhdGVPcmRlcnNSZXNwb25zZRJdCg5DcmVhdGVDdXN0b21lchIkLnNob3Aub3JkZXIudjEuQ3JlYXRlQ3VzdG9tZXJSZXF1ZXN0GiUuc2hvcC5vcmRlci52MS5DcmVhdGVDdXN0b21lclJlc3BvbnNlElQKC0dldEN1c3RvbWVyEiEuc2hvcC5vcmRlci52MS5HZXRDdXN0b21lclJlcXVlc3QaIi5zaG9wLm9yZGVyLnYxLkdldEN1c3RvbWVyUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_shop_common_v1_common]);
+  fileDesc("ChlzaG9wL29yZGVyL3YxL29yZGVyLnByb3RvEg1zaG9wLm9yZGVyLnYxIpUDCgVPcmRlchIKCgJpZBgBIAEoCRITCgtjdXN0b21lcl9pZBgCIAEoCRIqCgZzdGF0dXMYAyABKA4yGi5zaG9wLm9yZGVyLnYxLk9yZGVyU3RhdHVzEicKBWl0ZW1zGAQgAygLMhguc2hvcC5vcmRlci52MS5PcmRlckl0ZW0SJAoFdG90YWwYBSABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leRIxChBzaGlwcGluZ19hZGRyZXNzGAYgASgLMhcuc2hvcC5jb21tb24udjEuQWRkcmVzcxISCgpjYXJkX2xhc3Q0GAcgASgJEhYKDmZhaWx1cmVfcmVhc29uGAggASgJEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKB2hpc3RvcnkYCyADKAsyIC5zaG9wLm9yZGVyLnYxLk9yZGVyU3RhdHVzQ2hhbmdlIp0BCglPcmRlckl0ZW0SEgoKcHJvZHVjdF9pZBgBIAEoCRIQCghxdWFudGl0eRgCIAEoBRIpCgp1bml0X3ByaWNlGAMgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSFAoMcHJvZHVjdF9uYW1lGAQgASgJEikKCmxpbmVfdG90YWwYBSABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leSI2Cg5PcmRlckl0ZW1JbnB1dBISCgpwcm9kdWN0X2lkGAEgASgJEhAKCHF1YW50aXR5GAIgASgFIsUBChFPcmRlclN0YXR1c0NoYW5nZRIvCgtmcm9tX3N0YXR1cxgBIAEoDjIaLnNob3Aub3JkZXIudjEuT3JkZXJTdGF0dXMSLQoJdG9fc3RhdHVzGAIgASgOMhouc2hvcC5vcmRlci52MS5PcmRlclN0YXR1cxIOCgZyZWFzb24YAyABKAkSEAoIZXZlbnRfaWQYBCABKAkSLgoKY2hhbmdlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAizAEKCEN1c3RvbWVyEgoKAmlkGAEgASgJEg0KBWVtYWlsGAIgASgJEgwKBG5hbWUYAyABKAkSDQoFcGhvbmUYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKAoHYWRkcmVzcxgGIAEoCzIXLnNob3AuY29tbW9uLnYxLkFkZHJlc3MSLgoKdXBkYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi8QEKEkNyZWF0ZU9yZGVyUmVxdWVzdBITCgtjdXN0b21lcl9pZBgBIAEoCRIsCgVpdGVtcxgCIAMoCzIdLnNob3Aub3JkZXIudjEuT3JkZXJJdGVtSW5wdXQSMQoQc2hpcHBpbmdfYWRkcmVzcxgDIAEoCzIXLnNob3AuY29tbW9uLnYxLkFkZHJlc3MSNQoOcGF5bWVudF9tZXRob2QYBCABKAsyHS5zaG9wLmNvbW1vbi52MS5QYXltZW50TWV0aG9kEhcKD2lkZW1wb3RlbmN5X2tleRgFIAEoCRIVCg1jdXJyZW5jeV9jb2RlGAYgASgJIjoKE0NyZWF0ZU9yZGVyUmVzcG9uc2USIwoFb3JkZXIYASABKAsyFC5zaG9wLm9yZGVyLnYxLk9yZGVyIiMKD0dldE9yZGVyUmVxdWVzdBIQCghvcmRlcl9pZBgBIAEoCSI3ChBHZXRPcmRlclJlc3BvbnNlEiMKBW9yZGVyGAEgASgLMhQuc2hvcC5vcmRlci52MS5PcmRlciJ7ChFMaXN0T3JkZXJzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRITCgtjdXN0b21lcl9pZBgDIAEoCRIqCgZzdGF0dXMYBCABKA4yGi5zaG9wLm9yZGVyLnYxLk9yZGVyU3RhdHVzIlMKEkxpc3RPcmRlcnNSZXNwb25zZRIkCgZvcmRlcnMYASADKAsyFC5zaG9wLm9yZGVyLnYxLk9yZGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI2ChJDYW5jZWxPcmRlclJlcXVlc3QSEAoIb3JkZXJfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIjoKE0NhbmNlbE9yZGVyUmVzcG9uc2USIwoFb3JkZXIYASABKAsyFC5zaG9wLm9yZGVyLnYxLk9yZGVyIiUKEVdhdGNoT3JkZXJSZXF1ZXN0EhAKCG9yZGVyX2lkGAEgASgJImsKEldhdGNoT3JkZXJSZXNwb25zZRIjCgVvcmRlchgBIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXISMAoGY2hhbmdlGAIgASgLMiAuc2hvcC5vcmRlci52MS5PcmRlclN0YXR1c0NoYW5nZSJIChNDcmVhdGVPcmRlcnNSZXF1ZXN0EjEKBm9yZGVycxgBIAMoCzIhLnNob3Aub3JkZXIudjEuQ3JlYXRlT3JkZXJSZXF1ZXN0IkoKFENyZWF0ZU9yZGVyc1Jlc3BvbnNlEjIKB3Jlc3VsdHMYASADKAsyIS5zaG9wLm9yZGVyLnYxLkNyZWF0ZU9yZGVyc1Jlc3VsdCJ4ChJDcmVhdGVPcmRlcnNSZXN1bHQSJQoFb3JkZXIYASABKAsyFC5zaG9wLm9yZGVyLnYxLk9yZGVySAASMQoFZXJyb3IYAiABKAsyIC5zaG9wLm9yZGVyLnYxLkNyZWF0ZU9yZGVyc0Vycm9ySABCCAoGcmVzdWx0IjIKEUNyZWF0ZU9yZGVyc0Vycm9yEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCSKCAQoVQ3JlYXRlQ3VzdG9tZXJSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEgwKBG5hbWUYAiABKAkSDQoFcGhvbmUYAyABKAkSKAoHYWRkcmVzcxgEIAEoCzIXLnNob3AuY29tbW9uLnYxLkFkZHJlc3MSEwoLY3VzdG9tZXJfaWQYBSABKAkiQwoWQ3JlYXRlQ3VzdG9tZXJSZXNwb25zZRIpCghjdXN0b21lchgBIAEoCzIXLnNob3Aub3JkZXIudjEuQ3VzdG9tZXIiKQoSR2V0Q3VzdG9tZXJSZXF1ZXN0EhMKC2N1c3RvbWVyX2lkGAEgASgJIkAKE0dldEN1c3RvbWVyUmVzcG9uc2USKQoIY3VzdG9tZXIYASABKAsyFy5zaG9wLm9yZGVyLnYxLkN1c3RvbWVyIj0KFExpc3RDdXN0b21lcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlwKFUxpc3RDdXN0b21lcnNSZXNwb25zZRIqCgljdXN0b21lcnMYASADKAsyFy5zaG9wLm9yZGVyLnYxLkN1c3RvbWVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKuAQoVVXBkYXRlQ3VzdG9tZXJSZXF1ZXN0EhMKC2N1c3RvbWVyX2lkGAEgASgJEhIKBWVtYWlsGAIgASgJSACIAQESEQoEbmFtZRgDIAEoCUgBiAEBEhIKBXBob25lGAQgASgJSAKIAQESKAoHYWRkcmVzcxgFIAEoCzIXLnNob3AuY29tbW9uLnYxLkFkZHJlc3NCCAoGX2VtYWlsQgcKBV9uYW1lQggKBl9waG9uZSJDChZVcGRhdGVDdXN0b21lclJlc3BvbnNlEikKCGN1c3RvbWVyGAEgASgLMhcuc2hvcC5vcmRlci52MS5DdXN0b21lciJoChhVcGRhdGVPcmRlclN0YXR1c1JlcXVlc3QSEAoIb3JkZXJfaWQYASABKAkSKgoGc3RhdHVzGAIgASgOMhouc2hvcC5vcmRlci52MS5PcmRlclN0YXR1cxIOCgZyZWFzb24YAyABKAkiQAoZVXBkYXRlT3JkZXJTdGF0dXNSZXNwb25zZRIjCgVvcmRlchgBIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXIiTQoTQ2FuY2VsT3JkZXJzUmVxdWVzdBIRCglvcmRlcl9pZHMYASADKAkSDgoGcmVhc29uGAIgASgJEhMKC2N1c3RvbWVyX2lkGAMgASgJIkoKFENhbmNlbE9yZGVyc1Jlc3BvbnNlEjIKB3Jlc3VsdHMYASADKAsyIS5zaG9wLm9yZGVyLnYxLkNhbmNlbE9yZGVyc1Jlc3VsdCKKAQoSQ2FuY2VsT3JkZXJzUmVzdWx0EhAKCG9yZGVyX2lkGAEgASgJEiUKBW9yZGVyGAIgASgLMhQuc2hvcC5vcmRlci52MS5PcmRlckgAEjEKBWVycm9yGAMgASgLMiAuc2hvcC5vcmRlci52MS5DYW5jZWxPcmRlcnNFcnJvckgAQggKBnJlc3VsdCIyChFDYW5jZWxPcmRlcnNFcnJvchIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAkqxgIKC09yZGVyU3RhdHVzEhwKGE9SREVSX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFE9SREVSX1NUQVRVU19QRU5ESU5HEAESGQoVT1JERVJfU1RBVFVTX1JFU0VSVkVEEAISGgoWT1JERVJfU1RBVFVTX0NPTkZJUk1FRBADEhkKFU9SREVSX1NUQVRVU19SRUpFQ1RFRBAEEh8KG09SREVSX1NUQVRVU19QQVlNRU5UX0ZBSUxFRBAFEhoKFk9SREVSX1NUQVRVU19DQU5DRUxMRUQQBhIYChRPUkRFUl9TVEFUVVNfRVhQSVJFRBAHEhgKFE9SREVSX1NUQVRVU19TSElQUEVEEAgSGgoWT1JERVJfU1RBVFVTX0RFTElWRVJFRBAJEiAKHE9SREVSX1NUQVRVU19ERUxJVkVSWV9GQUlMRUQQCjK5CAoMT3JkZXJTZXJ2aWNlElQKC0NyZWF0ZU9yZGVyEiEuc2hvcC5vcmRlci52MS5DcmVhdGVPcmRlclJlcXVlc3QaIi5zaG9wLm9yZGVyLnYxLkNyZWF0ZU9yZGVyUmVzcG9uc2USSwoIR2V0T3JkZXISHi5zaG9wLm9yZGVyLnYxLkdldE9yZGVyUmVxdWVzdBofLnNob3Aub3JkZXIudjEuR2V0T3JkZXJSZXNwb25zZRJRCgpMaXN0T3JkZXJzEiAuc2hvcC5vcmRlci52MS5MaXN0T3JkZXJzUmVxdWVzdBohLnNob3Aub3JkZXIudjEuTGlzdE9yZGVyc1Jlc3BvbnNlElQKC0NhbmNlbE9yZGVyEiEuc2hvcC5vcmRlci52MS5DYW5jZWxPcmRlclJlcXVlc3QaIi5zaG9wLm9yZGVyLnYxLkNhbmNlbE9yZGVyUmVzcG9uc2USUwoKV2F0Y2hPcmRlchIgLnNob3Aub3JkZXIudjEuV2F0Y2hPcmRlclJlcXVlc3QaIS5zaG9wLm9yZGVyLnYxLldhdGNoT3JkZXJSZXNwb25zZTABElcKDENyZWF0ZU9yZGVycxIiLnNob3Aub3JkZXIudjEuQ3JlYXRlT3JkZXJzUmVxdWVzdBojLnNob3Aub3JkZXIudjEuQ3JlYXRlT3JkZXJzUmVzcG9uc2USXQoOQ3JlYXRlQ3VzdG9tZXISJC5zaG9wLm9yZGVyLnYxLkNyZWF0ZUN1c3RvbWVyUmVxdWVzdBolLnNob3Aub3JkZXIudjEuQ3JlYXRlQ3VzdG9tZXJSZXNwb25zZRJUCgtHZXRDdXN0b21lchIhLnNob3Aub3JkZXIudjEuR2V0Q3VzdG9tZXJSZXF1ZXN0GiIuc2hvcC5vcmRlci52MS5HZXRDdXN0b21lclJlc3BvbnNlEloKDUxpc3RDdXN0b21lcnMSIy5zaG9wLm9yZGVyLnYxLkxpc3RDdXN0b21lcnNSZXF1ZXN0GiQuc2hvcC5vcmRlci52MS5MaXN0Q3VzdG9tZXJzUmVzcG9uc2USXQoOVXBkYXRlQ3VzdG9tZXISJC5zaG9wLm9yZGVyLnYxLlVwZGF0ZUN1c3RvbWVyUmVxdWVzdBolLnNob3Aub3JkZXIudjEuVXBkYXRlQ3VzdG9tZXJSZXNwb25zZRJmChFVcGRhdGVPcmRlclN0YXR1cxInLnNob3Aub3JkZXIudjEuVXBkYXRlT3JkZXJTdGF0dXNSZXF1ZXN0Giguc2hvcC5vcmRlci52MS5VcGRhdGVPcmRlclN0YXR1c1Jlc3BvbnNlElcKDENhbmNlbE9yZGVycxIiLnNob3Aub3JkZXIudjEuQ2FuY2VsT3JkZXJzUmVxdWVzdBojLnNob3Aub3JkZXIudjEuQ2FuY2VsT3JkZXJzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_shop_common_v1_common]);
 
 /**
  * An order as the customer sees it.
@@ -259,6 +259,18 @@ export type Customer = Message<"shop.order.v1.Customer"> & {
    * @generated from field: google.protobuf.Timestamp created_at = 5;
    */
   createdAt?: Timestamp | undefined;
+
+  /**
+   * Default shipping address; unset when the customer has not given one.
+   *
+   * @generated from field: shop.common.v1.Address address = 6;
+   */
+  address?: Address | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 7;
+   */
+  updatedAt?: Timestamp | undefined;
 };
 
 /**
@@ -639,6 +651,22 @@ export type CreateCustomerRequest = Message<"shop.order.v1.CreateCustomerRequest
    * @generated from field: string phone = 3;
    */
   phone: string;
+
+  /**
+   * Optional default shipping address (validated as an order's shipping_address).
+   *
+   * @generated from field: shop.common.v1.Address address = 4;
+   */
+  address?: Address | undefined;
+
+  /**
+   * Optional id for the new customer (a UUID); empty: the server generates one. The
+   * gateway sets it to the caller's token subject when a customer registers themselves,
+   * so a token can only ever register the account it identifies. ALREADY_EXISTS when taken.
+   *
+   * @generated from field: string customer_id = 5;
+   */
+  customerId: string;
 };
 
 /**
@@ -698,6 +726,282 @@ export type GetCustomerResponse = Message<"shop.order.v1.GetCustomerResponse"> &
  */
 export const GetCustomerResponseSchema: GenMessage<GetCustomerResponse> = /*@__PURE__*/
   messageDesc(file_shop_order_v1_order, 22);
+
+/**
+ * @generated from message shop.order.v1.ListCustomersRequest
+ */
+export type ListCustomersRequest = Message<"shop.order.v1.ListCustomersRequest"> & {
+  /**
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message shop.order.v1.ListCustomersRequest.
+ * Use `create(ListCustomersRequestSchema)` to create a new message.
+ */
+export const ListCustomersRequestSchema: GenMessage<ListCustomersRequest> = /*@__PURE__*/
+  messageDesc(file_shop_order_v1_order, 23);
+
+/**
+ * @generated from message shop.order.v1.ListCustomersResponse
+ */
+export type ListCustomersResponse = Message<"shop.order.v1.ListCustomersResponse"> & {
+  /**
+   * @generated from field: repeated shop.order.v1.Customer customers = 1;
+   */
+  customers: Customer[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message shop.order.v1.ListCustomersResponse.
+ * Use `create(ListCustomersResponseSchema)` to create a new message.
+ */
+export const ListCustomersResponseSchema: GenMessage<ListCustomersResponse> = /*@__PURE__*/
+  messageDesc(file_shop_order_v1_order, 24);
+
+/**
+ * @generated from message shop.order.v1.UpdateCustomerRequest
+ */
+export type UpdateCustomerRequest = Message<"shop.order.v1.UpdateCustomerRequest"> & {
+  /**
+   * @generated from field: string customer_id = 1;
+   */
+  customerId: string;
+
+  /**
+   * Unique across customers (compared case-insensitively).
+   *
+   * @generated from field: optional string email = 2;
+   */
+  email?: string | undefined;
+
+  /**
+   * @generated from field: optional string name = 3;
+   */
+  name?: string | undefined;
+
+  /**
+   * An empty string removes the phone number.
+   *
+   * @generated from field: optional string phone = 4;
+   */
+  phone?: string | undefined;
+
+  /**
+   * Replaces the default shipping address when set.
+   *
+   * @generated from field: shop.common.v1.Address address = 5;
+   */
+  address?: Address | undefined;
+};
+
+/**
+ * Describes the message shop.order.v1.UpdateCustomerRequest.
+ * Use `create(UpdateCustomerRequestSchema)` to create a new message.
+ */
+export const UpdateCustomerRequestSchema: GenMessage<UpdateCustomerRequest> = /*@__PURE__*/
+  messageDesc(file_shop_order_v1_order, 25);
+
+/**
+ * @generated from message shop.order.v1.UpdateCustomerResponse
+ */
+export type UpdateCustomerResponse = Message<"shop.order.v1.UpdateCustomerResponse"> & {
+  /**
+   * @generated from field: shop.order.v1.Customer customer = 1;
+   */
+  customer?: Customer | undefined;
+};
+
+/**
+ * Describes the message shop.order.v1.UpdateCustomerResponse.
+ * Use `create(UpdateCustomerResponseSchema)` to create a new message.
+ */
+export const UpdateCustomerResponseSchema: GenMessage<UpdateCustomerResponse> = /*@__PURE__*/
+  messageDesc(file_shop_order_v1_order, 26);
+
+/**
+ * @generated from message shop.order.v1.UpdateOrderStatusRequest
+ */
+export type UpdateOrderStatusRequest = Message<"shop.order.v1.UpdateOrderStatusRequest"> & {
+  /**
+   * @generated from field: string order_id = 1;
+   */
+  orderId: string;
+
+  /**
+   * SHIPPED, DELIVERED, DELIVERY_FAILED or CANCELLED.
+   *
+   * @generated from field: shop.order.v1.OrderStatus status = 2;
+   */
+  status: OrderStatus;
+
+  /**
+   * Why; recorded in the status history (and as failure_reason for DELIVERY_FAILED and
+   * CANCELLED). Empty: a default naming the manual change.
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message shop.order.v1.UpdateOrderStatusRequest.
+ * Use `create(UpdateOrderStatusRequestSchema)` to create a new message.
+ */
+export const UpdateOrderStatusRequestSchema: GenMessage<UpdateOrderStatusRequest> = /*@__PURE__*/
+  messageDesc(file_shop_order_v1_order, 27);
+
+/**
+ * @generated from message shop.order.v1.UpdateOrderStatusResponse
+ */
+export type UpdateOrderStatusResponse = Message<"shop.order.v1.UpdateOrderStatusResponse"> & {
+  /**
+   * The order after the change, with its history.
+   *
+   * @generated from field: shop.order.v1.Order order = 1;
+   */
+  order?: Order | undefined;
+};
+
+/**
+ * Describes the message shop.order.v1.UpdateOrderStatusResponse.
+ * Use `create(UpdateOrderStatusResponseSchema)` to create a new message.
+ */
+export const UpdateOrderStatusResponseSchema: GenMessage<UpdateOrderStatusResponse> = /*@__PURE__*/
+  messageDesc(file_shop_order_v1_order, 28);
+
+/**
+ * @generated from message shop.order.v1.CancelOrdersRequest
+ */
+export type CancelOrdersRequest = Message<"shop.order.v1.CancelOrdersRequest"> & {
+  /**
+   * 1 to 100 distinct order ids.
+   *
+   * @generated from field: repeated string order_ids = 1;
+   */
+  orderIds: string[];
+
+  /**
+   * Why the orders are cancelled; stored as each order's failure_reason.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+
+  /**
+   * Only this customer's orders are cancelled; another customer's order is a NOT_FOUND
+   * result, as if it did not exist. Empty: any order (admin). The gateway fills it in.
+   *
+   * @generated from field: string customer_id = 3;
+   */
+  customerId: string;
+};
+
+/**
+ * Describes the message shop.order.v1.CancelOrdersRequest.
+ * Use `create(CancelOrdersRequestSchema)` to create a new message.
+ */
+export const CancelOrdersRequestSchema: GenMessage<CancelOrdersRequest> = /*@__PURE__*/
+  messageDesc(file_shop_order_v1_order, 29);
+
+/**
+ * @generated from message shop.order.v1.CancelOrdersResponse
+ */
+export type CancelOrdersResponse = Message<"shop.order.v1.CancelOrdersResponse"> & {
+  /**
+   * Exactly one result per id in CancelOrdersRequest.order_ids, in the same order.
+   *
+   * @generated from field: repeated shop.order.v1.CancelOrdersResult results = 1;
+   */
+  results: CancelOrdersResult[];
+};
+
+/**
+ * Describes the message shop.order.v1.CancelOrdersResponse.
+ * Use `create(CancelOrdersResponseSchema)` to create a new message.
+ */
+export const CancelOrdersResponseSchema: GenMessage<CancelOrdersResponse> = /*@__PURE__*/
+  messageDesc(file_shop_order_v1_order, 30);
+
+/**
+ * Outcome of one order of a CancelOrders call.
+ *
+ * @generated from message shop.order.v1.CancelOrdersResult
+ */
+export type CancelOrdersResult = Message<"shop.order.v1.CancelOrdersResult"> & {
+  /**
+   * The order id this result is about.
+   *
+   * @generated from field: string order_id = 1;
+   */
+  orderId: string;
+
+  /**
+   * @generated from oneof shop.order.v1.CancelOrdersResult.result
+   */
+  result: {
+    /**
+     * The order after cancellation (as CancelOrderResponse.order).
+     *
+     * @generated from field: shop.order.v1.Order order = 2;
+     */
+    value: Order;
+    case: "order";
+  } | {
+    /**
+     * Why this order was not cancelled (the error CancelOrder would have returned).
+     *
+     * @generated from field: shop.order.v1.CancelOrdersError error = 3;
+     */
+    value: CancelOrdersError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message shop.order.v1.CancelOrdersResult.
+ * Use `create(CancelOrdersResultSchema)` to create a new message.
+ */
+export const CancelOrdersResultSchema: GenMessage<CancelOrdersResult> = /*@__PURE__*/
+  messageDesc(file_shop_order_v1_order, 31);
+
+/**
+ * The error CancelOrder would have returned for one order.
+ *
+ * @generated from message shop.order.v1.CancelOrdersError
+ */
+export type CancelOrdersError = Message<"shop.order.v1.CancelOrdersError"> & {
+  /**
+   * gRPC status code number (google.rpc.Code), e.g. 5 NOT_FOUND, 9 FAILED_PRECONDITION.
+   *
+   * @generated from field: int32 code = 1;
+   */
+  code: number;
+
+  /**
+   * @generated from field: string message = 2;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message shop.order.v1.CancelOrdersError.
+ * Use `create(CancelOrdersErrorSchema)` to create a new message.
+ */
+export const CancelOrdersErrorSchema: GenMessage<CancelOrdersError> = /*@__PURE__*/
+  messageDesc(file_shop_order_v1_order, 32);
 
 /**
  * Lifecycle of an order. The happy path is PENDING -> RESERVED -> CONFIRMED -> SHIPPED ->
@@ -896,6 +1200,57 @@ export const OrderService: GenService<{
     methodKind: "unary";
     input: typeof GetCustomerRequestSchema;
     output: typeof GetCustomerResponseSchema;
+  },
+  /**
+   * Lists customers in id order (admin): creation order for the UUIDv7 ids the server
+   * generates; self-registered ids (token subjects) sort where their UUID falls.
+   * Errors: INVALID_ARGUMENT (bad page_token).
+   *
+   * @generated from rpc shop.order.v1.OrderService.ListCustomers
+   */
+  listCustomers: {
+    methodKind: "unary";
+    input: typeof ListCustomersRequestSchema;
+    output: typeof ListCustomersResponseSchema;
+  },
+  /**
+   * Changes a customer's contact data; only the fields that are set change.
+   * Errors: INVALID_ARGUMENT (nothing to update, bad value), NOT_FOUND, ALREADY_EXISTS
+   * (the new email is in use).
+   *
+   * @generated from rpc shop.order.v1.OrderService.UpdateCustomer
+   */
+  updateCustomer: {
+    methodKind: "unary";
+    input: typeof UpdateCustomerRequestSchema;
+    output: typeof UpdateCustomerResponseSchema;
+  },
+  /**
+   * Moves an order to another status by hand (operators), through the same state machine
+   * as the saga's events: only SHIPPED, DELIVERED, DELIVERY_FAILED and CANCELLED can be set,
+   * and only from the statuses the matching event or command would accept. Setting the
+   * status the order already has returns it unchanged.
+   * Errors: INVALID_ARGUMENT (unspecified status, or one only the saga sets), NOT_FOUND,
+   * FAILED_PRECONDITION (the state machine does not allow the transition).
+   *
+   * @generated from rpc shop.order.v1.OrderService.UpdateOrderStatus
+   */
+  updateOrderStatus: {
+    methodKind: "unary";
+    input: typeof UpdateOrderStatusRequestSchema;
+    output: typeof UpdateOrderStatusResponseSchema;
+  },
+  /**
+   * Cancels several orders in one call, each exactly as CancelOrder and independently of
+   * the others. The response has one result per order id, in the same order.
+   * Errors (whole call): INVALID_ARGUMENT (no ids, more than 100, or a duplicate id).
+   *
+   * @generated from rpc shop.order.v1.OrderService.CancelOrders
+   */
+  cancelOrders: {
+    methodKind: "unary";
+    input: typeof CancelOrdersRequestSchema;
+    output: typeof CancelOrdersResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_shop_order_v1_order, 0);

@@ -2,14 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { InventoryService } from "../../gen/shop/inventory/v1/inventory_pb.js";
 import { isServing } from "../../dev/health-check.js";
 import { start } from "../../services/inventory/service.js";
-import { waitFor } from "../../test/harness/index.js";
-import { expectCode } from "../../test/harness/expect-code.js";
-import { createTestRuntime, type TestRuntime } from "../../test/harness/runtime.js";
-import { startTcpProxy, type TcpProxy } from "../../test/harness/tcp-proxy.js";
-import { Code } from "../errors.js";
-import { createClient, type GrpcClient } from "../grpc/index.js";
-import { uuidv7 } from "../ids.js";
-import type { RunningService } from "./index.js";
+import { waitFor } from "../harness/index.js";
+import { expectCode } from "../harness/expect-code.js";
+import { createTestRuntime, type TestRuntime } from "../harness/runtime.js";
+import { startTcpProxy, type TcpProxy } from "../harness/tcp-proxy.js";
+import { Code } from "../../lib/errors.js";
+import { createClient, type GrpcClient } from "../../lib/grpc/index.js";
+import { uuidv7 } from "../../lib/ids.js";
+import type { RunningService } from "../../lib/runtime/index.js";
 
 /**
  * A service whose PostgreSQL goes away: callers hear UNAVAILABLE (not INTERNAL), and its health

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { createLogger } from "../../lib/log.js";
 import { DEV_CUSTOMER } from "../../services/order/seed.js";
-import { createAuthenticator } from "../auth.js";
-import { DEV_CUSTOMER_ID, DEV_JWT_SECRET, readGatewayConfig } from "../config.js";
-import { type RunningGateway, start } from "../server.js";
+import { createAuthenticator } from "../../gateway/auth.js";
+import { DEV_CUSTOMER_ID, DEV_JWT_SECRET, readGatewayConfig } from "../../gateway/config.js";
+import { type RunningGateway, start } from "../../gateway/server.js";
 
 const logger = createLogger("dev-token-test", { level: process.env.TEST_LOG_LEVEL ?? "silent" });
 const DOWN = "127.0.0.1:1";

@@ -1,6 +1,7 @@
 /**
  * Test-only (imported by the order service's *.int.test.ts, never by service code): starts the
- * order service against the REAL inventory service, which plays the environment, in a test
+ * order service against the REAL inventory service (two services, hence here in test/ and not
+ * in services/order: a service never imports another), which plays the environment, in a test
  * runtime of its own (stream namespace, databases), with clients and helpers.
  */
 import { createServer } from "node:net";
@@ -9,12 +10,12 @@ import { type Order, OrderService, OrderStatus } from "../../gen/shop/order/v1/o
 import { createClient, type GrpcClient } from "../../lib/grpc/index.js";
 import { uuidv7 } from "../../lib/ids.js";
 import type { RunningService } from "../../lib/runtime/index.js";
-import { EventLog } from "../../test/harness/event-log.js";
-import { waitFor } from "../../test/harness/index.js";
-import { createTestRuntime, type TestRuntime } from "../../test/harness/runtime.js";
-import { start as startInventory } from "../inventory/service.js";
-import { type RunningOrderService, start } from "./service.js";
-export { expectCode } from "../../test/harness/expect-code.js";
+import { EventLog } from "./event-log.js";
+import { waitFor } from "./index.js";
+import { createTestRuntime, type TestRuntime } from "./runtime.js";
+import { start as startInventory } from "../../services/inventory/service.js";
+import { type RunningOrderService, start } from "../../services/order/service.js";
+export { expectCode } from "./expect-code.js";
 
 export interface OrderTestbed {
   runtime: TestRuntime;

@@ -1,0 +1,5 @@
+import type { ESLint } from "eslint";
+
+/** The house ESLint plugin: `import-boundaries` (see the .mjs). */
+declare const plugin: ESLint.Plugin;
+export default plugin;
