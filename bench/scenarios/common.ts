@@ -115,7 +115,7 @@ export class LoadStats {
     ctx: BenchContext,
     token: string,
     body: unknown,
-    options: { scheduledAt?: number; attempts?: number; idempotencyKey?: string } = {},
+    options: { scheduledAt?: number; attempts?: number; idempotencyKey?: string; onError?: (error: unknown) => void } = {},
   ): Promise<OrderJson | undefined> {
     const headers = options.idempotencyKey ? { "idempotency-key": options.idempotencyKey } : undefined;
     const attempts = options.idempotencyKey ? (options.attempts ?? 1) : 1;
@@ -141,6 +141,7 @@ export class LoadStats {
             continue;
           }
           this.recordError(error);
+          options.onError?.(error);
           return undefined;
         }
       }

@@ -1,3 +1,4 @@
+import { isTransient, retryDelayMs } from "../client.js";
 import { commonChecks } from "../invariants.js";
 import { Progress } from "../progress.js";
 import type { Figures, Target } from "../report.js";
@@ -68,7 +69,14 @@ export async function runSteady(ctx: BenchContext, options: SteadyOptions): Prom
         }
         const lines = pick(productIds, 1 + Math.floor(Math.random() * 3)).map((product_id) => ({ product_id, quantity: 1 + Math.floor(Math.random() * 3) }));
         const body = { customer_id: customer.id, items: lines, shipping_address: SHIPPING_ADDRESS, payment_method: { token: "tok_visa" } };
-        await stats.place(ctx, customer.token, body, { scheduledAt: intervalMs > 0 ? next : undefined });
+        // A closed-loop customer that was shed waits as long as the answer asked (Retry-After),
+        // as a real client does; in the open loop the schedule goes on and a shed order is lost.
+        let backOffMs = 0;
+        await stats.place(ctx, customer.token, body, {
+          scheduledAt: intervalMs > 0 ? next : undefined,
+          onError: (error) => (backOffMs = isTransient(error) ? retryDelayMs(error, 1) : 0),
+        });
+        if (intervalMs === 0 && backOffMs > 0) await new Promise((resolve) => setTimeout(resolve, backOffMs));
         next += intervalMs;
       }
     }),
@@ -83,14 +91,29 @@ export async function runSteady(ctx: BenchContext, options: SteadyOptions): Prom
   const saga = sagaTimings(snapshot.orders);
   const figures: Figures = scenarioFigures(stats, loadSeconds, snapshot, saga, settleWaitSeconds, resources);
   const createLatencyMs = figures.createLatencyMs;
+  const cpuPerSaga = figures.resources ? figures.resources.cpuMs.total / Math.max(1, saga.settled) : undefined;
   const targets: Target[] = [
-    { name: "completed sagas/s >= 300", met: saga.confirmedPerSecond >= 300, detail: `${saga.confirmedPerSecond.toFixed(1)}/s confirmed` },
+    { name: "confirmed sagas/s >= 200", met: saga.confirmedPerSecond >= 200, detail: `${saga.confirmedPerSecond.toFixed(1)}/s confirmed` },
     {
-      name: "create-order p99 <= 50 ms",
-      met: createLatencyMs.count > 0 && createLatencyMs.p99 <= 50,
-      detail: `${createLatencyMs.p99} ms at ${options.concurrency} concurrent customers${options.rate > 0 ? `, ${options.rate} orders/s offered` : ", closed loop"}`,
+      name: "CPU per saga <= 10 ms (all processes)",
+      met: cpuPerSaga !== undefined && cpuPerSaga <= 10,
+      detail: cpuPerSaga === undefined ? "not measured (external gateway)" : `${cpuPerSaga.toFixed(1)} ms`,
     },
   ];
+  if (options.rate > 0) {
+    targets.push(
+      {
+        name: "create-order p99 <= 50 ms",
+        met: createLatencyMs.count > 0 && createLatencyMs.p99 <= 50,
+        detail: `${createLatencyMs.p99} ms at ${options.rate} orders/s offered`,
+      },
+      {
+        name: "create->CONFIRMED p95 <= 300 ms",
+        met: figures.sagaLatencyMs.count > 0 && figures.sagaLatencyMs.p95 <= 300,
+        detail: `${figures.sagaLatencyMs.p95} ms at ${options.rate} orders/s offered`,
+      },
+    );
+  }
   return {
     figures,
     invariants: commonChecks(snapshot),

@@ -41,6 +41,7 @@ export const faultRoutes: Route[] = [
     path: "/api/v1/admin/faults",
     access: "admin",
     summary: "Fault flags in force: simulated provider faults and paused consumers",
+    response: ListFaultsResponseSchema,
     async handle(ctx) {
       noQuery(ctx);
       return { json: encodeMessage(ListFaultsResponseSchema, await admin(ctx).list()) };
@@ -51,9 +52,12 @@ export const faultRoutes: Route[] = [
     path: "/api/v1/admin/faults/providers/:provider",
     access: "admin",
     summary: "Make a simulated provider (payment, email, sms) fail at failure_rate (0-1) and add latency_ms",
+    request: SetProviderFaultRequestSchema,
+    response: ProviderFaultSchema,
     async handle(ctx) {
-      const provider = providerParam(ctx);
+      // The body first: a request that is wrong in several ways is told about its own fields.
       const request = ctx.input(SetProviderFaultRequestSchema);
+      const provider = providerParam(ctx);
       if (request.provider !== Provider.UNSPECIFIED && request.provider !== provider) throw invalid("provider", "does not match the provider in the path");
       const fault = await admin(ctx).setProvider({ provider, failureRate: request.failureRate, latencyMs: request.latencyMs });
       return { json: encodeMessage(ProviderFaultSchema, fault) };
@@ -64,6 +68,8 @@ export const faultRoutes: Route[] = [
     path: "/api/v1/admin/faults/providers/:provider",
     access: "admin",
     summary: "Back to the provider's configured behaviour",
+    noBody: true,
+    successStatus: 204,
     async handle(ctx) {
       noQuery(ctx);
       await admin(ctx).clearProvider(providerParam(ctx));
@@ -75,6 +81,8 @@ export const faultRoutes: Route[] = [
     path: "/api/v1/admin/faults/consumers/:consumer/pause",
     access: "admin",
     summary: "Stop a durable consumer (e.g. payment-charge) from pulling events until resumed",
+    noBody: true,
+    response: ConsumerPauseSchema,
     async handle(ctx) {
       noQuery(ctx);
       return { json: encodeMessage(ConsumerPauseSchema, await admin(ctx).pause(ctx.params.consumer)) };
@@ -85,6 +93,8 @@ export const faultRoutes: Route[] = [
     path: "/api/v1/admin/faults/consumers/:consumer/resume",
     access: "admin",
     summary: "Let a paused consumer pull again",
+    noBody: true,
+    successStatus: 204,
     async handle(ctx) {
       noQuery(ctx);
       await admin(ctx).resume(ctx.params.consumer);
@@ -96,6 +106,8 @@ export const faultRoutes: Route[] = [
     path: "/api/v1/admin/faults",
     access: "admin",
     summary: "Clear every fault flag",
+    noBody: true,
+    successStatus: 204,
     async handle(ctx) {
       noQuery(ctx);
       await admin(ctx).reset();

@@ -11,7 +11,7 @@ import {
 } from "@nats-io/jetstream";
 import { performance } from "node:perf_hooks";
 import { errors, nanos } from "@nats-io/transport-node";
-import { context, ROOT_CONTEXT, type SpanContext, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { type Database, type EntityManager, sql } from "../db/index.js";
 import { isUuid } from "../ids.js";
 import type { Logger } from "../log.js";
@@ -216,7 +216,7 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
  * Starts a consumer of several event types (every event on the stream, filtered here) whose
  * handler applies each batch at once, set based: one transaction, one dedup insert and one
  * handler call per batch, with the same retries, DLQ and fall-back to single events as
- * `startConsumer`. The batch runs in one CONSUMER span linked to each event's trace.
+ * `startConsumer`. Each event gets a CONSUMER span in its publisher's trace, covering the batch.
  */
 export function startBatchConsumer(options: BatchConsumerOptions): Promise<EventConsumer> {
   const { consumer, names, handler } = options;
@@ -229,32 +229,44 @@ export function startBatchConsumer(options: BatchConsumerOptions): Promise<Event
       const schema = byType.get(eventType);
       return schema && { schema, message: decode(schema, data, eventType) };
     },
-    apply(fresh, em) {
-      const links = fresh.map((d) => ({ context: trace.getSpanContext(extractHeaders((key) => d.headers[key], ROOT_CONTEXT)) })).filter(
-        (link): link is { context: SpanContext } => link.context !== undefined,
-      );
-      const attributes = {
-        "messaging.system": "nats",
-        "messaging.operation.type": "process",
-        "messaging.operation.name": "process",
-        "messaging.destination.name": `${names.subjectRoot}.>`,
-        "messaging.consumer.group.name": consumer,
-        "messaging.batch.message_count": fresh.length,
-      };
-      return tracer.startActiveSpan(`process ${names.subjectRoot}.>`, { kind: SpanKind.CONSUMER, attributes, links }, ROOT_CONTEXT, async (span) => {
-        try {
-          await handler(
-            fresh.map((d) => ({ schema: d.event!.schema, message: d.event!.message, eventId: d.eventId!, subject: d.msg.subject, headers: d.headers })),
-            em,
-          );
-        } catch (error) {
+    async apply(fresh, em) {
+      // One CONSUMER span per event, in the trace of the event's publisher, all covering the
+      // batch's one handler call: every order's trace shows this service's part in it.
+      const spans = fresh.map((d) => {
+        const parent = extractHeaders((key) => d.headers[key], ROOT_CONTEXT);
+        const span = tracer.startSpan(
+          `process ${d.msg.subject}`,
+          {
+            kind: SpanKind.CONSUMER,
+            attributes: {
+              "messaging.system": "nats",
+              "messaging.operation.type": "process",
+              "messaging.operation.name": "process",
+              "messaging.destination.name": d.msg.subject,
+              "messaging.consumer.group.name": consumer,
+              "messaging.message.id": d.eventId ?? "",
+              "messaging.batch.message_count": fresh.length,
+            },
+          },
+          parent,
+        );
+        if (d.headers[CORRELATION_HEADER]) span.setAttribute(ORDER_ID_ATTRIBUTE, d.headers[CORRELATION_HEADER]);
+        return span;
+      });
+      try {
+        await handler(
+          fresh.map((d) => ({ schema: d.event!.schema, message: d.event!.message, eventId: d.eventId!, subject: d.msg.subject, headers: d.headers })),
+          em,
+        );
+      } catch (error) {
+        for (const span of spans) {
           span.recordException(error as Error);
           span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(error) });
-          throw error;
-        } finally {
-          span.end();
         }
-      });
+        throw error;
+      } finally {
+        for (const span of spans) span.end();
+      }
     },
   });
 }

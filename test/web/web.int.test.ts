@@ -305,7 +305,8 @@ describe("web app in Chromium", () => {
     await page.getByRole("cell", { name: "PO-web-test" }).waitFor();
     await screenshot(page, "09-admin-product");
 
-    // An event nobody can decode: the order service's consumer dead-letters it.
+    // An event nobody can decode: the order service's consumer dead-letters it (analytics, which
+    // takes every event, does too; this test follows the order service's copy).
     const eventId = uuidv7();
     const h = natsHeaders();
     h.set(EVENT_ID_HEADER, eventId);
@@ -313,7 +314,9 @@ describe("web app in Chromium", () => {
     await bus.js.publish(eventSubject(bus.names, PaymentRefundedSchema), new Uint8Array([0xff, 0xff, 0xff, 0xff]), { msgID: eventId, headers: h });
     const deadLetter = async () => {
       const list = await call("GET", "/api/v1/admin/dlq?limit=500", { token: adminToken });
-      return (list.json as { entries: { seq: number; event_id: string }[] }).entries.filter((e) => e.event_id === eventId);
+      return (list.json as { entries: { seq: number; event_id: string; consumer: string }[] }).entries.filter(
+        (e) => e.event_id === eventId && e.consumer === "order-payment-refunded",
+      );
     };
     const [first] = await waitFor(async () => (await deadLetter()).length > 0 && deadLetter(), { timeoutMs: 30_000, message: "the dead letter" });
 
