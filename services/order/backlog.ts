@@ -6,7 +6,7 @@ import { startPeriodic, type Worker } from "../../lib/runtime/index.js";
 import { shouldShed } from "./domain/backlog.js";
 
 export interface BacklogOptions {
-  /** Shed while the oldest unsettled order is older than this (SAGA_BACKLOG_MAX_AGE_MS). */
+  /** Shed while an order placed now would wait longer than this for its saga (SAGA_BACKLOG_MAX_AGE_MS). */
   maxAgeMs: number;
   /** ...and at least this many orders are unsettled (SAGA_BACKLOG_MIN_ORDERS). */
   minOrders: number;
@@ -21,14 +21,19 @@ function uuidv7Time(id: string): number {
 
 /**
  * Keeps CreateOrder from accepting work the saga cannot finish soon. Every `sampleMs` it counts
- * the unsettled (PENDING or RESERVED) orders and dates the oldest by its UUIDv7 id, one index
- * scan on orders_status_idx; `admit()` then answers RESOURCE_EXHAUSTED with a retry delay while
- * the backlog is over its bounds, so a client backs off instead of queueing behind minutes of
- * sagas. The figure is per database, so every replica sheds alike.
+ * the unsettled (PENDING or RESERVED) orders, dates the oldest by its UUIDv7 id (one scan of
+ * orders_status_idx) and measures how fast that front moves; `admit()` answers
+ * RESOURCE_EXHAUSTED with a retry delay while an order placed now would wait longer than the
+ * bound (domain/backlog.ts), so a client backs off instead of queueing behind minutes of sagas.
+ * The figures are per database, so every replica sheds alike.
  */
 export class SagaBacklog {
   private unsettled = 0;
+  private oldestId: string | undefined;
   private oldestCreatedAt: number | undefined;
+  private sampledAt = 0;
+  /** Smoothed orders per second by which the oldest unsettled order moved on. */
+  private drainPerSecond = 0;
 
   constructor(
     private readonly orm: Database,
@@ -42,22 +47,37 @@ export class SagaBacklog {
   }
 
   async sample(): Promise<void> {
+    const em = this.orm.em.fork();
     const [row] = await sql<{ unsettled: string; oldest: string | null }>(
-      this.orm.em.fork(),
+      em,
       "SELECT count(*) AS unsettled, min(id::text) AS oldest FROM orders WHERE status IN ('PENDING', 'RESERVED')",
     );
+    const now = Date.now();
+    const oldest = row?.oldest ?? undefined;
+    // The backlog drains at the rate its front moves: orders created between the previous oldest
+    // and the current one have settled since (a primary-key range, a few hundred rows at most).
+    if (this.oldestId && oldest && oldest > this.oldestId && now > this.sampledAt) {
+      const [moved] = await sql<{ n: string }>(em, "SELECT count(*) AS n FROM orders WHERE id >= ?::uuid AND id < ?::uuid", [this.oldestId, oldest]);
+      const rate = (Number(moved?.n ?? 0) * 1000) / (now - this.sampledAt);
+      this.drainPerSecond = this.drainPerSecond === 0 ? rate : 0.7 * this.drainPerSecond + 0.3 * rate;
+    }
     const shedding = this.verdict().shed;
     this.unsettled = Number(row?.unsettled ?? 0);
-    this.oldestCreatedAt = row?.oldest ? uuidv7Time(row.oldest) : undefined;
-    const now = this.verdict();
-    if (now.shed !== shedding) {
-      this.logger.warn({ unsettled: this.unsettled, oldest_age_ms: now.oldestAgeMs }, now.shed ? "saga backlog over its bounds: shedding new orders" : "saga backlog back within its bounds");
+    this.oldestId = oldest;
+    this.oldestCreatedAt = oldest ? uuidv7Time(oldest) : undefined;
+    this.sampledAt = now;
+    const verdict = this.verdict();
+    if (verdict.shed !== shedding) {
+      this.logger.warn(
+        { unsettled: this.unsettled, oldest_age_ms: verdict.oldestAgeMs, drain_per_s: Math.round(this.drainPerSecond) },
+        verdict.shed ? "saga backlog over its bounds: shedding new orders" : "saga backlog back within its bounds",
+      );
     }
   }
 
   private verdict() {
     const oldestAgeMs = this.oldestCreatedAt === undefined ? 0 : Date.now() - this.oldestCreatedAt;
-    return { oldestAgeMs, ...shouldShed({ unsettled: this.unsettled, oldestAgeMs }, this.options) };
+    return { oldestAgeMs, ...shouldShed({ unsettled: this.unsettled, oldestAgeMs, drainPerSecond: this.drainPerSecond }, this.options) };
   }
 
   /** Throws RESOURCE_EXHAUSTED, saying when to retry, while shedding. */

@@ -1,7 +1,9 @@
-/** The saga backlog as measured: unsettled orders and the age of the oldest. */
+/** The saga backlog as measured: unsettled orders, the age of the oldest, and how fast it drains. */
 export interface Backlog {
   unsettled: number;
   oldestAgeMs: number;
+  /** Orders per second that stopped being the oldest unsettled ones lately (0: not known yet). */
+  drainPerSecond: number;
 }
 
 export interface BacklogBounds {
@@ -10,12 +12,24 @@ export interface BacklogBounds {
 }
 
 /**
- * Whether CreateOrder sheds. Both bounds must be passed: a few orders stuck for long (a slow
- * payment retry) do not stop the shop, and many young ones are just a busy shop. The retry delay
- * grows with how far the oldest order is past the bound, between 1 and 30 s.
+ * How long an order placed now would wait behind the backlog: the unsettled orders at the rate
+ * the backlog drains, and never less than the oldest has already waited.
+ */
+export function expectedWaitMs(backlog: Backlog): number {
+  const draining = backlog.drainPerSecond > 0 ? (backlog.unsettled / backlog.drainPerSecond) * 1000 : 0;
+  return Math.max(draining, backlog.oldestAgeMs);
+}
+
+/**
+ * Whether CreateOrder sheds: when an order placed now would wait longer than the bound. The age
+ * of the oldest order alone reacts too late (when it passes the bound, twice the work may be
+ * queued behind it), so the wait is predicted from the drain rate. A few orders stuck for long (a
+ * slow payment retry) do not stop the shop: fewer than `minOrders` never shed. The retry delay
+ * grows with how far the wait is past the bound, between 1 and 30 s.
  */
 export function shouldShed(backlog: Backlog, bounds: BacklogBounds): { shed: boolean; retryAfterSeconds: number } {
-  const shed = backlog.unsettled >= bounds.minOrders && backlog.oldestAgeMs > bounds.maxAgeMs;
-  const over = Math.max(0, backlog.oldestAgeMs - bounds.maxAgeMs);
+  const wait = expectedWaitMs(backlog);
+  const shed = backlog.unsettled >= bounds.minOrders && wait > bounds.maxAgeMs;
+  const over = Math.max(0, wait - bounds.maxAgeMs);
   return { shed, retryAfterSeconds: Math.min(30, Math.max(1, Math.ceil(over / 1000))) };
 }
