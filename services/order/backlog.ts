@@ -22,17 +22,18 @@ function uuidv7Time(id: string): number {
 /**
  * Keeps CreateOrder from accepting work the saga cannot finish soon. Every `sampleMs` it counts
  * the unsettled (PENDING or RESERVED) orders, dates the oldest by its UUIDv7 id (one scan of
- * orders_status_idx) and measures how fast that front moves; `admit()` answers
+ * orders_status_idx) and measures how fast orders leave those statuses; `admit()` answers
  * RESOURCE_EXHAUSTED with a retry delay while an order placed now would wait longer than the
  * bound (domain/backlog.ts), so a client backs off instead of queueing behind minutes of sagas.
  * The figures are per database, so every replica sheds alike.
  */
 export class SagaBacklog {
   private unsettled = 0;
-  private oldestId: string | undefined;
   private oldestCreatedAt: number | undefined;
   private sampledAt = 0;
-  /** Smoothed orders per second by which the oldest unsettled order moved on. */
+  /** The last order_status_history row counted; undefined before the first sample. */
+  private lastHistoryId: string | undefined;
+  /** Smoothed orders per second that left PENDING / RESERVED. */
   private drainPerSecond = 0;
 
   constructor(
@@ -52,18 +53,27 @@ export class SagaBacklog {
       em,
       "SELECT count(*) AS unsettled, min(id::text) AS oldest FROM orders WHERE status IN ('PENDING', 'RESERVED')",
     );
+    // The drain rate: transitions out of PENDING / RESERVED since the last sample, read from the
+    // history's primary key onwards (the rows of one interval, whichever replica wrote them).
+    const [moved] = await sql<{ settled: string; last: string | null }>(
+      em,
+      `SELECT count(*) FILTER (WHERE from_status IN ('PENDING', 'RESERVED') AND to_status NOT IN ('PENDING', 'RESERVED')) AS settled,
+              max(id)::text AS last
+       FROM order_status_history WHERE id > ?::bigint`,
+      [this.lastHistoryId ?? "9223372036854775806"],
+    );
     const now = Date.now();
-    const oldest = row?.oldest ?? undefined;
-    // The backlog drains at the rate its front moves: orders created between the previous oldest
-    // and the current one have settled since (a primary-key range, a few hundred rows at most).
-    if (this.oldestId && oldest && oldest > this.oldestId && now > this.sampledAt) {
-      const [moved] = await sql<{ n: string }>(em, "SELECT count(*) AS n FROM orders WHERE id >= ?::uuid AND id < ?::uuid", [this.oldestId, oldest]);
-      const rate = (Number(moved?.n ?? 0) * 1000) / (now - this.sampledAt);
-      this.drainPerSecond = this.drainPerSecond === 0 ? rate : 0.7 * this.drainPerSecond + 0.3 * rate;
+    if (this.lastHistoryId === undefined) {
+      const [top] = await sql<{ last: string | null }>(em, "SELECT max(id)::text AS last FROM order_status_history");
+      this.lastHistoryId = top?.last ?? "0";
+    } else if (now > this.sampledAt) {
+      const rate = (Number(moved?.settled ?? 0) * 1000) / (now - this.sampledAt);
+      this.drainPerSecond = 0.7 * this.drainPerSecond + 0.3 * rate;
+      if (moved?.last) this.lastHistoryId = moved.last;
     }
+    const oldest = row?.oldest ?? undefined;
     const shedding = this.verdict().shed;
     this.unsettled = Number(row?.unsettled ?? 0);
-    this.oldestId = oldest;
     this.oldestCreatedAt = oldest ? uuidv7Time(oldest) : undefined;
     this.sampledAt = now;
     const verdict = this.verdict();

@@ -2,7 +2,7 @@
 export interface Backlog {
   unsettled: number;
   oldestAgeMs: number;
-  /** Orders per second that stopped being the oldest unsettled ones lately (0: not known yet). */
+  /** Orders per second that left PENDING / RESERVED lately (0: not known yet). */
   drainPerSecond: number;
 }
 
