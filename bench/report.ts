@@ -95,6 +95,7 @@ export function summaryRows(result: ScenarioResult): [string, string][] {
       ["flash: rejected", String(f.flash.rejected)],
       ["flash: no clear answer", String(f.flash.unclear)],
       ["flash: sold / oversold units", `${f.flash.sold} / ${f.flash.oversold}`],
+      ["flash: time to sell out", `${fmt(f.sagaWindowSeconds)} s from the first order to the last confirmation`],
     );
   }
   return rows;
