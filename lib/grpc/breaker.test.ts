@@ -32,16 +32,6 @@ describe("Breaker", () => {
     b.shutdown();
   });
 
-  it("says when an open circuit will try again, so clients wait for it instead of spending retries", async () => {
-    const b = new Breaker("inventory", { volumeThreshold: 4, resetTimeoutMs: 20_000 });
-    await openIt(b);
-    const refused = (await throughBreaker(b, up).catch((e: unknown) => e)) as ServiceError;
-    // 20 s with +-10 % jitter, in whole seconds.
-    expect(refused.retryAfterSeconds).toBeGreaterThanOrEqual(17);
-    expect(refused.retryAfterSeconds).toBeLessThanOrEqual(22);
-    b.shutdown();
-  });
-
   it("lets a bounded number of trial calls through while half-open, and one failed trial does not reopen it", async () => {
     const { b } = breaker({ halfOpenProbes: 2 });
     await openIt(b);

@@ -89,11 +89,7 @@ function empty(): BreakerStats {
 
 /** A refusal by the breaker itself; `throughBreaker` turns it into UNAVAILABLE. */
 class BreakerRefusal extends Error {
-  constructor(
-    readonly code: "EOPENBREAKER" | "ESHUTDOWN",
-    /** When the circuit lets calls through again (epoch ms), for a refusal of an open circuit. */
-    readonly until?: number,
-  ) {
+  constructor(readonly code: "EOPENBREAKER" | "ESHUTDOWN") {
     super(code === "EOPENBREAKER" ? "Breaker is open" : "Breaker is shut down");
   }
 }
@@ -117,8 +113,6 @@ export class Breaker extends EventEmitter {
   #probesInFlight = 0;
   #probeFailures = 0;
   #timer?: NodeJS.Timeout;
-  /** When an open circuit turns half-open (epoch ms). */
-  #halfOpenAt = 0;
 
   constructor(
     name: string,
@@ -181,7 +175,7 @@ export class Breaker extends EventEmitter {
 
   #refuse(code: "EOPENBREAKER" | "ESHUTDOWN"): BreakerRefusal {
     this.#window.add("rejects");
-    return new BreakerRefusal(code, code === "EOPENBREAKER" ? this.#halfOpenAt : undefined);
+    return new BreakerRefusal(code);
   }
 
   #record(ok: boolean, probe: boolean): void {
@@ -203,7 +197,6 @@ export class Breaker extends EventEmitter {
     this.#probeFailures = 0;
     clearTimeout(this.#timer);
     const jittered = this.#resetMs * (0.9 + Math.random() * 0.2);
-    this.#halfOpenAt = Date.now() + jittered;
     this.#timer = setTimeout(() => this.#halfOpen(), jittered);
     this.#timer.unref();
     this.emit("open");
@@ -254,9 +247,8 @@ export class CircuitOpenError extends ServiceError {
   constructor(
     readonly upstream: string,
     message: string,
-    retryAfterSeconds?: number,
   ) {
-    super(Code.UNAVAILABLE, message, undefined, retryAfterSeconds);
+    super(Code.UNAVAILABLE, message);
     this.name = "CircuitOpenError";
   }
 }
@@ -270,12 +262,9 @@ export async function throughBreaker<T>(breaker: Breaker, thunk: () => Promise<T
     return await breaker.fire(thunk);
   } catch (err) {
     if (err instanceof BreakerRefusal) {
-      // An open circuit says when it will try again, so clients do not spend their retries on it.
-      const retryAfter = err.until ? Math.max(1, Math.ceil((err.until - Date.now()) / 1000)) : undefined;
       throw new CircuitOpenError(
         breaker.name,
         err.code === "EOPENBREAKER" ? `${breaker.name} unavailable (circuit open)` : `${breaker.name} client is closed`,
-        retryAfter,
       );
     }
     throw err;
