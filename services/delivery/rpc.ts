@@ -15,8 +15,6 @@ import { optionalText, requireAddress } from "./validate.js";
 
 export interface DeliveryRpcOptions {
   orm: MikroORM;
-  /** Wakes the outbox relay after a commit that wrote events. */
-  onCommit?: () => void;
 }
 
 function statusName(value: DeliveryStatus, field: string): Status {
@@ -46,16 +44,14 @@ export function toDeliveryMessage(delivery: DeliveryRow, logs: DeliveryLogRow[])
 }
 
 /** gRPC handlers of DeliveryService: validation and mapping around delivery-store. */
-export function deliveryRpc({ orm, onCommit }: DeliveryRpcOptions): ServiceImplementation<typeof DeliveryService> {
+export function deliveryRpc({ orm }: DeliveryRpcOptions): ServiceImplementation<typeof DeliveryService> {
   async function withLogs(em: EntityManager, delivery: DeliveryRow) {
     const logs = await store.logsOf(em, [delivery.id]);
     return toDeliveryMessage(delivery, logs.get(delivery.id) ?? []);
   }
 
   async function inTransaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    const result = await orm.em.fork().transactional(work);
-    onCommit?.();
-    return result;
+    return orm.em.fork().transactional(work);
   }
 
   return {

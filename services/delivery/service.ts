@@ -1,5 +1,4 @@
 import { DeliveryService } from "../../gen/shop/delivery/v1/delivery_pb.js";
-import { kickRelays } from "../../lib/events/index.js";
 import { readRuntimeConfig, type RunningService, type RuntimeConfig, type StartOptions, serve, startService } from "../../lib/runtime/index.js";
 import { deliveryConsumers } from "./consumers.js";
 import { entities } from "./entities.js";
@@ -25,7 +24,7 @@ export function start(config: DeliveryConfig, options?: StartOptions): Promise<R
       name: "delivery",
       entities,
       migrations,
-      rpc: ({ orm }) => [serve(DeliveryService, deliveryRpc({ orm, onCommit: () => kickRelays(orm) }))],
+      rpc: ({ orm }) => [serve(DeliveryService, deliveryRpc({ orm }))],
       consumers: () => deliveryConsumers(),
     },
     config,

@@ -1,4 +1,3 @@
-import { kickRelays } from "../../lib/events/index.js";
 import { type ServiceDeps, startPeriodic, type Worker } from "../../lib/runtime/index.js";
 import { inLinkedTrace } from "../../lib/telemetry/index.js";
 import { publishReleased } from "./events.js";
@@ -30,7 +29,6 @@ export function startReservationSweeper({ orm, logger }: ServiceDeps, options: {
     async () => {
       for (let expired = await sweepBatch(); expired > 0; expired = await sweepBatch()) {
         logger.info({ expired }, "expired reservations released");
-        kickRelays(orm);
       }
     },
     logger,

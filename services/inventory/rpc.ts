@@ -28,8 +28,6 @@ type ProductEntity = ProductRow;
 export interface InventoryRpcOptions {
   orm: MikroORM;
   reservationTtlMs: number;
-  /** Wakes the outbox relay after a commit that wrote events. */
-  onCommit?: () => void;
 }
 
 const PRODUCT_STATUS = { ACTIVE: ProductStatus.ACTIVE, INACTIVE: ProductStatus.INACTIVE, DISCONTINUED: ProductStatus.DISCONTINUED } as const;
@@ -86,7 +84,7 @@ function toReservationMessage(reservation: store.ReservationRow) {
 }
 
 /** gRPC handlers of InventoryService: validation and mapping around stock-store. */
-export function inventoryRpc({ orm, reservationTtlMs, onCommit }: InventoryRpcOptions): ServiceImplementation<typeof InventoryService> {
+export function inventoryRpc({ orm, reservationTtlMs }: InventoryRpcOptions): ServiceImplementation<typeof InventoryService> {
   async function findProduct(productId: string): Promise<ProductEntity> {
     const product = await orm.em.fork().findOne(Product, { id: productId });
     if (!product) throw notFound("product", productId);
@@ -94,9 +92,7 @@ export function inventoryRpc({ orm, reservationTtlMs, onCommit }: InventoryRpcOp
   }
 
   async function inTransaction<T>(work: Parameters<typeof orm.em.transactional<T>>[0]): Promise<T> {
-    const result = await orm.em.fork().transactional(work);
-    onCommit?.();
-    return result;
+    return orm.em.fork().transactional(work);
   }
 
   return {

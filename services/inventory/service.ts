@@ -1,6 +1,5 @@
 import { InventoryService } from "../../gen/shop/inventory/v1/inventory_pb.js";
 import { int, readConfig } from "../../lib/config.js";
-import { kickRelays } from "../../lib/events/index.js";
 import { readRuntimeConfig, type RunningService, type RuntimeConfig, type StartOptions, serve, startService } from "../../lib/runtime/index.js";
 import { inventoryConsumers } from "./consumers.js";
 import { entities } from "./entities.js";
@@ -42,7 +41,7 @@ export function start(config: InventoryConfig, options?: StartOptions): Promise<
       entities,
       migrations,
       rpc: ({ orm }) => [
-        serve(InventoryService, inventoryRpc({ orm, reservationTtlMs: config.reservationTtlMs, onCommit: () => kickRelays(orm) })),
+        serve(InventoryService, inventoryRpc({ orm, reservationTtlMs: config.reservationTtlMs })),
       ],
       consumers: () => inventoryConsumers({ reservationTtlMs: config.reservationTtlMs }),
       workers: (deps) => [startReservationSweeper(deps, { intervalMs: config.sweepIntervalMs })],

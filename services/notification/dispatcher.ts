@@ -1,7 +1,6 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { SpanKind } from "@opentelemetry/api";
 import { Code, ServiceError } from "../../lib/errors.js";
-import { kickRelays } from "../../lib/events/index.js";
 import { Sleeper } from "../../lib/events/index.js";
 import { type Breaker, type BreakerOptions, createBreaker } from "../../lib/grpc/index.js";
 import type { ServiceDeps, Worker } from "../../lib/runtime/index.js";
@@ -126,13 +125,11 @@ export function createDispatcher({ orm, logger: parent }: ServiceDeps, options: 
   async function attemptAndRecord(claimed: store.ClaimedNotification): Promise<AttemptOutcome> {
     const log = logger.child({ notification_id: claimed.id, order_id: claimed.orderId ?? undefined, channel: claimed.channel, attempt: claimed.attempts });
     const result = await attempt(claimed);
-    let published = false;
     const outcome = await orm.em.fork().transactional(async (em): Promise<AttemptOutcome> => {
       switch (result.kind) {
         case "sent":
           if (!(await store.markSent(em, claimed, result.providerMessageId))) return "lost";
           await publishSent(em, claimed);
-          published = true;
           return "sent";
         case "refused":
           return (await store.release(em, claimed, result.reason, options.retryBaseMs)) ? "released" : "lost";
@@ -141,12 +138,10 @@ export function createDispatcher({ orm, logger: parent }: ServiceDeps, options: 
           if (decision.kind === "retry") return (await store.scheduleRetry(em, claimed, result.error, decision.delayMs)) ? "retry" : "lost";
           if (!(await store.markFailed(em, claimed, result.error))) return "lost";
           await publishFailed(em, claimed, result.error);
-          published = true;
           return "failed";
         }
       }
     });
-    if (published) kickRelays(orm);
     switch (outcome) {
       case "sent":
         log.info("notification sent");

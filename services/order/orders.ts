@@ -101,6 +101,7 @@ export async function placeOrder(deps: OrderDeps, request: CreateOrderRequest, c
       throw new Error(`idempotency key of customer ${command.customerId} is taken but has no order`);
     }
     countCreated(em); // the statement has committed: counted at once
+    // One statement outside a transaction: enqueue's wake-up at commit does not apply here.
     kickRelays(deps.orm);
     call.logger?.info({ order_id: orderId, total_minor: priced.totalMinor.toString(), lines: priced.lines.length }, "order placed");
     return placed;
@@ -145,18 +146,16 @@ export async function setOrderStatus(deps: OrderDeps, orderId: string, to: Order
 
 /** Applies a command under the order's row lock; a refusal is FAILED_PRECONDITION. */
 async function changeStatus(deps: OrderDeps, orderId: string, input: OrderInput, customerId?: string): Promise<store.OrderView> {
-  const changed = await deps.orm.em.fork().transactional(async (em) => {
+  await deps.orm.em.fork().transactional(async (em) => {
     const order = await store.lockOrder(em, orderId);
     if (!order || (customerId !== undefined && order.customerId !== customerId)) throw notFound("order", orderId);
     const outcome = decide(order.status, input);
     if (outcome.kind === "refused") throw failedPrecondition(outcome.why);
-    if (outcome.kind === "ignored") return false;
+    if (outcome.kind === "ignored") return;
     const after = await store.applyTransition(em, order, { from: outcome.from, to: outcome.to, reason: outcome.reason, eventId: null });
     await publishTransition(em, outcome.from, after, outcome.reason);
     countTransition(em, after);
-    return true;
   });
-  if (changed) kickRelays(deps.orm);
   return requireOrder(deps.orm.em.fork(), orderId);
 }
 

@@ -17,8 +17,6 @@ export interface PaymentRpcOptions {
   orm: MikroORM;
   /** The provider behind its breaker and deadline. */
   provider: PaymentProvider;
-  /** Wakes the outbox relay after a commit that wrote events. */
-  onCommit?: () => void;
 }
 
 const STATUS: Record<PaymentRow["status"], PaymentStatus> = {
@@ -71,7 +69,7 @@ function requirePositiveMoney(field: string, value: Money | undefined): { curren
 }
 
 /** gRPC handlers of PaymentService: validation and mapping around payment-store. */
-export function paymentRpc({ orm, provider, onCommit }: PaymentRpcOptions): ServiceImplementation<typeof PaymentService> {
+export function paymentRpc({ orm, provider }: PaymentRpcOptions): ServiceImplementation<typeof PaymentService> {
   async function withRefunds(em: EntityManager, payments: PaymentRow[]) {
     const refunds = await store.refundsOf(
       em,
@@ -155,7 +153,6 @@ export function paymentRpc({ orm, provider, onCommit }: PaymentRpcOptions): Serv
         await publishRefunded(tx, result.payment, result.refund);
         return result;
       });
-      onCommit?.();
       const [payment] = await withRefunds(em, [outcome.payment]);
       return { payment, refund: toRefundMessage(outcome.refund, outcome.payment.currency) };
     },

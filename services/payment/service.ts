@@ -1,6 +1,5 @@
 import { PaymentService } from "../../gen/shop/payment/v1/payment_pb.js";
 import { decimal, int, readConfig } from "../../lib/config.js";
-import { kickRelays } from "../../lib/events/index.js";
 import { type BreakerOptions, createBreaker } from "../../lib/grpc/index.js";
 import { createLogger } from "../../lib/log.js";
 import { FaultFlags, readRuntimeConfig, type RunningService, type RuntimeConfig, type StartOptions, serve, startService } from "../../lib/runtime/index.js";
@@ -85,7 +84,7 @@ export async function start(config: PaymentConfig, options: PaymentStartOptions 
         name: "payment",
         entities,
         migrations,
-        rpc: ({ orm }) => [serve(PaymentService, paymentRpc({ orm, provider, onCommit: () => kickRelays(orm) }))],
+        rpc: ({ orm }) => [serve(PaymentService, paymentRpc({ orm, provider }))],
         consumers: () =>
           paymentConsumers({
             provider,
