@@ -3,7 +3,7 @@ import { notFound } from "../../lib/errors.js";
 import type { DeadLetter } from "../../lib/events/dead-letters.js";
 import { invalid } from "../errors.js";
 import { objectSchema } from "./openapi-fragments.js";
-import type { RestContext, Route } from "./router.js";
+import { onlyQuery, type RestContext, type Route } from "./router.js";
 
 /** DLQ admin routes (admin only), backed by lib/events through {@link DeadLetterAdmin}. */
 
@@ -18,12 +18,6 @@ function intQuery(ctx: RestContext, name: string, fallback: number, min: number,
   if (raw === null) return fallback;
   if (!/^\d{1,16}$/.test(raw) || Number(raw) < min || Number(raw) > max) throw invalid(name, `must be an integer from ${min} to ${max}, got "${raw.slice(0, 40)}"`);
   return Number(raw);
-}
-
-function onlyQuery(ctx: RestContext, allowed: string[]): void {
-  for (const name of ctx.url.searchParams.keys()) {
-    if (!allowed.includes(name)) throw invalid(name, "unknown query parameter");
-  }
 }
 
 function entryJson(entry: DeadLetter): JsonObject {

@@ -1,7 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { ADMIN_ROLE, signDevToken } from "../auth.js";
 import { invalid } from "../errors.js";
-import type { RestContext, Route } from "./router.js";
+import { onlyQuery, type RestContext, type Route } from "./router.js";
 
 /**
  * Sign-in for local runs: the web app's "pick the dev customer or an admin". These routes exist
@@ -51,7 +51,7 @@ export function devTokenRoutes(options: DevTokenOptions): Route[] {
       access: "public",
       summary: "Dev secret only: who the sign-in page can mint a token for",
       async handle(ctx) {
-        for (const name of ctx.url.searchParams.keys()) throw invalid(name, "unknown query parameter");
+        onlyQuery(ctx);
         return { json: { dev_customer_id: options.devCustomerId, admin_subject: DEV_ADMIN_SUBJECT, ttl_seconds: ttlSeconds } };
       },
     },
@@ -61,7 +61,7 @@ export function devTokenRoutes(options: DevTokenOptions): Route[] {
       access: "public",
       summary: 'Dev secret only: mint a token, {"role": "customer"|"admin", "customer_id"?}',
       async handle(ctx) {
-        for (const name of ctx.url.searchParams.keys()) throw invalid(name, "unknown query parameter");
+        onlyQuery(ctx);
         const { sub, admin } = readRequest(ctx, options.devCustomerId);
         const token = await signDevToken({ sub, admin, ttlSeconds, secret: options.secret, issuer: options.issuer, audience: options.audience });
         const json: JsonObject = {

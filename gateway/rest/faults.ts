@@ -8,7 +8,7 @@ import {
 import { invalid } from "../errors.js";
 import type { FaultAdmin } from "../faults.js";
 import { encodeMessage } from "../json.js";
-import type { RestContext, Route } from "./router.js";
+import { onlyQuery, type RestContext, type Route } from "./router.js";
 
 /**
  * Fault flag routes (admin only), the REST face of shop.admin.v1.FaultService:
@@ -30,11 +30,6 @@ function providerParam(ctx: RestContext): Provider {
   return provider;
 }
 
-function noQuery(ctx: RestContext): void {
-  const name = ctx.url.searchParams.keys().next().value;
-  if (name !== undefined) throw invalid(name, "unknown query parameter");
-}
-
 export const faultRoutes: Route[] = [
   {
     method: "GET",
@@ -43,7 +38,7 @@ export const faultRoutes: Route[] = [
     summary: "Fault flags in force: simulated provider faults and paused consumers",
     response: ListFaultsResponseSchema,
     async handle(ctx) {
-      noQuery(ctx);
+      onlyQuery(ctx);
       return { json: encodeMessage(ListFaultsResponseSchema, await admin(ctx).list()) };
     },
   },
@@ -71,7 +66,7 @@ export const faultRoutes: Route[] = [
     noBody: true,
     successStatus: 204,
     async handle(ctx) {
-      noQuery(ctx);
+      onlyQuery(ctx);
       await admin(ctx).clearProvider(providerParam(ctx));
       return { status: 204 };
     },
@@ -84,7 +79,7 @@ export const faultRoutes: Route[] = [
     noBody: true,
     response: ConsumerPauseSchema,
     async handle(ctx) {
-      noQuery(ctx);
+      onlyQuery(ctx);
       return { json: encodeMessage(ConsumerPauseSchema, await admin(ctx).pause(ctx.params.consumer)) };
     },
   },
@@ -96,7 +91,7 @@ export const faultRoutes: Route[] = [
     noBody: true,
     successStatus: 204,
     async handle(ctx) {
-      noQuery(ctx);
+      onlyQuery(ctx);
       await admin(ctx).resume(ctx.params.consumer);
       return { status: 204 };
     },
@@ -109,7 +104,7 @@ export const faultRoutes: Route[] = [
     noBody: true,
     successStatus: 204,
     async handle(ctx) {
-      noQuery(ctx);
+      onlyQuery(ctx);
       await admin(ctx).reset();
       return { status: 204 };
     },

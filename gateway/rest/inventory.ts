@@ -21,14 +21,14 @@ import {
 import { invalid } from "../errors.js";
 import { decodeMessage, encodeMessage } from "../json.js";
 import { objectSchema } from "./openapi-fragments.js";
-import type { RestContext, Route } from "./router.js";
+import { onlyQuery, type RestContext, type Route } from "./router.js";
 
 /**
  * PUT /api/v1/inventory/{productId}/reserve with `{"order_id": "...", "quantity": 2}`: the
  * seeds reserve per product, the Reserve RPC per order; this is a one-line reservation.
  */
 function reserveInput(ctx: RestContext) {
-  for (const name of ctx.url.searchParams.keys()) throw invalid(name, "unknown query parameter");
+  onlyQuery(ctx);
   const body: JsonObject = { ...(ctx.body ?? {}) };
   for (const key of Object.keys(body)) {
     if (!["order_id", "orderId", "quantity"].includes(key)) throw invalid(key, "unknown field (expected order_id and quantity)");

@@ -93,6 +93,16 @@ export interface InputOptions {
   body?: boolean;
 }
 
+/**
+ * For routes that read no request message: any query parameter but `allowed` is a 400 naming it
+ * (`ctx.input` checks the query of the routes that do).
+ */
+export function onlyQuery(ctx: Pick<RestContext, "url">, allowed: readonly string[] = []): void {
+  for (const name of ctx.url.searchParams.keys()) {
+    if (!allowed.includes(name)) throw invalid(name, "unknown query parameter");
+  }
+}
+
 export interface RestContext {
   readonly req: NodeRequest;
   readonly res: NodeResponse;
