@@ -98,7 +98,8 @@ describe("consumers", () => {
     expect(names).toEqual(expect.arrayContaining(["OrderCreated", "InventoryLowStock", "PaymentRefunded", "NotificationFailed", "FileInvoiceGenerated", "DeliveryStatusChanged"]));
     expect(names.filter((n) => n.startsWith("Event"))).toEqual([]);
     expect(names).toContain("OrderDeliveryFailed");
-    expect(names).toHaveLength(21);
+    expect(names).toContain("InventoryProductChanged");
+    expect(names).toHaveLength(22);
     expect(analyticsConsumers().map((c) => c.consumer)).toEqual(["analytics-events"]);
   });
 });

@@ -3,6 +3,7 @@ import type { EntityManager } from "@mikro-orm/postgresql";
 import {
   InventoryInsufficientSchema,
   InventoryLowStockSchema,
+  InventoryProductChangedSchema,
   InventoryReleasedSchema,
   InventoryReservedSchema,
   ReleaseReason,
@@ -89,4 +90,9 @@ export async function publishLowStock(em: EntityManager, lowStock: readonly LowS
       { aggregateId: item.productId },
     );
   }
+}
+
+/** UpdateProduct changed a product: caches of the catalog (order's) drop it. */
+export function publishProductChanged(em: EntityManager, productId: string): Promise<string> {
+  return enqueue(em, InventoryProductChangedSchema, { occurredAt: timestampNow(), productId }, { aggregateId: productId });
 }

@@ -19,7 +19,7 @@ import { decodePageToken, nextPage, pageSize } from "../../lib/paging.js";
 import { requireId, requireMoney, requireQuantity, requireText } from "../../lib/validate.js";
 import { describeShortages, findShortages, type Shortage, type StockLevel, stockStatus } from "./domain/stock.js";
 import { Product, type ProductRow, StockMovement } from "./entities.js";
-import { publishLowStock, publishReleased } from "./events.js";
+import { publishLowStock, publishProductChanged, publishReleased } from "./events.js";
 import * as store from "./stock-store.js";
 import { requireLines } from "./validate.js";
 
@@ -197,6 +197,8 @@ export function inventoryRpc({ orm, reservationTtlMs }: InventoryRpcOptions): Se
         if (request.lowStockThreshold !== undefined) {
           found.lowStockThreshold = requireQuantity("low_stock_threshold", request.lowStockThreshold, { min: 0 });
         }
+        await em.flush();
+        await publishProductChanged(em, productId);
         return found;
       });
       return { product: toProductMessage(product) };

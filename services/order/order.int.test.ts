@@ -219,6 +219,33 @@ describe("order service (with the real inventory service)", () => {
       expect(await stock(plenty.id)).toMatchObject({ available: 10, reserved: 0 });
     });
 
+    it("prices from its catalog cache until inventory says the product changed", async () => {
+      const customerId = await t.customer();
+      const product = await t.product(50, 1000n);
+      expect((await t.place(customerId, [[product.id, 1]])).total?.amountMinor).toBe(1000n);
+      await t.products!.updateProduct({ productId: product.id, price: { currencyCode: "USD", amountMinor: 1500n } });
+      // Far shorter than the cache's 30 s TTL: only inventory's product_changed event can drop the old price.
+      const repriced = await waitFor(
+        async () => {
+          const order = await t.place(customerId, [[product.id, 1]]);
+          return order.total?.amountMinor === 1500n ? order : undefined;
+        },
+        { timeoutMs: 10_000, intervalMs: 100, message: "an order priced with the new price" },
+      );
+      expect(repriced.items[0]?.unitPrice?.amountMinor).toBe(1500n);
+      await t.products!.updateProduct({ productId: product.id, status: ProductStatus.DISCONTINUED });
+      await waitFor(
+        async () => {
+          const refused = await t.place(customerId, [[product.id, 1]]).then(
+            () => false,
+            (error: unknown) => /DISCONTINUED/.test(String(error)),
+          );
+          return refused || undefined;
+        },
+        { timeoutMs: 10_000, intervalMs: 100, message: "CreateOrder refusing the discontinued product" },
+      );
+    });
+
     it("refuses products that are unknown, not ACTIVE, or in another currency, and unknown customers", async () => {
       const customerId = await t.customer();
       const active = await t.product(5);

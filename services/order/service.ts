@@ -6,6 +6,7 @@ import { createLogger } from "../../lib/log.js";
 import { readRuntimeConfig, type RunningService, type RuntimeConfig, type StartOptions, serve, startService } from "../../lib/runtime/index.js";
 import { SagaBacklog } from "./backlog.js";
 import { inventoryCatalog } from "./catalog.js";
+import { CachedCatalog, watchProductChanges } from "./catalog-cache.js";
 import { orderConsumers } from "./consumers.js";
 import { entities } from "./entities.js";
 import { Orders } from "./migrations/0001-orders.js";
@@ -27,6 +28,12 @@ export interface OrderConfig extends RuntimeConfig {
   sagaBacklogMaxAgeMs: number;
   /** ...and at least this many orders are unsettled (SAGA_BACKLOG_MIN_ORDERS, default 32). */
   sagaBacklogMinOrders: number;
+  /**
+   * How long CreateOrder prices from its copy of the catalog without asking inventory
+   * (CATALOG_CACHE_TTL_MS, default 30 s; 0 asks every time). Inventory's product_changed event
+   * drops a product at once; the TTL is the backstop for a missed event.
+   */
+  catalogCacheTtlMs: number;
 }
 
 export function readOrderConfig(env: NodeJS.ProcessEnv = process.env): OrderConfig {
@@ -39,6 +46,7 @@ export function readOrderConfig(env: NodeJS.ProcessEnv = process.env): OrderConf
         watchPollMs: int("WATCH_POLL_MS", 1_000, { min: 10, max: 60_000 }),
         sagaBacklogMaxAgeMs: int("SAGA_BACKLOG_MAX_AGE_MS", 5_000, { min: 0, max: 3_600_000 }),
         sagaBacklogMinOrders: int("SAGA_BACKLOG_MIN_ORDERS", 32, { min: 1, max: 10_000_000 }),
+        catalogCacheTtlMs: int("CATALOG_CACHE_TTL_MS", 30_000, { min: 0, max: 3_600_000 }),
       },
       env,
     ),
@@ -59,9 +67,9 @@ export interface RunningOrderService extends RunningService {
 }
 
 /**
- * Starts the order service: order and customer RPCs (CreateOrder prices through inventory's
- * BatchGetProducts, behind a circuit breaker), the saga consumers, and the listener that
- * drives WatchOrder streams.
+ * Starts the order service: order and customer RPCs (CreateOrder prices from a cache of
+ * inventory's BatchGetProducts, called behind a circuit breaker), the saga consumers, and the
+ * listener that drives WatchOrder streams.
  */
 export async function start(config: OrderConfig, options: StartOptions = {}): Promise<RunningOrderService> {
   const logger = options.logger ?? createLogger("order");
@@ -74,6 +82,8 @@ export async function start(config: OrderConfig, options: StartOptions = {}): Pr
   });
   const notifier = new StatusNotifier({ databaseUrl: config.databaseUrl, logger });
   let backlog: SagaBacklog | undefined;
+  const source = inventoryCatalog(inventory, config.inventoryDeadlineMs);
+  const cache = config.catalogCacheTtlMs > 0 ? new CachedCatalog(source, { ttlMs: config.catalogCacheTtlMs }) : undefined;
   let service: RunningService;
   try {
     service = await startService(
@@ -85,11 +95,14 @@ export async function start(config: OrderConfig, options: StartOptions = {}): Pr
           if (config.sagaBacklogMaxAgeMs > 0) {
             backlog = new SagaBacklog(orm, { maxAgeMs: config.sagaBacklogMaxAgeMs, minOrders: config.sagaBacklogMinOrders, sampleMs: BACKLOG_SAMPLE_MS }, logger);
           }
-          const catalog = inventoryCatalog(inventory, config.inventoryDeadlineMs);
-          return [serve(OrderService, orderRpc({ orm, catalog, notifier, watchPollMs: config.watchPollMs, backlog }))];
+          return [serve(OrderService, orderRpc({ orm, catalog: cache ?? source, notifier, watchPollMs: config.watchPollMs, backlog }))];
         },
         consumers: () => orderConsumers(),
-        workers: () => [notifier.start(), ...(backlog ? [backlog.start()] : [])],
+        workers: ({ bus }) => [
+          notifier.start(),
+          ...(backlog ? [backlog.start()] : []),
+          ...(cache ? [watchProductChanges(cache, bus, logger)] : []),
+        ],
       },
       config,
       { ...options, logger },

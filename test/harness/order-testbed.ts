@@ -53,7 +53,7 @@ export async function closedPort(): Promise<number> {
 export const ADDRESS = { line1: "1 Main St", city: "Springfield", postalCode: "12345", countryCode: "US", recipientName: "Ada Lovelace" };
 
 export async function startOrderTestbed(
-  options: { reservationTtlMs?: number; inventory?: boolean; inventoryDeadlineMs?: number; sagaBacklog?: { maxAgeMs: number; minOrders: number } } = {},
+  options: { reservationTtlMs?: number; inventory?: boolean; inventoryDeadlineMs?: number; sagaBacklog?: { maxAgeMs: number; minOrders: number }; catalogCacheTtlMs?: number } = {},
 ): Promise<OrderTestbed> {
   const runtime = await createTestRuntime();
   const started: { stop(): Promise<void> }[] = [];
@@ -82,6 +82,7 @@ export async function startOrderTestbed(
         // Off unless a test is about it: there is no payment service here, so orders stay RESERVED.
         sagaBacklogMaxAgeMs: options.sagaBacklog?.maxAgeMs ?? 0,
         sagaBacklogMinOrders: options.sagaBacklog?.minOrders ?? 1,
+        catalogCacheTtlMs: options.catalogCacheTtlMs ?? 30_000,
       },
       { logger: runtime.logger, drainMs: 10_000 },
     );

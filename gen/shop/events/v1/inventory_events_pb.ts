@@ -26,7 +26,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/events/v1/inventory_events.proto.
  */
 export const file_shop_events_v1_inventory_events: GenFile = /*@__PURE__*/
-  fileDesc("CiVzaG9wL2V2ZW50cy92MS9pbnZlbnRvcnlfZXZlbnRzLnByb3RvEg5zaG9wLmV2ZW50cy52MSI2Cg5FdmVudFN0b2NrTGluZRISCgpwcm9kdWN0X2lkGAEgASgJEhAKCHF1YW50aXR5GAIgASgFIk4KEkV2ZW50U3RvY2tTaG9ydGFnZRISCgpwcm9kdWN0X2lkGAEgASgJEhEKCXJlcXVlc3RlZBgCIAEoBRIRCglhdmFpbGFibGUYAyABKAUi4gEKEUludmVudG9yeVJlc2VydmVkEhAKCG9yZGVyX2lkGAEgASgJEhMKC2N1c3RvbWVyX2lkGAIgASgJEi8KC29jY3VycmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5yZXNlcnZhdGlvbl9pZBgEIAEoCRItCgVsaW5lcxgFIAMoCzIeLnNob3AuZXZlbnRzLnYxLkV2ZW50U3RvY2tMaW5lEi4KCmV4cGlyZXNfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrYBChVJbnZlbnRvcnlJbnN1ZmZpY2llbnQSEAoIb3JkZXJfaWQYASABKAkSEwoLY3VzdG9tZXJfaWQYAiABKAkSLwoLb2NjdXJyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKCXNob3J0YWdlcxgEIAMoCzIiLnNob3AuZXZlbnRzLnYxLkV2ZW50U3RvY2tTaG9ydGFnZRIOCgZyZWFzb24YBSABKAki4QEKEUludmVudG9yeVJlbGVhc2VkEhAKCG9yZGVyX2lkGAEgASgJEhMKC2N1c3RvbWVyX2lkGAIgASgJEi8KC29jY3VycmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5yZXNlcnZhdGlvbl9pZBgEIAEoCRItCgZyZWFzb24YBSABKA4yHS5zaG9wLmV2ZW50cy52MS5SZWxlYXNlUmVhc29uEi0KBWxpbmVzGAYgAygLMh4uc2hvcC5ldmVudHMudjEuRXZlbnRTdG9ja0xpbmUipQEKEUludmVudG9yeUxvd1N0b2NrEhAKCG9yZGVyX2lkGAEgASgJEhMKC2N1c3RvbWVyX2lkGAIgASgJEi8KC29jY3VycmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpwcm9kdWN0X2lkGAQgASgJEhEKCWF2YWlsYWJsZRgFIAEoBRIRCgl0aHJlc2hvbGQYBiABKAUq6AEKDVJlbGVhc2VSZWFzb24SHgoaUkVMRUFTRV9SRUFTT05fVU5TUEVDSUZJRUQQABIaChZSRUxFQVNFX1JFQVNPTl9FWFBJUkVEEAESHAoYUkVMRUFTRV9SRUFTT05fQ0FOQ0VMTEVEEAISIQodUkVMRUFTRV9SRUFTT05fUEFZTUVOVF9GQUlMRUQQAxIbChdSRUxFQVNFX1JFQVNPTl9SRUpFQ1RFRBAEEhkKFVJFTEVBU0VfUkVBU09OX01BTlVBTBAFEiIKHlJFTEVBU0VfUkVBU09OX0RFTElWRVJZX0ZBSUxFRBAGYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("CiVzaG9wL2V2ZW50cy92MS9pbnZlbnRvcnlfZXZlbnRzLnByb3RvEg5zaG9wLmV2ZW50cy52MSI2Cg5FdmVudFN0b2NrTGluZRISCgpwcm9kdWN0X2lkGAEgASgJEhAKCHF1YW50aXR5GAIgASgFIk4KEkV2ZW50U3RvY2tTaG9ydGFnZRISCgpwcm9kdWN0X2lkGAEgASgJEhEKCXJlcXVlc3RlZBgCIAEoBRIRCglhdmFpbGFibGUYAyABKAUi4gEKEUludmVudG9yeVJlc2VydmVkEhAKCG9yZGVyX2lkGAEgASgJEhMKC2N1c3RvbWVyX2lkGAIgASgJEi8KC29jY3VycmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5yZXNlcnZhdGlvbl9pZBgEIAEoCRItCgVsaW5lcxgFIAMoCzIeLnNob3AuZXZlbnRzLnYxLkV2ZW50U3RvY2tMaW5lEi4KCmV4cGlyZXNfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrYBChVJbnZlbnRvcnlJbnN1ZmZpY2llbnQSEAoIb3JkZXJfaWQYASABKAkSEwoLY3VzdG9tZXJfaWQYAiABKAkSLwoLb2NjdXJyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKCXNob3J0YWdlcxgEIAMoCzIiLnNob3AuZXZlbnRzLnYxLkV2ZW50U3RvY2tTaG9ydGFnZRIOCgZyZWFzb24YBSABKAki4QEKEUludmVudG9yeVJlbGVhc2VkEhAKCG9yZGVyX2lkGAEgASgJEhMKC2N1c3RvbWVyX2lkGAIgASgJEi8KC29jY3VycmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5yZXNlcnZhdGlvbl9pZBgEIAEoCRItCgZyZWFzb24YBSABKA4yHS5zaG9wLmV2ZW50cy52MS5SZWxlYXNlUmVhc29uEi0KBWxpbmVzGAYgAygLMh4uc2hvcC5ldmVudHMudjEuRXZlbnRTdG9ja0xpbmUipQEKEUludmVudG9yeUxvd1N0b2NrEhAKCG9yZGVyX2lkGAEgASgJEhMKC2N1c3RvbWVyX2lkGAIgASgJEi8KC29jY3VycmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpwcm9kdWN0X2lkGAQgASgJEhEKCWF2YWlsYWJsZRgFIAEoBRIRCgl0aHJlc2hvbGQYBiABKAUihQEKF0ludmVudG9yeVByb2R1Y3RDaGFuZ2VkEhAKCG9yZGVyX2lkGAEgASgJEhMKC2N1c3RvbWVyX2lkGAIgASgJEi8KC29jY3VycmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpwcm9kdWN0X2lkGAQgASgJKugBCg1SZWxlYXNlUmVhc29uEh4KGlJFTEVBU0VfUkVBU09OX1VOU1BFQ0lGSUVEEAASGgoWUkVMRUFTRV9SRUFTT05fRVhQSVJFRBABEhwKGFJFTEVBU0VfUkVBU09OX0NBTkNFTExFRBACEiEKHVJFTEVBU0VfUkVBU09OX1BBWU1FTlRfRkFJTEVEEAMSGwoXUkVMRUFTRV9SRUFTT05fUkVKRUNURUQQBBIZChVSRUxFQVNFX1JFQVNPTl9NQU5VQUwQBRIiCh5SRUxFQVNFX1JFQVNPTl9ERUxJVkVSWV9GQUlMRUQQBmIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * A product and a number of units, as carried by inventory events.
@@ -268,6 +268,45 @@ export type InventoryLowStock = Message<"shop.events.v1.InventoryLowStock"> & {
  */
 export const InventoryLowStockSchema: GenMessage<InventoryLowStock> = /*@__PURE__*/
   messageDesc(file_shop_events_v1_inventory_events, 5);
+
+/**
+ * A product's name, description, price, status or low-stock threshold changed (UpdateProduct).
+ * Services that cache the catalog (order prices CreateOrder from its cache) drop their copy.
+ *
+ * @generated from message shop.events.v1.InventoryProductChanged
+ */
+export type InventoryProductChanged = Message<"shop.events.v1.InventoryProductChanged"> & {
+  /**
+   * Always empty: no order is involved.
+   *
+   * @generated from field: string order_id = 1;
+   */
+  orderId: string;
+
+  /**
+   * Always empty.
+   *
+   * @generated from field: string customer_id = 2;
+   */
+  customerId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occurred_at = 3;
+   */
+  occurredAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string product_id = 4;
+   */
+  productId: string;
+};
+
+/**
+ * Describes the message shop.events.v1.InventoryProductChanged.
+ * Use `create(InventoryProductChangedSchema)` to create a new message.
+ */
+export const InventoryProductChangedSchema: GenMessage<InventoryProductChanged> = /*@__PURE__*/
+  messageDesc(file_shop_events_v1_inventory_events, 6);
 
 /**
  * Why reserved stock went back to available.
