@@ -89,6 +89,8 @@ export interface ResourceUsage {
   eventsPublished: number | null;
   /** fsync / synchronous_commit / full_page_writes as PostgreSQL reports them. */
   durability: Record<string, string> | null;
+  /** The most frequent statements of the window (JSON only): where the statements per saga go. */
+  topStatements: { database: string; calls: number; totalMs: number; query: string }[] | null;
 }
 
 export interface MeterOptions {
@@ -146,6 +148,7 @@ export class ResourceMeter {
     cpuMs.total = Object.values(cpuMs).reduce((a, b) => a + b, 0);
     const delta = (a: number | null, b: number | null) => (a === null || b === null ? null : b - a);
     const durability = this.pool ? await this.durability() : null;
+    const topStatements = this.statementsAvailable ? await this.topStatements() : null;
     await this.pool?.end();
     return {
       cpuMs,
@@ -153,7 +156,18 @@ export class ResourceMeter {
       sqlStatements: delta(this.before.statements, after.statements),
       eventsPublished: delta(this.before.messages, after.messages),
       durability,
+      topStatements,
     };
+  }
+
+  private async topStatements(): Promise<ResourceUsage["topStatements"]> {
+    const { rows } = await this.pool!.query<{ database: string; calls: string; total_ms: number; query: string }>(
+      `select d.datname as database, s.calls, s.total_exec_time as total_ms, left(s.query, 300) as query
+       from pg_stat_statements s join pg_database d on d.oid = s.dbid
+       where d.datname not in ('postgres', 'template0', 'template1')
+       order by s.calls desc limit 40`,
+    );
+    return rows.map((r) => ({ database: r.database, calls: Number(r.calls), totalMs: Math.round(r.total_ms), query: r.query }));
   }
 
   private async read(): Promise<Counters> {

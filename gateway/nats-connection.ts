@@ -20,6 +20,8 @@ export class LazyNats {
       servers: this.options.natsUrl.split(",").map((url) => url.trim()),
       name: this.options.name,
       maxReconnectAttempts: -1,
+      // No Error (stack capture) built per KV request in case it fails: see lib/events/bus.ts.
+      noAsyncTraces: true,
     });
     try {
       return await this.#connection;

@@ -96,6 +96,41 @@ describe("consumer batches", () => {
     expect(new Set(applied.map((row) => row.txid)).size).toBeLessThan(orders.length);
   });
 
+  it("runs beforeBatch first in each batch's transaction, with only the batch's new events", async () => {
+    const consumer = "batch-before";
+    const orders = Array.from({ length: 6 }, () => uuidv7());
+    const eventIds = orders.map(() => uuidv7());
+    // One event was applied before: beforeBatch must not see it.
+    await tb.orm.em.getKnex().raw("insert into processed_events (consumer, event_id) values (?, ?)", [consumer, eventIds[0]]);
+    const before = await streamLength();
+    for (let i = 0; i < orders.length; i++) await publish(orders[i], eventIds[i]);
+    const mine = new Set(orders);
+    const steps: { step: string; orderId: string; txid: string }[] = [];
+    const txid = async (em: Parameters<typeof transactionOf>[0]) =>
+      String((await transactionOf(em, "test").raw<{ rows: { txid: string }[] }>("select txid_current() as txid")).rows[0].txid);
+    await tb.consumer({
+      consumer,
+      event: OrderShippedSchema,
+      beforeBatch: async (events, em) => {
+        const id = await txid(em);
+        for (const event of events) if (mine.has(event.orderId)) steps.push({ step: "before", orderId: event.orderId, txid: id });
+      },
+      handler: async (event, ctx) => {
+        if (mine.has(event.orderId)) steps.push({ step: "handle", orderId: event.orderId, txid: await txid(ctx.em) });
+      },
+    });
+    await waitFor(() => consumerSettled(tb.bus, consumer, before + orders.length), { message: "every event settled" });
+    const handled = steps.filter((s) => s.step === "handle");
+    expect(handled.map((s) => s.orderId).sort()).toEqual(orders.slice(1).sort());
+    expect(steps.some((s) => s.orderId === orders[0])).toBe(false);
+    for (const h of handled) {
+      // Its batch's beforeBatch ran earlier, in the same transaction, and named it.
+      const first = steps.findIndex((s) => s.step === "before" && s.orderId === h.orderId && s.txid === h.txid);
+      expect(first).toBeGreaterThanOrEqual(0);
+      expect(first).toBeLessThan(steps.indexOf(h));
+    }
+  });
+
   it("applies only the new events of a partly redelivered batch, and a repeat inside the batch once", async () => {
     const consumer = "batch-redelivered";
     const orders = Array.from({ length: 6 }, () => uuidv7());

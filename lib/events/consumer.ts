@@ -76,6 +76,13 @@ export interface ConsumerOptions<Desc extends DescMessage> extends BaseConsumerO
   /** The one event type this consumer handles (nats-server 2.9 allows one filter subject). */
   event: Desc;
   handler: EventHandler<Desc>;
+  /**
+   * Runs first in each batch's transaction with the batch's new events, before any handler.
+   * Handlers that lock rows take their locks here, all at once and in one order: two batches
+   * that each locked rows event by event can hold what the other waits for, and a deadlock
+   * rolls both back.
+   */
+  beforeBatch?(events: MessageShape<Desc>[], em: EntityManager): Promise<void>;
 }
 
 /** One event of a batch handed to a `BatchHandler`. */
@@ -204,6 +211,7 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
     description: `${consumer}: ${schema.typeName}`,
     decode: (data, eventType) => decode(schema, data, eventType),
     async apply(fresh, em) {
+      if (options.beforeBatch) await options.beforeBatch(fresh.map((delivery) => delivery.event!), em);
       for (const delivery of fresh) {
         await runHandler(delivery, em);
         delivery.log.debug("event handled");

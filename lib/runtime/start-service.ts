@@ -42,9 +42,15 @@ export interface ConsumerSpec {
 }
 
 type ConsumerTuning = Pick<ConsumerOptions<DescMessage>, "maxDeliver" | "backoffMs" | "concurrency">;
+type EventConsumerTuning<Desc extends DescMessage> = ConsumerTuning & Pick<ConsumerOptions<Desc>, "beforeBatch">;
 
 /** Declares that durable consumer `consumer` handles `event` with `handler`. */
-export function consume<Desc extends DescMessage>(event: Desc, consumer: string, handler: EventHandler<Desc>, tuning: ConsumerTuning = {}): ConsumerSpec {
+export function consume<Desc extends DescMessage>(
+  event: Desc,
+  consumer: string,
+  handler: EventHandler<Desc>,
+  tuning: EventConsumerTuning<Desc> = {},
+): ConsumerSpec {
   return {
     consumer,
     start: ({ orm, bus, logger, faults }) =>

@@ -18,24 +18,54 @@ async function insertLog(em: EntityManager, deliveryId: string, status: Delivery
   await execute(em, "INSERT INTO delivery_logs (id, delivery_id, status, notes) VALUES (?, ?, ?, ?)", [uuidv7(), deliveryId, status, notes]);
 }
 
-/** Inserts a delivery unless the order already has one; returns its id, or undefined on conflict. */
+const DELIVERY_COLUMNS = "id, order_id, customer_id, address, status, carrier, tracking_number, created_at, updated_at, trace_parent";
+
+/** A deliveries row as node-postgres returns it (jsonb parsed, timestamps as Date). */
+interface DeliveryRecord {
+  id: string;
+  order_id: string;
+  customer_id: string;
+  address: Partial<AddressData>;
+  status: DeliveryStatus;
+  carrier: string;
+  tracking_number: string;
+  created_at: Date;
+  updated_at: Date;
+  trace_parent: string | null;
+}
+
+function toDelivery(row: DeliveryRecord): DeliveryRow {
+  return {
+    id: row.id,
+    orderId: row.order_id,
+    customerId: row.customer_id,
+    address: row.address,
+    status: row.status,
+    carrier: row.carrier,
+    trackingNumber: row.tracking_number,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+    traceParent: row.trace_parent,
+  };
+}
+
+/** Inserts a delivery unless the order already has one; returns it, or undefined on conflict. */
 async function insertDelivery(
   em: EntityManager,
   order: { orderId: string; customerId: string },
   address: Partial<AddressData>,
   status: DeliveryStatus,
   notes: string,
-): Promise<string | undefined> {
-  const id = uuidv7();
-  const inserted = await execute(
+): Promise<DeliveryRow | undefined> {
+  const [inserted] = await execute<DeliveryRecord>(
     em,
     `INSERT INTO deliveries (id, order_id, customer_id, address, status, trace_parent) VALUES (?, ?, ?, ?::jsonb, ?, ?)
-     ON CONFLICT (order_id) DO NOTHING RETURNING id`,
-    [id, order.orderId, order.customerId, JSON.stringify(address), status, currentTraceParent()],
+     ON CONFLICT (order_id) DO NOTHING RETURNING ${DELIVERY_COLUMNS}`,
+    [uuidv7(), order.orderId, order.customerId, JSON.stringify(address), status, currentTraceParent()],
   );
-  if (inserted.length === 0) return undefined;
-  await insertLog(em, id, status, notes);
-  return id;
+  if (!inserted) return undefined;
+  await insertLog(em, inserted.id, status, notes);
+  return toDelivery(inserted);
 }
 
 export type CreateResult = { kind: "created"; delivery: DeliveryRow } | { kind: "existing"; delivery: DeliveryRow };
@@ -50,9 +80,9 @@ export async function createDelivery(
   order: { orderId: string; customerId: string; address: AddressData },
   notes = "delivery created",
 ): Promise<CreateResult> {
-  const id = await insertDelivery(em, order, order.address, "PENDING", notes);
-  if (id === undefined) return { kind: "existing", delivery: await em.findOneOrFail(Delivery, { orderId: order.orderId }) };
-  return { kind: "created", delivery: await em.findOneOrFail(Delivery, { id }) };
+  const created = await insertDelivery(em, order, order.address, "PENDING", notes);
+  if (created) return { kind: "created", delivery: created };
+  return { kind: "existing", delivery: await em.findOneOrFail(Delivery, { orderId: order.orderId }) };
 }
 
 export type CancelResult =
@@ -68,8 +98,8 @@ export async function cancelForOrder(em: EntityManager, order: { orderId: string
   for (let round = 0; round < 2; round++) {
     const delivery = await em.findOne(Delivery, { orderId: order.orderId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (!delivery) {
-      const id = await insertDelivery(em, order, {}, "CANCELLED", `${notes} (before the delivery was created)`);
-      if (id !== undefined) return { kind: "tombstone" };
+      const tombstone = await insertDelivery(em, order, {}, "CANCELLED", `${notes} (before the delivery was created)`);
+      if (tombstone) return { kind: "tombstone" };
       continue;
     }
     const outcome = onOrderCancelled(delivery.status);

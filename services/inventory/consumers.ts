@@ -60,12 +60,21 @@ export function inventoryConsumers(options: { reservationTtlMs: number }): Consu
       await announce(em, order, await store.applyToReservation(em, order.orderId, { type: "release", reason }), logger);
     };
 
+  // Every batch first locks all the stock its events touch, in one order (see lockStockFirst).
+  const lockFirst = {
+    beforeBatch: (events: { orderId: string; lines?: { productId: string }[] }[], em: EntityManager) =>
+      store.lockStockFirst(em, {
+        productIds: events.flatMap((event) => (event.lines ?? []).map((line) => line.productId)),
+        orderIds: events.map((event) => event.orderId.toLowerCase()),
+      }),
+  };
+
   return [
     consume(OrderCreatedSchema, "inventory-reserve", async (event, { em, logger }) => {
       const order = { orderId: requireOrderId(event.orderId), customerId: event.customerId };
       const request = { type: "reserve", customerId: order.customerId, lines: linesOf(event), ttlMs: options.reservationTtlMs } as const;
       await announce(em, order, await store.applyToReservation(em, order.orderId, request), logger);
-    }),
+    }, lockFirst),
 
     // order.confirmed carries the lines, so a confirmation that overtook order.created (an order
     // paid through CreatePayment) takes its stock at once instead of waiting for the reservation.
@@ -73,13 +82,13 @@ export function inventoryConsumers(options: { reservationTtlMs: number }): Consu
       const order = { orderId: requireOrderId(event.orderId), customerId: event.customerId };
       const request = { type: "commit", customerId: order.customerId, lines: linesOf(event) } as const;
       await announce(em, order, await store.applyToReservation(em, order.orderId, request), logger);
-    }),
+    }, lockFirst),
 
-    consume(OrderRejectedSchema, "inventory-release-rejected", releaseOn("REJECTED")),
-    consume(OrderPaymentFailedSchema, "inventory-release-payment-failed", releaseOn("PAYMENT_FAILED")),
+    consume(OrderRejectedSchema, "inventory-release-rejected", releaseOn("REJECTED"), lockFirst),
+    consume(OrderPaymentFailedSchema, "inventory-release-payment-failed", releaseOn("PAYMENT_FAILED"), lockFirst),
     // Before the commit the reservation goes back; after it the sold units do.
-    consume(OrderCancelledSchema, "inventory-release-cancelled", releaseOn("CANCELLED")),
+    consume(OrderCancelledSchema, "inventory-release-cancelled", releaseOn("CANCELLED"), lockFirst),
     // The order state machine's compensation for a failed delivery: the units come back.
-    consume(OrderDeliveryFailedSchema, "inventory-restock-delivery-failed", releaseOn("DELIVERY_FAILED")),
+    consume(OrderDeliveryFailedSchema, "inventory-restock-delivery-failed", releaseOn("DELIVERY_FAILED"), lockFirst),
   ];
 }

@@ -17,6 +17,7 @@ import { waitFor } from "../../test/harness/index.js";
 import { createTestRuntime, type TestRuntime } from "../../test/harness/runtime.js";
 import { DEV_CATALOG, seedCatalog } from "./seed.js";
 import { start } from "./service.js";
+import { lockStockFirst } from "./stock-store.js";
 import { expectCode } from "../../test/harness/expect-code.js";
 
 
@@ -73,6 +74,19 @@ describe("inventory service", () => {
       expect(missingProductIds).toHaveLength(1);
       const listed = await client.listProducts({ pageSize: 1, status: ProductStatus.INACTIVE });
       expect(listed.products.map((p) => p.id)).toEqual([created.id]);
+    });
+
+    it("updates a product while its stock moves (every stock move bumps the row's version)", async () => {
+      const p = await product(100);
+      const prices = [2001n, 2002n, 2003n, 2004n, 2005n];
+      const [updates] = await Promise.all([
+        Promise.allSettled(prices.map((amountMinor) => client.updateProduct({ productId: p.id, price: { currencyCode: "USD", amountMinor } }))),
+        Promise.all(Array.from({ length: 20 }, () => client.reserve({ orderId: uuidv7(), lines: [{ productId: p.id, quantity: 1 }] }))),
+      ]);
+      expect(updates.filter((u) => u.status === "rejected")).toEqual([]);
+      const { product: after } = await client.getProduct({ productId: p.id });
+      expect(prices).toContain(after!.price!.amountMinor);
+      expect(after).toMatchObject({ available: 80, reserved: 20 });
     });
 
     it("pages through products without repeats", async () => {
@@ -222,6 +236,30 @@ describe("inventory service", () => {
       await log.expectEvent(InventoryReservedSchema, marker);
       expect(await log.events(InventoryReservedSchema, orderId)).toHaveLength(1);
       expect((await client.getProduct({ productId: p.id })).product).toMatchObject({ available: 6, reserved: 4 });
+    });
+
+    it("locks the stock of a whole batch first: named products and those an order's reservation holds", async () => {
+      const [held, named, other] = [await product(5), await product(5), await product(5)];
+      const orderId = uuidv7();
+      await publishEvent(runtime.bus, OrderCreatedSchema, orderCreated(orderId, [{ productId: held.id, quantity: 1 }]));
+      await log.expectEvent(InventoryReservedSchema, orderId);
+      const lockedNow = async (productId: string) => {
+        // NOWAIT from another connection: fails at once on a row the batch's transaction holds.
+        try {
+          await service.orm.em.fork().getConnection().execute("SELECT 1 FROM products WHERE id = ? FOR UPDATE NOWAIT", [productId]);
+          return false;
+        } catch (error) {
+          if ((error as { code?: string }).code === "55P03") return true;
+          throw error;
+        }
+      };
+      await service.orm.em.fork().transactional(async (em) => {
+        await lockStockFirst(em, { productIds: [named.id, "not-a-uuid"], orderIds: [orderId, uuidv7()] });
+        expect(await lockedNow(held.id)).toBe(true);
+        expect(await lockedNow(named.id)).toBe(true);
+        expect(await lockedNow(other.id)).toBe(false);
+      });
+      expect(await lockedNow(held.id)).toBe(false);
     });
 
     it("publishes inventory.insufficient naming the short products", async () => {

@@ -1,5 +1,5 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { UniqueConstraintViolationException } from "@mikro-orm/core";
+import { LockMode, UniqueConstraintViolationException } from "@mikro-orm/core";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import type {
   ProductSchema} from "../../gen/shop/inventory/v1/inventory_pb.js";
@@ -184,7 +184,9 @@ export function inventoryRpc({ orm, reservationTtlMs }: InventoryRpcOptions): Se
     async updateProduct(request) {
       const productId = requireId("product_id", request.productId);
       const product = await inTransaction(async (em) => {
-        const found = await em.findOne(Product, { id: productId });
+        // Locked: stock moves bump the row's version all the time, and an unlocked read would
+        // fail the flush's optimistic check whenever an order touched the product meanwhile.
+        const found = await em.findOne(Product, { id: productId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
         if (!found) throw notFound("product", productId);
         if (request.name !== undefined) found.name = requireText("name", request.name, 200);
         if (request.description !== undefined) found.description = request.description.slice(0, 5000);

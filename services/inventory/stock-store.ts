@@ -1,5 +1,5 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
-import { uuidv7 } from "../../lib/ids.js";
+import { isUuid, uuidv7 } from "../../lib/ids.js";
 import { currentTraceParent } from "../../lib/telemetry/index.js";
 import {
   decideReservation,
@@ -62,6 +62,27 @@ async function lockProducts(em: EntityManager, productIds: string[]): Promise<Ma
     [productIds],
   );
   return new Map(rows.map((row) => [String(row.id), toLevel(row)]));
+}
+
+/**
+ * Locks, sorted by id, every product named in `productIds` or held by a reservation of
+ * `orderIds`. A consumer batch does this first (see `beforeBatch` in lib/events): its handlers
+ * then only re-take locks it holds, so two batches side by side queue on their first common
+ * product instead of each locking rows event by event into a deadlock. Ids that are not UUIDs
+ * are left to the handlers, which reject them.
+ */
+export async function lockStockFirst(em: EntityManager, ids: { productIds?: readonly string[]; orderIds?: readonly string[] }): Promise<void> {
+  const productIds = [...new Set((ids.productIds ?? []).filter(isUuid))];
+  const orderIds = [...new Set((ids.orderIds ?? []).filter(isUuid))];
+  if (productIds.length === 0 && orderIds.length === 0) return;
+  await query(
+    em,
+    `SELECT id FROM products WHERE id IN (
+       SELECT unnest(?::uuid[])
+       UNION SELECT l.product_id FROM reservation_lines l JOIN reservations r ON r.id = l.reservation_id WHERE r.order_id = ANY(?::uuid[])
+     ) ORDER BY id FOR UPDATE`,
+    [productIds, orderIds],
+  );
 }
 
 /** Moves `quantity` per line between the counters, e.g. available -> reserved. */

@@ -14,8 +14,8 @@ import {
 import { enqueue, outboxRecord, type OutboxRecord } from "../../lib/events/index.js";
 import type { Compensation, OrderStatus } from "./domain/order-status.js";
 import type { PricedOrder } from "./domain/pricing.js";
-import { Customer, type CustomerRow, type OrderItemRow, type OrderRow } from "./entities.js";
-import { findItems } from "./order-store.js";
+import { type CustomerRow, type OrderItemRow, type OrderRow } from "./entities.js";
+import { findCustomer, findItems } from "./order-store.js";
 import type { AddressData } from "./domain/address.js";
 
 /** The order events, written to the outbox on the caller's transaction. */
@@ -82,7 +82,7 @@ export async function publishTransition(
     case "CONFIRMED": {
       const items: OrderItemRow[] = await findItems(em, [after.id]);
       // The invoice names the customer; carrying them here spares the file service a wait for order.created.
-      const customer = await em.findOne(Customer, { id: after.customerId });
+      const customer = await findCustomer(em, after.customerId);
       await enqueue(
         em,
         OrderConfirmedSchema,

@@ -1,7 +1,7 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { hasFailureReason, type OrderStatus } from "./domain/order-status.js";
 import type { PricedOrder } from "./domain/pricing.js";
-import { IdempotencyKey, Order, OrderItem, type OrderItemRow, type OrderRow, OrderStatusHistory, type OrderStatusHistoryRow } from "./entities.js";
+import { IdempotencyKey, Order, type OrderItemRow, type OrderRow, OrderStatusHistory, type OrderStatusHistoryRow } from "./entities.js";
 import type { AddressData } from "./domain/address.js";
 import { OUTBOX_COLUMNS, type OutboxRecord } from "../../lib/events/index.js";
 import { sql as execute } from "../../lib/db/index.js";
@@ -236,9 +236,32 @@ export async function recordRefund(em: EntityManager, orderId: string, amountMin
   return rows.length === 1;
 }
 
-export function findItems(em: EntityManager, orderIds: string[]): Promise<OrderItemRow[]> {
-  if (orderIds.length === 0) return Promise.resolve([]);
-  return em.find(OrderItem, { orderId: { $in: orderIds } }, { orderBy: { orderId: "asc", position: "asc" } });
+/** The items of `orderIds`, by order and position: plain SQL, as it runs for every confirmation. */
+export async function findItems(em: EntityManager, orderIds: string[]): Promise<OrderItemRow[]> {
+  if (orderIds.length === 0) return [];
+  const rows = await execute<{
+    order_id: string;
+    product_id: string;
+    position: number;
+    product_name: string;
+    quantity: number;
+    unit_price_minor: string;
+    line_total_minor: string;
+  }>(
+    em,
+    `SELECT order_id, product_id, position, product_name, quantity, unit_price_minor, line_total_minor
+     FROM order_items WHERE order_id = ANY(?::uuid[]) ORDER BY order_id, position`,
+    [orderIds],
+  );
+  return rows.map((row) => ({
+    orderId: row.order_id,
+    productId: row.product_id,
+    position: row.position,
+    productName: row.product_name,
+    quantity: row.quantity,
+    unitPriceMinor: BigInt(row.unit_price_minor),
+    lineTotalMinor: BigInt(row.line_total_minor),
+  }));
 }
 
 /** Status changes of an order after history row `afterId` (0 for all), oldest first. */
