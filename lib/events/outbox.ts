@@ -64,6 +64,18 @@ export async function enqueue<Desc extends DescMessage>(
   return record.id;
 }
 
+/**
+ * Writes events built beforehand with `outboxRecord` (each under the trace context it belongs
+ * to) in one statement on the caller's transaction; otherwise as `enqueue`.
+ */
+export async function enqueueRecords(em: EntityManager, records: readonly OutboxRecord[]): Promise<void> {
+  if (records.length === 0) return;
+  const trx = transactionOf(em, "enqueue");
+  kickAfterCommit(em, trx);
+  const rows = records.map(() => "(?, ?, ?, ?, ?, ?, ?::jsonb)").join(", ");
+  await knexSql(trx, `insert into outbox (${OUTBOX_COLUMNS}) values ${rows}`, records.flatMap((record) => record.values));
+}
+
 // Every shop.events.v1 event starts with `order_id`; the order id is the correlation id.
 function orderIdOf(message: unknown): string | undefined {
   const orderId = (message as { orderId?: unknown } | undefined)?.orderId;

@@ -1,13 +1,14 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { SpanKind } from "@opentelemetry/api";
 import { Code, ServiceError } from "../../lib/errors.js";
-import { Sleeper } from "../../lib/events/index.js";
 import { type Breaker, type BreakerOptions, createBreaker } from "../../lib/grpc/index.js";
 import type { ServiceDeps, Worker } from "../../lib/runtime/index.js";
 import { inLinkedTrace, inOrderTrace } from "../../lib/telemetry/index.js";
 import { CHANNELS, type ChannelName } from "./domain/recipients.js";
 import { afterFailure } from "./domain/retry.js";
-import { publishFailed, publishSent } from "./events.js";
+import { GroupWriter } from "../../lib/group-writer.js";
+import { enqueueRecords, type OutboxRecord, Sleeper } from "../../lib/events/index.js";
+import { failedEvent, sentEvent } from "./events.js";
 import * as store from "./notification-store.js";
 import { isPermanentFailure, type MessageProvider } from "./providers/provider.js";
 
@@ -28,6 +29,17 @@ export interface DispatcherOptions {
 }
 
 export type AttemptOutcome = "sent" | "retry" | "failed" | "released" | "lost";
+
+/** An attempt made, waiting for its outcome to be written; `event` is what it publishes if written. */
+interface Attempted {
+  claimed: store.ClaimedNotification;
+  result:
+    | { kind: "sent"; providerMessageId: string }
+    | { kind: "refused"; reason: string }
+    | { kind: "retry"; error: string; delayMs: number }
+    | { kind: "failed"; error: string };
+  event?: OutboxRecord;
+}
 
 /** Sends queued notifications (see `startDispatcher`). */
 export interface Dispatcher {
@@ -125,23 +137,18 @@ export function createDispatcher({ orm, logger: parent }: ServiceDeps, options: 
   async function attemptAndRecord(claimed: store.ClaimedNotification): Promise<AttemptOutcome> {
     const log = logger.child({ notification_id: claimed.id, order_id: claimed.orderId ?? undefined, channel: claimed.channel, attempt: claimed.attempts });
     const result = await attempt(claimed);
-    const outcome = await orm.em.fork().transactional(async (em): Promise<AttemptOutcome> => {
-      switch (result.kind) {
-        case "sent":
-          if (!(await store.markSent(em, claimed, result.providerMessageId))) return "lost";
-          await publishSent(em, claimed);
-          return "sent";
-        case "refused":
-          return (await store.release(em, claimed, result.reason, options.retryBaseMs)) ? "released" : "lost";
-        case "error": {
-          const decision = afterFailure({ attempts: claimed.attempts, maxAttempts: options.maxAttempts, permanent: result.permanent, retryBaseMs: options.retryBaseMs });
-          if (decision.kind === "retry") return (await store.scheduleRetry(em, claimed, result.error, decision.delayMs)) ? "retry" : "lost";
-          if (!(await store.markFailed(em, claimed, result.error))) return "lost";
-          await publishFailed(em, claimed, result.error);
-          return "failed";
-        }
-      }
-    });
+    let attempted: Attempted;
+    if (result.kind === "error") {
+      const decision = afterFailure({ attempts: claimed.attempts, maxAttempts: options.maxAttempts, permanent: result.permanent, retryBaseMs: options.retryBaseMs });
+      attempted =
+        decision.kind === "retry"
+          ? { claimed, result: { kind: "retry", error: result.error, delayMs: decision.delayMs } }
+          : { claimed, result: { kind: "failed", error: result.error }, event: failedEvent(claimed, result.error) };
+    } else {
+      // Built here, inside the attempt's span, so the event carries the order's trace.
+      attempted = { claimed, result, event: result.kind === "sent" ? sentEvent(claimed) : undefined };
+    }
+    const outcome = await recorder.add(attempted);
     switch (outcome) {
       case "sent":
         log.info("notification sent");
@@ -161,6 +168,43 @@ export function createDispatcher({ orm, logger: parent }: ServiceDeps, options: 
     }
     return outcome;
   }
+
+  /**
+   * Writes the outcomes of attempts in one transaction: SENT rows with one statement, the rest
+   * row by row (rare), and their events in one insert.
+   */
+  function recordOutcomes(batch: readonly Attempted[]): Promise<AttemptOutcome[]> {
+    return orm.em.fork().transactional(async (em) => {
+      const sent = batch.flatMap((a) => (a.result.kind === "sent" ? [{ claimed: a.claimed, providerMessageId: a.result.providerMessageId }] : []));
+      const recordedSent = await store.markSent(em, sent);
+      const outcomes: AttemptOutcome[] = [];
+      const events: OutboxRecord[] = [];
+      for (const { claimed, result, event } of batch) {
+        let outcome: AttemptOutcome;
+        switch (result.kind) {
+          case "sent":
+            outcome = recordedSent.has(claimed.id) ? "sent" : "lost";
+            break;
+          case "refused":
+            outcome = (await store.release(em, claimed, result.reason, options.retryBaseMs)) ? "released" : "lost";
+            break;
+          case "retry":
+            outcome = (await store.scheduleRetry(em, claimed, result.error, result.delayMs)) ? "retry" : "lost";
+            break;
+          case "failed":
+            outcome = (await store.markFailed(em, claimed, result.error)) ? "failed" : "lost";
+            break;
+        }
+        if (event && outcome !== "lost") events.push(event);
+        outcomes.push(outcome);
+      }
+      await enqueueRecords(em, events);
+      return outcomes;
+    });
+  }
+
+  // Attempts that finish while a write is under way are written together by the next one.
+  const recorder = new GroupWriter<Attempted, AttemptOutcome>(recordOutcomes);
 
   /** One batch: claim due rows of the channels whose circuit is not open, and send them. */
   async function dispatchBatch(): Promise<number> {

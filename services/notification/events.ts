@@ -1,14 +1,15 @@
 import { timestampNow } from "@bufbuild/protobuf/wkt";
-import type { EntityManager } from "@mikro-orm/postgresql";
 import { NotificationFailedSchema, NotificationSentSchema } from "../../gen/shop/events/v1/notification_events_pb.js";
-import { enqueue } from "../../lib/events/index.js";
+import { outboxRecord, type OutboxRecord } from "../../lib/events/index.js";
 import type { ClaimedNotification } from "./notification-store.js";
 
-/** The notification events, written to the outbox on the caller's transaction. */
+/**
+ * The notification events, built under the trace context of the attempt they report and
+ * written with the attempt's outcome (`enqueueRecords`).
+ */
 
-export function publishSent(em: EntityManager, notification: ClaimedNotification): Promise<string> {
-  return enqueue(
-    em,
+export function sentEvent(notification: ClaimedNotification): OutboxRecord {
+  return outboxRecord(
     NotificationSentSchema,
     {
       orderId: notification.orderId ?? "",
@@ -21,9 +22,8 @@ export function publishSent(em: EntityManager, notification: ClaimedNotification
   );
 }
 
-export function publishFailed(em: EntityManager, notification: ClaimedNotification, error: string): Promise<string> {
-  return enqueue(
-    em,
+export function failedEvent(notification: ClaimedNotification, error: string): OutboxRecord {
+  return outboxRecord(
     NotificationFailedSchema,
     {
       orderId: notification.orderId ?? "",

@@ -118,15 +118,20 @@ export async function claimDue(em: EntityManager, channels: readonly ChannelName
 
 const SAME_CLAIM = "id = ? AND status = 'PENDING' AND attempts = ?";
 
-/** Records that the provider accepted the claimed attempt. False when the claim was lost. */
-export async function markSent(em: EntityManager, claimed: ClaimedNotification, providerMessageId: string): Promise<boolean> {
-  const rows = await execute(
+/**
+ * Records that the provider accepted each claimed attempt, in one statement. Returns the ids
+ * recorded; a row missing from it had its claim taken over (lease expired) and is not changed.
+ */
+export async function markSent(em: EntityManager, sent: readonly { claimed: ClaimedNotification; providerMessageId: string }[]): Promise<Set<string>> {
+  if (sent.length === 0) return new Set();
+  const rows = await execute<{ id: string }>(
     em,
-    `UPDATE notification_log SET status = 'SENT', sent_at = now(), updated_at = now(), next_attempt_at = NULL, provider_message_id = ?
-     WHERE ${SAME_CLAIM} RETURNING id`,
-    [providerMessageId, claimed.id, claimed.attempts],
+    `UPDATE notification_log n SET status = 'SENT', sent_at = now(), updated_at = now(), next_attempt_at = NULL, provider_message_id = s.provider_message_id
+     FROM unnest(?::uuid[], ?::int[], ?::text[]) AS s(id, attempts, provider_message_id)
+     WHERE n.id = s.id AND n.status = 'PENDING' AND n.attempts = s.attempts RETURNING n.id`,
+    [sent.map((s) => s.claimed.id), sent.map((s) => s.claimed.attempts), sent.map((s) => s.providerMessageId)],
   );
-  return rows.length > 0;
+  return new Set(rows.map((row) => String(row.id)));
 }
 
 /** Records a failed attempt to be retried after `delayMs`. False when the claim was lost. */
