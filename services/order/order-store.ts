@@ -161,7 +161,9 @@ async function insertHistory(
 
 /** The order, locked for the rest of the transaction (transitions of one order are serialized). */
 export async function lockOrder(em: EntityManager, orderId: string): Promise<OrderRow | null> {
-  const [row] = await execute<Record<string, unknown>>(em, "SELECT * FROM orders WHERE id = ? FOR UPDATE", [orderId]);
+  const [row] = await execute<Record<string, unknown>>(em, `SELECT id, customer_id, status, currency_code, total_minor, shipping_address, card_last4, payment_id, refunded_minor,
+            failure_reason, created_at, updated_at, version
+     FROM orders WHERE id = ? FOR UPDATE`, [orderId]);
   return row ? toOrderRow(row) : null;
 }
 
