@@ -29,16 +29,16 @@ const STATUS_TRAITS: Readonly<Record<OrderStatus, { outcome: "open" | "success" 
   PENDING: { outcome: "open", unpaid: true },
   RESERVED: { outcome: "open", unpaid: true },
   CONFIRMED: { outcome: "open", unpaid: false },
-  SHIPPED: { outcome: "open", unpaid: false },
-  DELIVERED: { outcome: "success", unpaid: false },
   REJECTED: { outcome: "failure", unpaid: true },
   PAYMENT_FAILED: { outcome: "failure", unpaid: true },
   CANCELLED: { outcome: "failure", unpaid: true },
   EXPIRED: { outcome: "failure", unpaid: true },
+  SHIPPED: { outcome: "open", unpaid: false },
+  DELIVERED: { outcome: "success", unpaid: false },
   DELIVERY_FAILED: { outcome: "failure", unpaid: false },
 };
 
-/** Every status, in the order of the table. */
+/** Every status, in the order of the table (and of the status columns' enum in entities.ts). */
 export const ORDER_STATUSES: readonly OrderStatus[] = Object.keys(STATUS_TRAITS) as OrderStatus[];
 
 function statusesWhere(test: (traits: (typeof STATUS_TRAITS)[OrderStatus]) => boolean): ReadonlySet<OrderStatus> {
