@@ -12,12 +12,12 @@ import {
 } from "@nats-io/jetstream";
 import { performance } from "node:perf_hooks";
 import { errors, nanos } from "@nats-io/transport-node";
-import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { context, ROOT_CONTEXT, SpanKind } from "@opentelemetry/api";
 import { type Database, type EntityManager, sql } from "../db/index.js";
 import { isUuid } from "../ids.js";
 import type { Logger } from "../log.js";
 import { consumerMetrics } from "../metrics/index.js";
-import { CORRELATION_HEADER, extractHeaders, ORDER_ID_ATTRIBUTE } from "../telemetry/index.js";
+import { CORRELATION_HEADER, extractHeaders, ORDER_ID_ATTRIBUTE, recordFailure } from "../telemetry/index.js";
 import { copyToDeadLetters } from "./dead-letters.js";
 import { errorMessage, isPermanent, PermanentError } from "./errors.js";
 import { EVENT_ID_HEADER, EVENT_TYPE_HEADER, headerRecord, MSG_ID_HEADER } from "./headers.js";
@@ -190,8 +190,7 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
             publish: (eventSchema, message, publishOptions) => enqueue(em, eventSchema, message, publishOptions),
           });
         } catch (error) {
-          span.recordException(error as Error);
-          span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(error) });
+          recordFailure(span, error);
           throw error;
         } finally {
           span.end();
@@ -260,10 +259,7 @@ export function startBatchConsumer(options: BatchConsumerOptions): Promise<Event
           em,
         );
       } catch (error) {
-        for (const span of spans) {
-          span.recordException(error as Error);
-          span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(error) });
-        }
+        for (const span of spans) recordFailure(span, error);
         throw error;
       } finally {
         for (const span of spans) span.end();
