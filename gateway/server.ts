@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
+import type { JsonObject } from "@bufbuild/protobuf";
 import { createContextValues, cors as connectCors } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { context, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
@@ -21,7 +22,7 @@ import { HealthChecker } from "./health.js";
 import { type IdempotencyBackend, IdempotencyStore } from "./idempotency.js";
 import { KvIdempotencyStore } from "./idempotency-kv.js";
 import { LazyNats } from "./nats-connection.js";
-import { createGatewayMetrics, rpcDurationInterceptor } from "./metrics.js";
+import { createGatewayMetrics, type GatewayMetrics, rpcDurationInterceptor } from "./metrics.js";
 import { FaultAdmin } from "./faults.js";
 import { isDocsPath, serveDocs } from "./openapi/docs.js";
 import { openApiDocument } from "./openapi/document.js";
@@ -105,23 +106,10 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
     retryAttempts: config.upstreamRetryAttempts,
     logger,
   });
-  const api = createPublicApi(upstreams);
   const shedder = new LoadShedder({ maxInFlight: config.maxInFlight, maxStreams: config.maxStreams });
   const shutdown = new AbortController();
   const health = new HealthChecker(config.upstreams, upstreams);
-  // Shared state (idempotency records) lives in NATS KV when there is NATS, so replicas agree.
   const nats = config.natsUrl ? new LazyNats({ natsUrl: config.natsUrl, name: "gateway", logger }) : undefined;
-  const idempotency: IdempotencyBackend<unknown> = nats
-    ? new KvIdempotencyStore({
-        nats,
-        bucket: `${config.eventsPrefix ?? ""}gateway_idempotency`,
-        ttlMs: config.idempotency.ttlMs,
-        leaseMs: config.idempotency.leaseMs,
-        replicas: config.streamReplicas,
-        logger,
-      })
-    : new IdempotencyStore<unknown>({ ttlMs: config.idempotency.ttlMs, maxKeys: config.idempotency.maxKeys });
-  const faults = new FaultAdmin({ nats, eventsPrefix: config.eventsPrefix, replicas: config.streamReplicas, logger });
   const dlq = new DeadLetterAdmin({ natsUrl: config.natsUrl, eventsPrefix: config.eventsPrefix, streamReplicas: config.streamReplicas, logger });
 
   let serving = false;
@@ -130,145 +118,23 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
     metricsServer = await startMetricsServer({ port: config.metricsPort, host: config.metricsHost, service: "gateway", ready: () => serving });
   }
   const metrics = createGatewayMetrics(metricsServer?.registry ?? new Registry(), shedder, upstreams);
+  const dispatch = createDispatch(config, { logger, upstreams, shedder, health, metrics, nats, dlq, shutdown: shutdown.signal });
+  const server: DualServer = createDualServer((req, res) => serveRequest(dispatch, req, res));
 
-  const gatekeeper = new Gatekeeper({
-    authenticate: createAuthenticator(config.jwt),
-    rateLimit: config.rateLimit,
-    onRefused: (reason) => metrics.refused(reason),
-  });
-  const site = config.webDir ? StaticSite.load(config.webDir) : undefined;
-  if (config.webDir && !site) logger.warn({ web_dir: config.webDir }, "the web app is not built (npm run build:web): / answers 404");
-  // Dev sign-in exists only with the public dev secret; otherwise its path is an unknown route.
-  const devRoutes = config.devSecret ? devTokenRoutes({ secret: config.jwt.secret!, issuer: config.jwt.issuer, audience: config.jwt.audience, devCustomerId: config.devCustomerId }) : [];
-  const rest = new RestRouter([...ROUTES, ...devRoutes], {
-    api,
-    gatekeeper,
-    idempotency: idempotency as IdempotencyBackend<StoredReply>,
-    logger,
-    maxBodyBytes: config.maxBodyBytes,
-    maxUploadBytes: config.maxUploadBytes,
-    shutdown: shutdown.signal,
-    dlq,
-    faults,
-  });
-
-  const apiDocument = openApiDocument(ROUTES, { version: API_VERSION });
-  const rpc = rpcPaths();
-  const rpcInfo = new WeakMap<object, RpcRequestInfo>();
-  const connectHandler = connectNodeAdapter({
-    routes: connectRoutes(api, idempotency as IdempotencyBackend<string>, logger, faults),
-    requestGate: requestGate(gatekeeper),
-    readMaxBytes: config.rpcMaxMessageBytes,
-    interceptors: [rpcDurationInterceptor()],
-    // Unknown fields in Connect JSON are errors naming the field, as in REST.
-    jsonOptions: { ignoreUnknownFields: false },
-    shutdownSignal: shutdown.signal,
-    contextValues: (req) => createContextValues().set(requestInfoKey, rpcInfo.get(req) ?? { clientAddress: "unknown" }),
-  });
-
-  const cors = corsHandler(config.corsOrigins);
-
-  async function handle(req: NodeRequest, res: NodeResponse, labels: RequestLabels): Promise<void> {
-    let url: URL;
-    try {
-      url = new URL(req.url ?? "/", "http://gateway.invalid");
-    } catch {
-      sendJson(res, 400, { error: { code: "invalid_argument", message: "the request target is not a valid URL" } });
-      return;
-    }
-    if (cors(req, res)) return;
-    const method = req.method ?? "GET";
-    if (url.pathname === "/health") {
-      labels.route = "/health";
-      labels.template = "/health";
-      if (method !== "GET" && method !== "HEAD") {
-        sendJson(res, 405, { error: { code: "unimplemented", message: "use GET /health" } }, { allow: "GET" });
-        return;
-      }
-      const report = await health.report();
-      sendJson(res, report.status === "SERVING" ? 200 : 503, report as unknown as Parameters<typeof sendJson>[2]);
-      return;
-    }
-    if (isDocsPath(url.pathname)) {
-      labels.route = url.pathname === "/openapi.json" ? "/openapi.json" : "/docs";
-      await serveDocs(req, res, url.pathname, apiDocument);
-      return;
-    }
-    const clientAddress = req.socket?.remoteAddress ?? "unknown";
-    const kind = rpc.get(url.pathname);
-    if (kind) {
-      labels.protocol = rpcProtocol(req.headers["content-type"]);
-      labels.route = url.pathname;
-      const release = shedder.tryAcquire(kind === "stream" ? "stream" : "request");
-      if (release) res.once("close", release);
-      else metrics.refused("shed");
-      rpcInfo.set(req, { clientAddress, rejection: release ? undefined : kind === "stream" ? tooManyStreams() : overloaded() });
-      connectHandler(req, res);
-      return;
-    }
-    if (site?.handles(url.pathname)) {
-      labels.route = "static";
-      site.serve(req, res, url.pathname);
-      return;
-    }
-    if (url.pathname === "/" && config.webDir) {
-      sendNotBuilt(res, config.webDir);
-      return;
-    }
-    const matched = rest.match(method, url.pathname);
-    const stream = "match" in matched && matched.match.route.stream === true;
-    if ("match" in matched) {
-      labels.route = `${matched.match.route.method} ${matched.match.route.path}`;
-      labels.template = matched.match.route.path;
-    }
-    const release = shedder.tryAcquire(stream ? "stream" : "request");
-    if (release) res.once("close", release);
-    else metrics.refused("shed");
-    await rest.handle(req, res, url, matched, clientAddress, release ? undefined : stream ? tooManyStreams() : overloaded());
+  /** Closes the clients, in the order the stop needs them (also after a failed start). */
+  async function closeClients(): Promise<void> {
+    health.close();
+    closeUpstreams(upstreams);
+    await dlq.close();
+    await nats?.close();
+    await metricsServer?.close();
   }
 
-  /** The request handler of both servers: one SERVER span per request, and nothing ever escapes. */
-  function handler(req: NodeRequest, res: NodeResponse): void {
-    const started = performance.now();
-    const labels: RequestLabels = { route: "unmatched", protocol: "rest" };
-    const parent = extractHeaders((key) => {
-      const value = req.headers[key];
-      return Array.isArray(value) ? value[0] : value;
-    });
-    const span = tracer.startSpan(req.method ?? "HTTP", { kind: SpanKind.SERVER, attributes: { "http.request.method": req.method } }, parent);
-    res.once("close", () => {
-      const status = res.statusCode;
-      nameSpan(span, req.method ?? "HTTP", labels, status);
-      if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
-      span.end();
-      const seconds = (performance.now() - started) / 1000;
-      metrics.request({ protocol: labels.protocol, route: labels.route, status }, seconds);
-      const line = { method: req.method, route: labels.route, protocol: labels.protocol, status, ms: Math.round(seconds * 1000) };
-      if (status >= 500 && status !== 503) logger.warn(line, "request failed");
-      else logger.debug(line, "request");
-    });
-    context.with(trace.setSpan(parent, span), () => {
-      handle(req, res, labels).catch((error: unknown) => {
-        if (res.headersSent) {
-          logger.error({ err: error }, "request failed after its response began");
-          abortResponse(res);
-          return;
-        }
-        const answer = toErrorResponse(error, logger);
-        sendJson(res, answer.status, answer.body as unknown as Parameters<typeof sendJson>[2], answer.headers);
-      });
-    });
-  }
-
-  const server: DualServer = createDualServer(handler);
   let port: number;
   try {
     port = await server.listen(config.port, config.host);
   } catch (error) {
-    health.close();
-    closeUpstreams(upstreams);
-    await nats?.close();
-    await metricsServer?.close();
+    await closeClients();
     throw error;
   }
   serving = true;
@@ -287,16 +153,198 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
         // Ends tracking streams (SSE, WatchOrder) and tells connect handlers to wrap up.
         shutdown.abort();
         await server.close(graceMs);
-        health.close();
-        closeUpstreams(upstreams);
-        await dlq.close();
-        await nats?.close();
-        await metricsServer?.close();
+        await closeClients();
         logger.info("gateway stopped");
       })();
       return stopping;
     },
   };
+}
+
+/** The gateway's clients and shared state, made at start, that requests are routed with. */
+interface GatewayParts {
+  logger: Logger;
+  upstreams: Upstreams;
+  shedder: LoadShedder;
+  health: HealthChecker;
+  metrics: GatewayMetrics;
+  nats: LazyNats | undefined;
+  dlq: DeadLetterAdmin;
+  /** Aborted when the gateway stops: ends streams. */
+  shutdown: AbortSignal;
+}
+
+/** Everything that routing one request needs, built once at start. */
+interface Dispatch extends GatewayParts {
+  config: GatewayConfig;
+  rest: RestRouter;
+  site: StaticSite | undefined;
+  apiDocument: JsonObject;
+  /** RPC paths of the public services, unary or stream. */
+  rpc: Map<string, "unary" | "stream">;
+  /** What the Connect handlers learn about their request (client address, a refusal decided here). */
+  rpcInfo: WeakMap<object, RpcRequestInfo>;
+  connectHandler: (req: NodeRequest, res: NodeResponse) => void;
+  cors: (req: NodeRequest, res: NodeResponse) => boolean;
+}
+
+/** Builds the REST router, the Connect handler and the rest of what requests are routed with. */
+function createDispatch(config: GatewayConfig, parts: GatewayParts): Dispatch {
+  const { logger, nats, shutdown } = parts;
+  const api = createPublicApi(parts.upstreams);
+  // Shared state (idempotency records) lives in NATS KV when there is NATS, so replicas agree.
+  const idempotency: IdempotencyBackend<unknown> = nats
+    ? new KvIdempotencyStore({
+        nats,
+        bucket: `${config.eventsPrefix ?? ""}gateway_idempotency`,
+        ttlMs: config.idempotency.ttlMs,
+        leaseMs: config.idempotency.leaseMs,
+        replicas: config.streamReplicas,
+        logger,
+      })
+    : new IdempotencyStore<unknown>({ ttlMs: config.idempotency.ttlMs, maxKeys: config.idempotency.maxKeys });
+  const faults = new FaultAdmin({ nats, eventsPrefix: config.eventsPrefix, replicas: config.streamReplicas, logger });
+  const gatekeeper = new Gatekeeper({
+    authenticate: createAuthenticator(config.jwt),
+    rateLimit: config.rateLimit,
+    onRefused: (reason) => parts.metrics.refused(reason),
+  });
+  const site = config.webDir ? StaticSite.load(config.webDir) : undefined;
+  if (config.webDir && !site) logger.warn({ web_dir: config.webDir }, "the web app is not built (npm run build:web): / answers 404");
+  // Dev sign-in exists only with the public dev secret; otherwise its path is an unknown route.
+  const devRoutes = config.devSecret ? devTokenRoutes({ secret: config.jwt.secret!, issuer: config.jwt.issuer, audience: config.jwt.audience, devCustomerId: config.devCustomerId }) : [];
+  const rest = new RestRouter([...ROUTES, ...devRoutes], {
+    api,
+    gatekeeper,
+    idempotency: idempotency as IdempotencyBackend<StoredReply>,
+    logger,
+    maxBodyBytes: config.maxBodyBytes,
+    maxUploadBytes: config.maxUploadBytes,
+    shutdown,
+    dlq: parts.dlq,
+    faults,
+  });
+  const rpcInfo = new WeakMap<object, RpcRequestInfo>();
+  const connectHandler = connectNodeAdapter({
+    routes: connectRoutes(api, idempotency as IdempotencyBackend<string>, logger, faults),
+    requestGate: requestGate(gatekeeper),
+    readMaxBytes: config.rpcMaxMessageBytes,
+    interceptors: [rpcDurationInterceptor()],
+    // Unknown fields in Connect JSON are errors naming the field, as in REST.
+    jsonOptions: { ignoreUnknownFields: false },
+    shutdownSignal: shutdown,
+    contextValues: (req) => createContextValues().set(requestInfoKey, rpcInfo.get(req) ?? { clientAddress: "unknown" }),
+  });
+  return {
+    ...parts,
+    config,
+    rest,
+    site,
+    apiDocument: openApiDocument(ROUTES, { version: API_VERSION }),
+    rpc: rpcPaths(),
+    rpcInfo,
+    connectHandler,
+    cors: corsHandler(config.corsOrigins),
+  };
+}
+
+/** The request handler of both servers: one SERVER span per request, and nothing ever escapes. */
+function serveRequest(dispatch: Dispatch, req: NodeRequest, res: NodeResponse): void {
+  const { logger, metrics } = dispatch;
+  const started = performance.now();
+  const labels: RequestLabels = { route: "unmatched", protocol: "rest" };
+  const parent = extractHeaders((key) => {
+    const value = req.headers[key];
+    return Array.isArray(value) ? value[0] : value;
+  });
+  const span = tracer.startSpan(req.method ?? "HTTP", { kind: SpanKind.SERVER, attributes: { "http.request.method": req.method } }, parent);
+  res.once("close", () => {
+    const status = res.statusCode;
+    nameSpan(span, req.method ?? "HTTP", labels, status);
+    if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+    span.end();
+    const seconds = (performance.now() - started) / 1000;
+    metrics.request({ protocol: labels.protocol, route: labels.route, status }, seconds);
+    const line = { method: req.method, route: labels.route, protocol: labels.protocol, status, ms: Math.round(seconds * 1000) };
+    if (status >= 500 && status !== 503) logger.warn(line, "request failed");
+    else logger.debug(line, "request");
+  });
+  context.with(trace.setSpan(parent, span), () => {
+    route(dispatch, req, res, labels).catch((error: unknown) => {
+      if (res.headersSent) {
+        logger.error({ err: error }, "request failed after its response began");
+        abortResponse(res);
+        return;
+      }
+      const answer = toErrorResponse(error, logger);
+      sendJson(res, answer.status, answer.body as unknown as Parameters<typeof sendJson>[2], answer.headers);
+    });
+  });
+}
+
+/**
+ * Routes one request: CORS preflights, /health, the API docs, RPCs (Connect, gRPC, gRPC-Web),
+ * the web app's files, then the REST routes. RPCs and REST requests take an in-flight slot
+ * first (a stream slot for streams); without one they are refused as overloaded.
+ */
+async function route(dispatch: Dispatch, req: NodeRequest, res: NodeResponse, labels: RequestLabels): Promise<void> {
+  const { config, shedder, metrics, rest } = dispatch;
+  let url: URL;
+  try {
+    url = new URL(req.url ?? "/", "http://gateway.invalid");
+  } catch {
+    sendJson(res, 400, { error: { code: "invalid_argument", message: "the request target is not a valid URL" } });
+    return;
+  }
+  if (dispatch.cors(req, res)) return;
+  const method = req.method ?? "GET";
+  if (url.pathname === "/health") {
+    labels.route = "/health";
+    labels.template = "/health";
+    if (method !== "GET" && method !== "HEAD") {
+      sendJson(res, 405, { error: { code: "unimplemented", message: "use GET /health" } }, { allow: "GET" });
+      return;
+    }
+    const report = await dispatch.health.report();
+    sendJson(res, report.status === "SERVING" ? 200 : 503, report as unknown as Parameters<typeof sendJson>[2]);
+    return;
+  }
+  if (isDocsPath(url.pathname)) {
+    labels.route = url.pathname === "/openapi.json" ? "/openapi.json" : "/docs";
+    await serveDocs(req, res, url.pathname, dispatch.apiDocument);
+    return;
+  }
+  const clientAddress = req.socket?.remoteAddress ?? "unknown";
+  const kind = dispatch.rpc.get(url.pathname);
+  if (kind) {
+    labels.protocol = rpcProtocol(req.headers["content-type"]);
+    labels.route = url.pathname;
+    const release = shedder.tryAcquire(kind === "stream" ? "stream" : "request");
+    if (release) res.once("close", release);
+    else metrics.refused("shed");
+    dispatch.rpcInfo.set(req, { clientAddress, rejection: release ? undefined : kind === "stream" ? tooManyStreams() : overloaded() });
+    dispatch.connectHandler(req, res);
+    return;
+  }
+  if (dispatch.site?.handles(url.pathname)) {
+    labels.route = "static";
+    dispatch.site.serve(req, res, url.pathname);
+    return;
+  }
+  if (url.pathname === "/" && config.webDir) {
+    sendNotBuilt(res, config.webDir);
+    return;
+  }
+  const matched = rest.match(method, url.pathname);
+  const stream = "match" in matched && matched.match.route.stream === true;
+  if ("match" in matched) {
+    labels.route = `${matched.match.route.method} ${matched.match.route.path}`;
+    labels.template = matched.match.route.path;
+  }
+  const release = shedder.tryAcquire(stream ? "stream" : "request");
+  if (release) res.once("close", release);
+  else metrics.refused("shed");
+  await rest.handle({ req, res, url, matched, clientAddress, rejection: release ? undefined : stream ? tooManyStreams() : overloaded() });
 }
 
 /** What the request handler learns about a request while routing it, for its span, metrics and log line. */

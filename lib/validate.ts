@@ -12,10 +12,17 @@ export function requireId(field: string, value: string): string {
   return value.toLowerCase();
 }
 
-export function requireText(field: string, value: string, max: number): string {
+/** Free text that may be empty: trimmed, at most `max` characters. */
+export function optionalText(field: string, value: string, max: number): string {
   const trimmed = value.trim();
-  if (trimmed === "") throw invalidArgument(field, "is required");
   if (trimmed.length > max) throw invalidArgument(field, `must be at most ${max} characters`);
+  return trimmed;
+}
+
+/** Free text that must not be empty once trimmed; at most `max` characters. */
+export function requireText(field: string, value: string, max: number): string {
+  const trimmed = optionalText(field, value, max);
+  if (trimmed === "") throw invalidArgument(field, "is required");
   return trimmed;
 }
 

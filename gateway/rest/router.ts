@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import type { DescMessage, JsonObject, JsonValue, MessageShape } from "@bufbuild/protobuf";
 import { Code } from "../../lib/errors.js";
 import type { Logger } from "../../lib/log.js";
@@ -132,6 +132,34 @@ export interface RouteMatch {
 /** The outcome of matching a request, so the server can pick the in-flight slot before routing. */
 export type Matched = { match: RouteMatch } | { error: GatewayError };
 
+/** One request as the server hands it to the router. */
+export interface RestRequest {
+  readonly req: NodeRequest;
+  readonly res: NodeResponse;
+  /** The parsed request target. */
+  readonly url: URL;
+  /** What `match` found for the request (matched before, so the server can pick its in-flight slot). */
+  readonly matched: Matched;
+  /** The peer's address: the rate limit of anonymous callers is keyed on it. */
+  readonly clientAddress: string;
+  /** A refusal decided before routing (load shedding), answered as it is. */
+  readonly rejection?: GatewayError;
+}
+
+/** A request once admitted to its route: what running it needs. */
+interface Exchange {
+  readonly req: NodeRequest;
+  readonly res: NodeResponse;
+  readonly url: URL;
+  readonly route: Route;
+  readonly params: Record<string, string>;
+  readonly principal: Principal;
+  readonly call: Call;
+  readonly body: RequestBody;
+  /** The query without `access_token`. */
+  readonly query: URLSearchParams;
+}
+
 interface CompiledRoute {
   route: Route;
   segments: string[];
@@ -204,91 +232,101 @@ export class RestRouter {
   }
 
   /**
-   * Answers one request. `rejection` is a refusal decided before routing (load shedding). Never
-   * throws: every failure becomes a JSON error answer (or an aborted stream once it has begun).
+   * Answers one request. Never throws: every failure becomes a JSON error answer (or an aborted
+   * stream once it has begun).
    */
-  async handle(req: NodeRequest, res: NodeResponse, url: URL, matched: Matched, clientAddress: string, rejection?: GatewayError): Promise<void> {
+  async handle(request: RestRequest): Promise<void> {
+    const { req, res, url, matched } = request;
     const { deps } = this;
-    const logger = deps.logger;
     const controller = new AbortController();
-    const abort = () => controller.abort(new GatewayError(Code.CANCELLED, "the client went away"));
-    res.once("close", abort);
+    res.once("close", () => controller.abort(new GatewayError(Code.CANCELLED, "the client went away")));
     const onShutdown = () => controller.abort(new GatewayError(Code.UNAVAILABLE, "the gateway is shutting down"));
     deps.shutdown.addEventListener("abort", onShutdown, { once: true });
     let body: RequestBody | undefined;
     try {
-      if (rejection) throw rejection;
+      if (request.rejection) throw request.rejection;
       checkCorrelationHeader(headerValue(req.headers[CORRELATION_HEADER]));
       if ("error" in matched) throw matched.error;
       const { route, params } = matched.match;
       const query = new URLSearchParams(url.searchParams);
-      let authorization = req.headers.authorization;
-      if (route.tokenInQuery) {
-        const token = query.get("access_token");
-        query.delete("access_token");
-        if (!authorization && token) authorization = `Bearer ${token}`;
-      }
-      const principal = (await deps.gatekeeper.admit(authorization, clientAddress, route.access !== "public")) ?? (route.access === "public" ? ANONYMOUS : undefined);
-      if (!principal) throw new GatewayError(Code.UNAUTHENTICATED, "missing bearer token");
-      if (route.access === "admin" && !principal.admin) throw permissionDenied(`${route.method} ${route.path} requires role admin`);
+      const principal = await this.#admit(route, request, query);
       checkPathParams(params);
 
       const key = route.method === "POST" ? idempotencyKey(headerValue(req.headers[IDEMPOTENCY_HEADER])) : undefined;
       const hash = key ? createHash("sha256").update(`${route.method} ${url.pathname}?${query.toString()}\n${req.headers["content-type"] ?? ""}\n`) : undefined;
       body = new RequestBody(req, route.rawBody ? deps.maxUploadBytes : deps.maxBodyBytes, hash);
       const call: Call = { principal, signal: controller.signal, idempotencyKey: key };
+      const exchange: Exchange = { req, res, url, route, params, principal, call, body, query };
       // Calls about one order carry its id as correlation id, so its logs line up across services.
-      const orderId = route.path.startsWith("/api/v1/orders/:id") ? params.id : undefined;
-      tagOrder(orderId);
-      const run = (ctx: RestContext) => runWithCorrelationId(orderId, () => route.handle(ctx));
-      const context = (json: JsonObject | undefined) => this.#context({ req, res, url, params, principal, call, route, body: json, rawBody: body!, query });
-
-      let json: JsonObject | undefined;
-      const readJson = async () => {
-        if (!route.rawBody && route.method !== "GET") json = parseJsonBody(await body!.bytes(), req.headers["content-type"]);
-        const ignored = route.noBody && json ? Object.keys(json)[0] : undefined;
-        if (ignored !== undefined) throw invalid(ignored, "unknown field: this route takes no body");
-      };
-
-      if (key && hash) {
-        const scope = `rest:${principal.sub}`;
-        // Claimed before the body is read: only the request that holds the key may run it.
-        const found = await deps.idempotency.claim(scope, key);
-        if (found.state === "pending") throw keyInProgress();
-        if (found.state === "done") {
-          // Replays are compared by the hash of method, path, query, content type and body.
-          for await (const chunk of body.chunks()) void chunk;
-          if (hash.digest("hex") !== found.requestHash) throw keyReused();
-          sendJson(res, found.value.status, found.value.json, { ...found.value.headers, "idempotent-replayed": "true" });
-          return;
-        }
-        const reservation = found.reservation;
-        let reply: Reply;
-        try {
-          await readJson();
-          reply = await run(context(json));
-        } catch (error) {
-          await reservation.abandon();
-          throw error;
-        }
-        if (reply === "handled" || (reply.status ?? 200) >= 300) {
-          await reservation.abandon();
-        } else {
-          // For raw bodies the hash is complete only now that the route has read everything.
-          await reservation.complete(hash.digest("hex"), { status: reply.status ?? 200, json: reply.json, headers: reply.headers ?? {} });
-        }
-        if (reply !== "handled") sendJson(res, reply.status ?? 200, reply.json, reply.headers);
-        return;
-      }
-
-      await readJson();
-      const reply = await run(context(json));
-      if (reply !== "handled") sendJson(res, reply.status ?? 200, reply.json, reply.headers);
+      tagOrder(orderIdOf(exchange));
+      if (key && hash) await this.#runOnce(exchange, `rest:${principal.sub}`, key, hash);
+      else send(res, await this.#run(exchange));
     } catch (error) {
-      await this.#fail(req, res, error, body, logger);
+      await this.#fail(req, res, error, body, deps.logger);
     } finally {
       deps.shutdown.removeEventListener("abort", onShutdown);
     }
+  }
+
+  /**
+   * Who calls `route`: a verified token's principal, or the anonymous one on public routes.
+   * Routes that accept the token in the query have it taken out of `query` here.
+   */
+  async #admit(route: Route, request: RestRequest, query: URLSearchParams): Promise<Principal> {
+    let authorization = request.req.headers.authorization;
+    if (route.tokenInQuery) {
+      const token = query.get("access_token");
+      query.delete("access_token");
+      if (!authorization && token) authorization = `Bearer ${token}`;
+    }
+    const admitted = await this.deps.gatekeeper.admit(authorization, request.clientAddress, route.access !== "public");
+    const principal = admitted ?? (route.access === "public" ? ANONYMOUS : undefined);
+    if (!principal) throw new GatewayError(Code.UNAUTHENTICATED, "missing bearer token");
+    if (route.access === "admin" && !principal.admin) throw permissionDenied(`${route.method} ${route.path} requires role admin`);
+    return principal;
+  }
+
+  /** Reads the JSON body (unless the route reads it raw) and runs the route under the order's correlation id. */
+  async #run(exchange: Exchange): Promise<Reply> {
+    const { route, req, body } = exchange;
+    const json = !route.rawBody && route.method !== "GET" ? parseJsonBody(await body.bytes(), req.headers["content-type"]) : undefined;
+    const ignored = route.noBody && json ? Object.keys(json)[0] : undefined;
+    if (ignored !== undefined) throw invalid(ignored, "unknown field: this route takes no body");
+    const ctx = this.#context(exchange, json);
+    return runWithCorrelationId(orderIdOf(exchange), () => route.handle(ctx));
+  }
+
+  /**
+   * Runs a POST with an Idempotency-Key once per key: the key is claimed before the body is read
+   * (only the request holding it may run), a finished key replays its stored answer when the
+   * request is the same, and only a success is stored.
+   */
+  async #runOnce(exchange: Exchange, scope: string, key: string, hash: Hash): Promise<void> {
+    const { res, body } = exchange;
+    const found = await this.deps.idempotency.claim(scope, key);
+    if (found.state === "pending") throw keyInProgress();
+    if (found.state === "done") {
+      // Replays are compared by the hash of method, path, query, content type and body.
+      for await (const chunk of body.chunks()) void chunk;
+      if (hash.digest("hex") !== found.requestHash) throw keyReused();
+      sendJson(res, found.value.status, found.value.json, { ...found.value.headers, "idempotent-replayed": "true" });
+      return;
+    }
+    const reservation = found.reservation;
+    let reply: Reply;
+    try {
+      reply = await this.#run(exchange);
+    } catch (error) {
+      await reservation.abandon();
+      throw error;
+    }
+    if (reply === "handled" || (reply.status ?? 200) >= 300) {
+      await reservation.abandon();
+    } else {
+      // For raw bodies the hash is complete only now that the route has read everything.
+      await reservation.complete(hash.digest("hex"), { status: reply.status ?? 200, json: reply.json, headers: reply.headers ?? {} });
+    }
+    send(res, reply);
   }
 
   async #fail(req: NodeRequest, res: NodeResponse, error: unknown, body: RequestBody | undefined, logger: Logger): Promise<void> {
@@ -306,38 +344,37 @@ export class RestRouter {
     sendJson(res, answer.status, answer.body as unknown as JsonValue, headers);
   }
 
-  #context(parts: {
-    req: NodeRequest;
-    res: NodeResponse;
-    url: URL;
-    params: Record<string, string>;
-    principal: Principal;
-    call: Call;
-    route: Route;
-    body: JsonObject | undefined;
-    rawBody: RequestBody;
-    query: URLSearchParams;
-  }): RestContext {
+  #context(exchange: Exchange, body: JsonObject | undefined): RestContext {
     const deps = this.deps;
-    const { route, body, query } = parts;
+    const { route, query } = exchange;
     return {
-      req: parts.req,
-      res: parts.res,
-      url: parts.url,
-      params: parts.params,
-      principal: parts.principal,
-      call: parts.call,
+      req: exchange.req,
+      res: exchange.res,
+      url: exchange.url,
+      params: exchange.params,
+      principal: exchange.principal,
+      call: exchange.call,
       deps,
       api: deps.api,
       logger: deps.logger,
       body,
-      rawBody: parts.rawBody,
+      rawBody: exchange.body,
       input: (schema, options = {}) => {
         checkDeclared(route, schema, options);
         return buildInput(schema, { ...options, body: options.body ?? true }, body, query);
       },
     };
   }
+}
+
+/** Sends a route's JSON answer, unless the route wrote the response itself. */
+function send(res: NodeResponse, reply: Reply): void {
+  if (reply !== "handled") sendJson(res, reply.status ?? 200, reply.json, reply.headers);
+}
+
+/** The order a route is about (`/api/v1/orders/:id...`), if any. */
+function orderIdOf({ route, params }: Exchange): string | undefined {
+  return route.path.startsWith("/api/v1/orders/:id") ? params.id : undefined;
 }
 
 /** A path parameter naming a resource (`:id`, `:productId`, `:orderId`) as its name says. */

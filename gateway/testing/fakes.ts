@@ -14,15 +14,7 @@ import { Code, invalidArgument, notFound, ServiceError } from "../../lib/errors.
 import { type GrpcServer, type ServiceImplementation, startGrpcServer } from "../../lib/grpc/index.js";
 import { uuidv7 } from "../../lib/ids.js";
 import type { Logger } from "../../lib/log.js";
-
-const FINAL = new Set([
-  OrderStatus.REJECTED,
-  OrderStatus.PAYMENT_FAILED,
-  OrderStatus.CANCELLED,
-  OrderStatus.EXPIRED,
-  OrderStatus.DELIVERED,
-  OrderStatus.DELIVERY_FAILED,
-]);
+import { FINAL_STATUSES } from "../rest/orders.js";
 
 function unimplemented(name: string) {
   return () => {
@@ -153,7 +145,7 @@ export class FakeOrders {
   async *#watch(order: Order, signal: AbortSignal) {
     let sent = order.history.length;
     yield { order: structuredClone(order) };
-    while (!signal.aborted && (sent < order.history.length || !FINAL.has(order.status))) {
+    while (!signal.aborted && (sent < order.history.length || !FINAL_STATUSES.has(order.status))) {
       if (order.history.length === sent) {
         await new Promise<void>((resolve) => {
           const set = this.#watchers.get(order.id) ?? new Set();

@@ -2,6 +2,7 @@ import { type DescMessage, fromBinary, type Message, type MessageInitShape, type
 import {
   AckPolicy,
   type ConsumerConfig,
+  type Consumer,
   type ConsumerMessages,
   DeliverPolicy,
   type JetStreamClient,
@@ -11,12 +12,12 @@ import {
 } from "@nats-io/jetstream";
 import { performance } from "node:perf_hooks";
 import { errors, nanos } from "@nats-io/transport-node";
-import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { context, ROOT_CONTEXT, SpanKind } from "@opentelemetry/api";
 import { type Database, type EntityManager, sql } from "../db/index.js";
 import { isUuid } from "../ids.js";
 import type { Logger } from "../log.js";
 import { consumerMetrics } from "../metrics/index.js";
-import { CORRELATION_HEADER, extractHeaders, ORDER_ID_ATTRIBUTE } from "../telemetry/index.js";
+import { CORRELATION_HEADER, extractHeaders, ORDER_ID_ATTRIBUTE, recordFailure } from "../telemetry/index.js";
 import { copyToDeadLetters } from "./dead-letters.js";
 import { errorMessage, isPermanent, PermanentError } from "./errors.js";
 import { EVENT_ID_HEADER, EVENT_TYPE_HEADER, headerRecord, MSG_ID_HEADER } from "./headers.js";
@@ -196,8 +197,7 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
             publish: (eventSchema, message, publishOptions) => enqueue(em, eventSchema, message, publishOptions),
           });
         } catch (error) {
-          span.recordException(error as Error);
-          span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(error) });
+          recordFailure(span, error);
           throw error;
         } finally {
           span.end();
@@ -267,10 +267,7 @@ export function startBatchConsumer(options: BatchConsumerOptions): Promise<Event
           em,
         );
       } catch (error) {
-        for (const span of spans) {
-          span.recordException(error as Error);
-          span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(error) });
-        }
+        for (const span of spans) recordFailure(span, error);
         throw error;
       } finally {
         for (const span of spans) span.end();
@@ -280,34 +277,66 @@ export function startBatchConsumer(options: BatchConsumerOptions): Promise<Event
 }
 
 async function runConsumer<E>(options: BaseConsumerOptions, mode: Mode<E>): Promise<EventConsumer> {
-  const { orm, js, jsm, names, consumer } = options;
-  const maxDeliver = options.maxDeliver ?? 4;
-  const backoffMs = options.backoffMs ?? [1_000, 2_000, 4_000];
-  const concurrency = options.concurrency ?? 1;
-  const batchSize = options.batchSize ?? 64;
-  if (!NAME.test(consumer)) throw new Error(`consumer name "${consumer}" must match ${NAME}`);
-  if (!Number.isInteger(maxDeliver) || maxDeliver < 1) throw new Error("maxDeliver must be an integer >= 1");
-  if (backoffMs.length === 0 || backoffMs.some((ms) => !(ms > 0))) throw new Error("backoffMs needs at least one delay > 0");
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error("concurrency must be an integer >= 1");
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error("batchSize must be an integer >= 1");
-
-  const subject = mode.subject;
+  const { js, jsm, names, consumer } = options;
+  const settings = consumerSettings(options);
+  const { maxDeliver, schedule } = settings;
   const logger = options.logger.child({ consumer });
-  // The server requires fewer backoff entries than max_deliver; later deliveries reuse the last.
-  const schedule = backoffMs.slice(0, maxDeliver);
-  // Progress reports must reach the server well within the shortest ack wait.
-  const heartbeatMs = Math.max(10, Math.floor(Math.min(...schedule) / 3));
-
   await ensureConsumer(jsm, names.stream, {
     durable_name: consumer,
     description: mode.description,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
-    filter_subject: subject,
+    filter_subject: mode.subject,
     max_deliver: maxDeliver + 1,
     backoff: schedule.map((ms) => nanos(ms)),
   });
   const pull = await js.consumers.get(names.stream, consumer);
+  const handle = batchHandler(options, mode, settings, logger);
+  const running = pullAndHandle(pull, options, settings, logger, handle);
+  logger.info(
+    { subject: mode.subject, stream: names.stream, max_deliver: maxDeliver, backoff_ms: schedule, concurrency: settings.concurrency, batch_size: settings.batchSize },
+    "consumer started",
+  );
+  return running;
+}
+
+/** A consumer's validated tuning, with what follows from it. */
+interface ConsumerSettings {
+  maxDeliver: number;
+  /** The wait before each redelivery: backoffMs cut to what the server accepts. */
+  schedule: number[];
+  concurrency: number;
+  batchSize: number;
+  /** How often messages waiting or in hand report progress. */
+  heartbeatMs: number;
+}
+
+/** Checks the tuning of `options` (the defaults filled in); throws naming the wrong setting. */
+function consumerSettings(options: BaseConsumerOptions): ConsumerSettings {
+  const maxDeliver = options.maxDeliver ?? 4;
+  const backoffMs = options.backoffMs ?? [1_000, 2_000, 4_000];
+  const concurrency = options.concurrency ?? 1;
+  const batchSize = options.batchSize ?? 64;
+  if (!NAME.test(options.consumer)) throw new Error(`consumer name "${options.consumer}" must match ${NAME}`);
+  if (!Number.isInteger(maxDeliver) || maxDeliver < 1) throw new Error("maxDeliver must be an integer >= 1");
+  if (backoffMs.length === 0 || backoffMs.some((ms) => !(ms > 0))) throw new Error("backoffMs needs at least one delay > 0");
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error("concurrency must be an integer >= 1");
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error("batchSize must be an integer >= 1");
+  // The server requires fewer backoff entries than max_deliver; later deliveries reuse the last.
+  const schedule = backoffMs.slice(0, maxDeliver);
+  // Progress reports must reach the server well within the shortest ack wait.
+  const heartbeatMs = Math.max(10, Math.floor(Math.min(...schedule) / 3));
+  return { maxDeliver, schedule, concurrency, batchSize, heartbeatMs };
+}
+
+/**
+ * What the consumer does with each batch of pulled messages: decode them, apply the valid ones
+ * in one transaction (one at a time if that fails), and settle every message with an ack, a
+ * scheduled redelivery or the DLQ. The returned function never throws.
+ */
+function batchHandler<E>(options: BaseConsumerOptions, mode: Mode<E>, settings: ConsumerSettings, logger: Logger): (messages: JsMsg[]) => Promise<void> {
+  const { orm, js, names, consumer } = options;
+  const { maxDeliver, schedule } = settings;
   const metrics = consumerMetrics(consumer);
 
   function receive(msg: JsMsg): Delivery<E> {
@@ -417,6 +446,22 @@ async function runConsumer<E>(options: BaseConsumerOptions, mode: Mode<E>): Prom
     }
   }
 
+  return handle;
+}
+
+/**
+ * Pulls messages and hands them to `concurrency` workers running `handle`, keeping what waits
+ * or is in hand alive with progress reports; stops pulling while paused. Stopping lets what
+ * already arrived be handled and acknowledged.
+ */
+function pullAndHandle(
+  pull: Consumer,
+  options: BaseConsumerOptions,
+  settings: ConsumerSettings,
+  logger: Logger,
+  handle: (messages: JsMsg[]) => Promise<void>,
+): EventConsumer {
+  const { batchSize, concurrency, heartbeatMs } = settings;
   // Received messages wait here until a worker takes them; they and the ones being handled are
   // kept alive with progress reports, so a long batch never lets their ack wait run out.
   const waiting: JsMsg[] = [];
@@ -510,7 +555,6 @@ async function runConsumer<E>(options: BaseConsumerOptions, mode: Mode<E>): Prom
   let pumping = true;
   const pumped = pump();
   const workers = Array.from({ length: concurrency }, () => work());
-  logger.info({ subject, stream: names.stream, max_deliver: maxDeliver, backoff_ms: schedule, concurrency, batch_size: batchSize }, "consumer started");
 
   let stopped: Promise<void> | undefined;
   return {

@@ -1,10 +1,10 @@
 import type { Knex } from "@mikro-orm/postgresql";
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind } from "@opentelemetry/api";
 import { type Database, type EntityManager, knexSql } from "../db/index.js";
 import type { Logger } from "../log.js";
-import { CORRELATION_HEADER, extractHeaders, injectHeaders, ORDER_ID_ATTRIBUTE } from "../telemetry/index.js";
+import { CORRELATION_HEADER, extractHeaders, injectHeaders, ORDER_ID_ATTRIBUTE, recordFailure } from "../telemetry/index.js";
 import { errorMessage } from "./errors.js";
 import { EVENT_ID_HEADER, EVENT_TYPE_HEADER, headerValue } from "./headers.js";
 import type { EventBusNames } from "./names.js";
@@ -190,8 +190,7 @@ export function startRelay(options: RelayOptions): Relay {
         span.setAttribute("messaging.nats.stream_sequence", ack.seq);
         return ack;
       } catch (error) {
-        span.recordException(error as Error);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(error) });
+        recordFailure(span, error);
         throw error;
       } finally {
         span.end();

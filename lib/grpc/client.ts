@@ -29,6 +29,7 @@ import { backoffMs, RetryBudget, type RetryOptions } from "./retry-budget.js";
 import { deserializer, methodPath, serializer } from "./service-definition.js";
 import { toServiceError, UpstreamCallError } from "./status.js";
 import { clientMethodTelemetry, endSpan, type MethodTelemetry, outgoingMetadata, startClientSpan } from "./tracing.js";
+import { MAX_MESSAGE_BYTES } from "./limits.js";
 import type { CallOptions, Client, ClientStreamingCall, ServerStreamingCall, UnaryCall } from "./types.js";
 
 export interface ClientOptions {
@@ -60,11 +61,9 @@ export type GrpcClient<S extends DescService> = Client<S> & {
   readonly breaker: Breaker;
 };
 
-const MiB = 1024 * 1024;
-
 const DEFAULT_CHANNEL_OPTIONS: ChannelOptions = {
-  "grpc.max_receive_message_length": 8 * MiB,
-  "grpc.max_send_message_length": 8 * MiB,
+  "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+  "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
   // Detect a dead connection (upstream pod killed without FIN) while calls are waiting on it.
   "grpc.keepalive_time_ms": 30_000,
   "grpc.keepalive_timeout_ms": 10_000,

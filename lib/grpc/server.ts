@@ -5,6 +5,7 @@ import { Health, type ServerHealth } from "./health.js";
 import { createReflection } from "./reflection.js";
 import { createHandlers } from "./server-handlers.js";
 import { toServiceDefinition } from "./service-definition.js";
+import { MAX_MESSAGE_BYTES } from "./limits.js";
 import type { ServiceImplementation } from "./types.js";
 
 /** A generated service and its handlers. */
@@ -41,11 +42,9 @@ export interface GrpcServer {
   shutdown(graceMs?: number): Promise<void>;
 }
 
-const MiB = 1024 * 1024;
-
 const DEFAULT_SERVER_OPTIONS: ServerOptions = {
-  "grpc.max_receive_message_length": 8 * MiB,
-  "grpc.max_send_message_length": 8 * MiB,
+  "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+  "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
   // Ping connections that stay open without traffic, so the server drops peers that vanished
   // (a killed pod, a dropped NAT entry) instead of holding their streams forever.
   "grpc.keepalive_time_ms": 60_000,

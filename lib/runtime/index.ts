@@ -16,3 +16,4 @@ export {
 } from "./start-service.js";
 export { faultBucket, FaultFlags, faultKeys, openFaultBucket, type ProviderName, type ProviderOverride } from "./fault-flags.js";
 export { listenHost } from "./service-config.js";
+export { type Closer, Shutdown } from "./shutdown.js";

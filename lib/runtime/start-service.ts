@@ -25,6 +25,7 @@ import { watchDependencies } from "./dependency-watch.js";
 import { FaultFlags } from "./fault-flags.js";
 import { type MetricsServer, startMetricsServer } from "./metrics-server.js";
 import type { RuntimeConfig } from "./service-config.js";
+import { type Closer, Shutdown } from "./shutdown.js";
 
 /** What a running service hands to its RPC handlers, consumers and workers. */
 export interface ServiceDeps {
@@ -85,13 +86,28 @@ export interface ServiceParts {
   rpc(deps: ServiceDeps): ServiceRegistration<DescService>[];
   consumers?(deps: ServiceDeps): ConsumerSpec[];
   workers?(deps: ServiceDeps): Worker[];
+  /**
+   * Closed first on shutdown, before the gRPC drain: what holds RPC streams open (order's
+   * WatchOrder listener), so that open streams end at once instead of holding up the drain for
+   * its whole grace period.
+   */
+  closeBeforeDrain?: readonly Closer[];
+  /**
+   * What the service built around startService (upstream clients, object stores, circuit
+   * breakers): closed after everything else stopped, the last listed first, each once and also
+   * when the start fails. Closing it any earlier would fail the RPCs and events still draining.
+   */
+  closeAfterStop?: readonly Closer[];
 }
 
 export interface RunningService extends ServiceDeps {
   readonly grpcPort: number;
   readonly metricsPort: number;
   readonly grpc: GrpcServer;
-  /** Drains RPCs, stops consumers and workers, flushes the outbox relay, closes connections. */
+  /**
+   * Ends streams (`closeBeforeDrain`), drains RPCs, stops consumers and workers, flushes the
+   * outbox relay, closes connections, then closes `closeAfterStop`. Idempotent.
+   */
   stop(): Promise<void>;
 }
 
@@ -109,57 +125,47 @@ export interface StartOptions {
  * Starts a service: telemetry, database with migrations (the shared outbox/processed_events
  * migration first), NATS streams, outbox relay, gRPC server (NOT_SERVING), consumers, workers,
  * metrics endpoint, and only then reports SERVING. If any step fails, what already started is
- * stopped again and the error is thrown.
+ * stopped again (and `closeAfterStop` closed) and the error is thrown.
  */
 export async function startService(parts: ServiceParts, config: RuntimeConfig, options: StartOptions = {}): Promise<RunningService> {
-  setupTelemetry({ serviceName: parts.name, otlpEndpoint: config.otlpEndpoint, inMemory: options.inMemoryTelemetry });
   const logger = options.logger ?? createLogger(parts.name);
-  // Filled as parts start; stopped in the order of this list whatever the start order was:
-  // stop taking RPCs and events first, let background work finish, close connections last.
-  const stops = {
-    grpc: [] as (() => Promise<void>)[],
-    consumers: [] as (() => Promise<void>)[],
-    workers: [] as (() => Promise<void>)[],
-    watch: [] as (() => Promise<void>)[],
-    metrics: [] as (() => Promise<void>)[],
-    relay: [] as (() => Promise<void>)[],
-    bus: [] as (() => Promise<void>)[],
-    orm: [] as (() => Promise<void>)[],
-  };
-  const stopAll = async () => {
-    for (const group of Object.values(stops)) {
-      for (const stop of group.splice(0)) {
-        await stop().catch((error: unknown) => logger.error({ err: error }, "error while stopping"));
-      }
-    }
-  };
+  // Filled as parts start; closed in the order of these phases whatever the start order was:
+  // end streams and stop taking RPCs and events first, let background work finish, close
+  // connections, and only then what the service built around startService.
+  const shutdown = new Shutdown(["streams", "grpc", "consumers", "workers", "watch", "metrics", "relay", "bus", "orm", "resources"] as const, logger);
+  for (const closer of parts.closeBeforeDrain ?? []) shutdown.add("streams", closer);
+  for (const closer of parts.closeAfterStop ?? []) shutdown.add("resources", closer);
 
   try {
+    setupTelemetry({ serviceName: parts.name, otlpEndpoint: config.otlpEndpoint, inMemory: options.inMemoryTelemetry });
     const orm = await openDatabase({ url: config.databaseUrl, entities: parts.entities, migrations: [eventsMigration, ...parts.migrations], logger });
-    stops.orm.push(() => orm.close(true));
+    shutdown.add("orm", { name: "database", close: () => orm.close(true) });
     const names = config.eventsPrefix ? busNames(config.eventsPrefix) : DEFAULT_BUS_NAMES;
     const bus = await connectBus({ natsUrl: config.natsUrl, names, name: parts.name, streams: { replicas: config.streamReplicas ?? 1 } });
-    stops.bus.push(() => bus.close());
+    shutdown.add("bus", { name: "NATS connection", close: () => bus.close() });
     const relay: Relay = startRelay({ orm, js: bus.js, names, logger });
-    stops.relay.push(() => relay.stop());
+    shutdown.add("relay", { name: "outbox relay", close: () => relay.stop() });
     const faults = options.faultFlags ?? new FaultFlags();
     await faults.watch(bus.nc, { eventsPrefix: config.eventsPrefix, replicas: config.streamReplicas, logger });
-    stops.relay.push(() => faults.stop());
+    shutdown.add("relay", { name: "fault flags", close: () => faults.stop() });
     const deps: ServiceDeps = { orm, bus, logger, faults };
 
     const grpc = await startGrpcServer({ host: config.grpcHost, port: config.grpcPort, services: parts.rpc(deps), logger });
     // SERVING only once everything started, and then only while the database and NATS answer.
     let started = false;
     let draining = false;
-    stops.grpc.push(async () => {
-      draining = true;
-      grpc.health.setNotServing();
-      await grpc.shutdown(options.drainMs ?? 10_000);
+    shutdown.add("grpc", {
+      name: "gRPC server",
+      close: async () => {
+        draining = true;
+        grpc.health.setNotServing();
+        await grpc.shutdown(options.drainMs ?? 10_000);
+      },
     });
     const consumers = parts.consumers?.(deps) ?? [];
     for (const spec of consumers) {
       const consumer = await spec.start(deps);
-      stops.consumers.push(() => consumer.stop());
+      shutdown.add("consumers", { name: `consumer ${spec.consumer}`, close: () => consumer.stop() });
     }
     const sampler = startMetricsSampler({
       service: parts.name,
@@ -169,8 +175,8 @@ export async function startService(parts: ServiceParts, config: RuntimeConfig, o
       intervalMs: config.metricsSampleMs ?? 5_000,
       logger,
     });
-    stops.workers.push(() => sampler.stop());
-    for (const worker of parts.workers?.(deps) ?? []) stops.workers.push(() => worker.stop());
+    shutdown.add("workers", { name: "metrics sampler", close: () => sampler.stop() });
+    for (const worker of parts.workers?.(deps) ?? []) shutdown.add("workers", { name: "worker", close: () => worker.stop() });
     const probe = databaseProbe(config.databaseUrl);
     const watch = watchDependencies(
       [
@@ -187,10 +193,8 @@ export async function startService(parts: ServiceParts, config: RuntimeConfig, o
         },
       },
     );
-    stops.watch.push(async () => {
-      await watch.stop();
-      await probe.close();
-    });
+    shutdown.add("watch", { name: "database probe", close: () => probe.close() });
+    shutdown.add("watch", { name: "dependency watch", close: () => watch.stop() });
     const metrics: MetricsServer = await startMetricsServer({
       host: config.metricsHost,
       port: config.metricsPort,
@@ -198,7 +202,7 @@ export async function startService(parts: ServiceParts, config: RuntimeConfig, o
       ready: () => grpc.health.serving,
       details: () => (watch.failing.length > 0 ? { unreachable: [...watch.failing] } : {}),
     });
-    stops.metrics.push(() => metrics.close());
+    shutdown.add("metrics", { name: "metrics server", close: () => metrics.close() });
 
     started = true;
     if (watch.failing.length === 0) grpc.health.setServing();
@@ -210,12 +214,12 @@ export async function startService(parts: ServiceParts, config: RuntimeConfig, o
       grpcPort: grpc.port,
       metricsPort: metrics.port,
       stop() {
-        stopping ??= stopAll().then(() => logger.info("service stopped"));
+        stopping ??= shutdown.close().then(() => logger.info("service stopped"));
         return stopping;
       },
     };
   } catch (error) {
-    await stopAll();
+    await shutdown.close();
     throw error;
   }
 }

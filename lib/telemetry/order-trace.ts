@@ -7,10 +7,10 @@ import {
   ROOT_CONTEXT,
   type Span,
   SpanKind,
-  SpanStatusCode,
   trace,
 } from "@opentelemetry/api";
 import { getCorrelationId, withCorrelationId } from "./propagation.js";
+import { recordFailure } from "./span-failure.js";
 
 /**
  * The span attribute that names the order a span is about, so that Jaeger (or any backend)
@@ -80,8 +80,7 @@ async function run<T>(span: Span, ctx: Context, orderId: string | null | undefin
   try {
     return await context.with(active, () => fn(span));
   } catch (error) {
-    span.recordException(error as Error);
-    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    recordFailure(span, error);
     throw error;
   } finally {
     span.end();

@@ -13,7 +13,6 @@ import { sql as execute } from "../../lib/db/index.js";
  * appends a delivery_logs row for every status the delivery enters.
  */
 
-
 async function insertLog(em: EntityManager, deliveryId: string, status: DeliveryStatus, notes: string): Promise<void> {
   await execute(em, "INSERT INTO delivery_logs (id, delivery_id, status, notes) VALUES (?, ?, ?, ?)", [uuidv7(), deliveryId, status, notes]);
 }

@@ -6,12 +6,14 @@ import { enqueue } from "../../lib/events/index.js";
 import type { DeliveryStatus as Status } from "./domain/delivery-status.js";
 import type { DeliveryRow } from "./entities.js";
 
-/** The delivery events, written to the outbox on the caller's transaction (after the row was changed and locked). */
+// The delivery events, written to the outbox on the caller's transaction (after the row was changed and locked).
 
+/** The proto enum value of a delivery status. */
 export function toProtoStatus(status: Status): DeliveryStatus {
   return DeliveryStatus[status];
 }
 
+/** Enqueues delivery.created for a new delivery. */
 export function publishCreated(em: EntityManager, delivery: DeliveryRow): Promise<string> {
   return enqueue(
     em,
@@ -21,6 +23,7 @@ export function publishCreated(em: EntityManager, delivery: DeliveryRow): Promis
   );
 }
 
+/** Enqueues delivery.status_changed: the delivery moved from `from` to its current status. */
 export function publishStatusChanged(em: EntityManager, delivery: DeliveryRow, from: Status, notes: string): Promise<string> {
   return enqueue(
     em,

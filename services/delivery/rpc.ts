@@ -6,12 +6,12 @@ import { alreadyExists, failedPrecondition, invalidArgument, notFound } from "..
 import type { ServiceImplementation } from "../../lib/grpc/index.js";
 import { decodePageToken, nextPage, pageSize } from "../../lib/paging.js";
 import { inOrderTrace } from "../../lib/telemetry/index.js";
-import { requireId } from "../../lib/validate.js";
+import { optionalText, requireId } from "../../lib/validate.js";
 import * as store from "./delivery-store.js";
 import type { DeliveryStatus as Status } from "./domain/delivery-status.js";
 import { Delivery, type DeliveryLogRow, type DeliveryRow } from "./entities.js";
 import { publishCreated, publishStatusChanged, toProtoStatus } from "./events.js";
-import { optionalText, requireAddress } from "./validate.js";
+import { requireAddress } from "./validate.js";
 
 export interface DeliveryRpcOptions {
   orm: MikroORM;

@@ -84,34 +84,21 @@ export const migrations = [
 export async function start(config: FileConfig, options: StartOptions = {}): Promise<RunningService> {
   const logger = options.logger ?? createLogger("file");
   const store = new ObjectStore(config.s3, logger);
-  let service: RunningService;
-  try {
-    await store.ensureBucket();
-    service = await startService(
-      {
-        name: "file",
-        entities,
-        migrations,
-        rpc: ({ orm }) => [
-          serve(FileService, fileRpc({ orm, store, maxFileBytes: config.maxFileBytes, allowedContentTypes: config.allowedContentTypes })),
-        ],
-        consumers: () => fileConsumers({ store }),
-      },
-      config,
-      { ...options, logger },
-    );
-  } catch (error) {
+  await store.ensureBucket().catch((error: unknown) => {
     store.destroy();
     throw error;
-  }
-  // The S3 client is closed after everything else stopped, not as a Worker: workers stop before
-  // the RPC drain and the consumers, whose in-flight downloads and invoices still need it.
-  let stopping: Promise<void> | undefined;
-  return {
-    ...service,
-    stop() {
-      stopping ??= service.stop().finally(() => store.destroy());
-      return stopping;
+  });
+  return startService(
+    {
+      name: "file",
+      entities,
+      migrations,
+      rpc: ({ orm }) => [serve(FileService, fileRpc({ orm, store, maxFileBytes: config.maxFileBytes, allowedContentTypes: config.allowedContentTypes }))],
+      consumers: () => fileConsumers({ store }),
+      // Once nothing can use it any more: in-flight downloads and invoices still need S3.
+      closeAfterStop: [{ name: "S3 client", close: () => store.destroy() }],
     },
-  };
+    config,
+    { ...options, logger },
+  );
 }

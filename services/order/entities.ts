@@ -1,20 +1,6 @@
 import { defineEntity, type InferEntity, p } from "@mikro-orm/core";
-import type { OrderStatus } from "./domain/order-status.js";
+import { ORDER_STATUSES } from "./domain/order-status.js";
 import type { AddressData } from "./domain/address.js";
-
-/** Every order status, as stored in the status columns (see migrations/0001 for the constraints). */
-export const ORDER_STATUSES = [
-  "PENDING",
-  "RESERVED",
-  "CONFIRMED",
-  "REJECTED",
-  "PAYMENT_FAILED",
-  "CANCELLED",
-  "EXPIRED",
-  "SHIPPED",
-  "DELIVERED",
-  "DELIVERY_FAILED",
-] as const satisfies readonly OrderStatus[];
 
 /** A registered customer; emails are unique case-insensitively. `address` is their default shipping address. */
 export const Customer = defineEntity({

@@ -84,48 +84,27 @@ export async function start(config: OrderConfig, options: StartOptions = {}): Pr
   let backlog: SagaBacklog | undefined;
   const source = inventoryCatalog(inventory, config.inventoryDeadlineMs);
   const cache = config.catalogCacheTtlMs > 0 ? new CachedCatalog(source, { ttlMs: config.catalogCacheTtlMs }) : undefined;
-  let service: RunningService;
-  try {
-    service = await startService(
-      {
-        name: "order",
-        entities,
-        migrations,
-        rpc: ({ orm }) => {
-          if (config.sagaBacklogMaxAgeMs > 0) {
-            backlog = new SagaBacklog(orm, { maxAgeMs: config.sagaBacklogMaxAgeMs, minOrders: config.sagaBacklogMinOrders, sampleMs: BACKLOG_SAMPLE_MS }, logger);
-          }
-          return [serve(OrderService, orderRpc({ orm, catalog: cache ?? source, notifier, watchPollMs: config.watchPollMs, backlog }))];
-        },
-        consumers: () => orderConsumers(),
-        workers: ({ bus }) => [
-          notifier.start(),
-          ...(backlog ? [backlog.start()] : []),
-          ...(cache ? [watchProductChanges(cache, bus, logger)] : []),
-        ],
+  const service = await startService(
+    {
+      name: "order",
+      entities,
+      migrations,
+      rpc: ({ orm }) => {
+        if (config.sagaBacklogMaxAgeMs > 0) {
+          backlog = new SagaBacklog(orm, { maxAgeMs: config.sagaBacklogMaxAgeMs, minOrders: config.sagaBacklogMinOrders, sampleMs: BACKLOG_SAMPLE_MS }, logger);
+        }
+        return [serve(OrderService, orderRpc({ orm, catalog: cache ?? source, notifier, watchPollMs: config.watchPollMs, backlog }))];
       },
-      config,
-      { ...options, logger },
-    );
-  } catch (error) {
-    inventory.close();
-    await notifier.stop();
-    throw error;
-  }
-  let stopping: Promise<void> | undefined;
-  return {
-    ...service,
-    activeWatches: () => notifier.subscribers,
-    stop() {
-      // The notifier stops first: open WatchOrder streams end at once (UNAVAILABLE, clients
-      // re-watch elsewhere) instead of holding up the gRPC drain for its whole grace period.
-      // The inventory client closes after the drain, so in-flight CreateOrder calls can finish.
-      stopping ??= notifier
-        .stop()
-        .catch((error: unknown) => logger.error({ err: error }, "error while stopping the status listener"))
-        .then(() => service.stop())
-        .finally(() => inventory.close());
-      return stopping;
+      consumers: () => orderConsumers(),
+      workers: ({ bus }) => [notifier.start(), ...(backlog ? [backlog.start()] : []), ...(cache ? [watchProductChanges(cache, bus, logger)] : [])],
+      // Open WatchOrder streams end at once (UNAVAILABLE, clients re-watch elsewhere) instead of
+      // holding up the gRPC drain for its whole grace period.
+      closeBeforeDrain: [{ name: "status listener", close: () => notifier.stop() }],
+      // After the drain, so that in-flight CreateOrder calls can finish.
+      closeAfterStop: [{ name: "inventory client", close: () => inventory.close() }],
     },
-  };
+    config,
+    { ...options, logger },
+  );
+  return { ...service, activeWatches: () => notifier.subscribers };
 }

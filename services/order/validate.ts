@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { Address } from "../../gen/shop/common/v1/common_pb.js";
 import type { CreateCustomerRequest, CreateOrderRequest } from "../../gen/shop/order/v1/order_pb.js";
 import { invalidArgument } from "../../lib/errors.js";
-import { requireId, requireQuantity, requireText } from "../../lib/validate.js";
+import { optionalText, requireId, requireQuantity, requireText } from "../../lib/validate.js";
 import type { AddressData } from "./domain/address.js";
 
 /** Limits of CreateOrder input. */
@@ -21,12 +21,6 @@ export interface PlaceOrderCommand {
   paymentToken: string;
   idempotencyKey?: string;
   currencyCode?: string;
-}
-
-function optionalText(field: string, value: string, max: number): string {
-  const trimmed = value.trim();
-  if (trimmed.length > max) throw invalidArgument(field, `must be at most ${max} characters`);
-  return trimmed;
 }
 
 /**

@@ -77,35 +77,23 @@ export async function start(config: PaymentConfig, options: PaymentStartOptions 
       new SimulatedProvider({ latencyMs: config.providerLatencyMs, failureRate: config.providerFailureRate, faults: () => faults.provider("payment") }),
     { timeoutMs: config.providerTimeoutMs, breaker },
   );
-  let service: RunningService;
-  try {
-    service = await startService(
-      {
-        name: "payment",
-        entities,
-        migrations,
-        rpc: ({ orm }) => [serve(PaymentService, paymentRpc({ orm, provider }))],
-        consumers: () =>
-          paymentConsumers({
-            provider,
-            maxDeliver: config.consumerMaxDeliver ?? 4,
-            backoffMs: config.consumerBackoffMs ?? [1_000, 2_000, 4_000],
-            concurrency: config.consumerConcurrency,
-          }),
-        workers: (deps) => [startTokenSweeper(deps, { intervalMs: config.intentSweepIntervalMs, maxAgeMs: config.intentTokenTtlMs })],
-      },
-      config,
-      { ...startOptions, logger, faultFlags: faults },
-    );
-  } catch (error) {
-    breaker.shutdown();
-    throw error;
-  }
-  return {
-    ...service,
-    async stop() {
-      await service.stop();
-      breaker.shutdown();
+  return startService(
+    {
+      name: "payment",
+      entities,
+      migrations,
+      rpc: ({ orm }) => [serve(PaymentService, paymentRpc({ orm, provider }))],
+      consumers: () =>
+        paymentConsumers({
+          provider,
+          maxDeliver: config.consumerMaxDeliver ?? 4,
+          backoffMs: config.consumerBackoffMs ?? [1_000, 2_000, 4_000],
+          concurrency: config.consumerConcurrency,
+        }),
+      workers: (deps) => [startTokenSweeper(deps, { intervalMs: config.intentSweepIntervalMs, maxAgeMs: config.intentTokenTtlMs })],
+      closeAfterStop: [{ name: "provider circuit breaker", close: () => breaker.shutdown() }],
     },
-  };
+    config,
+    { ...startOptions, logger, faultFlags: faults },
+  );
 }

@@ -1,5 +1,17 @@
 import { describe, expect, it } from "@jest/globals";
-import { decide, FAILURE_STATUSES, isTerminal, isUnpayable, OPERATOR_STATUSES, type OrderInput, type OrderStatus } from "./order-status.js";
+import {
+  decide,
+  FAILURE_STATUSES,
+  hasFailureReason,
+  isTerminal,
+  isUnpayable,
+  OPERATOR_STATUSES,
+  ORDER_STATUSES,
+  type OrderInput,
+  type OrderStatus,
+  TERMINAL_STATUSES,
+  UNPAYABLE_STATUSES,
+} from "./order-status.js";
 
 const ALL: OrderStatus[] = [
   "PENDING",
@@ -161,12 +173,42 @@ describe("order state machine", () => {
     });
   });
 
-  it("keeps the status sets nested: unpayable statuses are failures, failures are final", () => {
-    for (const status of ALL) {
-      if (isUnpayable(status)) expect(FAILURE_STATUSES.has(status)).toBe(true);
-      if (FAILURE_STATUSES.has(status)) expect(isTerminal(status)).toBe(true);
+  describe("status sets, checked against the state machine for every status", () => {
+    const EVERY_INPUT: OrderInput[] = [...INPUTS, ...ALL.map((to): OrderInput => ({ type: "operator.set_status", to, reason: "" }))];
+    const successors = (status: OrderStatus, inputs = EVERY_INPUT): OrderStatus[] =>
+      inputs.flatMap((input) => {
+        const outcome = decide(status, input);
+        return outcome.kind === "transition" ? [outcome.to] : [];
+      });
+    // Everything the saga (or an operator) can reach from a new order without payment.completed.
+    const reachedUnpaid = new Set<OrderStatus>(["PENDING"]);
+    for (const status of reachedUnpaid) {
+      for (const next of successors(status, EVERY_INPUT.filter((input) => input.type !== "payment.completed"))) reachedUnpaid.add(next);
     }
-    expect(ALL.filter(isTerminal).filter((s) => !FAILURE_STATUSES.has(s))).toEqual(["DELIVERED"]);
-    expect(ALL.filter((s) => FAILURE_STATUSES.has(s) && !isUnpayable(s))).toEqual(["DELIVERY_FAILED"]);
+
+    it("covers every status once", () => {
+      expect([...ORDER_STATUSES].sort()).toEqual([...ALL].sort());
+    });
+
+    for (const status of ALL) {
+      it(`${status}: terminal exactly when no input moves it`, () => {
+        expect(isTerminal(status)).toBe(successors(status).length === 0);
+        expect(TERMINAL_STATUSES.has(status)).toBe(isTerminal(status));
+      });
+
+      it(`${status}: a failure (with a failure reason) exactly when it is final and not DELIVERED`, () => {
+        expect(FAILURE_STATUSES.has(status)).toBe(isTerminal(status) && status !== "DELIVERED");
+        expect(hasFailureReason(status)).toBe(FAILURE_STATUSES.has(status));
+      });
+
+      it(`${status}: unpayable exactly when it is a failure reached before payment`, () => {
+        expect(isUnpayable(status)).toBe(FAILURE_STATUSES.has(status) && reachedUnpaid.has(status));
+        expect(UNPAYABLE_STATUSES.has(status)).toBe(isUnpayable(status));
+      });
+    }
+
+    it("leaves out of the unpayable statuses only DELIVERY_FAILED among the failures", () => {
+      expect(ALL.filter((s) => FAILURE_STATUSES.has(s) && !isUnpayable(s))).toEqual(["DELIVERY_FAILED"]);
+    });
   });
 });

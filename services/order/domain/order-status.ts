@@ -17,28 +17,50 @@ export type OrderStatus =
   | "DELIVERED"
   | "DELIVERY_FAILED";
 
-export const TERMINAL_STATUSES: ReadonlySet<OrderStatus> = new Set([
-  "REJECTED",
-  "PAYMENT_FAILED",
-  "CANCELLED",
-  "EXPIRED",
-  "DELIVERED",
-  "DELIVERY_FAILED",
-]);
+/**
+ * What each status says about an order, stated once; every status set and predicate below is
+ * derived from this table.
+ * - `outcome`: "open" while transitions may still leave the status; otherwise how the order ended.
+ * - `unpaid`: the saga can reach the status before the order was paid for. CANCELLED can be
+ *   reached both before and after payment and counts as unpaid. DELIVERY_FAILED cannot: only a
+ *   CONFIRMED or SHIPPED order fails delivery, and its refund is the saga's compensation.
+ */
+const STATUS_TRAITS: Readonly<Record<OrderStatus, { outcome: "open" | "success" | "failure"; unpaid: boolean }>> = {
+  PENDING: { outcome: "open", unpaid: true },
+  RESERVED: { outcome: "open", unpaid: true },
+  CONFIRMED: { outcome: "open", unpaid: false },
+  REJECTED: { outcome: "failure", unpaid: true },
+  PAYMENT_FAILED: { outcome: "failure", unpaid: true },
+  CANCELLED: { outcome: "failure", unpaid: true },
+  EXPIRED: { outcome: "failure", unpaid: true },
+  SHIPPED: { outcome: "open", unpaid: false },
+  DELIVERED: { outcome: "success", unpaid: false },
+  DELIVERY_FAILED: { outcome: "failure", unpaid: false },
+};
+
+/** Every status, in the order of the table (and of the status columns' enum in entities.ts). */
+export const ORDER_STATUSES: readonly OrderStatus[] = Object.keys(STATUS_TRAITS) as OrderStatus[];
+
+function statusesWhere(test: (traits: (typeof STATUS_TRAITS)[OrderStatus]) => boolean): ReadonlySet<OrderStatus> {
+  return new Set(ORDER_STATUSES.filter((status) => test(STATUS_TRAITS[status])));
+}
+
+/** Final statuses: no further transition can happen. */
+export const TERMINAL_STATUSES = statusesWhere((t) => t.outcome !== "open");
+
+/** Final statuses that are failures: the order's failure_reason says how it ended. */
+export const FAILURE_STATUSES = statusesWhere((t) => t.outcome === "failure");
+
+/**
+ * Failures reached before the order was paid for: a payment that completes now has nothing to
+ * pay for and must be refunded. Every failure but DELIVERY_FAILED (see STATUS_TRAITS).
+ */
+export const UNPAYABLE_STATUSES = statusesWhere((t) => t.outcome === "failure" && t.unpaid);
 
 /** True when no further transition can happen. */
 export function isTerminal(status: OrderStatus): boolean {
   return TERMINAL_STATUSES.has(status);
 }
-
-/** Final statuses that are failures: the order's failure_reason says how it ended. */
-export const FAILURE_STATUSES: ReadonlySet<OrderStatus> = new Set(["REJECTED", "PAYMENT_FAILED", "CANCELLED", "EXPIRED", "DELIVERY_FAILED"]);
-
-/**
- * Final statuses reached before the order was paid for: a payment that completes now has
- * nothing to pay for and must be refunded.
- */
-export const UNPAYABLE_STATUSES: ReadonlySet<OrderStatus> = new Set(["REJECTED", "PAYMENT_FAILED", "CANCELLED", "EXPIRED"]);
 
 /** True when `failure_reason` explains how an order in `status` ended. */
 export function hasFailureReason(status: OrderStatus): boolean {
