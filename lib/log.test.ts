@@ -2,7 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import { Writable } from "node:stream";
 import { context, trace } from "@opentelemetry/api";
 import { pino } from "pino";
-import { createLogger } from "./log.js";
+import { createLogger, lazyChild } from "./log.js";
 import { runWithCorrelationId, setupTelemetry } from "./telemetry/index.js";
 
 function capture() {
@@ -49,5 +49,33 @@ describe("createLogger", () => {
 
   it("is a pino logger", () => {
     expect(createLogger("x", { level: "silent" }).level).toBe(pino({ level: "silent" }).level);
+  });
+});
+
+describe("lazyChild", () => {
+  it("builds the child only when a line is written, with the bindings on every line", () => {
+    const { lines, stream } = capture();
+    const parent = createLogger("order", { level: "info" }, stream);
+    let children = 0;
+    const original = parent.child;
+    parent.child = function (this: typeof parent, ...args: Parameters<typeof parent.child>) {
+      children++;
+      return original.apply(this, args);
+    } as typeof parent.child;
+    const log = lazyChild(parent, { event_id: "e1", token: "secret" });
+    log.debug("not written");
+    expect(children).toBe(0);
+    log.info("one");
+    log.warn({ extra: 1 }, "two");
+    expect(children).toBe(1);
+    expect(lines).toEqual([
+      expect.objectContaining({ event_id: "e1", msg: "one", level: "info" }),
+      expect.objectContaining({ event_id: "e1", msg: "two", level: "warn", extra: 1 }),
+    ]);
+    // Redacted at the top of a line too, not only one level down.
+    expect(JSON.stringify(lines)).not.toContain("secret");
+    expect(log.isLevelEnabled("debug")).toBe(false);
+    log.child({ more: true }).info("three");
+    expect(lines[2]).toMatchObject({ event_id: "e1", more: true, msg: "three" });
   });
 });

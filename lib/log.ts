@@ -4,7 +4,9 @@ import { currentTraceIds, getCorrelationId } from "./telemetry/propagation.js";
 export type { Logger } from "pino";
 
 /** Keys whose values never reach a log line, wherever they appear. */
-const REDACTED = ["*.token", "*.payment_method", "*.paymentMethod", "*.card_number", "*.authorization", "*.password"];
+const SECRET_KEYS = ["token", "payment_method", "paymentMethod", "card_number", "authorization", "password"];
+// At the top of a line (a binding or a logged field) and one level down (an object logged under a key).
+const REDACTED = [...SECRET_KEYS, ...SECRET_KEYS.map((key) => `*.${key}`)];
 
 /**
  * A pino JSON logger for one process. Every line carries the service name and, when there is
@@ -26,4 +28,25 @@ export function createLogger(service: string, options: LoggerOptions = {}, desti
     ...options,
   };
   return destination ? pino(settings, destination) : pino(settings);
+}
+
+const LEVELS = new Set(["trace", "debug", "info", "warn", "error", "fatal"]);
+const noop = () => {};
+
+/**
+ * `parent.child(bindings)`, built only when something is logged through it. Creating a pino
+ * child serializes (and redacts) its bindings at once: per event or call, that showed up in
+ * profiles although most of those loggers never write a line. A call at a disabled level is a
+ * no-op that builds nothing.
+ */
+export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
+  let child: Logger | undefined;
+  return new Proxy(parent, {
+    get(_target, key) {
+      if (child === undefined && typeof key === "string" && LEVELS.has(key) && !parent.isLevelEnabled(key)) return noop;
+      child ??= parent.child(bindings);
+      const value: unknown = Reflect.get(child, key, child);
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(child) : value;
+    },
+  });
 }

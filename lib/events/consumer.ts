@@ -15,7 +15,7 @@ import { errors, nanos } from "@nats-io/transport-node";
 import { context, ROOT_CONTEXT, SpanKind } from "@opentelemetry/api";
 import { type Database, type EntityManager, sql } from "../db/index.js";
 import { isUuid } from "../ids.js";
-import type { Logger } from "../log.js";
+import { lazyChild, type Logger } from "../log.js";
 import { consumerMetrics } from "../metrics/index.js";
 import { CORRELATION_HEADER, extractHeaders, ORDER_ID_ATTRIBUTE, recordFailure } from "../telemetry/index.js";
 import { copyToDeadLetters } from "./dead-letters.js";
@@ -343,7 +343,7 @@ function batchHandler<E>(options: BaseConsumerOptions, mode: Mode<E>, settings: 
     const headers = headerRecord(msg.headers);
     const rawId = headers[EVENT_ID_HEADER] || headers[MSG_ID_HEADER];
     const logFor = (orderId: unknown) =>
-      logger.child({
+      lazyChild(logger, {
         event_id: rawId,
         event_type: headers[EVENT_TYPE_HEADER],
         order_id: headers[CORRELATION_HEADER] || orderId,

@@ -3,7 +3,7 @@ import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { ROOT_CONTEXT, SpanKind } from "@opentelemetry/api";
 import { type Database, type EntityManager, knexSql } from "../db/index.js";
-import type { Logger } from "../log.js";
+import { lazyChild, type Logger } from "../log.js";
 import { CORRELATION_HEADER, extractHeaders, injectHeaders, ORDER_ID_ATTRIBUTE, recordFailure } from "../telemetry/index.js";
 import { errorMessage } from "./errors.js";
 import { EVENT_ID_HEADER, EVENT_TYPE_HEADER, headerValue } from "./headers.js";
@@ -160,7 +160,7 @@ export function startRelay(options: RelayOptions): Relay {
   let stopped = false;
 
   const eventLog = (event: OutboxEvent) =>
-    logger.child({ event_id: event.id, event_type: event.eventType, order_id: event.headers[CORRELATION_HEADER] });
+    lazyChild(logger, { event_id: event.id, event_type: event.eventType, order_id: event.headers[CORRELATION_HEADER] });
 
   async function publish(event: OutboxEvent): Promise<PubAck> {
     const parent = extractHeaders((key) => event.headers[key], ROOT_CONTEXT);

@@ -22,7 +22,7 @@ import {
 import { performance } from "node:perf_hooks";
 import { context, SpanKind } from "@opentelemetry/api";
 import { invalidArgument, isInfrastructureCode, ServiceError } from "../errors.js";
-import type { Logger } from "../log.js";
+import { lazyChild, type Logger } from "../log.js";
 import { requireStorableMessage } from "../text.js";
 import { methodName, methodPath, UndecodableRequest } from "./service-definition.js";
 import { statusFromError, type HandlerStatus } from "./status.js";
@@ -181,7 +181,7 @@ async function runCall<T>(
     signal: abort.signal,
     deadline,
     peer: call.getPeer(),
-    logger: logger.child({ rpc: methodName(method) }),
+    logger: lazyChild(logger, { rpc: methodName(method) }),
   };
   return context.with(spanContext, async () => {
     try {
