@@ -104,7 +104,8 @@ export function summaryRows(result: ScenarioResult): [string, string][] {
 /** Per settled saga: CPU by process (largest first) and total, SQL, events, durability. */
 export function resourceRows(f: Figures): [string, string][] {
   const r = f.resources;
-  if (!r) return [["cost per saga", "n/a (only measured on the bench's own stack)"]];
+  // chaos restarts processes (new pids, their CPU so far lost), so it measures none.
+  if (!r) return [["cost per saga", "n/a (measured by steady and flash-sale on the bench's own stack)"]];
   const sagas = Math.max(1, f.settled);
   const per = (n: number | null, digits = 1) => (n === null ? "n/a" : fmt(n / sagas, digits));
   const processes = Object.entries(r.cpuMs)

@@ -55,7 +55,11 @@ export interface Mesh {
   pid(service: MeshService): number | undefined;
   /** Sends `signal` (default SIGKILL) to a service and waits until it has exited; it stays down. */
   kill(service: MeshService, signal?: NodeJS.Signals): Promise<void>;
-  /** Starts a stopped service again on the same ports and waits until it is SERVING. */
+  /**
+   * Starts a stopped service again on the same ports and waits until it is SERVING; a start
+   * that exits (its database is still recovering, say) is launched again with backoff until
+   * `readyTimeoutMs`, as a restart policy would.
+   */
   restart(service: MeshService): Promise<void>;
   /** SIGTERM to every service (they drain), SIGKILL to any still running after `graceMs`. */
   stop(graceMs?: number): Promise<void>;
@@ -144,8 +148,7 @@ async function startMeshOnce(options: MeshOptions): Promise<Mesh> {
     };
   }
 
-  async function waitReady(member: Member): Promise<void> {
-    const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
+  async function waitReady(member: Member, deadline = Date.now() + (options.readyTimeoutMs ?? 60_000)): Promise<void> {
     let exitCode: number | null | undefined;
     void member.process.exited.then((code) => (exitCode = code));
     while (Date.now() < deadline) {
@@ -168,8 +171,19 @@ async function startMeshOnce(options: MeshOptions): Promise<Mesh> {
     async restart(service) {
       const member = members.get(service)!;
       await member.process.terminate("SIGTERM", 10_000);
-      member.process.start();
-      await waitReady(member);
+      const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
+      for (let attempt = 1; ; attempt++) {
+        // Under supervision the supervisor may have launched it again already.
+        if (!member.process.running) member.process.start();
+        try {
+          await waitReady(member, deadline);
+          return;
+        } catch (error) {
+          // A start that failed on a dependency still down is tried again; one that hangs is not.
+          if (member.process.running || Date.now() >= deadline) throw error;
+          await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** (attempt - 1), 4_000)));
+        }
+      }
     },
     async stop(graceMs = 15_000) {
       await Promise.all([...members.values()].map((m) => m.process.terminate("SIGTERM", graceMs)));
@@ -179,7 +193,7 @@ async function startMeshOnce(options: MeshOptions): Promise<Mesh> {
   for (const member of members.values()) member.process.start();
   try {
     // Services start in parallel; they need each other only per call, through breakers.
-    await Promise.all([...members.values()].map(waitReady));
+    await Promise.all([...members.values()].map((member) => waitReady(member)));
   } catch (error) {
     await mesh.stop(2_000);
     throw error;

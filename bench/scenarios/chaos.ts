@@ -77,18 +77,24 @@ function between([min, max]: [number, number]): number {
 
 /**
  * Breaks things while the load runs: a random service every few seconds, nats-server and
- * PostgreSQL once each. Every kill is followed by a restart, also after the load ended; the
- * returned promise resolves when everything killed is running again.
+ * PostgreSQL once each. Every kill is followed by a restart, also after the load ended; each
+ * outage goes to `faults` as it ends. Resolves when everything killed is running again, rejects
+ * (after every outage ended) when a restart failed.
  */
-async function injectFaults(ctx: BenchContext, targets: ChaosTargets, options: ChaosOptions, loadDone: () => boolean): Promise<FaultRecord[]> {
+async function injectFaults(ctx: BenchContext, targets: ChaosTargets, options: ChaosOptions, loadDone: () => boolean, faults: FaultRecord[]): Promise<void> {
   const started = Date.now();
-  const faults: FaultRecord[] = [];
   async function outage(name: string, target: Killable): Promise<void> {
     const at = Date.now();
     ctx.say(`chaos: SIGKILL ${name}`);
     await target.kill();
     await sleep(options.downtimeMs);
-    await target.restart();
+    try {
+      await target.restart();
+    } catch (error) {
+      // Recorded all the same: the report shows which restart failed, among the other faults.
+      faults.push({ atSeconds: (at - started) / 1000, target: name, downSeconds: NaN });
+      throw new Error(`${name} did not come back: ${error instanceof Error ? error.message : String(error)}`);
+    }
     const down = (Date.now() - at) / 1000;
     faults.push({ atSeconds: (at - started) / 1000, target: name, downSeconds: down });
     ctx.say(`chaos: ${name} is back after ${down.toFixed(1)} s`);
@@ -109,8 +115,10 @@ async function injectFaults(ctx: BenchContext, targets: ChaosTargets, options: C
       await outage(name, targets.services[name]);
     }
   };
-  await Promise.all([services(), once(options.natsKillAt, "nats-server", targets.nats), once(options.postgresKillAt, "postgres", targets.postgres)]);
-  return faults.sort((a, b) => a.atSeconds - b.atSeconds);
+  // Every branch runs to its end (a failed restart must not leave another outage half done).
+  const ended = await Promise.allSettled([services(), once(options.natsKillAt, "nats-server", targets.nats), once(options.postgresKillAt, "postgres", targets.postgres)]);
+  const failed = ended.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
 }
 
 function check(name: string, bad: string[], detail: string): Check {
@@ -194,7 +202,14 @@ async function checkFollowUps(ctx: BenchContext, orders: readonly OrderJson[], t
   try {
     do {
       if (rounds++ > 0) await sleep(1_000);
-      const results = await mapConcurrent(pending, ctx.setupConcurrency, async (order) => ({ order, problems: followUpProblems(order, await followUps(ctx, order)) }));
+      const results = await mapConcurrent(pending, ctx.setupConcurrency, async (order) => {
+        try {
+          return { order, problems: followUpProblems(order, await followUps(ctx, order)) };
+        } catch (error) {
+          // A service still down (its restart failed) is this check's FAIL, not the end of the report.
+          return { order, problems: [`order ${order.id}: follow-ups unreadable (${errorCode(error)}: ${(error as Error).message})`] };
+        }
+      });
       pending = results.filter((r) => r.problems.length > 0).map((r) => r.order);
       bad = results.flatMap((r) => r.problems);
     } while (bad.length > 0 && Date.now() < deadline);
@@ -261,9 +276,10 @@ export async function runChaos(ctx: BenchContext, options: ChaosOptions, targets
   const progress = new Progress("chaos", () => `${stats.line()}  cancels ${cancelsSent}`).start();
   // A kill or restart that fails is reported as a failed check, not as a crash in the middle of the load.
   let faultError: unknown;
-  const faults = injectFaults(ctx, targets, options, () => loadDone).catch((error: unknown) => {
+  const injected: FaultRecord[] = [];
+  const faults = injectFaults(ctx, targets, options, () => loadDone, injected).catch((error: unknown) => {
     faultError = error;
-    return [] as FaultRecord[];
+    ctx.say(`chaos: ${String(error)}`);
   });
 
   async function cancelLater(orderId: string, token: string): Promise<void> {
@@ -304,7 +320,8 @@ export async function runChaos(ctx: BenchContext, options: ChaosOptions, targets
   loadDone = true;
   const loadSeconds = (Date.now() - started) / 1000;
   progress.stop();
-  const injected = await faults;
+  await faults;
+  injected.sort((a, b) => a.atSeconds - b.atSeconds);
   ctx.say(`chaos: ${injected.length} faults: ${injected.map((f) => `${f.target}@${f.atSeconds.toFixed(0)}s`).join(", ") || "none"}`);
 
   const customerIds = customers.map((c) => c.id);
@@ -329,7 +346,7 @@ export async function runChaos(ctx: BenchContext, options: ChaosOptions, targets
     {
       name: "faults injected: services, nats-server, postgres",
       met: kinds.has("service") && (!targets.nats || options.natsKillAt === undefined || kinds.has("nats-server")) && (!targets.postgres || options.postgresKillAt === undefined || kinds.has("postgres")),
-      detail: injected.map((f) => `${f.target} at ${f.atSeconds.toFixed(1)} s, down ${f.downSeconds.toFixed(1)} s`).join("; ") || "none",
+      detail: injected.map((f) => `${f.target} at ${f.atSeconds.toFixed(1)} s, ${Number.isNaN(f.downSeconds) ? "did not come back" : `down ${f.downSeconds.toFixed(1)} s`}`).join("; ") || "none",
     },
   ];
   return {

@@ -12,6 +12,7 @@ import {
   OrderRejectedSchema,
   OrderShippedSchema,
 } from "../../gen/shop/events/v1/order_events_pb.js";
+import { InventoryInsufficientSchema } from "../../gen/shop/events/v1/inventory_events_pb.js";
 import { PaymentCompletedSchema, PaymentFailedSchema } from "../../gen/shop/events/v1/payment_events_pb.js";
 import { testInfra, waitFor } from "../../test/harness/index.js";
 import { uuidv7 } from "../ids.js";
@@ -121,6 +122,38 @@ describe("consumer", () => {
     expect(dead.subject).toBe(`${tb.names.dlqSubjectRoot}.order.rejected`);
     const [original] = await readStream(tb.bus, tb.names.stream, eventSubject(tb.names, OrderRejectedSchema));
     expect(Buffer.from(dead.data).equals(Buffer.from(original.data))).toBe(true);
+  });
+
+  it("holds an event through a database outage longer than its retries, spending none of its attempts", async () => {
+    const consumer = "test-database-outage";
+    const deliveries: number[] = [];
+    let outage = true;
+    let failedCalls = 0;
+    await tb.consumer({
+      consumer,
+      event: InventoryInsufficientSchema,
+      maxDeliver: 2,
+      backoffMs: FAST,
+      handler: async (_event, ctx) => {
+        deliveries.push(ctx.deliveryCount);
+        if (outage) {
+          failedCalls++;
+          // What pg says while PostgreSQL replays its WAL after a crash.
+          throw Object.assign(new Error("the database system is not yet accepting connections"), { code: "57P03" });
+        }
+        await recordEffect(ctx, consumer);
+      },
+    });
+    const orderId = uuidv7();
+    const eventId = await emit(InventoryInsufficientSchema, { orderId }, orderId);
+    // Far more failures than maxDeliver (2) would allow, and longer than the backoff schedule.
+    await waitFor(() => failedCalls >= 4, { timeoutMs: 20_000, message: "the outage to outlast the retries" });
+    outage = false;
+    await waitFor(() => consumerSettled(tb.bus, consumer, 1), { timeoutMs: 20_000, message: "the event to be acked" });
+    expect(await tb.effects(consumer)).toEqual([{ event_id: eventId, note: null }]);
+    expect(await deadLetters(InventoryInsufficientSchema)).toHaveLength(0);
+    // Held in hand, not redelivered: every attempt was the first delivery.
+    expect(new Set(deliveries)).toEqual(new Set([1]));
   });
 
   it("sends a PermanentError to the DLQ on the first delivery", async () => {

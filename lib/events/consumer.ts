@@ -13,7 +13,7 @@ import {
 import { performance } from "node:perf_hooks";
 import { errors, nanos } from "@nats-io/transport-node";
 import { context, ROOT_CONTEXT, SpanKind } from "@opentelemetry/api";
-import { type Database, type EntityManager, sql } from "../db/index.js";
+import { type Database, type EntityManager, isDatabaseUnavailable, sql } from "../db/index.js";
 import { isUuid } from "../ids.js";
 import { lazyChild, type Logger } from "../log.js";
 import { consumerMetrics } from "../metrics/index.js";
@@ -153,7 +153,9 @@ interface Delivery<E> {
  * Every event runs in a CONSUMER span whose parent is the publisher's trace context, with the
  * publisher's correlation id active. An undecodable or mistyped message goes to the DLQ at once.
  * A failed attempt is redelivered after backoffMs[attempt-1]; after maxDeliver attempts, or at
- * once for a PermanentError, the message is copied to the DLQ and terminated.
+ * once for a PermanentError, the message is copied to the DLQ and terminated. A database that
+ * cannot be reached is not the event's failure: the batch is held and applied again once the
+ * database answers, spending no attempt.
  *
  * Redelivery timing uses JetStream's own consumer `backoff` (the ack wait of delivery n is
  * backoffMs[n-1]) instead of a delayed nak: measured on nats-server 2.9.10, nak(delay) on a
@@ -393,6 +395,32 @@ function batchHandler<E>(options: BaseConsumerOptions, mode: Mode<E>, settings: 
     for (let i = 0; i < batch.length; i++) metrics.handled(seconds);
   }
 
+  // Outage waits in progress, cut short by stop().
+  const outageWaits = new Set<Sleeper>();
+
+  /**
+   * Applies `batch` like applyBatch, but waits out a database that cannot be reached: the
+   * messages stay in hand (kept alive by progress reports) and are applied again with backoff
+   * once it answers. An outage is no fault of the events, so it must not spend their delivery
+   * attempts: a crash recovery longer than the backoff schedule would otherwise dead-letter
+   * every event that arrived meanwhile and leave their sagas stuck. Throws any other error, and
+   * the outage's own when the consumer stops.
+   */
+  async function applyThroughOutages(batch: Delivery<E>[]): Promise<void> {
+    for (let waits = 0; ; waits++) {
+      try {
+        return await applyBatch(batch);
+      } catch (error) {
+        if (stopping || !isDatabaseUnavailable(error)) throw error;
+        if (waits === 0) logger.warn({ err: error, events: batch.length }, "database unreachable: holding the events until it answers");
+        const wait = new Sleeper();
+        outageWaits.add(wait);
+        await wait.sleep(Math.min(5_000, 250 * 2 ** waits), { wakeable: false });
+        outageWaits.delete(wait);
+      }
+    }
+  }
+
   /** Schedules a retry, or copies the message to the DLQ and terminates it. */
   async function settleFailure(delivery: Delivery<E>, error: unknown): Promise<void> {
     const { msg, log } = delivery;
@@ -431,7 +459,7 @@ function batchHandler<E>(options: BaseConsumerOptions, mode: Mode<E>, settings: 
     }
     if (valid.length === 0) return;
     try {
-      await applyBatch(valid);
+      await applyThroughOutages(valid);
       return;
     } catch (error) {
       if (valid.length === 1) return settleFailure(valid[0], error).catch((e: unknown) => logger.error({ err: e }, "unexpected failure settling an event"));
@@ -439,7 +467,7 @@ function batchHandler<E>(options: BaseConsumerOptions, mode: Mode<E>, settings: 
     }
     for (const delivery of valid) {
       try {
-        await applyBatch([delivery]);
+        await applyThroughOutages([delivery]);
       } catch (error) {
         await settleFailure(delivery, error).catch((e: unknown) => delivery.log.error({ err: e }, "unexpected failure settling an event"));
       }
@@ -563,6 +591,7 @@ function pullAndHandle(
         stopping = true;
         unsubscribe?.();
         backoff.cancel();
+        for (const wait of outageWaits) wait.cancel();
         drained.close();
         // close() unsubscribes at once (the server drops the outstanding pull request for lack
         // of interest); what already arrived is still handled and acknowledged below.

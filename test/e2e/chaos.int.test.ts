@@ -11,10 +11,10 @@ import { testInfra, uniqueId } from "../harness/index.js";
 
 /**
  * The short chaos run of `npm run bench -- --scenario chaos`: ~60 orders with cancellations and
- * declined cards through the gateway, while one random service and nats-server are SIGKILLed and
- * restarted; then every invariant of ARCHITECTURE section 8. It runs its own PostgreSQL (the
- * mesh's databases are the dev ones, ordermesh_*) and nats-server (the shared one must not be
- * killed); S3 is the harness's.
+ * declined cards through the gateway, while one random service, PostgreSQL and nats-server are
+ * SIGKILLed and restarted; then every invariant of ARCHITECTURE section 8. It runs its own
+ * PostgreSQL (the mesh's databases are the dev ones, ordermesh_*, and this one is killed) and
+ * nats-server (the shared one must not be killed); S3 is the harness's.
  */
 describe("chaos (short)", () => {
   let stack: Stack | undefined;
@@ -47,7 +47,7 @@ describe("chaos (short)", () => {
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   }, 90_000);
 
-  it("keeps every invariant through a service kill and a nats-server kill", async () => {
+  it("keeps every invariant through a service kill, a PostgreSQL kill and a nats-server kill", async () => {
     const own = stack!;
     const ctx: BenchContext = {
       client,
@@ -61,6 +61,7 @@ describe("chaos (short)", () => {
     const targets: ChaosTargets = {
       services: Object.fromEntries(SERVICES.map((name) => [name, { kill: () => own.mesh.kill(name, "SIGKILL"), restart: () => own.mesh.restart(name) }])),
       nats: own.nats,
+      postgres: own.postgres,
     };
     const outcome = await runChaos(
       ctx,
@@ -77,12 +78,15 @@ describe("chaos (short)", () => {
         maxServiceKills: 1,
         downtimeMs: 1_000,
         natsKillAt: 0.55,
+        // Early, so the load (60 orders at 4/s) is still running; its crash recovery must
+        // dead-letter nothing (events wait for the database instead of spending attempts).
+        postgresKillAt: 0.3,
       },
       targets,
     );
     const failed = outcome.invariants.filter((c) => !c.pass);
     expect({ failed, log: failed.length ? said.slice(-30) : [] }).toEqual({ failed: [], log: [] });
-    expect(outcome.faults.map((f) => (f.target === "nats-server" ? f.target : "service")).sort()).toEqual(["nats-server", "service"]);
+    expect(outcome.faults.map((f) => (f.target === "nats-server" || f.target === "postgres" ? f.target : "service")).sort()).toEqual(["nats-server", "postgres", "service"]);
     expect(outcome.figures.ordersAccepted).toBeGreaterThanOrEqual(30);
     // The load did exercise the compensations: cancelled orders and declined cards.
     expect(outcome.figures.statusCounts).toMatchObject({ CANCELLED: expect.any(Number), PAYMENT_FAILED: expect.any(Number), CONFIRMED: expect.any(Number) });
