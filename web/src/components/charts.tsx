@@ -65,8 +65,8 @@ export interface Series {
   name: string;
   values: number[];
   tone: Tone;
-  /** Drawn dashed, so the lines differ in more than colour. */
-  dashed?: boolean;
+  /** An SVG dash pattern, so the lines differ in more than colour (undefined: solid). */
+  dash?: string;
 }
 
 const LINE_HEIGHT = 200;
@@ -90,7 +90,7 @@ export function LineChart({ summary, times, series, formatTime }: { summary: str
         {series.map((s) => (
           <li key={s.name}>
             <svg width="22" height="10" aria-hidden="true">
-              <line x1="1" y1="5" x2="21" y2="5" class={`stroke-${s.tone}`} stroke-width="3" stroke-dasharray={s.dashed ? "5 3" : undefined} />
+              <line x1="1" y1="5" x2="21" y2="5" class={`stroke-${s.tone}`} stroke-width="3" stroke-dasharray={s.dash} />
             </svg>
             {s.name}
           </li>
@@ -121,7 +121,7 @@ export function LineChart({ summary, times, series, formatTime }: { summary: str
                   class={`stroke-${s.tone}`}
                   stroke-width="2"
                   stroke-linejoin="round"
-                  stroke-dasharray={s.dashed ? "6 4" : undefined}
+                  stroke-dasharray={s.dash}
                 />
                 {dots
                   ? s.values.map((v, i) =>

@@ -297,6 +297,8 @@ function Timeline({ order }: { order: Order }) {
   const [error, setError] = useState<unknown>();
   const [attempt, setAttempt] = useState(0);
   const [loading, setLoading] = useState(true);
+  // Asked again when the order moves, not for every copy of it a reconnect brings.
+  const moved = `${order.id}:${order.status}:${order.history.length}`;
   useEffect(() => {
     const controller = new AbortController();
     const { signal } = controller;
@@ -321,7 +323,8 @@ function Timeline({ order }: { order: Order }) {
       if (!signal.aborted) setLoading(false);
     })();
     return () => controller.abort();
-  }, [order, attempt]);
+    // `order` is read when it moved (see `moved`).
+  }, [moved, attempt]);
   return (
     <aside aria-labelledby="timeline-title" class="timeline-panel">
       <div class="timeline-head">
