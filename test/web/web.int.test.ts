@@ -1,9 +1,11 @@
 /**
- * The web app in Debian's Chromium against the gateway in front of the six real services
+ * The web app in Debian's Chromium against the gateway in front of the seven real services
  * (dev/mesh.ts on the test infrastructure's Postgres, NATS and S3), as people use it: a customer
  * shops, follows an order live over WatchOrder and downloads the invoice; another customer
- * cannot open it; an admin replenishes stock and works the dead-letter queue; an upstream that
- * is down gets a clear message; a gateway with a real secret only takes pasted tokens.
+ * cannot open it; an admin replenishes stock and works the dead-letter queue; a customer reads
+ * their order's timeline of events; an admin reads the dashboard and makes payments fail with a
+ * fault flag; an upstream that is down gets a clear message (the timeline falls back to the
+ * status history); a gateway with a real secret only takes pasted tokens.
  * Screenshots of the main pages go to .artifacts/screenshots/.
  */
 import { readFileSync } from "node:fs";
@@ -534,5 +536,23 @@ describe("web app in Chromium", () => {
     await page.getByRole("link", { name: "Shop", exact: true }).click();
     await alert.waitFor();
     await screenshot(page, "13-upstream-down");
+
+    // Without analytics the order page falls back to the status history, and says so.
+    await mesh.kill("analytics");
+    await page.goto(`${base}/#/orders/${aliceOrderId}`);
+    const fallback = page.locator('.timeline[data-kind="status-history"]');
+    await fallback.getByText("Shipped", { exact: true }).waitFor();
+    await fallback.getByText("Confirmed", { exact: true }).waitFor();
+    await page.locator(".timeline-note").filter({ hasText: "The event timeline is unavailable" }).waitFor();
+    expect(await page.getByRole("alert").count()).toBe(0);
+    await screenshot(page, "19-timeline-fallback");
+    // The dashboard says what is wrong and offers to try again.
+    const admin = await newPage();
+    await signIn(admin, "admin");
+    await admin.goto(`${base}/#/admin/dashboard`);
+    const down = admin.getByRole("alert").filter({ hasText: "The dashboard cannot be loaded" });
+    await down.waitFor();
+    expect(await down.textContent()).toMatch(/unavailable/i);
+    await down.getByRole("button", { name: "Try again" }).waitFor();
   }, 60_000);
 });

@@ -17,6 +17,8 @@ export interface TimelineEntry {
   event?: string;
   service?: string;
   detail?: string;
+  /** How it went for the order: a failure, a setback or a step forward. */
+  tone?: "good" | "bad" | "warn";
 }
 
 export interface Timeline {
@@ -73,10 +75,18 @@ export const analyticsTimeline: TimelineSource = {
         title: capitalize(entry.summary || entry.name.replace(/[._]/g, " ")),
         event: entry.name,
         service: entry.service,
+        tone: toneOf(entry.name),
       })),
     };
   },
 };
+
+function toneOf(name: string): TimelineEntry["tone"] {
+  if (/(failed|rejected|insufficient|expired)$/.test(name)) return "bad";
+  if (/(cancelled|released|refunded)$/.test(name)) return "warn";
+  if (/(confirmed|completed|delivered)$/.test(name)) return "good";
+  return undefined;
+}
 
 export const timelineSource: TimelineSource = analyticsTimeline;
 

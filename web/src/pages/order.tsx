@@ -338,7 +338,7 @@ function Timeline({ order }: { order: Order }) {
       {timeline?.note ? <p class="hint timeline-note">{timeline.note}</p> : null}
       <ol class="timeline" data-kind={timeline?.kind}>
         {(timeline?.entries ?? []).map((entry, index) => (
-          <li key={index}>
+          <li key={index} class={entry.tone ? `tone-${entry.tone}` : undefined}>
             <strong>{entry.title}</strong>
             <span class="hint">
               <time dateTime={entry.at?.toISOString()}>{formatTime(entry.at)}</time>

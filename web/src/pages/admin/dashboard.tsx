@@ -185,8 +185,8 @@ function DashboardView({ dashboard: d, spanLabel }: { dashboard: Dashboard; span
               <BarChart
                 summary={`${latency.count} orders confirmed: median ${formatMs(latency.p50Ms)}, 95th percentile ${formatMs(latency.p95Ms)}, 99th percentile ${formatMs(latency.p99Ms)}.`}
                 bars={[
-                  { label: "Median (p50)", value: latency.p50Ms, display: formatMs(latency.p50Ms) },
                   { label: "Mean", value: latency.meanMs, display: formatMs(latency.meanMs), tone: "neutral" },
+                  { label: "Median (p50)", value: latency.p50Ms, display: formatMs(latency.p50Ms) },
                   { label: "p90", value: latency.p90Ms, display: formatMs(latency.p90Ms) },
                   { label: "p95", value: latency.p95Ms, display: formatMs(latency.p95Ms), tone: "warn" },
                   { label: "p99", value: latency.p99Ms, display: formatMs(latency.p99Ms), tone: "warn" },
@@ -314,7 +314,10 @@ function None({ what = "None in this window." }: { what?: string }) {
 
 function failureLabel(kind: string, reason: string): string {
   const name = FAILURE_KINDS[kind] ?? kind;
-  return reason ? `${name} · ${reason}` : name;
+  if (!reason) return name;
+  // A cancellation's reason is the status it was cancelled in.
+  if (kind === "order_cancelled") return `${name} while ${reason.toLowerCase().replace(/_/g, " ")}`;
+  return `${name} · ${reason}`;
 }
 
 function money(currencyCode: string, minor: bigint): string {

@@ -172,7 +172,7 @@ function Consumers({ paused, onChanged }: { paused: ConsumerPause[]; onChanged(w
         }}
       >
         <h3 id="pause-title">Pause a consumer</h3>
-        <div class="field">
+        <div class="field pause-field">
           <label for="pause-consumer">Durable consumer name</label>
           <input id="pause-consumer" value={name} spellcheck={false} autoComplete="off" aria-describedby="pause-consumer-hint" onInput={(e) => setName(e.currentTarget.value)} />
           <small id="pause-consumer-hint" class="hint">
