@@ -335,7 +335,7 @@ function Timeline({ order }: { order: Order }) {
       </div>
       <p class="hint">Placed {formatTime(order.createdAt)}</p>
       {error ? <ErrorNotice error={error} context="The timeline is unavailable" /> : null}
-      {timeline?.note ? <p class="hint timeline-note">{timeline.note}</p> : null}
+      {timeline?.note ? <p class="timeline-note">{timeline.note}</p> : null}
       <ol class="timeline" data-kind={timeline?.kind}>
         {(timeline?.entries ?? []).map((entry, index) => (
           <li key={index} class={entry.tone ? `tone-${entry.tone}` : undefined}>
@@ -346,7 +346,7 @@ function Timeline({ order }: { order: Order }) {
                 <>
                   {" · "}
                   <span class="mono">{entry.event}</span>
-                  {entry.service ? ` by ${entry.service}` : ""}
+                  {entry.service ? ` · ${entry.service} service` : ""}
                 </>
               ) : null}
             </span>
