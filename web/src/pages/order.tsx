@@ -346,7 +346,8 @@ function Timeline({ order }: { order: Order }) {
                 <>
                   {" · "}
                   <span class="mono">{entry.event}</span>
-                  {entry.service ? ` · ${entry.service} service` : ""}
+                  {/* The subject names its publisher ("payment.completed"); say it only when it does not. */}
+                  {entry.service && !entry.event.startsWith(`${entry.service}.`) ? ` · ${entry.service} service` : ""}
                 </>
               ) : null}
             </span>
