@@ -233,6 +233,7 @@ describe("web app in Chromium", () => {
     await screenshot(phone, "06-phone-catalog");
     await phone.goto(`${base}/#/orders/${aliceOrderId}`);
     await phone.locator(".current-status").filter({ hasText: "Confirmed" }).waitFor();
+    await phone.locator(".timeline strong").filter({ hasText: /^Order confirmed/ }).waitFor();
     await screenshot(phone, "07-phone-order");
     const overflow = await phone.evaluate<number>("document.documentElement.scrollWidth - document.documentElement.clientWidth");
     expect(overflow).toBeLessThanOrEqual(0);

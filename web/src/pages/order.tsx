@@ -335,6 +335,7 @@ function Timeline({ order }: { order: Order }) {
       </div>
       <p class="hint">Placed {formatTime(order.createdAt)}</p>
       {error ? <ErrorNotice error={error} context="The timeline is unavailable" /> : null}
+      {!timeline && !error ? <Loading label="Loading the timeline…" /> : null}
       {timeline?.note ? <p class="timeline-note">{timeline.note}</p> : null}
       <ol class="timeline" data-kind={timeline?.kind}>
         {(timeline?.entries ?? []).map((entry, index) => (
