@@ -1,9 +1,11 @@
 /**
- * The web app in Debian's Chromium against the gateway in front of the six real services
+ * The web app in Debian's Chromium against the gateway in front of the seven real services
  * (dev/mesh.ts on the test infrastructure's Postgres, NATS and S3), as people use it: a customer
  * shops, follows an order live over WatchOrder and downloads the invoice; another customer
- * cannot open it; an admin replenishes stock and works the dead-letter queue; an upstream that
- * is down gets a clear message; a gateway with a real secret only takes pasted tokens.
+ * cannot open it; an admin replenishes stock and works the dead-letter queue; a customer reads
+ * their order's timeline of events; an admin reads the dashboard and makes payments fail with a
+ * fault flag; an upstream that is down gets a clear message (the timeline falls back to the
+ * status history); a gateway with a real secret only takes pasted tokens.
  * Screenshots of the main pages go to .artifacts/screenshots/.
  */
 import { readFileSync } from "node:fs";
@@ -38,6 +40,7 @@ describe("web app in Chromium", () => {
   let bob: string;
   const productName = `Web test lamp ${uniqueId("")}`;
   let aliceOrderId: string;
+  let productId: string;
   const pages: Page[] = [];
 
   function gatewayEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -119,6 +122,7 @@ describe("web app in Chromium", () => {
       },
     });
     expect(product.status).toBe(201);
+    productId = (product.json as { id: string }).id;
     browser = await launchBrowser();
   }, 240_000);
 
@@ -198,7 +202,8 @@ describe("web app in Chromium", () => {
     expect(documents).toBe(0);
     expect(gets).toBe(0);
     expect(watches).toBeLessThanOrEqual(1);
-    await page.locator(".timeline").getByText("Confirmed").waitFor();
+    // The timeline lists the events analytics recorded; it catches up with the order by itself.
+    await page.locator(".timeline strong").filter({ hasText: /^Order confirmed/ }).waitFor({ timeout: 30_000 });
     await screenshot(page, "04-order-confirmed");
 
     // The invoice is generated after CONFIRMED: try until it is there.
@@ -228,6 +233,7 @@ describe("web app in Chromium", () => {
     await screenshot(phone, "06-phone-catalog");
     await phone.goto(`${base}/#/orders/${aliceOrderId}`);
     await phone.locator(".current-status").filter({ hasText: "Confirmed" }).waitFor();
+    await phone.locator(".timeline strong").filter({ hasText: /^Order confirmed/ }).waitFor();
     await screenshot(phone, "07-phone-order");
     const overflow = await phone.evaluate<number>("document.documentElement.scrollWidth - document.documentElement.clientWidth");
     expect(overflow).toBeLessThanOrEqual(0);
@@ -369,6 +375,132 @@ describe("web app in Chromium", () => {
     });
   }, 120_000);
 
+  it("a customer reads their order's timeline of events; another customer cannot", async () => {
+    expect(aliceOrderId).toBeDefined();
+    const page = await newPage();
+    await signIn(page, { customer: alice });
+    await page.goto(`${base}/#/orders/${aliceOrderId}`);
+    const timeline = page.locator('.timeline[data-kind="events"]');
+    // Shipped by the admin test: analytics has every step up to there.
+    for (const step of [/^Order placed/, /^Stock reserved/, /^Payment captured/, /^Order confirmed/, /^Invoice generated/, /^Order shipped/]) {
+      await timeline.locator("strong").filter({ hasText: step }).waitFor({ timeout: 30_000 });
+    }
+    await timeline.getByText("payment.completed").waitFor();
+    expect(await page.locator(".timeline-note").count()).toBe(0);
+    await screenshot(page, "14-order-timeline");
+    // The gateway asks the order service who owns the order: Bob's call is NOT_FOUND.
+    const bobToken = await signDevToken({ sub: bob, secret: DEV_JWT_SECRET });
+    const forBob = await call("POST", "/shop.analytics.v1.AnalyticsService/GetOrderTimeline", { token: bobToken, json: { orderId: aliceOrderId } });
+    expect(forBob.status).toBe(404);
+    expect(forBob.json).toMatchObject({ code: "not_found" });
+  }, 60_000);
+
+  it("an admin sees the dashboard's charts with the orders placed", async () => {
+    // Analytics counts the orders of the tests above (Alice's confirmed, Bob's cancelled).
+    type Dash = { funnel?: { created?: string; paid?: string } };
+    await waitFor(
+      async () => {
+        const answer = await call("GET", "/api/v1/analytics/dashboard?window=1h", { token: adminToken });
+        const funnel = (answer.json as Dash).funnel;
+        return Number(funnel?.created ?? 0) >= 2 && Number(funnel?.paid ?? 0) >= 1;
+      },
+      { timeoutMs: 30_000, message: "the dashboard to count the orders" },
+    );
+    const page = await newPage();
+    await signIn(page, "admin");
+    await page.getByRole("link", { name: "Dashboard", exact: true }).click();
+    await page.getByRole("heading", { name: "Dashboard", level: 1 }).waitFor();
+    const funnel = page.getByRole("img", { name: /^Of \d+ orders placed, \d+ were reserved, [1-9]\d* paid/ });
+    await funnel.waitFor();
+    await page.getByRole("img", { name: /^Orders per minute from .*: [2-9]\d* placed, [1-9]\d* confirmed/ }).waitFor();
+    await page.getByRole("img", { name: /^Orders by status: .*Shipped 1/ }).waitFor();
+    await page.getByRole("img", { name: /^USD: captured \$\d/ }).waitFor();
+    await page.getByRole("img", { name: /orders confirmed: median/ }).waitFor();
+    await page.getByRole("img", { name: new RegExp(`^Top products: ${productName}`) }).waitFor();
+    // The lines are drawn: a polyline per series with points across the plot.
+    const points = await page.locator(".chart polyline").first().getAttribute("points");
+    expect(points?.split(" ").length).toBe(60);
+    // The numbers behind a chart, for people who cannot see it.
+    const funnelCard = page.getByRole("region", { name: "Funnel" });
+    await funnelCard.getByText("Show as table").click();
+    await funnelCard.getByRole("row", { name: /^Paid [1-9]/ }).waitFor();
+    expect(await page.getByRole("alert").count()).toBe(0);
+    await screenshot(page, "15-admin-dashboard");
+
+    // Another window, chosen with the keyboard: the 24 h window has a point per 12 minutes.
+    await page.getByLabel("1 hour").focus();
+    await page.keyboard.press("ArrowRight");
+    expect(await page.getByLabel("24 hours").isChecked()).toBe(true);
+    await page.getByRole("heading", { name: "Orders per 12 minutes" }).waitFor();
+    await funnel.waitFor();
+
+    // At phone width the charts fit the screen.
+    const phone = await newPage({ width: 375 });
+    await signIn(phone, "admin");
+    await phone.goto(`${base}/#/admin/dashboard`);
+    await phone.getByRole("img", { name: /^Of \d+ orders placed/ }).waitFor();
+    await screenshot(phone, "16-phone-dashboard");
+    const overflow = await phone.evaluate<number>("document.documentElement.scrollWidth - document.documentElement.clientWidth");
+    expect(overflow).toBeLessThanOrEqual(0);
+  }, 90_000);
+
+  it("an admin makes every card payment fail on the fault page: a new order ends PAYMENT_FAILED", async () => {
+    const page = await newPage();
+    try {
+      await signIn(page, "admin");
+      await page.getByRole("link", { name: "Fault flags", exact: true }).click();
+      await page.getByRole("heading", { name: "Fault flags", level: 1 }).waitFor();
+      await page.getByText("No fault flag is set").waitFor();
+      const card = page.locator('[data-provider="payment"]');
+      // A rate out of range: the gateway's INVALID_ARGUMENT is shown as it is, naming the field.
+      await card.getByLabel("Failure rate (%)").fill("150");
+      await card.getByRole("button", { name: "Set Card processor fault" }).click();
+      const refused = card.getByRole("alert").filter({ hasText: "the fault was not set" });
+      await refused.waitFor();
+      expect(await refused.textContent()).toMatch(/failure_rate.*must be from 0 to 1, got 1\.5/);
+      // Every charge fails from now on.
+      await card.getByLabel("Failure rate (%)").fill("100");
+      await card.getByLabel("Added latency (ms)").fill("0");
+      await card.getByLabel("Failure rate (%)").press("Enter");
+      await page.getByText("Card processor: 100 % of calls fail.").waitFor();
+      await page.locator('[data-provider="payment"]').getByText("Fault set").waitFor();
+      const listed = await call("GET", "/api/v1/admin/faults", { token: adminToken });
+      expect(listed.json).toMatchObject({ providers: [{ provider: "PROVIDER_PAYMENT", failure_rate: 1 }] });
+
+      // A consumer: a name that does not exist is refused, a real one is paused and resumed.
+      await page.getByLabel("Durable consumer name").fill("no-such-consumer");
+      await page.getByRole("button", { name: "Pause consumer" }).click();
+      await page.getByRole("alert").filter({ hasText: /The consumer was not paused.*no-such-consumer/ }).waitFor();
+      await page.getByLabel("Durable consumer name").fill("delivery-create");
+      await page.getByRole("button", { name: "Pause consumer" }).click();
+      await page.getByRole("row", { name: /delivery-create/ }).waitFor();
+      await screenshot(page, "17-admin-faults");
+      await page.getByRole("button", { name: "Resume delivery-create" }).click();
+      await page.getByText("Consumer delivery-create is pulling events again.").waitFor();
+      await page.getByRole("row", { name: /delivery-create/ }).waitFor({ state: "detached" });
+
+      const aliceToken = await signDevToken({ sub: alice, secret: DEV_JWT_SECRET });
+      const placed = await call("POST", "/api/v1/orders", {
+        token: aliceToken,
+        json: { items: [{ product_id: productId, quantity: 1 }], shipping_address: { recipient_name: "Alice Example", line1: "1 Main St", city: "Springfield", postal_code: "12345", country_code: "US" }, payment_method: { token: "tok_visa" } },
+      });
+      expect(placed.status).toBe(201);
+      const failedId = (placed.json as { id: string }).id;
+      await page.goto(`${base}/#/orders/${failedId}`);
+      await page.locator(".current-status").filter({ hasText: "Payment failed" }).waitFor({ timeout: 60_000 });
+      await page.locator(".timeline strong").filter({ hasText: /^Payment failed/ }).waitFor({ timeout: 30_000 });
+      await screenshot(page, "18-order-payment-failed");
+
+      await page.getByRole("link", { name: "Fault flags", exact: true }).click();
+      await page.getByRole("button", { name: "Reset all flags" }).click();
+      await page.getByText("Every fault flag was cleared.").waitFor();
+      await page.getByText("No fault flag is set").waitFor();
+      expect((await call("GET", "/api/v1/admin/faults", { token: adminToken })).json).toEqual({ providers: [], paused_consumers: [] });
+    } finally {
+      await call("DELETE", "/api/v1/admin/faults", { token: adminToken });
+    }
+  }, 120_000);
+
   it("with a real secret the page takes a pasted token and never offers to mint one", async () => {
     const secured = await start(readGatewayConfig(gatewayEnv({ JWT_SECRET: PASTE_SECRET })), { logger });
     try {
@@ -405,5 +537,23 @@ describe("web app in Chromium", () => {
     await page.getByRole("link", { name: "Shop", exact: true }).click();
     await alert.waitFor();
     await screenshot(page, "13-upstream-down");
+
+    // Without analytics the order page falls back to the status history, and says so.
+    await mesh.kill("analytics");
+    await page.goto(`${base}/#/orders/${aliceOrderId}`);
+    const fallback = page.locator('.timeline[data-kind="status-history"]');
+    await fallback.getByText("Shipped", { exact: true }).waitFor();
+    await fallback.getByText("Confirmed", { exact: true }).waitFor();
+    await page.locator(".timeline-note").filter({ hasText: "The event timeline is unavailable" }).waitFor();
+    expect(await page.getByRole("alert").count()).toBe(0);
+    await screenshot(page, "19-timeline-fallback");
+    // The dashboard says what is wrong and offers to try again.
+    const admin = await newPage();
+    await signIn(admin, "admin");
+    await admin.goto(`${base}/#/admin/dashboard`);
+    const down = admin.getByRole("alert").filter({ hasText: "The dashboard cannot be loaded" });
+    await down.waitFor();
+    expect(await down.textContent()).toMatch(/unavailable/i);
+    await down.getByRole("button", { name: "Try again" }).waitFor();
   }, 60_000);
 });

@@ -1,5 +1,7 @@
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
+import { FaultService } from "../../gen/shop/admin/v1/fault_pb.js";
+import { AnalyticsService } from "../../gen/shop/analytics/v1/analytics_pb.js";
 import { DeliveryService } from "../../gen/shop/delivery/v1/delivery_pb.js";
 import { FileService } from "../../gen/shop/file/v1/file_pb.js";
 import { InventoryService } from "../../gen/shop/inventory/v1/inventory_pb.js";
@@ -8,9 +10,10 @@ import { OrderService } from "../../gen/shop/order/v1/order_pb.js";
 import { PaymentService } from "../../gen/shop/payment/v1/payment_pb.js";
 
 /**
- * The gateway's public API, exactly as curl and gRPC clients see it: the six services over the
- * Connect protocol (unary and server streaming), plus the few REST routes that have no RPC
- * (the dead-letter queue and, with the dev secret only, the dev sign-in).
+ * The gateway's public API, exactly as curl and gRPC clients see it: the seven services and the
+ * gateway's own FaultService over the Connect protocol (unary and server streaming), plus the
+ * few REST routes that have no RPC (the dead-letter queue and, with the dev secret only, the
+ * dev sign-in).
  */
 
 let currentToken: string | undefined;
@@ -44,6 +47,8 @@ export const payments = createClient(PaymentService, transport);
 export const notifications = createClient(NotificationService, transport);
 export const files = createClient(FileService, transport);
 export const deliveries = createClient(DeliveryService, transport);
+export const analytics = createClient(AnalyticsService, transport);
+export const faults = createClient(FaultService, transport);
 
 /** An error answer of a REST route, shaped like a ConnectError so one error view fits both. */
 export class RestError extends Error {

@@ -3,8 +3,10 @@ import { useCallback, useEffect, useState } from "preact/hooks";
 import { orders, setToken, setUnauthenticatedHandler } from "./api.js";
 import { type Cart, useCart } from "./cart.js";
 import { Notice } from "./components/ui.js";
+import { AdminDashboard } from "./pages/admin/dashboard.js";
 import { AdminDeadLetters } from "./pages/admin/dead-letters.js";
 import { AdminDeliveries } from "./pages/admin/deliveries.js";
+import { AdminFaults } from "./pages/admin/faults.js";
 import { AdminNotifications } from "./pages/admin/notifications.js";
 import { AdminPayments } from "./pages/admin/payments.js";
 import { AdminProduct } from "./pages/admin/product.js";
@@ -24,12 +26,14 @@ const CUSTOMER_NAV: { label: string; route: Route; pages: Route["page"][] }[] = 
 ];
 
 const ADMIN_NAV: { label: string; route: Route; pages: Route["page"][] }[] = [
+  { label: "Dashboard", route: { page: "admin-dashboard" }, pages: ["admin-dashboard"] },
   { label: "Products", route: { page: "admin-products" }, pages: ["admin-products", "admin-product"] },
   { label: "Orders", route: { page: "orders" }, pages: ["orders", "order"] },
   { label: "Deliveries", route: { page: "admin-deliveries" }, pages: ["admin-deliveries"] },
   { label: "Payments", route: { page: "admin-payments" }, pages: ["admin-payments"] },
   { label: "Notifications", route: { page: "admin-notifications" }, pages: ["admin-notifications"] },
   { label: "Dead letters", route: { page: "admin-dlq" }, pages: ["admin-dlq"] },
+  { label: "Fault flags", route: { page: "admin-faults" }, pages: ["admin-faults"] },
 ];
 
 export function App() {
@@ -164,6 +168,10 @@ function page(route: Route, session: Session, cart: Cart) {
       return session.admin ? <AdminNotifications /> : adminOnly;
     case "admin-dlq":
       return session.admin ? <AdminDeadLetters /> : adminOnly;
+    case "admin-dashboard":
+      return session.admin ? <AdminDashboard /> : adminOnly;
+    case "admin-faults":
+      return session.admin ? <AdminFaults /> : adminOnly;
     case "not-found":
       return (
         <Notice kind="warning">

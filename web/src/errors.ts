@@ -78,6 +78,8 @@ export function describeError(error: unknown): Problem {
   return { title: titleOf(code), detail, field, retryable, notFound: code === Code.NotFound };
 }
 
+/** Capitalizes a sentence, but not one that starts with a field name (`failure_rate: …`). */
 function capitalize(text: string): string {
+  if (!/^[a-z]+(\s|$)/.test(text)) return text;
   return text.charAt(0).toUpperCase() + text.slice(1);
 }

@@ -41,6 +41,8 @@ describe("routes", () => {
       { page: "order", id: "0190a000-0000-7000-8000-000000000001" },
       { page: "admin-product", id: "p/1" },
       { page: "admin-dlq" },
+      { page: "admin-dashboard" },
+      { page: "admin-faults" },
     ] as const) {
       expect(parseRoute(href(route))).toEqual(route);
     }

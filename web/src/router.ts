@@ -16,6 +16,8 @@ export type Route =
   | { page: "admin-payments" }
   | { page: "admin-notifications" }
   | { page: "admin-dlq" }
+  | { page: "admin-dashboard" }
+  | { page: "admin-faults" }
   | { page: "not-found"; path: string };
 
 export function parseRoute(hash: string): Route {
@@ -39,6 +41,8 @@ export function parseRoute(hash: string): Route {
     if (b === "payments" && parts.length === 2) return { page: "admin-payments" };
     if (b === "notifications" && parts.length === 2) return { page: "admin-notifications" };
     if (b === "dlq" && parts.length === 2) return { page: "admin-dlq" };
+    if (b === "dashboard" && parts.length === 2) return { page: "admin-dashboard" };
+    if (b === "faults" && parts.length === 2) return { page: "admin-faults" };
   }
   return { page: "not-found", path };
 }
@@ -66,6 +70,10 @@ export function href(route: Route): string {
       return "#/admin/notifications";
     case "admin-dlq":
       return "#/admin/dlq";
+    case "admin-dashboard":
+      return "#/admin/dashboard";
+    case "admin-faults":
+      return "#/admin/faults";
     case "not-found":
       return `#${route.path}`;
   }

@@ -6,7 +6,7 @@ import { PaymentStatus } from "../../gen/shop/payment/v1/payment_pb.js";
 import { Badge } from "./components/ui.js";
 import { enumLabel } from "./format.js";
 
-type Tone = "good" | "bad" | "warn" | "neutral" | "info";
+export type Tone = "good" | "bad" | "warn" | "neutral" | "info";
 type Names = Record<number, string>;
 
 /** Statuses after which an order never changes again. */
@@ -38,8 +38,13 @@ const ORDER_TONES: Partial<Record<OrderStatus, Tone>> = {
   [OrderStatus.EXPIRED]: "neutral",
 };
 
+/** The tone an order status is shown in (badges, the dashboard's bars). */
+export function orderStatusTone(status: OrderStatus): Tone {
+  return ORDER_TONES[status] ?? "neutral";
+}
+
 export function OrderStatusBadge({ status }: { status: OrderStatus }) {
-  return <Badge tone={ORDER_TONES[status] ?? "neutral"}>{enumLabel(OrderStatus as unknown as Names, status)}</Badge>;
+  return <Badge tone={orderStatusTone(status)}>{enumLabel(OrderStatus as unknown as Names, status)}</Badge>;
 }
 
 export function StockBadge({ status, available }: { status: StockStatus; available?: number }) {

@@ -9,7 +9,7 @@ import { useAction } from "../hooks.js";
 import { downloadInvoice } from "../invoice.js";
 import type { Session } from "../session.js";
 import { CANCELLABLE, DeliveryStatusBadge, FINAL_ORDER_STATUSES, INVOICED, OrderStatusBadge, orderStatusLabel } from "../status.js";
-import { type TimelineEntry, timelineSource } from "../timeline.js";
+import { type Timeline as TimelineData, timelineSource } from "../timeline.js";
 
 type Live = "connecting" | "live" | "ended" | "retrying" | "failed";
 
@@ -289,29 +289,69 @@ function DeliveryPanel({ orderId, status }: { orderId: string; status: Order["st
   );
 }
 
+/** Tries after which a timeline that lags behind the order stops asking again by itself. */
+const CATCH_UP_DELAYS_MS = [1_000, 2_000, 4_000, 8_000];
+
 function Timeline({ order }: { order: Order }) {
-  const [entries, setEntries] = useState<TimelineEntry[]>([]);
+  const [timeline, setTimeline] = useState<TimelineData>();
   const [error, setError] = useState<unknown>();
+  const [attempt, setAttempt] = useState(0);
+  const [loading, setLoading] = useState(true);
+  // Asked again when the order moves, not for every copy of it a reconnect brings.
+  const moved = `${order.id}:${order.status}:${order.history.length}`;
   useEffect(() => {
     const controller = new AbortController();
-    timelineSource.entries(order, controller.signal).then(
-      (next) => !controller.signal.aborted && setEntries(next),
-      (caught: unknown) => !controller.signal.aborted && setError(caught),
-    );
+    const { signal } = controller;
+    void (async () => {
+      setLoading(true);
+      // Analytics records events a moment after the order service: while its timeline is
+      // behind the order, ask again a few times, then leave it to the Refresh button.
+      for (let tries = 0; ; tries++) {
+        try {
+          const next = await timelineSource.timeline(order, signal);
+          if (signal.aborted) return;
+          setTimeline(next);
+          setError(undefined);
+          if (!next.behind || tries >= CATCH_UP_DELAYS_MS.length) break;
+        } catch (caught) {
+          if (!signal.aborted) setError(caught);
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, CATCH_UP_DELAYS_MS[tries]));
+        if (signal.aborted) return;
+      }
+      if (!signal.aborted) setLoading(false);
+    })();
     return () => controller.abort();
-  }, [order]);
+    // `order` is read when it moved (see `moved`).
+  }, [moved, attempt]);
   return (
-    <aside aria-labelledby="timeline-title">
-      <h2 id="timeline-title">Timeline</h2>
+    <aside aria-labelledby="timeline-title" class="timeline-panel">
+      <div class="timeline-head">
+        <h2 id="timeline-title">Timeline</h2>
+        <button type="button" class="link" onClick={() => setAttempt((n) => n + 1)} disabled={loading}>
+          {loading ? "Updating…" : "Refresh"}
+        </button>
+      </div>
       <p class="hint">Placed {formatTime(order.createdAt)}</p>
       {error ? <ErrorNotice error={error} context="The timeline is unavailable" /> : null}
-      <ol class="timeline">
-        {entries.map((entry, index) => (
-          <li key={index}>
+      {!timeline && !error ? <Loading label="Loading the timeline…" /> : null}
+      {timeline?.note ? <p class="timeline-note">{timeline.note}</p> : null}
+      <ol class="timeline" data-kind={timeline?.kind}>
+        {(timeline?.entries ?? []).map((entry, index) => (
+          <li key={index} class={entry.tone ? `tone-${entry.tone}` : undefined}>
             <strong>{entry.title}</strong>
-            <time class="hint" dateTime={entry.at?.toISOString()}>
-              {formatTime(entry.at)}
-            </time>
+            <span class="hint">
+              <time dateTime={entry.at?.toISOString()}>{formatTime(entry.at)}</time>
+              {entry.event ? (
+                <>
+                  {" · "}
+                  <span class="mono">{entry.event}</span>
+                  {/* The subject names its publisher ("payment.completed"); say it only when it does not. */}
+                  {entry.service && !entry.event.startsWith(`${entry.service}.`) ? ` · ${entry.service} service` : ""}
+                </>
+              ) : null}
+            </span>
             {entry.detail ? <div class="hint">{entry.detail}</div> : null}
           </li>
         ))}
