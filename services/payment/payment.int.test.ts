@@ -162,6 +162,20 @@ describe("payment service", () => {
       expect(stored.token_fingerprint).toMatch(/^[0-9a-f]{12}$/);
     });
 
+    it("charges and refunds amounts beyond Number.MAX_SAFE_INTEGER to the exact minor unit", async () => {
+      const amount = 2n ** 60n + 1n;
+      const order = newOrder(amount);
+      await created(order, "tok_visa");
+      await reserved(order);
+      expect(await log.expectEvent(PaymentCompletedSchema, order.orderId)).toMatchObject({ amount: { amountMinor: amount } });
+      expect(sim.chargesFor(`charge:${order.orderId}`)).toEqual([expect.objectContaining({ amountMinor: amount })]);
+      await cancelled(order);
+      expect(await log.expectEvent(PaymentRefundedSchema, order.orderId)).toMatchObject({ amount: { amountMinor: amount } });
+      expect(await paymentOf(order.orderId)).toMatchObject({ status: PaymentStatus.REFUNDED, amount: { amountMinor: amount }, refundedAmount: { amountMinor: amount } });
+      const [row] = await sql<{ amount_minor: string; refunded_minor: string }>("SELECT amount_minor, refunded_minor FROM payments WHERE order_id = ?", [order.orderId]);
+      expect(row).toEqual({ amount_minor: amount.toString(), refunded_minor: amount.toString() });
+    });
+
     it("publishes payment.failed (not retryable) for a declined card", async () => {
       const order = newOrder();
       await created(order, "tok_declined");
