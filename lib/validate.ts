@@ -1,4 +1,3 @@
-import type { Money } from "../gen/shop/common/v1/common_pb.js";
 import { invalidArgument } from "./errors.js";
 import { isUuid } from "./ids.js";
 
@@ -29,12 +28,4 @@ export function requireText(field: string, value: string, max: number): string {
 export function requireQuantity(field: string, value: number, { min = 1, max = MAX_QUANTITY } = {}): number {
   if (!Number.isInteger(value) || value < min || value > max) throw invalidArgument(field, `must be an integer from ${min} to ${max}, got ${value}`);
   return value;
-}
-
-export function requireMoney(field: string, money: Money | undefined): { currencyCode: string; amountMinor: number } {
-  if (!money) throw invalidArgument(field, "is required");
-  if (!/^[A-Z]{3}$/.test(money.currencyCode)) throw invalidArgument(`${field}.currency_code`, "must be an ISO 4217 code such as USD");
-  if (money.amountMinor < 0n) throw invalidArgument(`${field}.amount_minor`, "must not be negative");
-  if (money.amountMinor > BigInt(Number.MAX_SAFE_INTEGER)) throw invalidArgument(`${field}.amount_minor`, "is too large");
-  return { currencyCode: money.currencyCode, amountMinor: Number(money.amountMinor) };
 }

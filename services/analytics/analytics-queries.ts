@@ -1,3 +1,4 @@
+import { minorFromSql } from "../../lib/money.js";
 import { Metric } from "./domain/cohort.js";
 import { quantile } from "./domain/latency-histogram.js";
 import { ORDER_STATUSES, type OrderStatusName, STAGES, type StageName } from "./domain/order-progress.js";
@@ -17,10 +18,11 @@ export interface DashboardData {
   events: number;
   ordersByStatus: { status: OrderStatusName; orders: number }[];
   funnel: Record<StageName, number>;
-  revenue: { currencyCode: string; capturedMinor: number; refundedMinor: number; payments: number }[];
+  /** Money in minor units of each currency (lib/money), exact however large the sums get. */
+  revenue: { currencyCode: string; capturedMinor: bigint; refundedMinor: bigint; payments: number }[];
   failures: { kind: string; reason: string; count: number }[];
   sagaLatency: { count: number; meanMs: number; p50Ms: number; p90Ms: number; p95Ms: number; p99Ms: number };
-  topProducts: { productId: string; name: string; units: number; currencyCode: string; revenueMinor: number }[];
+  topProducts: { productId: string; name: string; units: number; currencyCode: string; revenueMinor: bigint }[];
   lowStockProducts: { productId: string; name: string; available: number; threshold: number; at: Date; crossings: number }[];
   series: { start: Date; ordersCreated: number; ordersConfirmed: number; ordersFailed: number; events: number }[];
 }
@@ -66,16 +68,28 @@ export async function readDashboard(sql: Sql, q: DashboardQuery): Promise<Dashbo
   ]);
 
   const byMetric = new Map<string, Map<string, number>>();
+  // The money counters, per currency, read exactly (the sums arrive as text).
+  const amounts = new Map<string, Map<string, bigint>>([
+    [Metric.CAPTURED, new Map()],
+    [Metric.REFUNDED, new Map()],
+  ]);
   for (const row of totals) {
     const metric = String(row.metric);
+    const money = amounts.get(metric);
+    if (money) {
+      money.set(String(row.dim), minorFromSql(row.value));
+      continue;
+    }
     const dims = byMetric.get(metric) ?? new Map<string, number>();
     dims.set(String(row.dim), Number(row.value));
     byMetric.set(metric, dims);
   }
   const dims = (metric: string) => byMetric.get(metric) ?? new Map<string, number>();
+  const captured = amounts.get(Metric.CAPTURED)!;
+  const refunded = amounts.get(Metric.REFUNDED)!;
   const total = (metric: string) => [...dims(metric).values()].reduce((a, b) => a + b, 0);
 
-  const currencies = new Set([...dims(Metric.CAPTURED).keys(), ...dims(Metric.REFUNDED).keys()]);
+  const currencies = new Set([...captured.keys(), ...refunded.keys()]);
   const failures: DashboardData["failures"] = [];
   for (const [metric, reasons] of byMetric) {
     if (!metric.startsWith(Metric.FAILURE_PREFIX)) continue;
@@ -117,8 +131,8 @@ export async function readDashboard(sql: Sql, q: DashboardQuery): Promise<Dashbo
     funnel: Object.fromEntries(STAGES.map((stage) => [stage, dims(Metric.FUNNEL).get(stage) ?? 0])) as Record<StageName, number>,
     revenue: [...currencies].sort().map((currencyCode) => ({
       currencyCode,
-      capturedMinor: dims(Metric.CAPTURED).get(currencyCode) ?? 0,
-      refundedMinor: dims(Metric.REFUNDED).get(currencyCode) ?? 0,
+      capturedMinor: captured.get(currencyCode) ?? 0n,
+      refundedMinor: refunded.get(currencyCode) ?? 0n,
       payments: dims(Metric.PAYMENTS).get(currencyCode) ?? 0,
     })),
     failures,
@@ -135,7 +149,7 @@ export async function readDashboard(sql: Sql, q: DashboardQuery): Promise<Dashbo
       name: String(row.name),
       units: Number(row.units),
       currencyCode: String(row.currency),
-      revenueMinor: Number(row.revenue_minor),
+      revenueMinor: minorFromSql(row.revenue_minor),
     })),
     lowStockProducts: low.map((row) => ({
       productId: String(row.product_id),

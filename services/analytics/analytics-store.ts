@@ -181,7 +181,8 @@ async function updateProducts(sql: Sql, facts: ProductFact[]): Promise<void> {
 
 async function addCounters(sql: Sql, deltas: CounterDelta[]): Promise<void> {
   if (deltas.length === 0) return;
-  const rows = deltas.map((d) => ({ minute: d.minute.toISOString(), metric: d.metric, dim: d.dim, value: d.value }));
+  // JSON has no bigint: the value goes as its decimal text, which jsonb_to_recordset reads as bigint exactly.
+  const rows = deltas.map((d) => ({ minute: d.minute.toISOString(), metric: d.metric, dim: d.dim, value: d.value.toString() }));
   await sql(
     `INSERT INTO analytics_counters AS c (minute, metric, dim, value)
      SELECT * FROM jsonb_to_recordset(?::jsonb) AS i(minute timestamptz, metric text, dim text, value bigint)
@@ -206,7 +207,7 @@ async function addSales(sql: Sql, sales: ProductSale[]): Promise<void> {
   }
   const rows = [...sums.entries()]
     .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([, s]) => ({ minute: s.minute.toISOString(), product_id: s.productId, currency: s.currency, units: s.units, revenue_minor: s.revenueMinor }));
+    .map(([, s]) => ({ minute: s.minute.toISOString(), product_id: s.productId, currency: s.currency, units: s.units, revenue_minor: s.revenueMinor.toString() }));
   await sql(
     `INSERT INTO analytics_product_sales AS s (minute, product_id, currency, units, revenue_minor)
      SELECT * FROM jsonb_to_recordset(?::jsonb) AS i(minute timestamptz, product_id uuid, currency text, units bigint, revenue_minor bigint)

@@ -246,7 +246,7 @@ describe("analytics service", () => {
         ["notification.sent", "notification"],
       ]);
       const confirmed = timeline.entries.find((e) => e.name === "order.confirmed")!;
-      expect(confirmed).toMatchObject({ eventType: "shop.events.v1.OrderConfirmed", summary: "order confirmed: paid USD 50.00" });
+      expect(confirmed).toMatchObject({ eventType: "shop.events.v1.OrderConfirmed", summary: "order confirmed: paid 50.00 USD" });
       expect(confirmed.occurredAt).toEqual(timestampFromDate(new Date(t0.getTime() + 3000)));
       expect(timeline.entries.map((e) => e.summary).join("\n")).not.toMatch(/tok_visa|ada@example\.com|Main St/);
 

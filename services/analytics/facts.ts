@@ -1,5 +1,4 @@
 import { isMessage, type Message } from "@bufbuild/protobuf";
-import type { Money } from "../../gen/shop/common/v1/common_pb.js";
 import { DeliveryStatus } from "../../gen/shop/delivery/v1/delivery_pb.js";
 import { DeliveryCreatedSchema, DeliveryStatusChangedSchema } from "../../gen/shop/events/v1/delivery_events_pb.js";
 import { FileInvoiceGeneratedSchema } from "../../gen/shop/events/v1/file_events_pb.js";
@@ -24,6 +23,7 @@ import {
 } from "../../gen/shop/events/v1/order_events_pb.js";
 import { PaymentCompletedSchema, PaymentFailedSchema, PaymentRefundedSchema } from "../../gen/shop/events/v1/payment_events_pb.js";
 import { isUuid } from "../../lib/ids.js";
+import { formatMoney, type Money } from "../../lib/money.js";
 import { type CounterDelta, Metric } from "./domain/cohort.js";
 import { type OrderProgress, type OrderStatusName, type StageName, withImpliedStages } from "./domain/order-progress.js";
 import { minuteOf } from "./domain/window.js";
@@ -61,7 +61,7 @@ export interface ProductSale {
   productId: string;
   currency: string;
   units: number;
-  revenueMinor: number;
+  revenueMinor: bigint;
 }
 
 /** Everything one event contributes, derived without I/O. */
@@ -84,24 +84,9 @@ function enumName(value: number, names: Record<number, string>): string {
   return names[value] ?? String(value);
 }
 
-const minorDigits = new Map<string, number>();
-
-/** "USD 50.00": minor units shown with the currency's own number of decimals. */
-export function formatMoney(money: Money | undefined): string {
-  if (!money) return "nothing";
-  let digits = minorDigits.get(money.currencyCode);
-  if (digits === undefined) {
-    try {
-      digits = new Intl.NumberFormat("en", { style: "currency", currency: money.currencyCode }).resolvedOptions().maximumFractionDigits ?? 2;
-    } catch {
-      digits = 2;
-    }
-    minorDigits.set(money.currencyCode, digits);
-  }
-  const negative = money.amountMinor < 0n;
-  const abs = (negative ? -money.amountMinor : money.amountMinor).toString().padStart(digits + 1, "0");
-  const value = digits === 0 ? abs : `${abs.slice(0, -digits)}.${abs.slice(-digits)}`;
-  return `${money.currencyCode} ${negative ? "-" : ""}${value}`;
+/** An event's amount for the timeline, written as everywhere else (lib/money); "nothing" when the event has none. */
+function amountText(amount: Money | undefined): string {
+  return amount ? formatMoney(amount) : "nothing";
 }
 
 function units(lines: { quantity: number }[]): number {
@@ -120,7 +105,7 @@ function plural(n: number, word: string): string {
 export function factsOf(event: AnalyticsEvent): EventFacts {
   const at = event.occurredAt;
   const minute = minuteOf(at);
-  const counters: CounterDelta[] = [{ minute, metric: Metric.EVENTS, dim: event.name, value: 1 }];
+  const counters: CounterDelta[] = [{ minute, metric: Metric.EVENTS, dim: event.name, value: 1n }];
   const products: ProductFact[] = [];
   const sales: ProductSale[] = [];
   let progress: OrderProgress | undefined;
@@ -134,7 +119,7 @@ export function factsOf(event: AnalyticsEvent): EventFacts {
       stages: options.stage ? withImpliedStages(options.stage) : 0,
     };
   };
-  const count = (metric: string, d: string, value = 1) => counters.push({ minute, metric, dim: d, value });
+  const count = (metric: string, d: string, value = 1n) => counters.push({ minute, metric, dim: d, value });
   const failure = (kind: string, reason: string) => count(`${Metric.FAILURE_PREFIX}${kind}`, dim(reason));
   const names = (lines: EventOrderLine[]) => {
     for (const line of lines) if (isUuid(line.productId) && line.productName) products.push({ productId: line.productId.toLowerCase(), at, name: line.productName });
@@ -145,7 +130,7 @@ export function factsOf(event: AnalyticsEvent): EventFacts {
   if (isMessage(m, OrderCreatedSchema)) {
     reach({ status: "PENDING", stage: "CREATED", created: true });
     names(m.lines);
-    summary = `order placed: ${plural(units(m.lines), "unit")} of ${plural(m.lines.length, "product")}, total ${formatMoney(m.total)}`;
+    summary = `order placed: ${plural(units(m.lines), "unit")} of ${plural(m.lines.length, "product")}, total ${amountText(m.total)}`;
   } else if (isMessage(m, OrderConfirmedSchema)) {
     reach({ status: "CONFIRMED", stage: "PAID", confirmed: true });
     names(m.lines);
@@ -157,10 +142,10 @@ export function factsOf(event: AnalyticsEvent): EventFacts {
         productId: line.productId.toLowerCase(),
         currency: line.unitPrice?.currencyCode ?? m.total?.currencyCode ?? "",
         units: line.quantity,
-        revenueMinor: Number(price * BigInt(line.quantity)),
+        revenueMinor: price * BigInt(line.quantity),
       });
     }
-    summary = `order confirmed: paid ${formatMoney(m.total)}`;
+    summary = `order confirmed: paid ${amountText(m.total)}`;
   } else if (isMessage(m, OrderRejectedSchema)) {
     reach({ status: "REJECTED" });
     failure("order_rejected", m.reason);
@@ -200,15 +185,15 @@ export function factsOf(event: AnalyticsEvent): EventFacts {
   } else if (isMessage(m, PaymentCompletedSchema)) {
     reach({ stage: "PAID" });
     const currency = m.amount?.currencyCode ?? "";
-    count(Metric.CAPTURED, currency, Number(m.amount?.amountMinor ?? 0n));
+    count(Metric.CAPTURED, currency, m.amount?.amountMinor ?? 0n);
     count(Metric.PAYMENTS, currency);
-    summary = `payment captured: ${formatMoney(m.amount)}`;
+    summary = `payment captured: ${amountText(m.amount)}`;
   } else if (isMessage(m, PaymentFailedSchema)) {
     failure("payment_failed", m.reason);
     summary = `payment failed: ${dim(m.reason) || "no reason given"}${m.retryable ? " (retryable)" : ""}`;
   } else if (isMessage(m, PaymentRefundedSchema)) {
-    count(Metric.REFUNDED, m.amount?.currencyCode ?? "", Number(m.amount?.amountMinor ?? 0n));
-    summary = `payment refunded: ${formatMoney(m.amount)}`;
+    count(Metric.REFUNDED, m.amount?.currencyCode ?? "", m.amount?.amountMinor ?? 0n);
+    summary = `payment refunded: ${amountText(m.amount)}`;
   } else if (isMessage(m, NotificationSentSchema)) {
     summary = `${m.channel || "notification"} sent`;
   } else if (isMessage(m, NotificationFailedSchema)) {

@@ -59,14 +59,14 @@ export function analyticsRpc({ orm, now = () => new Date() }: AnalyticsRpcOption
           },
           revenue: data.revenue.map((r) => ({
             currencyCode: r.currencyCode,
-            capturedMinor: BigInt(r.capturedMinor),
-            refundedMinor: BigInt(r.refundedMinor),
-            netMinor: BigInt(r.capturedMinor - r.refundedMinor),
+            capturedMinor: r.capturedMinor,
+            refundedMinor: r.refundedMinor,
+            netMinor: r.capturedMinor - r.refundedMinor,
             payments: BigInt(r.payments),
           })),
           failures: data.failures.map((f) => ({ kind: f.kind, reason: f.reason, count: BigInt(f.count) })),
           sagaLatency: { ...data.sagaLatency, count: BigInt(data.sagaLatency.count) },
-          topProducts: data.topProducts.map((p) => ({ ...p, units: BigInt(p.units), revenueMinor: BigInt(p.revenueMinor) })),
+          topProducts: data.topProducts.map((p) => ({ ...p, units: BigInt(p.units) })),
           lowStockProducts: data.lowStockProducts.map((p) => ({ ...p, at: timestampFromDate(p.at), crossings: BigInt(p.crossings) })),
           series: data.series.map((p) => ({
             start: timestampFromDate(p.start),

@@ -13,14 +13,14 @@ function invoice(overrides: Partial<Invoice> = {}): Invoice {
     issuedAt: new Date("2025-03-14T09:26:53Z"),
     currencyCode: "EUR",
     lines: [
-      { productId: "p1", name: "Analytical Engine", quantity: 2, unitPriceMinor: 125000 },
-      { productId: "p2", name: "Punch cards (box)", quantity: 10, unitPriceMinor: 450 },
+      { productId: "p1", name: "Analytical Engine", quantity: 2, unitPriceMinor: 125000n },
+      { productId: "p2", name: "Punch cards (box)", quantity: 10, unitPriceMinor: 450n },
     ],
-    totalMinor: 254500,
+    totalMinor: 254500n,
     shippingAddress: { recipientName: "Ada Lovelace", line1: "12 St James's Square", line2: "", city: "London", region: "", postalCode: "SW1Y 4JH", countryCode: "GB" },
     paymentId: "0190a1b2-0000-7000-8000-000000000042",
     cardLast4: "4242",
-    paidMinor: 254500,
+    paidMinor: 254500n,
     ...overrides,
   };
 }
@@ -59,8 +59,8 @@ describe("renderInvoicePdf", () => {
     expect(a.length).toBeLessThan((await renderInvoicePdf(invoice(), { compress: false })).length);
     expect(pdfText(a)).toContain("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b");
 
-    const lines = Array.from({ length: 100 }, (_, i) => ({ productId: `p${i}`, name: `Item ${i} ${"ü€日本".repeat(30)}`, quantity: 1, unitPriceMinor: 100 }));
-    const long = await renderInvoicePdf(invoice({ lines, totalMinor: 10_500, shippingAddress: undefined, paidMinor: undefined }), { compress: false });
+    const lines = Array.from({ length: 100 }, (_, i) => ({ productId: `p${i}`, name: `Item ${i} ${"ü€日本".repeat(30)}`, quantity: 1, unitPriceMinor: 100n }));
+    const long = await renderInvoicePdf(invoice({ lines, totalMinor: 10_500n, shippingAddress: undefined, paidMinor: undefined }), { compress: false });
     expect((long.toString("latin1").match(/\/Type \/Page\b/g) ?? []).length).toBeGreaterThan(1);
     const text = pdfText(long);
     expect(text).toContain("Item 99");

@@ -50,7 +50,7 @@ const COLUMNS = {
 type Doc = InstanceType<typeof PDFDocument>;
 
 function layout(doc: Doc, invoice: Invoice): void {
-  const money = (minor: number) => formatMoney(minor, invoice.currencyCode);
+  const money = (minor: bigint) => formatMoney(minor, invoice.currencyCode);
 
   doc.font("Helvetica-Bold").fontSize(22).text("INVOICE", MARGIN, MARGIN);
   doc.font("Helvetica").fontSize(10).moveDown(0.5);

@@ -3,7 +3,8 @@ import type { OrderConfirmed } from "../../gen/shop/events/v1/order_events_pb.js
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { type EventContext, PermanentError } from "../../lib/events/index.js";
 import { uuidv7 } from "../../lib/ids.js";
-import type { Invoice, InvoiceAddress, InvoiceLine } from "./domain/invoice.js";
+import type { Money } from "../../lib/money.js";
+import { type Invoice, type InvoiceAddress, type InvoiceLine, subtotalMinor } from "./domain/invoice.js";
 import { FileMetadata, type FileRow } from "./entities.js";
 import { publishInvoiceGenerated } from "./events.js";
 import { renderInvoicePdf } from "./invoice-pdf.js";
@@ -14,10 +15,11 @@ export function invoiceKey(orderId: string): string {
   return `invoices/${orderId}.pdf`;
 }
 
-function money(amountMinor: bigint | undefined, field: string): number {
-  const value = amountMinor ?? 0n;
-  if (value < 0n || value > BigInt(Number.MAX_SAFE_INTEGER)) throw new PermanentError(`event has an invalid ${field}: ${value}`);
-  return Number(value);
+/** The minor units of an amount of the event (none: 0); a negative one can be on no invoice. */
+function minorOf(amount: Money | undefined, field: string): bigint {
+  const value = amount?.amountMinor ?? 0n;
+  if (value < 0n) throw new PermanentError(`event has an invalid ${field}: ${value}`);
+  return value;
 }
 
 /**
@@ -30,7 +32,7 @@ export function invoiceOf(event: OrderConfirmed): Invoice {
     productId: line.productId,
     name: line.productName,
     quantity: line.quantity,
-    unitPriceMinor: money(line.unitPrice?.amountMinor, `lines[${i}].unit_price`),
+    unitPriceMinor: minorOf(line.unitPrice, `lines[${i}].unit_price`),
   }));
   if (lines.length === 0) throw new PermanentError("order.confirmed has no lines");
   if (lines.some((line) => !Number.isInteger(line.quantity) || line.quantity < 1)) throw new PermanentError("event has a line with a quantity below 1");
@@ -48,7 +50,7 @@ export function invoiceOf(event: OrderConfirmed): Invoice {
         countryCode: address.countryCode,
       }
     : undefined;
-  const totalMinor = event.total ? money(event.total.amountMinor, "total") : lines.reduce((sum, l) => sum + l.unitPriceMinor * l.quantity, 0);
+  const totalMinor = event.total ? minorOf(event.total, "total") : subtotalMinor(lines);
   return {
     orderId: event.orderId,
     customerId: event.customerId,

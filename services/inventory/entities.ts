@@ -9,7 +9,7 @@ export const Product = defineEntity({
     sku: p.text().unique(),
     name: p.text(),
     description: p.text().default(""),
-    priceMinor: p.bigint("number").fieldName("price_minor"),
+    priceMinor: p.bigint("bigint").fieldName("price_minor"),
     currencyCode: p.character().length(3).fieldName("currency_code"),
     status: p.enum(["ACTIVE", "INACTIVE", "DISCONTINUED"] as const),
     available: p.integer(),

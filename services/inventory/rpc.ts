@@ -16,7 +16,8 @@ import { alreadyExists, failedPrecondition, invalidArgument, notFound } from "..
 import type { ServiceImplementation } from "../../lib/grpc/index.js";
 import { uuidv7 } from "../../lib/ids.js";
 import { decodePageToken, nextPage, pageSize } from "../../lib/paging.js";
-import { requireId, requireMoney, requireQuantity, requireText } from "../../lib/validate.js";
+import { money, requireMoney } from "../../lib/money.js";
+import { requireId, requireQuantity, requireText } from "../../lib/validate.js";
 import { describeShortages, findShortages, type Shortage, type StockLevel, stockStatus } from "./domain/stock.js";
 import { Product, type ProductRow, StockMovement } from "./entities.js";
 import { publishLowStock, publishProductChanged, publishReleased } from "./events.js";
@@ -52,7 +53,7 @@ export function toProductMessage(product: ProductEntity): MessageInitShape<typeo
     sku: product.sku,
     name: product.name,
     description: product.description,
-    price: { currencyCode: product.currencyCode, amountMinor: BigInt(product.priceMinor) },
+    price: money(product.currencyCode, product.priceMinor),
     status: PRODUCT_STATUS[product.status],
     available: product.available,
     reserved: product.reserved,

@@ -15,7 +15,7 @@ import {
 } from "../../gen/shop/events/v1/order_events_pb.js";
 import { type EventContext, requireOrderId } from "../../lib/events/index.js";
 import { type ConsumerSpec, consume } from "../../lib/runtime/index.js";
-import { formatMoney } from "../../lib/money.js";
+import { formatMoney, money, moneyProblem } from "../../lib/money.js";
 import { type ChannelName, maskRecipient, normalizeEmail, normalizePhone } from "./domain/recipients.js";
 import { isTemplateName, renderTemplate, type TemplateName } from "./domain/templates.js";
 import type { OrderContactRow } from "./entities.js";
@@ -117,9 +117,8 @@ export function notificationConsumers({ onQueued }: NotificationConsumerOptions)
       // A bad address loses that channel, not the order's other messages.
       if (event.customerEmail && !email) ctx.logger.warn({ recipient: maskRecipient(event.customerEmail) }, "order has an invalid e-mail address; no e-mails");
       if (event.customerPhone && !phone) ctx.logger.warn({ recipient: maskRecipient(event.customerPhone) }, "order has an invalid phone number; no SMS");
-      const total = event.total && /^[A-Z]{3}$/.test(event.total.currencyCode) && event.total.amountMinor >= 0n
-        ? { amountMinor: Number(event.total.amountMinor), currencyCode: event.total.currencyCode }
-        : undefined;
+      // A total that cannot be shown is left out of the messages, not a reason to send none.
+      const total = event.total && !moneyProblem(event.total) ? money(event.total.currencyCode, event.total.amountMinor) : undefined;
       await store.lockOrder(ctx.em, orderId);
       await store.saveContact(ctx.em, {
         orderId,
@@ -143,7 +142,7 @@ export function notificationConsumers({ onQueued }: NotificationConsumerOptions)
 
     on(OrderConfirmedSchema, "order-confirmed", (event, ctx) =>
       notifyOrder(event, ctx, "order_confirmed", {
-        total: event.total && event.total.currencyCode ? formatMoney(event.total.amountMinor, event.total.currencyCode) : undefined,
+        total: event.total && event.total.currencyCode ? formatMoney(event.total) : undefined,
       }),
     ),
     on(OrderPaymentFailedSchema, "order-payment-failed", (event, ctx) => notifyOrder(event, ctx, "order_payment_failed", { reason: text(event.reason) })),

@@ -11,7 +11,7 @@ export const OrderContact = defineEntity({
     // Validated and normalised; empty when unknown or invalid.
     email: p.text().default(""),
     phone: p.text().default(""),
-    totalMinor: p.bigint("number").nullable().fieldName("total_minor"),
+    totalMinor: p.bigint("bigint").nullable().fieldName("total_minor"),
     currencyCode: p.character().length(3).nullable().fieldName("currency_code"),
     createdAt: p.datetime().fieldName("created_at").onCreate(() => new Date()),
   },

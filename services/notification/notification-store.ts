@@ -1,5 +1,6 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { uuidv7 } from "../../lib/ids.js";
+import type { Money } from "../../lib/money.js";
 import { currentTraceParent } from "../../lib/telemetry/index.js";
 import type { ChannelName } from "./domain/recipients.js";
 import { OrderContact, type OrderContactRow } from "./entities.js";
@@ -176,7 +177,7 @@ export interface Contact {
   name: string;
   email: string;
   phone: string;
-  total?: { amountMinor: number; currencyCode: string };
+  total?: Money;
 }
 
 /** Stores an order's contact details; the first ones recorded for an order stay. */

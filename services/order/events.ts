@@ -12,6 +12,7 @@ import {
   OrderShippedSchema,
 } from "../../gen/shop/events/v1/order_events_pb.js";
 import { enqueue, outboxRecord, type OutboxRecord } from "../../lib/events/index.js";
+import { money } from "../../lib/money.js";
 import type { Compensation, OrderStatus } from "./domain/order-status.js";
 import type { PricedOrder } from "./domain/pricing.js";
 import { type CustomerRow, type OrderItemRow, type OrderRow } from "./entities.js";
@@ -19,10 +20,6 @@ import { findCustomer, findItems } from "./order-store.js";
 import type { AddressData } from "./domain/address.js";
 
 /** The order events, written to the outbox on the caller's transaction. */
-
-function money(currencyCode: string, amountMinor: bigint) {
-  return { currencyCode, amountMinor };
-}
 
 function eventLines(currencyCode: string, items: readonly { productId: string; quantity: number; productName: string; unitPriceMinor: bigint }[]) {
   return items.map((i) => ({ productId: i.productId, quantity: i.quantity, productName: i.productName, unitPrice: money(currencyCode, i.unitPriceMinor) }));

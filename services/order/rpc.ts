@@ -10,6 +10,7 @@ import {
 import type { Database } from "../../lib/db/index.js";
 import { Code, invalidArgument, notFound, ServiceError } from "../../lib/errors.js";
 import { INTERNAL_MESSAGE, type ServiceImplementation } from "../../lib/grpc/index.js";
+import { money } from "../../lib/money.js";
 import { decodePageToken, nextPage, pageSize } from "../../lib/paging.js";
 import { requireId } from "../../lib/validate.js";
 import type { Catalog } from "./catalog.js";
@@ -52,7 +53,7 @@ function toChange(change: OrderStatusHistoryRow): MessageInitShape<typeof OrderS
 
 /** Proto view of an order. */
 export function toOrderMessage({ order, items, history }: OrderView): MessageInitShape<typeof OrderSchema> {
-  const money = (amountMinor: bigint) => ({ currencyCode: order.currencyCode, amountMinor: BigInt(amountMinor) });
+  const amount = (amountMinor: bigint) => money(order.currencyCode, amountMinor);
   return {
     id: order.id,
     customerId: order.customerId,
@@ -60,11 +61,11 @@ export function toOrderMessage({ order, items, history }: OrderView): MessageIni
     items: items.map((item) => ({
       productId: item.productId,
       quantity: item.quantity,
-      unitPrice: money(item.unitPriceMinor),
+      unitPrice: amount(item.unitPriceMinor),
       productName: item.productName,
-      lineTotal: money(item.lineTotalMinor),
+      lineTotal: amount(item.lineTotalMinor),
     })),
-    total: money(order.totalMinor),
+    total: amount(order.totalMinor),
     shippingAddress: order.shippingAddress,
     cardLast4: order.cardLast4,
     failureReason: order.failureReason,

@@ -10,12 +10,15 @@ import { Code } from "../../lib/errors.js";
 import { type EventContext, PermanentError, requireOrderId } from "../../lib/events/index.js";
 import { isUpstreamFailure } from "../../lib/grpc/index.js";
 import { type ConsumerSpec, consume } from "../../lib/runtime/index.js";
+import { type Money, moneyProblem } from "../../lib/money.js";
 import { tokenOf } from "./card.js";
-import { chargeStep, intentAfter, intentStep, onOrderEnded, outageReason, type SagaOutcome, sagaOutcome } from "./domain/payment.js";
+import { chargeOrder, recordOutage } from "./charge.js";
+import { chargeStep, intentAfter, intentStep, onOrderEnded, type SagaOutcome, sagaOutcome } from "./domain/payment.js";
 import type { PaymentRow } from "./entities.js";
 import { publishCompleted, publishFailed, publishRefunded } from "./events.js";
 import * as store from "./payment-store.js";
 import type { PaymentProvider } from "./provider/index.js";
+import { refundPayment } from "./refund.js";
 
 export interface PaymentConsumerOptions {
   /** The provider behind its breaker and deadline. */
@@ -28,11 +31,11 @@ export interface PaymentConsumerOptions {
   concurrency: number;
 }
 
-function requireTotal(total: { currencyCode: string; amountMinor: bigint } | undefined): { currency: string; amountMinor: number } {
-  if (!total || !/^[A-Z]{3}$/.test(total.currencyCode) || total.amountMinor <= 0n || total.amountMinor > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new PermanentError("order.created has no valid total (positive amount_minor and ISO currency_code)");
-  }
-  return { currency: total.currencyCode, amountMinor: Number(total.amountMinor) };
+function requireTotal(total: Money | undefined): { currency: string; amountMinor: bigint } {
+  if (!total) throw new PermanentError("order.created has no total");
+  const problem = moneyProblem(total, { positive: true });
+  if (problem) throw new PermanentError(`order.created has an invalid total: total.${problem.field} ${problem.problem}`);
+  return { currency: total.currencyCode, amountMinor: total.amountMinor };
 }
 
 /** Publishes the saga's answer for a payment and settles the intent accordingly. */
@@ -40,7 +43,7 @@ async function answer(ctx: EventContext, payment: PaymentRow, outcome: SagaOutco
   await store.settleIntent(ctx.em, payment.orderId, intentAfter(outcome), payment.id);
   if (outcome.event === "completed") {
     await publishCompleted(ctx.em, payment);
-    ctx.logger.info({ payment_id: payment.id, amount_minor: payment.amountMinor, currency: payment.currency }, "payment completed");
+    ctx.logger.info({ payment_id: payment.id, amount_minor: payment.amountMinor.toString(), currency: payment.currency }, "payment completed");
   } else {
     await publishFailed(ctx.em, payment, outcome.reason, retryable);
     ctx.logger.info({ payment_id: payment.id, reason: outcome.reason, retryable }, "payment failed");
@@ -66,15 +69,15 @@ export function paymentConsumers(options: PaymentConsumerOptions): ConsumerSpec[
       const payment = (await store.findPaymentOfOrder(em, orderId, true)) ?? undefined;
       const plan = onOrderEnded(
         intent?.status,
-        payment && { status: payment.status, amountMinor: payment.amountMinor, refundedMinor: payment.refundedMinor ?? 0 },
+        payment && { status: payment.status, amountMinor: payment.amountMinor, refundedMinor: payment.refundedMinor ?? 0n },
       );
       if (plan.refund && payment) {
         // A provider outage is thrown: the refund is retried, and after the last attempt the
         // event waits in the DLQ for a replay. Money owed back is never dropped silently.
-        const outcome = await store.refund(em, provider, payment, undefined, why);
+        const outcome = await refundPayment(em, provider, payment, undefined, why);
         if (outcome.kind === "rejected") throw new PermanentError(`cannot refund payment ${payment.id}: ${outcome.reason}`);
         await publishRefunded(em, outcome.payment, outcome.refund);
-        logger.info({ payment_id: payment.id, refund_id: outcome.refund.id, amount_minor: outcome.refund.amountMinor }, "payment refunded");
+        logger.info({ payment_id: payment.id, refund_id: outcome.refund.id, amount_minor: outcome.refund.amountMinor.toString() }, "payment refunded");
       }
       if (plan.intent === "tombstone") await store.writeTombstone(em, orderId, event.customerId);
       else if (plan.intent === "cancel") await store.settleIntent(em, orderId, "CANCELLED");
@@ -84,7 +87,7 @@ export function paymentConsumers(options: PaymentConsumerOptions): ConsumerSpec[
    * Charges the order of a PENDING intent once and answers the saga. Called with lockOrder held,
    * from whichever of order.created and inventory.reserved arrives second.
    */
-  async function chargeOrder(ctx: EventContext, orderId: string): Promise<void> {
+  async function chargeIntent(ctx: EventContext, orderId: string): Promise<void> {
     const { em, logger } = ctx;
     const intent = await store.lockIntent(em, orderId);
     if (!intent || intent.status !== "PENDING") throw new Error(`order ${orderId} has no PENDING payment intent to charge`);
@@ -103,18 +106,16 @@ export function paymentConsumers(options: PaymentConsumerOptions): ConsumerSpec[
     };
     let payment: PaymentRow;
     try {
-      // The provider is called inside this transaction (holding the order lock). That is safe
-      // only because of the idempotency key charge:<order_id>: if the process dies after the
-      // provider charged and before the commit, the redelivered event calls again with the
-      // same key and gets the same charge back instead of a second one.
-      payment = await store.charge(em, provider, input);
+      // Inside this transaction, holding the order lock: safe because of the charge:<order_id>
+      // key (see chargeOrder), which answers a redelivery after a crash with the same charge.
+      payment = await chargeOrder(em, provider, input);
     } catch (error) {
       if (!isUpstreamFailure(error) || ctx.deliveryCount < maxDeliver) throw error;
       // Last attempt and the provider is still unreachable: end the saga instead of leaving
       // the order waiting. With a real provider a timed-out call may still have charged; the
       // charge:<order_id> key lets a reconciliation against the provider find and refund it.
       const timedOut = (error as { code?: unknown }).code === Code.DEADLINE_EXCEEDED;
-      payment = await store.recordFailure(em, input, outageReason(timedOut));
+      payment = await recordOutage(em, input, timedOut);
       logger.warn({ err: error, attempts: ctx.deliveryCount }, "payment provider unreachable on every attempt; payment failed");
       await answer(ctx, payment, { event: "failed", reason: payment.failureReason! }, true);
       return;
@@ -144,7 +145,7 @@ export function paymentConsumers(options: PaymentConsumerOptions): ConsumerSpec[
             // inventory.reserved was here first and recorded that; this event completes the step.
             await store.completeIntent(em, details);
             logger.info("stock was reserved before order.created arrived; charging now");
-            await chargeOrder(ctx, orderId);
+            await chargeIntent(ctx, orderId);
             return;
           case "skip":
             logger.info({ intent_status: intent?.status }, "order already has a payment intent (redelivery, or it ended first)");
@@ -172,7 +173,7 @@ export function paymentConsumers(options: PaymentConsumerOptions): ConsumerSpec[
             ctx.logger.info({ intent_status: intent?.status }, "payment intent already settled or waiting; nothing to charge");
             return;
           case "charge":
-            await chargeOrder(ctx, orderId);
+            await chargeIntent(ctx, orderId);
             return;
         }
       },

@@ -2,6 +2,7 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { PaymentCompletedSchema, PaymentFailedSchema, PaymentRefundedSchema } from "../../gen/shop/events/v1/payment_events_pb.js";
 import { enqueue } from "../../lib/events/index.js";
+import { money } from "../../lib/money.js";
 import type { PaymentRow, RefundRow } from "./entities.js";
 
 /** The payment events, written to the outbox on the caller's transaction (aggregate: the order). */
@@ -15,7 +16,7 @@ export function publishCompleted(em: EntityManager, payment: PaymentRow): Promis
       customerId: payment.customerId,
       occurredAt: timestampNow(),
       paymentId: payment.id,
-      amount: { currencyCode: payment.currency, amountMinor: BigInt(payment.amountMinor) },
+      amount: money(payment.currency, payment.amountMinor),
       cardLast4: payment.cardLast4 ?? "",
     },
     { aggregateId: payment.orderId },
@@ -41,7 +42,7 @@ export function publishRefunded(em: EntityManager, payment: PaymentRow, refund: 
       occurredAt: timestampNow(),
       paymentId: payment.id,
       refundId: refund.id,
-      amount: { currencyCode: payment.currency, amountMinor: BigInt(refund.amountMinor) },
+      amount: money(payment.currency, refund.amountMinor),
       reason: refund.reason,
     },
     { aggregateId: payment.orderId },

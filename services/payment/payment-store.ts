@@ -1,32 +1,22 @@
 import { LockMode } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
+import { sql as query } from "../../lib/db/index.js";
 import { uuidv7 } from "../../lib/ids.js";
+import { minorFromSql } from "../../lib/money.js";
 import { currentTraceParent } from "../../lib/telemetry/index.js";
 import { tokenFingerprint } from "./card.js";
-import { canTransition, FailureReason, type IntentStatus, type PaymentStatus, planRefund } from "./domain/payment.js";
+import type { IntentStatus, PaymentStatus } from "./domain/payment.js";
 import { Payment, type PaymentRow, Refund, type RefundRow } from "./entities.js";
-import type { PaymentProvider } from "./provider/index.js";
-import { sql as query } from "../../lib/db/index.js";
 
 /**
- * Payment state changes on the caller's transaction. Every operation that may create or change
- * an order's payment first takes `lockOrder` (a transaction-scoped advisory lock per order), so
- * the saga consumers and the RPCs are serialized per order: the provider is asked at most once
- * per order at a time, and the UNIQUE order_id of payments stays a last line of defence.
+ * Payment state on the caller's transaction: SQL only. The provider is called by charge.ts and
+ * refund.ts, which use these to record what they are about to do and what the provider said.
+ * Every operation that may create or change an order's payment first takes `lockOrder` (a
+ * transaction-scoped advisory lock per order), so the saga consumers and the RPCs are
+ * serialized per order: the provider is asked at most once per order at a time, and the UNIQUE
+ * order_id of payments stays a last line of defence.
  * Lock order everywhere: order lock, intent row, payment row.
  */
-
-
-
-/** The provider idempotency key of an order's charge: a retry after a crash gets the same charge. */
-export function chargeKey(orderId: string): string {
-  return `charge:${orderId}`;
-}
-
-/** The provider idempotency key of the `seq`-th refund of an order's payment. */
-export function refundKey(orderId: string, seq: number): string {
-  return `refund:${orderId}:${seq}`;
-}
 
 /** Serializes every payment change of one order until the transaction ends. */
 export async function lockOrder(em: EntityManager, orderId: string): Promise<void> {
@@ -38,7 +28,7 @@ export async function lockOrder(em: EntityManager, orderId: string): Promise<voi
 export interface Intent {
   orderId: string;
   customerId: string;
-  amountMinor: number | null;
+  amountMinor: bigint | null;
   currency: string | null;
   /** Present only while PENDING. */
   token: string | null;
@@ -50,7 +40,7 @@ export interface Intent {
 export interface NewIntent {
   orderId: string;
   customerId: string;
-  amountMinor: number;
+  amountMinor: bigint;
   currency: string;
   token: string | undefined;
 }
@@ -124,7 +114,7 @@ export async function lockIntent(em: EntityManager, orderId: string): Promise<In
   return {
     orderId: String(row.order_id),
     customerId: String(row.customer_id),
-    amountMinor: row.amount_minor === null ? null : Number(row.amount_minor),
+    amountMinor: row.amount_minor === null ? null : minorFromSql(row.amount_minor),
     currency: row.currency === null ? null : String(row.currency),
     token: row.token === null ? null : String(row.token),
     tokenFingerprint: row.token_fingerprint === null ? null : String(row.token_fingerprint),
@@ -169,74 +159,35 @@ export function findPaymentOfOrder(em: EntityManager, orderId: string, lock = fa
   return em.findOne(Payment, { orderId }, lock ? { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true } : {});
 }
 
+/** What a charge is about, known before the provider is asked. */
 export interface ChargeInput {
   orderId: string;
   customerId: string;
-  amountMinor: number;
+  amountMinor: bigint;
   currency: string;
   /** Undefined when the order carried no usable token: the payment fails without asking the provider. */
   token: string | undefined;
 }
 
-/**
- * Charges an order at the provider (idempotency key `charge:<order_id>`) and records the
- * answer as a COMPLETED or FAILED payment. Transient provider failures (UNAVAILABLE,
- * DEADLINE_EXCEEDED, circuit open) are thrown and nothing is recorded. Call with `lockOrder`
- * held and after checking that the order has no payment yet.
- */
-export async function charge(em: EntityManager, provider: PaymentProvider, input: ChargeInput): Promise<PaymentRow> {
-  const base = {
-    id: uuidv7(),
-    orderId: input.orderId,
-    customerId: input.customerId,
-    amountMinor: input.amountMinor,
-    currency: input.currency,
-    tokenFingerprint: input.token ? tokenFingerprint(input.token) : null,
-    refundedMinor: 0,
-  };
-  if (!input.token) {
-    return insertPayment(em, { ...base, status: "FAILED", failureReason: FailureReason.MISSING_PAYMENT_METHOD });
-  }
-  const result = await provider.charge({
-    idempotencyKey: chargeKey(input.orderId),
-    amount: { currencyCode: input.currency, amountMinor: input.amountMinor },
-    token: input.token,
-  });
-  if (result.status === "succeeded") {
-    return insertPayment(em, { ...base, status: "COMPLETED", cardLast4: result.last4 || null, providerReference: result.reference });
-  }
-  return insertPayment(em, { ...base, status: "FAILED", cardLast4: result.last4 || null, failureReason: result.reason });
-}
+/** How a charge ended: the provider's answer, or a failure the service decided on itself. */
+export type ChargeAnswer =
+  | { status: "COMPLETED"; cardLast4: string | null; providerReference: string }
+  | { status: "FAILED"; cardLast4?: string | null; failureReason: string };
 
-/** Records a FAILED payment without a provider answer (the provider stayed unreachable). */
-export function recordFailure(em: EntityManager, input: ChargeInput, failureReason: string): Promise<PaymentRow> {
-  return insertPayment(em, {
-    id: uuidv7(),
-    orderId: input.orderId,
-    customerId: input.customerId,
-    amountMinor: input.amountMinor,
-    currency: input.currency,
-    tokenFingerprint: input.token ? tokenFingerprint(input.token) : null,
-    refundedMinor: 0,
-    status: "FAILED",
-    failureReason,
-  });
-}
-
-type NewPayment = Pick<PaymentRow, "id" | "orderId" | "customerId" | "amountMinor" | "currency" | "refundedMinor"> & {
-  status: PaymentStatus;
-  tokenFingerprint: string | null;
-  cardLast4?: string | null;
-  providerReference?: string;
-  failureReason?: string;
-};
-
-async function insertPayment(em: EntityManager, fields: NewPayment): Promise<PaymentRow> {
+/** Records the answer to a charge as the order's payment (COMPLETED or FAILED). */
+export async function recordPayment(em: EntityManager, input: ChargeInput, answer: ChargeAnswer): Promise<PaymentRow> {
   const payment = em.create(Payment, {
+    id: uuidv7(),
+    orderId: input.orderId,
+    customerId: input.customerId,
+    amountMinor: input.amountMinor,
+    currency: input.currency,
+    tokenFingerprint: input.token ? tokenFingerprint(input.token) : null,
+    refundedMinor: 0n,
     cardLast4: null,
     providerReference: null,
     failureReason: null,
-    ...fields,
+    ...answer,
   });
   await em.flush();
   return payment;
@@ -244,50 +195,31 @@ async function insertPayment(em: EntityManager, fields: NewPayment): Promise<Pay
 
 // --- refunds ---------------------------------------------------------------------------------
 
-export type RefundOutcome = { kind: "refunded"; payment: PaymentRow; refund: RefundRow } | { kind: "rejected"; reason: string };
-
 /**
- * Refunds `requestedMinor` of a payment (undefined: everything still refundable) at the
- * provider and records it. `payment` must be locked (findPaymentOfOrder with lock, under
- * lockOrder). The provider key `refund:<order_id>:<seq>` is deterministic, so a retry after a
- * crash between the provider's answer and the commit gets the same refund, not a second one.
+ * Records a refund of `amountMinor` of a payment before any money moves: the row (numbered
+ * `seq`, from 1 per payment) is inserted at once, so whatever the database refuses (a
+ * constraint, a value it cannot store) fails here, before the provider is asked. Its provider
+ * reference stays empty until `completeRefund`. `payment` must be locked.
  */
-export async function refund(
-  em: EntityManager,
-  provider: PaymentProvider,
-  payment: PaymentRow,
-  requestedMinor: number | undefined,
-  reason: string,
-): Promise<RefundOutcome> {
-  const plan = planRefund(
-    { status: payment.status, amountMinor: payment.amountMinor, refundedMinor: payment.refundedMinor ?? 0 },
-    requestedMinor,
-  );
-  if (!plan.ok) return { kind: "rejected", reason: plan.reason };
-  if (!canTransition(payment.status, plan.status)) return { kind: "rejected", reason: `payment is ${payment.status}` };
+export async function startRefund(em: EntityManager, payment: PaymentRow, amountMinor: bigint, reason: string): Promise<RefundRow> {
   const seq = (await em.count(Refund, { paymentId: payment.id })) + 1;
-  // The row goes in before money moves: whatever the database refuses (a constraint, a value it
-  // cannot store) fails the refund before the provider is asked. Only the provider's reference
-  // is filled in after its answer, in the same transaction.
-  const row = em.create(Refund, {
-    id: uuidv7(),
-    paymentId: payment.id,
-    seq,
-    amountMinor: plan.amountMinor,
-    reason,
-    providerReference: "",
-  });
+  const row = em.create(Refund, { id: uuidv7(), paymentId: payment.id, seq, amountMinor, reason, providerReference: "" });
   await em.flush();
-  const answer = await provider.refund({
-    idempotencyKey: refundKey(payment.orderId, seq),
-    chargeReference: payment.providerReference!,
-    amountMinor: plan.amountMinor,
-  });
-  row.providerReference = answer.reference;
-  payment.refundedMinor = plan.refundedMinor;
-  payment.status = plan.status;
+  return row;
+}
+
+/** Fills in the provider's reference of a started refund and the payment's refunded total and status. */
+export async function completeRefund(
+  em: EntityManager,
+  payment: PaymentRow,
+  refund: RefundRow,
+  providerReference: string,
+  after: { refundedMinor: bigint; status: PaymentStatus },
+): Promise<void> {
+  refund.providerReference = providerReference;
+  payment.refundedMinor = after.refundedMinor;
+  payment.status = after.status;
   await em.flush();
-  return { kind: "refunded", payment, refund: row };
 }
 
 /** Refunds of the given payments, oldest first, grouped by payment id. */

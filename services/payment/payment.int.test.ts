@@ -17,7 +17,7 @@ import { SimulatedProvider } from "./provider/index.js";
 import { start } from "./service.js";
 import { sweepStaleIntents } from "./token-sweeper.js";
 import { Payment } from "./entities.js";
-import * as store from "./payment-store.js";
+import { refundPayment } from "./refund.js";
 import { expectCode } from "../../test/harness/expect-code.js";
 
 /**
@@ -155,11 +155,25 @@ describe("payment service", () => {
       const payment = await paymentOf(order.orderId);
       expect(payment).toMatchObject({ id: completed.paymentId, status: PaymentStatus.COMPLETED, cardLast4: "4242", amount: { amountMinor: 12_345n } });
       expect(payment.providerReference).toMatch(/^ch_sim_/);
-      expect(sim.chargesFor(`charge:${order.orderId}`)).toEqual([expect.objectContaining({ amountMinor: 12_345, currencyCode: "USD" })]);
+      expect(sim.chargesFor(`charge:${order.orderId}`)).toEqual([expect.objectContaining({ amountMinor: 12_345n, currencyCode: "USD" })]);
       // The token is wiped once the intent settled; the payment keeps only a fingerprint.
       expect(await intentOf(order.orderId)).toEqual({ status: "CHARGED", token: null });
       const [stored] = await sql<{ token_fingerprint: string }>("SELECT token_fingerprint FROM payments WHERE order_id = ?", [order.orderId]);
       expect(stored.token_fingerprint).toMatch(/^[0-9a-f]{12}$/);
+    });
+
+    it("charges and refunds amounts beyond Number.MAX_SAFE_INTEGER to the exact minor unit", async () => {
+      const amount = 2n ** 60n + 1n;
+      const order = newOrder(amount);
+      await created(order, "tok_visa");
+      await reserved(order);
+      expect(await log.expectEvent(PaymentCompletedSchema, order.orderId)).toMatchObject({ amount: { amountMinor: amount } });
+      expect(sim.chargesFor(`charge:${order.orderId}`)).toEqual([expect.objectContaining({ amountMinor: amount })]);
+      await cancelled(order);
+      expect(await log.expectEvent(PaymentRefundedSchema, order.orderId)).toMatchObject({ amount: { amountMinor: amount } });
+      expect(await paymentOf(order.orderId)).toMatchObject({ status: PaymentStatus.REFUNDED, amount: { amountMinor: amount }, refundedAmount: { amountMinor: amount } });
+      const [row] = await sql<{ amount_minor: string; refunded_minor: string }>("SELECT amount_minor, refunded_minor FROM payments WHERE order_id = ?", [order.orderId]);
+      expect(row).toEqual({ amount_minor: amount.toString(), refunded_minor: amount.toString() });
     });
 
     it("publishes payment.failed (not retryable) for a declined card", async () => {
@@ -279,7 +293,7 @@ describe("payment service", () => {
       await processed("payment-refund-cancelled", await cancelled(order));
       expect(await log.events(PaymentRefundedSchema, order.orderId)).toHaveLength(1);
       const charge = sim.chargesFor(`charge:${order.orderId}`)[0];
-      expect(charge.refundedMinor).toBe(2_500);
+      expect(charge.refundedMinor).toBe(2_500n);
     });
 
     it("refunds on order.expired after the charge", async () => {
@@ -405,14 +419,14 @@ describe("payment service", () => {
         return published.length === 2 && published;
       }, { message: "two payment.refunded events" });
       expect(events.map((e) => e.amount?.amountMinor)).toEqual([300n, 700n]);
-      expect(sim.chargesFor(`charge:${order.orderId}`)[0].refundedMinor).toBe(1_000);
+      expect(sim.chargesFor(`charge:${order.orderId}`)[0].refundedMinor).toBe(1_000n);
     });
 
     it("RefundPayment rejects a NUL in the reason as INVALID_ARGUMENT, refunding nothing", async () => {
       const order = newOrder(500n);
       const { payment } = await client.createPayment(createRequest(order));
       await expectCode(client.refundPayment({ paymentId: payment!.id, reason: "bad\u0000reason" }), Code.INVALID_ARGUMENT, /reason/);
-      expect(sim.chargesFor(`charge:${order.orderId}`)[0].refundedMinor).toBe(0);
+      expect(sim.chargesFor(`charge:${order.orderId}`)[0].refundedMinor).toBe(0n);
       expect((await client.getPayment({ paymentId: payment!.id })).payment?.refunds).toHaveLength(0);
     });
 
@@ -432,15 +446,15 @@ describe("payment service", () => {
       await expect(
         em.transactional(async (tx) => {
           const row = (await tx.findOne(Payment, { id: payment!.id }, { lockMode: LockMode.PESSIMISTIC_WRITE }))!;
-          return store.refund(tx, spy, row, undefined, "reason\u0000with a NUL");
+          return refundPayment(tx, spy, row, undefined, "reason\u0000with a NUL");
         }),
       ).rejects.toThrow();
       expect(refunds).toHaveLength(0);
-      expect(sim.chargesFor(`charge:${order.orderId}`)[0].refundedMinor).toBe(0);
+      expect(sim.chargesFor(`charge:${order.orderId}`)[0].refundedMinor).toBe(0n);
       // The same refund with a storable reason goes through: the provider is asked once.
       const outcome = await service.orm.em.fork().transactional(async (tx) => {
         const row = (await tx.findOne(Payment, { id: payment!.id }, { lockMode: LockMode.PESSIMISTIC_WRITE }))!;
-        return store.refund(tx, spy, row, undefined, "ok");
+        return refundPayment(tx, spy, row, undefined, "ok");
       });
       expect(outcome.kind).toBe("refunded");
       expect(refunds).toHaveLength(1);
@@ -460,7 +474,7 @@ describe("payment service", () => {
       const results = await Promise.allSettled(Array.from({ length: 5 }, () => client.refundPayment({ paymentId: payment!.id })));
       expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
       expect(results.filter((r) => r.status === "rejected" && (r.reason as { code: Code }).code === Code.FAILED_PRECONDITION)).toHaveLength(4);
-      expect(sim.chargesFor(`charge:${order.orderId}`)[0].refundedMinor).toBe(800);
+      expect(sim.chargesFor(`charge:${order.orderId}`)[0].refundedMinor).toBe(800n);
     });
 
     it("ListPayments pages newest first and filters by customer and order", async () => {

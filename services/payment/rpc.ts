@@ -1,17 +1,19 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
-import type { Money } from "../../gen/shop/common/v1/common_pb.js";
 import { type PaymentSchema, type PaymentService, PaymentStatus, type RefundSchema } from "../../gen/shop/payment/v1/payment_pb.js";
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from "../../lib/errors.js";
 import type { ServiceImplementation } from "../../lib/grpc/index.js";
 import { decodePageToken, nextPage, pageSize } from "../../lib/paging.js";
-import { requireId, requireMoney } from "../../lib/validate.js";
+import { money, requireMoney } from "../../lib/money.js";
+import { requireId } from "../../lib/validate.js";
 import { requireToken, tokenFingerprint } from "./card.js";
+import { chargeOrder } from "./charge.js";
 import { Payment, type PaymentRow, type RefundRow } from "./entities.js";
 import { publishRefunded } from "./events.js";
 import * as store from "./payment-store.js";
 import type { PaymentProvider } from "./provider/index.js";
+import { refundPayment } from "./refund.js";
 
 export interface PaymentRpcOptions {
   orm: MikroORM;
@@ -29,10 +31,6 @@ const STATUS: Record<PaymentRow["status"], PaymentStatus> = {
 
 const MAX_IDEMPOTENCY_KEY = 200;
 const MAX_REASON = 500;
-
-function money(currencyCode: string, amountMinor: number) {
-  return { currencyCode, amountMinor: BigInt(amountMinor) };
-}
 
 function toRefundMessage(refund: RefundRow, currency: string): MessageInitShape<typeof RefundSchema> {
   return {
@@ -55,20 +53,14 @@ export function toPaymentMessage(payment: PaymentRow, refunds: readonly RefundRo
     cardLast4: payment.cardLast4 ?? "",
     providerReference: payment.providerReference ?? "",
     failureReason: payment.failureReason ?? "",
-    refundedAmount: money(payment.currency, payment.refundedMinor ?? 0),
+    refundedAmount: money(payment.currency, payment.refundedMinor ?? 0n),
     refunds: refunds.map((r) => toRefundMessage(r, payment.currency)),
     createdAt: timestampFromDate(payment.createdAt),
     updatedAt: timestampFromDate(payment.updatedAt),
   };
 }
 
-function requirePositiveMoney(field: string, value: Money | undefined): { currencyCode: string; amountMinor: number } {
-  const amount = requireMoney(field, value);
-  if (amount.amountMinor <= 0) throw invalidArgument(`${field}.amount_minor`, "must be greater than zero");
-  return amount;
-}
-
-/** gRPC handlers of PaymentService: validation and mapping around payment-store. */
+/** gRPC handlers of PaymentService: validation and mapping around charge, refund and payment-store. */
 export function paymentRpc({ orm, provider }: PaymentRpcOptions): ServiceImplementation<typeof PaymentService> {
   async function withRefunds(em: EntityManager, payments: PaymentRow[]) {
     const refunds = await store.refundsOf(
@@ -82,7 +74,7 @@ export function paymentRpc({ orm, provider }: PaymentRpcOptions): ServiceImpleme
     async createPayment(request) {
       const orderId = requireId("order_id", request.orderId);
       const customerId = requireId("customer_id", request.customerId);
-      const amount = requirePositiveMoney("amount", request.amount);
+      const amount = requireMoney("amount", request.amount, { positive: true });
       const token = requireToken("payment_method.token", request.paymentMethod?.token);
       if (request.idempotencyKey.length > MAX_IDEMPOTENCY_KEY) {
         throw invalidArgument("idempotency_key", `must be at most ${MAX_IDEMPOTENCY_KEY} characters`);
@@ -102,7 +94,7 @@ export function paymentRpc({ orm, provider }: PaymentRpcOptions): ServiceImpleme
           if (same) return existing;
           throw alreadyExists(`order ${orderId} already has a ${existing.status} payment for another amount, customer or card`);
         }
-        return store.charge(tx, provider, { orderId, customerId, amountMinor: amount.amountMinor, currency: amount.currencyCode, token });
+        return chargeOrder(tx, provider, { orderId, customerId, amountMinor: amount.amountMinor, currency: amount.currencyCode, token });
       });
       const [message] = await withRefunds(em, [payment]);
       return { payment: message };
@@ -137,7 +129,7 @@ export function paymentRpc({ orm, provider }: PaymentRpcOptions): ServiceImpleme
 
     async refundPayment(request) {
       const paymentId = requireId("payment_id", request.paymentId);
-      const requested = request.amount ? requirePositiveMoney("amount", request.amount) : undefined;
+      const requested = request.amount ? requireMoney("amount", request.amount, { positive: true }) : undefined;
       const reason = request.reason.trim().slice(0, MAX_REASON) || "refund requested";
       const found = await orm.em.fork().findOne(Payment, { id: paymentId });
       if (!found) throw notFound("payment", paymentId);
@@ -148,7 +140,7 @@ export function paymentRpc({ orm, provider }: PaymentRpcOptions): ServiceImpleme
       const outcome = await em.transactional(async (tx) => {
         await store.lockOrder(tx, found.orderId);
         const payment = (await store.findPaymentOfOrder(tx, found.orderId, true))!;
-        const result = await store.refund(tx, provider, payment, requested?.amountMinor, reason);
+        const result = await refundPayment(tx, provider, payment, requested?.amountMinor, reason);
         if (result.kind === "rejected") throw failedPrecondition(result.reason);
         await publishRefunded(tx, result.payment, result.refund);
         return result;

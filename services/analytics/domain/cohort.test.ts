@@ -22,12 +22,12 @@ describe("cohort deltas", () => {
     const minute = new Date("2026-01-01T10:00:00Z");
     const later = new Date("2026-01-01T10:01:00Z");
     expect(deltas).toEqual([
-      { minute, metric: Metric.ORDER_STATUS, dim: "RESERVED", value: -1 },
-      { minute, metric: Metric.ORDER_STATUS, dim: "CONFIRMED", value: 1 },
-      { minute, metric: Metric.FUNNEL, dim: "PAID", value: 1 },
-      { minute: later, metric: Metric.LATENCY_BUCKET, dim: String(bucketOf(45_000)), value: 1 },
-      { minute: later, metric: Metric.LATENCY_SUM_MS, dim: "", value: 45_000 },
-      { minute: later, metric: Metric.LATENCY_COUNT, dim: "", value: 1 },
+      { minute, metric: Metric.ORDER_STATUS, dim: "RESERVED", value: -1n },
+      { minute, metric: Metric.ORDER_STATUS, dim: "CONFIRMED", value: 1n },
+      { minute, metric: Metric.FUNNEL, dim: "PAID", value: 1n },
+      { minute: later, metric: Metric.LATENCY_BUCKET, dim: String(bucketOf(45_000)), value: 1n },
+      { minute: later, metric: Metric.LATENCY_SUM_MS, dim: "", value: 45_000n },
+      { minute: later, metric: Metric.LATENCY_COUNT, dim: "", value: 1n },
     ]);
   });
 
@@ -35,15 +35,15 @@ describe("cohort deltas", () => {
     const minute = new Date("2026-01-01T10:00:00Z");
     expect(
       sumDeltas([
-        { minute, metric: "b", dim: "x", value: 1 },
-        { minute, metric: "a", dim: "", value: 2 },
-        { minute, metric: "b", dim: "x", value: 3 },
-        { minute, metric: "c", dim: "", value: 1 },
-        { minute, metric: "c", dim: "", value: -1 },
+        { minute, metric: "b", dim: "x", value: 1n },
+        { minute, metric: "a", dim: "", value: 2n },
+        { minute, metric: "b", dim: "x", value: 3n },
+        { minute, metric: "c", dim: "", value: 1n },
+        { minute, metric: "c", dim: "", value: -1n },
       ]),
     ).toEqual([
-      { minute, metric: "a", dim: "", value: 2 },
-      { minute, metric: "b", dim: "x", value: 4 },
+      { minute, metric: "a", dim: "", value: 2n },
+      { minute, metric: "b", dim: "x", value: 4n },
     ]);
   });
 });

@@ -2,12 +2,15 @@ import { bucketOf } from "./latency-histogram.js";
 import { LATENCY_COUNTED, STAGES, Stage } from "./order-progress.js";
 import { minuteOf } from "./window.js";
 
-/** An addition to one per-minute counter. */
+/**
+ * An addition to one per-minute counter. A bigint, as the counter's column is: the captured and
+ * refunded counters add up money (minor units, lib/money), which must stay exact.
+ */
 export interface CounterDelta {
   minute: Date;
   metric: string;
   dim: string;
-  value: number;
+  value: bigint;
 }
 
 /** Counter names shared by the writer (facts, cohort) and the reader (dashboard). */
@@ -53,19 +56,19 @@ export function cohortDeltas(change: CohortChange): CounterDelta[] {
   if (!change.createdAt) return deltas;
   const created = minuteOf(change.createdAt);
   if (change.statusBefore !== change.statusNow) {
-    if (change.statusBefore) deltas.push({ minute: created, metric: Metric.ORDER_STATUS, dim: change.statusBefore, value: -1 });
-    if (change.statusNow) deltas.push({ minute: created, metric: Metric.ORDER_STATUS, dim: change.statusNow, value: 1 });
+    if (change.statusBefore) deltas.push({ minute: created, metric: Metric.ORDER_STATUS, dim: change.statusBefore, value: -1n });
+    if (change.statusNow) deltas.push({ minute: created, metric: Metric.ORDER_STATUS, dim: change.statusNow, value: 1n });
   }
   for (const stage of STAGES) {
-    if (change.newlyCounted & Stage[stage]) deltas.push({ minute: created, metric: Metric.FUNNEL, dim: stage, value: 1 });
+    if (change.newlyCounted & Stage[stage]) deltas.push({ minute: created, metric: Metric.FUNNEL, dim: stage, value: 1n });
   }
   if (change.newlyCounted & LATENCY_COUNTED && change.confirmedAt) {
     const ms = Math.max(0, change.confirmedAt.getTime() - change.createdAt.getTime());
     const confirmed = minuteOf(change.confirmedAt);
     deltas.push(
-      { minute: confirmed, metric: Metric.LATENCY_BUCKET, dim: String(bucketOf(ms)), value: 1 },
-      { minute: confirmed, metric: Metric.LATENCY_SUM_MS, dim: "", value: ms },
-      { minute: confirmed, metric: Metric.LATENCY_COUNT, dim: "", value: 1 },
+      { minute: confirmed, metric: Metric.LATENCY_BUCKET, dim: String(bucketOf(ms)), value: 1n },
+      { minute: confirmed, metric: Metric.LATENCY_SUM_MS, dim: "", value: BigInt(ms) },
+      { minute: confirmed, metric: Metric.LATENCY_COUNT, dim: "", value: 1n },
     );
   }
   return deltas;
@@ -81,7 +84,7 @@ export function sumDeltas(deltas: CounterDelta[]): CounterDelta[] {
     else sums.set(key, { ...d });
   }
   return [...sums.entries()]
-    .filter(([, d]) => d.value !== 0)
+    .filter(([, d]) => d.value !== 0n)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([, d]) => d);
 }

@@ -4,11 +4,17 @@ import { addressLines, lineTotalMinor, subtotalMinor } from "./invoice.js";
 describe("totals and addresses", () => {
   it("multiplies and sums lines in minor units", () => {
     const lines = [
-      { productId: "a", name: "A", quantity: 3, unitPriceMinor: 1999 },
-      { productId: "b", name: "B", quantity: 1, unitPriceMinor: 1 },
+      { productId: "a", name: "A", quantity: 3, unitPriceMinor: 1999n },
+      { productId: "b", name: "B", quantity: 1, unitPriceMinor: 1n },
     ];
-    expect(lineTotalMinor(lines[0])).toBe(5997);
-    expect(subtotalMinor(lines)).toBe(5998);
+    expect(lineTotalMinor(lines[0])).toBe(5997n);
+    expect(subtotalMinor(lines)).toBe(5998n);
+  });
+
+  it("stays exact beyond Number.MAX_SAFE_INTEGER", () => {
+    const line = { productId: "a", name: "A", quantity: 3, unitPriceMinor: 2n ** 60n + 1n };
+    expect(lineTotalMinor(line)).toBe(3n * 2n ** 60n + 3n);
+    expect(subtotalMinor([line, { ...line, quantity: 1 }])).toBe(4n * 2n ** 60n + 4n);
   });
 
   it("prints an address without empty parts", () => {

@@ -1,14 +1,14 @@
 
 /**
- * The content of an invoice, independent of how it is laid out. Pure: money is integer minor
- * units, formatted without floating point.
+ * The content of an invoice, independent of how it is laid out. Pure: money is bigint minor
+ * units of the invoice's one currency (lib/money), formatted without floating point.
  */
 
 export interface InvoiceLine {
   productId: string;
   name: string;
   quantity: number;
-  unitPriceMinor: number;
+  unitPriceMinor: bigint;
 }
 
 export interface InvoiceAddress {
@@ -31,20 +31,20 @@ export interface Invoice {
   currencyCode: string;
   lines: InvoiceLine[];
   /** The order total as placed. */
-  totalMinor: number;
+  totalMinor: bigint;
   shippingAddress?: InvoiceAddress;
   paymentId: string;
   cardLast4: string;
   /** What the payment charged, when the event said. */
-  paidMinor?: number;
+  paidMinor?: bigint;
 }
 
-export function lineTotalMinor(line: InvoiceLine): number {
-  return line.unitPriceMinor * line.quantity;
+export function lineTotalMinor(line: InvoiceLine): bigint {
+  return line.unitPriceMinor * BigInt(line.quantity);
 }
 
-export function subtotalMinor(lines: readonly InvoiceLine[]): number {
-  return lines.reduce((sum, line) => sum + lineTotalMinor(line), 0);
+export function subtotalMinor(lines: readonly InvoiceLine[]): bigint {
+  return lines.reduce((sum, line) => sum + lineTotalMinor(line), 0n);
 }
 
 /** The address as printed lines, empty parts left out. */

@@ -4,6 +4,8 @@
  * every line must share it.
  */
 
+import { MAX_AMOUNT_MINOR } from "../../../lib/money.js";
+
 export type ProductAvailability = "ACTIVE" | "INACTIVE" | "DISCONTINUED" | "UNKNOWN";
 
 /** What the catalog says about one product at order time. */
@@ -45,8 +47,8 @@ export type PricingProblem =
 
 export type PricingResult = { ok: true; order: PricedOrder } | { ok: false; problem: PricingProblem };
 
-/** The largest amount a Money (int64) or a Postgres bigint can hold. */
-export const MAX_AMOUNT_MINOR = 2n ** 63n - 1n;
+/** The largest amount a Money (int64) or a Postgres bigint can hold (lib/money's, re-exported for the order domain). */
+export { MAX_AMOUNT_MINOR };
 
 /** unit price * quantity, exact. */
 export function lineTotal(unitPriceMinor: bigint, quantity: number): bigint {

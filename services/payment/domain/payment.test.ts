@@ -36,49 +36,54 @@ describe("payment status transitions", () => {
 });
 
 describe("refund arithmetic", () => {
-  const charged = { status: "COMPLETED" as const, amountMinor: 1000, refundedMinor: 0 };
+  const charged = { status: "COMPLETED" as const, amountMinor: 1000n, refundedMinor: 0n };
 
   it("refunds everything that remains when no amount is given", () => {
-    expect(planRefund(charged)).toEqual({ ok: true, amountMinor: 1000, refundedMinor: 1000, status: "REFUNDED" });
-    expect(planRefund({ status: "PARTIALLY_REFUNDED", amountMinor: 1000, refundedMinor: 300 })).toEqual({
+    expect(planRefund(charged)).toEqual({ ok: true, amountMinor: 1000n, refundedMinor: 1000n, status: "REFUNDED" });
+    expect(planRefund({ status: "PARTIALLY_REFUNDED", amountMinor: 1000n, refundedMinor: 300n })).toEqual({
       ok: true,
-      amountMinor: 700,
-      refundedMinor: 1000,
+      amountMinor: 700n,
+      refundedMinor: 1000n,
       status: "REFUNDED",
     });
   });
 
   it("refunds part and then the rest, to the exact total", () => {
-    const first = planRefund(charged, 250);
-    expect(first).toEqual({ ok: true, amountMinor: 250, refundedMinor: 250, status: "PARTIALLY_REFUNDED" });
-    const second = planRefund({ status: "PARTIALLY_REFUNDED", amountMinor: 1000, refundedMinor: 250 }, 750);
-    expect(second).toEqual({ ok: true, amountMinor: 750, refundedMinor: 1000, status: "REFUNDED" });
+    const first = planRefund(charged, 250n);
+    expect(first).toEqual({ ok: true, amountMinor: 250n, refundedMinor: 250n, status: "PARTIALLY_REFUNDED" });
+    const second = planRefund({ status: "PARTIALLY_REFUNDED", amountMinor: 1000n, refundedMinor: 250n }, 750n);
+    expect(second).toEqual({ ok: true, amountMinor: 750n, refundedMinor: 1000n, status: "REFUNDED" });
   });
 
-  it("refuses more than remains, zero, negative and fractional amounts", () => {
-    expect(planRefund(charged, 1001)).toEqual({ ok: false, reason: "refund of 1001 exceeds the 1000 still refundable" });
-    expect(planRefund({ status: "PARTIALLY_REFUNDED", amountMinor: 1000, refundedMinor: 900 }, 101)).toMatchObject({ ok: false });
-    expect(planRefund(charged, 0)).toMatchObject({ ok: false });
-    expect(planRefund(charged, -5)).toMatchObject({ ok: false });
-    expect(planRefund(charged, 1.5)).toMatchObject({ ok: false });
+  it("refuses more than remains, zero and negative amounts", () => {
+    expect(planRefund(charged, 1001n)).toEqual({ ok: false, reason: "refund of 1001 exceeds the 1000 still refundable" });
+    expect(planRefund({ status: "PARTIALLY_REFUNDED", amountMinor: 1000n, refundedMinor: 900n }, 101n)).toMatchObject({ ok: false });
+    expect(planRefund(charged, 0n)).toMatchObject({ ok: false });
+    expect(planRefund(charged, -5n)).toMatchObject({ ok: false });
+  });
+
+  it("is exact beyond Number.MAX_SAFE_INTEGER", () => {
+    const large = { status: "COMPLETED" as const, amountMinor: 2n ** 62n + 1n, refundedMinor: 0n };
+    expect(planRefund(large, 2n ** 62n)).toEqual({ ok: true, amountMinor: 2n ** 62n, refundedMinor: 2n ** 62n, status: "PARTIALLY_REFUNDED" });
+    expect(remainingRefundable({ ...large, status: "PARTIALLY_REFUNDED", refundedMinor: 2n ** 62n })).toBe(1n);
   });
 
   it("refuses payments that hold no money", () => {
     for (const status of ["PENDING", "FAILED", "REFUNDED"] as const) {
-      const plan = planRefund({ status, amountMinor: 1000, refundedMinor: status === "REFUNDED" ? 1000 : 0 });
+      const plan = planRefund({ status, amountMinor: 1000n, refundedMinor: status === "REFUNDED" ? 1000n : 0n });
       expect(plan).toEqual({ ok: false, reason: expect.stringContaining(status) });
     }
   });
 
   it("knows what remains refundable", () => {
-    expect(remainingRefundable(charged)).toBe(1000);
-    expect(remainingRefundable({ status: "PARTIALLY_REFUNDED", amountMinor: 1000, refundedMinor: 400 })).toBe(600);
-    expect(remainingRefundable({ status: "FAILED", amountMinor: 1000, refundedMinor: 0 })).toBe(0);
-    expect(remainingRefundable({ status: "REFUNDED", amountMinor: 1000, refundedMinor: 1000 })).toBe(0);
+    expect(remainingRefundable(charged)).toBe(1000n);
+    expect(remainingRefundable({ status: "PARTIALLY_REFUNDED", amountMinor: 1000n, refundedMinor: 400n })).toBe(600n);
+    expect(remainingRefundable({ status: "FAILED", amountMinor: 1000n, refundedMinor: 0n })).toBe(0n);
+    expect(remainingRefundable({ status: "REFUNDED", amountMinor: 1000n, refundedMinor: 1000n })).toBe(0n);
     expect(isRefundable("COMPLETED")).toBe(true);
     expect(isRefundable("FAILED")).toBe(false);
-    expect(statusAfterRefund(1000, 999)).toBe("PARTIALLY_REFUNDED");
-    expect(statusAfterRefund(1000, 1000)).toBe("REFUNDED");
+    expect(statusAfterRefund(1000n, 999n)).toBe("PARTIALLY_REFUNDED");
+    expect(statusAfterRefund(1000n, 1000n)).toBe("REFUNDED");
   });
 });
 
@@ -116,9 +121,9 @@ describe("saga decisions", () => {
   });
 
   it("refunds a charged order when it ends and makes sure an uncharged one never is", () => {
-    const completed = { status: "COMPLETED" as const, amountMinor: 500, refundedMinor: 0 };
+    const completed = { status: "COMPLETED" as const, amountMinor: 500n, refundedMinor: 0n };
     expect(onOrderEnded("CHARGED", completed)).toEqual({ refund: true, intent: "keep" });
-    expect(onOrderEnded("CHARGED", { ...completed, status: "REFUNDED", refundedMinor: 500 })).toEqual({ refund: false, intent: "keep" });
+    expect(onOrderEnded("CHARGED", { ...completed, status: "REFUNDED", refundedMinor: 500n })).toEqual({ refund: false, intent: "keep" });
     expect(onOrderEnded("PENDING", undefined)).toEqual({ refund: false, intent: "cancel" });
     expect(onOrderEnded("AWAITING_ORDER", undefined)).toEqual({ refund: false, intent: "cancel" });
     expect(onOrderEnded(undefined, undefined)).toEqual({ refund: false, intent: "tombstone" });

@@ -1,6 +1,6 @@
 /**
  * Payment rules: status transitions, refund arithmetic and the saga decisions. Pure functions,
- * no I/O; amounts are integer minor units.
+ * no I/O; amounts are bigint minor units (lib/money), of the payment's one currency.
  */
 
 /** Status of a payment row. PENDING exists in the API but is never stored: a charge is recorded with its answer. */
@@ -37,8 +37,8 @@ export function canTransition(from: PaymentStatus, to: PaymentStatus): boolean {
 
 export interface RefundablePayment {
   status: PaymentStatus;
-  amountMinor: number;
-  refundedMinor: number;
+  amountMinor: bigint;
+  refundedMinor: bigint;
 }
 
 /** True for the statuses money can be returned from. */
@@ -47,30 +47,31 @@ export function isRefundable(status: PaymentStatus): boolean {
 }
 
 /** What can still be refunded: the amount minus the refunds, 0 when nothing was charged or everything was returned. */
-export function remainingRefundable(payment: RefundablePayment): number {
-  return isRefundable(payment.status) ? Math.max(0, payment.amountMinor - payment.refundedMinor) : 0;
+export function remainingRefundable(payment: RefundablePayment): bigint {
+  const remaining = payment.amountMinor - payment.refundedMinor;
+  return isRefundable(payment.status) && remaining > 0n ? remaining : 0n;
 }
 
 /** The status after refunds totalling `refundedMinor` of a charge of `amountMinor`. */
-export function statusAfterRefund(amountMinor: number, refundedMinor: number): "REFUNDED" | "PARTIALLY_REFUNDED" {
+export function statusAfterRefund(amountMinor: bigint, refundedMinor: bigint): "REFUNDED" | "PARTIALLY_REFUNDED" {
   return refundedMinor >= amountMinor ? "REFUNDED" : "PARTIALLY_REFUNDED";
 }
 
 export type RefundPlan =
-  | { ok: true; amountMinor: number; refundedMinor: number; status: "REFUNDED" | "PARTIALLY_REFUNDED" }
+  | { ok: true; amountMinor: bigint; refundedMinor: bigint; status: "REFUNDED" | "PARTIALLY_REFUNDED" }
   | { ok: false; reason: string };
 
 /**
  * A refund of `requestedMinor` (undefined: everything still refundable): how much, and the
  * payment's refunded total and status afterwards; or why it is not possible.
  */
-export function planRefund(payment: RefundablePayment, requestedMinor?: number): RefundPlan {
+export function planRefund(payment: RefundablePayment, requestedMinor?: bigint): RefundPlan {
   if (!isRefundable(payment.status)) {
     return { ok: false, reason: `payment is ${payment.status}; only COMPLETED or PARTIALLY_REFUNDED payments can be refunded` };
   }
   const remaining = remainingRefundable(payment);
   const amountMinor = requestedMinor ?? remaining;
-  if (!Number.isSafeInteger(amountMinor) || amountMinor <= 0) return { ok: false, reason: "the refund amount must be a positive integer" };
+  if (amountMinor <= 0n) return { ok: false, reason: "the refund amount must be positive" };
   if (amountMinor > remaining) return { ok: false, reason: `refund of ${amountMinor} exceeds the ${remaining} still refundable` };
   const refundedMinor = payment.refundedMinor + amountMinor;
   return { ok: true, amountMinor, refundedMinor, status: statusAfterRefund(payment.amountMinor, refundedMinor) };
@@ -138,7 +139,7 @@ export interface OrderEndPlan {
 
 export function onOrderEnded(intent: IntentStatus | undefined, payment: RefundablePayment | undefined): OrderEndPlan {
   return {
-    refund: payment !== undefined && remainingRefundable(payment) > 0,
+    refund: payment !== undefined && remainingRefundable(payment) > 0n,
     intent: intent === undefined ? "tombstone" : intent === "PENDING" || intent === "AWAITING_ORDER" ? "cancel" : "keep",
   };
 }

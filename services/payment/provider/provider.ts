@@ -1,4 +1,5 @@
 import { Code, ServiceError } from "../../../lib/errors.js";
+import type { Money } from "../../../lib/money.js";
 
 /**
  * The payment provider as the payment service sees it. A real provider (Stripe, Adyen, ...)
@@ -19,16 +20,10 @@ export interface PaymentProvider {
   refund(request: RefundRequest, options?: ProviderCallOptions): Promise<RefundResult>;
 }
 
-export interface Amount {
-  /** ISO 4217 code. */
-  currencyCode: string;
-  /** Integer minor units, > 0. */
-  amountMinor: number;
-}
-
 export interface ChargeRequest {
   idempotencyKey: string;
-  amount: Amount;
+  /** What to charge; amount_minor > 0. */
+  amount: Money;
   /** Provider-issued card token. Never log it. */
   token: string;
 }
@@ -41,7 +36,8 @@ export interface RefundRequest {
   idempotencyKey: string;
   /** The provider reference of the charge being refunded. */
   chargeReference: string;
-  amountMinor: number;
+  /** Minor units of the charge's currency, > 0. */
+  amountMinor: bigint;
 }
 
 export interface RefundResult {

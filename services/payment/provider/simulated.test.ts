@@ -15,7 +15,7 @@ function seeded(seed: number): () => number {
   };
 }
 
-function chargeRequest(token: string, idempotencyKey = `charge:${token}:${Math.random()}`, amountMinor = 1999) {
+function chargeRequest(token: string, idempotencyKey = `charge:${token}:${Math.random()}`, amountMinor = 1999n) {
   return { idempotencyKey, amount: { currencyCode: "USD", amountMinor }, token };
 }
 
@@ -87,25 +87,25 @@ describe("SimulatedProvider idempotency", () => {
 
   it("rejects a key reused with another amount or card", async () => {
     const provider = new SimulatedProvider();
-    await provider.charge(chargeRequest("tok_visa", "charge:order-4", 100));
-    await expect(provider.charge(chargeRequest("tok_visa", "charge:order-4", 200))).rejects.toBeInstanceOf(ProviderRejectedError);
-    await expect(provider.charge(chargeRequest("tok_mastercard", "charge:order-4", 100))).rejects.toMatchObject({ code: Code.FAILED_PRECONDITION });
+    await provider.charge(chargeRequest("tok_visa", "charge:order-4", 100n));
+    await expect(provider.charge(chargeRequest("tok_visa", "charge:order-4", 200n))).rejects.toBeInstanceOf(ProviderRejectedError);
+    await expect(provider.charge(chargeRequest("tok_mastercard", "charge:order-4", 100n))).rejects.toMatchObject({ code: Code.FAILED_PRECONDITION });
     expect(provider.charges).toHaveLength(1);
   });
 
   it("refunds once per key and never more than was charged", async () => {
     const provider = new SimulatedProvider();
-    const charge = await provider.charge(chargeRequest("tok_visa", "charge:order-5", 1000));
+    const charge = await provider.charge(chargeRequest("tok_visa", "charge:order-5", 1000n));
     if (charge.status !== "succeeded") throw new Error("expected a charge");
-    const first = await provider.refund({ idempotencyKey: "refund:order-5:1", chargeReference: charge.reference, amountMinor: 600 });
-    await expect(provider.refund({ idempotencyKey: "refund:order-5:1", chargeReference: charge.reference, amountMinor: 600 })).resolves.toEqual(first);
+    const first = await provider.refund({ idempotencyKey: "refund:order-5:1", chargeReference: charge.reference, amountMinor: 600n });
+    await expect(provider.refund({ idempotencyKey: "refund:order-5:1", chargeReference: charge.reference, amountMinor: 600n })).resolves.toEqual(first);
     expect(provider.refunds).toHaveLength(1);
-    await expect(provider.refund({ idempotencyKey: "refund:order-5:2", chargeReference: charge.reference, amountMinor: 401 })).rejects.toBeInstanceOf(
+    await expect(provider.refund({ idempotencyKey: "refund:order-5:2", chargeReference: charge.reference, amountMinor: 401n })).rejects.toBeInstanceOf(
       ProviderRejectedError,
     );
-    await provider.refund({ idempotencyKey: "refund:order-5:2", chargeReference: charge.reference, amountMinor: 400 });
-    expect(provider.charges[0].refundedMinor).toBe(1000);
-    await expect(provider.refund({ idempotencyKey: "refund:x:1", chargeReference: "pi_unknown", amountMinor: 1 })).rejects.toBeInstanceOf(ProviderRejectedError);
+    await provider.refund({ idempotencyKey: "refund:order-5:2", chargeReference: charge.reference, amountMinor: 400n });
+    expect(provider.charges[0].refundedMinor).toBe(1000n);
+    await expect(provider.refund({ idempotencyKey: "refund:x:1", chargeReference: "pi_unknown", amountMinor: 1n })).rejects.toBeInstanceOf(ProviderRejectedError);
   });
 });
 

@@ -64,16 +64,16 @@ export interface SimulatedCharge {
   reference: string;
   idempotencyKey: string;
   currencyCode: string;
-  amountMinor: number;
+  amountMinor: bigint;
   last4: string;
-  refundedMinor: number;
+  refundedMinor: bigint;
 }
 
 export interface SimulatedRefund {
   reference: string;
   idempotencyKey: string;
   chargeReference: string;
-  amountMinor: number;
+  amountMinor: bigint;
 }
 
 /**
@@ -148,7 +148,7 @@ export class SimulatedProvider implements PaymentProvider {
           currencyCode: request.amount.currencyCode,
           amountMinor: request.amount.amountMinor,
           last4: behaviour.last4,
-          refundedMinor: 0,
+          refundedMinor: 0n,
         });
         result = { status: "succeeded", reference, last4: behaviour.last4 };
         break;
@@ -167,7 +167,7 @@ export class SimulatedProvider implements PaymentProvider {
       if (previous.params !== params) throw new ProviderRejectedError("idempotency key reused with different parameters");
       return previous.result;
     }
-    if (!Number.isSafeInteger(request.amountMinor) || request.amountMinor <= 0) throw new ProviderRejectedError("refund amount must be positive");
+    if (request.amountMinor <= 0n) throw new ProviderRejectedError("refund amount must be positive");
     const charge = this.charges.find((c) => c.reference === request.chargeReference);
     if (!charge && !request.chargeReference.startsWith("ch_sim_")) throw new ProviderRejectedError("no such charge");
     if (charge) {
