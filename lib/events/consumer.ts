@@ -293,8 +293,7 @@ async function runConsumer<E>(options: BaseConsumerOptions, mode: Mode<E>): Prom
     backoff: schedule.map((ms) => nanos(ms)),
   });
   const pull = await js.consumers.get(names.stream, consumer);
-  const handle = batchHandler(options, mode, settings, logger);
-  const running = pullAndHandle(pull, options, settings, logger, handle);
+  const running = pullAndHandle(pull, options, settings, logger, batchHandler(options, mode, settings, logger));
   logger.info(
     { subject: mode.subject, stream: names.stream, max_deliver: maxDeliver, backoff_ms: schedule, concurrency: settings.concurrency, batch_size: settings.batchSize },
     "consumer started",
@@ -336,7 +335,14 @@ function consumerSettings(options: BaseConsumerOptions): ConsumerSettings {
  * in one transaction (one at a time if that fails), and settle every message with an ack, a
  * scheduled redelivery or the DLQ. The returned function never throws.
  */
-function batchHandler<E>(options: BaseConsumerOptions, mode: Mode<E>, settings: ConsumerSettings, logger: Logger): (messages: JsMsg[]) => Promise<void> {
+/** Handles pulled messages (see `batchHandler`). */
+interface BatchHandling {
+  handle(messages: JsMsg[]): Promise<void>;
+  /** Stops waiting out a database outage: the batch held for it fails and is settled. */
+  stop(): void;
+}
+
+function batchHandler<E>(options: BaseConsumerOptions, mode: Mode<E>, settings: ConsumerSettings, logger: Logger): BatchHandling {
   const { orm, js, names, consumer } = options;
   const { maxDeliver, schedule } = settings;
   const metrics = consumerMetrics(consumer);
@@ -397,6 +403,7 @@ function batchHandler<E>(options: BaseConsumerOptions, mode: Mode<E>, settings: 
 
   // Outage waits in progress, cut short by stop().
   const outageWaits = new Set<Sleeper>();
+  let stopping = false;
 
   /**
    * Applies `batch` like applyBatch, but waits out a database that cannot be reached: the
@@ -474,7 +481,13 @@ function batchHandler<E>(options: BaseConsumerOptions, mode: Mode<E>, settings: 
     }
   }
 
-  return handle;
+  return {
+    handle,
+    stop() {
+      stopping = true;
+      for (const wait of outageWaits) wait.cancel();
+    },
+  };
 }
 
 /**
@@ -487,7 +500,7 @@ function pullAndHandle(
   options: BaseConsumerOptions,
   settings: ConsumerSettings,
   logger: Logger,
-  handle: (messages: JsMsg[]) => Promise<void>,
+  handler: BatchHandling,
 ): EventConsumer {
   const { batchSize, concurrency, heartbeatMs } = settings;
   // Received messages wait here until a worker takes them; they and the ones being handled are
@@ -566,7 +579,7 @@ function pullAndHandle(
       for (const msg of batch) inHand.add(msg);
       drained.notify();
       try {
-        await handle(batch);
+        await handler.handle(batch);
       } catch (error) {
         // Only reachable through a bug in handle(); the messages are redelivered after their ack wait.
         logger.error({ err: error }, "unexpected failure handling events");
@@ -591,7 +604,7 @@ function pullAndHandle(
         stopping = true;
         unsubscribe?.();
         backoff.cancel();
-        for (const wait of outageWaits) wait.cancel();
+        handler.stop();
         drained.close();
         // close() unsubscribes at once (the server drops the outstanding pull request for lack
         // of interest); what already arrived is still handled and acknowledged below.
