@@ -2,10 +2,11 @@ import { createHash } from "node:crypto";
 import type { OrderConfirmed } from "../../gen/shop/events/v1/order_events_pb.js";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { type EventContext, PermanentError } from "../../lib/events/index.js";
+import { sql } from "../../lib/db/index.js";
 import { uuidv7 } from "../../lib/ids.js";
 import type { Money } from "../../lib/money.js";
 import { type Invoice, type InvoiceAddress, type InvoiceLine, subtotalMinor } from "./domain/invoice.js";
-import { FileMetadata, type FileRow } from "./entities.js";
+import type { FileRow } from "./entities.js";
 import { publishInvoiceGenerated } from "./events.js";
 import { renderInvoicePdf } from "./invoice-pdf.js";
 import type { ObjectStore } from "./storage.js";
@@ -70,6 +71,23 @@ export function invoiceOf(event: OrderConfirmed): Invoice {
 
 export type InvoiceOutcome = { kind: "generated"; file: FileRow } | { kind: "existing"; file: FileRow };
 
+const FILE_COLUMNS = "id, kind, file_name, content_type, size_bytes, sha256, order_id, customer_id, storage_key, created_at";
+
+function toFileMetadata(row: Record<string, unknown>): FileRow {
+  return {
+    id: String(row.id),
+    kind: row.kind as FileRow["kind"],
+    fileName: String(row.file_name),
+    contentType: String(row.content_type),
+    sizeBytes: Number(row.size_bytes),
+    sha256: String(row.sha256),
+    orderId: row.order_id == null ? null : String(row.order_id),
+    customerId: row.customer_id == null ? null : String(row.customer_id),
+    storageKey: String(row.storage_key),
+    createdAt: new Date(row.created_at as Date),
+  };
+}
+
 /**
  * Generates the invoice of a confirmed order, at most once per order, inside the consumer's
  * transaction `em`. Only order.confirmed leads here: an order that was never confirmed (rejected,
@@ -92,9 +110,11 @@ export async function generateInvoice(
   orderId: string,
   confirmed: OrderConfirmed,
 ): Promise<InvoiceOutcome> {
-  await em.getConnection().execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [`invoice:${orderId}`], "all", em.getTransactionContext());
-  const existing = await em.findOne(FileMetadata, { orderId, kind: "INVOICE" });
-  if (existing) {
+  // Plain SQL on this path: it runs once per confirmed order.
+  await sql(em, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [`invoice:${orderId}`]);
+  const [found] = await sql(em, `SELECT ${FILE_COLUMNS} FROM file_metadata WHERE order_id = ? AND kind = 'INVOICE'`, [orderId]);
+  if (found) {
+    const existing = toFileMetadata(found);
     logger.info({ file_id: existing.id }, "order already has an invoice");
     return { kind: "existing", file: existing };
   }
@@ -105,19 +125,13 @@ export async function generateInvoice(
   const storageKey = invoiceKey(orderId);
   const id = uuidv7();
   await store.put(storageKey, pdf, { contentType: "application/pdf", metadata: { "file-id": id, "order-id": orderId, kind: "invoice", sha256 } });
-  const file = em.create(FileMetadata, {
-    id,
-    kind: "INVOICE",
-    fileName: `invoice-${orderId}.pdf`,
-    contentType: "application/pdf",
-    sizeBytes: pdf.length,
-    sha256,
-    orderId,
-    customerId: invoice.customerId || null,
-    storageKey,
-    createdAt: new Date(),
-  });
-  await em.flush();
+  const [row] = await sql(
+    em,
+    `INSERT INTO file_metadata (id, kind, file_name, content_type, size_bytes, sha256, order_id, customer_id, storage_key)
+     VALUES (?, 'INVOICE', ?, 'application/pdf', ?, ?, ?, ?, ?) RETURNING ${FILE_COLUMNS}`,
+    [id, `invoice-${orderId}.pdf`, pdf.length, sha256, orderId, invoice.customerId || null, storageKey],
+  );
+  const file = toFileMetadata(row);
   await publishInvoiceGenerated(publish, { ...file, orderId });
   logger.info({ file_id: id, size_bytes: pdf.length }, "invoice generated");
   return { kind: "generated", file };

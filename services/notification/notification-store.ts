@@ -1,9 +1,9 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { uuidv7 } from "../../lib/ids.js";
-import type { Money } from "../../lib/money.js";
+import { minorFromSql, type Money } from "../../lib/money.js";
 import { currentTraceParent } from "../../lib/telemetry/index.js";
 import type { ChannelName } from "./domain/recipients.js";
-import { OrderContact, type OrderContactRow } from "./entities.js";
+import type { OrderContactRow } from "./entities.js";
 import { sql as execute } from "../../lib/db/index.js";
 
 /**
@@ -190,8 +190,29 @@ export async function saveContact(em: EntityManager, contact: Contact): Promise<
   );
 }
 
-export function contactOf(em: EntityManager, orderId: string): Promise<OrderContactRow | null> {
-  return em.findOne(OrderContact, { orderId });
+/** The contact details recorded for an order, if any (plain SQL: every saga event asks). */
+export async function contactOf(em: EntityManager, orderId: string): Promise<OrderContactRow | null> {
+  const [row] = await execute<{
+    order_id: string;
+    customer_id: string;
+    name: string;
+    email: string;
+    phone: string;
+    total_minor: string | null;
+    currency_code: string | null;
+    created_at: Date;
+  }>(em, "SELECT order_id, customer_id, name, email, phone, total_minor, currency_code, created_at FROM notification_contacts WHERE order_id = ?", [orderId]);
+  if (!row) return null;
+  return {
+    orderId: row.order_id,
+    customerId: row.customer_id,
+    name: row.name,
+    email: row.email,
+    phone: row.phone,
+    totalMinor: row.total_minor === null ? null : minorFromSql(row.total_minor),
+    currencyCode: row.currency_code,
+    createdAt: new Date(row.created_at),
+  };
 }
 
 /** Serializes the handlers of one order's events until the transaction ends (contact lookup vs. its arrival). */

@@ -1,4 +1,3 @@
-import { LockMode } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { sql as query } from "../../lib/db/index.js";
 import { uuidv7 } from "../../lib/ids.js";
@@ -6,7 +5,7 @@ import { minorFromSql } from "../../lib/money.js";
 import { currentTraceParent } from "../../lib/telemetry/index.js";
 import { tokenFingerprint } from "./card.js";
 import type { IntentStatus, PaymentStatus } from "./domain/payment.js";
-import { Payment, type PaymentRow, Refund, type RefundRow } from "./entities.js";
+import { type PaymentRow, Refund, type RefundRow } from "./entities.js";
 
 /**
  * Payment state on the caller's transaction: SQL only. The provider is called by charge.ts and
@@ -154,9 +153,31 @@ export async function writeTombstone(em: EntityManager, orderId: string, custome
 
 // --- payments --------------------------------------------------------------------------------
 
-/** The payment of an order; `lock` takes its row lock and re-reads it. */
-export function findPaymentOfOrder(em: EntityManager, orderId: string, lock = false): Promise<PaymentRow | null> {
-  return em.findOne(Payment, { orderId }, lock ? { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true } : {});
+const PAYMENT_COLUMNS =
+  "id, order_id, customer_id, amount_minor, currency, status, card_last4, token_fingerprint, provider_reference, failure_reason, refunded_minor, created_at, updated_at";
+
+function toPayment(row: Record<string, unknown>): PaymentRow {
+  return {
+    id: String(row.id),
+    orderId: String(row.order_id),
+    customerId: String(row.customer_id),
+    amountMinor: minorFromSql(row.amount_minor),
+    currency: String(row.currency),
+    status: row.status as PaymentStatus,
+    cardLast4: row.card_last4 == null ? null : String(row.card_last4),
+    tokenFingerprint: row.token_fingerprint == null ? null : String(row.token_fingerprint),
+    providerReference: row.provider_reference == null ? null : String(row.provider_reference),
+    failureReason: row.failure_reason == null ? null : String(row.failure_reason),
+    refundedMinor: minorFromSql(row.refunded_minor),
+    createdAt: new Date(row.created_at as Date),
+    updatedAt: new Date(row.updated_at as Date),
+  };
+}
+
+/** The payment of an order; `lock` takes its row lock. Plain SQL: the saga asks once per order. */
+export async function findPaymentOfOrder(em: EntityManager, orderId: string, lock = false): Promise<PaymentRow | null> {
+  const [row] = await query(em, `SELECT ${PAYMENT_COLUMNS} FROM payments WHERE order_id = ?${lock ? " FOR UPDATE" : ""}`, [orderId]);
+  return row ? toPayment(row) : null;
 }
 
 /** What a charge is about, known before the provider is asked. */
@@ -176,24 +197,41 @@ export type ChargeAnswer =
 
 /** Records the answer to a charge as the order's payment (COMPLETED or FAILED). */
 export async function recordPayment(em: EntityManager, input: ChargeInput, answer: ChargeAnswer): Promise<PaymentRow> {
-  const payment = em.create(Payment, {
-    id: uuidv7(),
-    orderId: input.orderId,
-    customerId: input.customerId,
-    amountMinor: input.amountMinor,
-    currency: input.currency,
-    tokenFingerprint: input.token ? tokenFingerprint(input.token) : null,
-    refundedMinor: 0n,
-    cardLast4: null,
-    providerReference: null,
-    failureReason: null,
-    ...answer,
-  });
-  await em.flush();
-  return payment;
+  const [row] = await query(
+    em,
+    `INSERT INTO payments (id, order_id, customer_id, amount_minor, currency, status, card_last4, token_fingerprint, provider_reference, failure_reason)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${PAYMENT_COLUMNS}`,
+    [
+      uuidv7(),
+      input.orderId,
+      input.customerId,
+      input.amountMinor.toString(),
+      input.currency,
+      answer.status,
+      answer.cardLast4 ?? null,
+      input.token ? tokenFingerprint(input.token) : null,
+      answer.status === "COMPLETED" ? answer.providerReference : null,
+      answer.status === "FAILED" ? answer.failureReason : null,
+    ],
+  );
+  return toPayment(row);
 }
 
 // --- refunds ---------------------------------------------------------------------------------
+
+const REFUND_COLUMNS = "id, payment_id, seq, amount_minor, reason, provider_reference, created_at";
+
+function toRefund(row: Record<string, unknown>): RefundRow {
+  return {
+    id: String(row.id),
+    paymentId: String(row.payment_id),
+    seq: Number(row.seq),
+    amountMinor: minorFromSql(row.amount_minor),
+    reason: String(row.reason),
+    providerReference: String(row.provider_reference),
+    createdAt: new Date(row.created_at as Date),
+  };
+}
 
 /**
  * Records a refund of `amountMinor` of a payment before any money moves: the row (numbered
@@ -202,13 +240,20 @@ export async function recordPayment(em: EntityManager, input: ChargeInput, answe
  * reference stays empty until `completeRefund`. `payment` must be locked.
  */
 export async function startRefund(em: EntityManager, payment: PaymentRow, amountMinor: bigint, reason: string): Promise<RefundRow> {
-  const seq = (await em.count(Refund, { paymentId: payment.id })) + 1;
-  const row = em.create(Refund, { id: uuidv7(), paymentId: payment.id, seq, amountMinor, reason, providerReference: "" });
-  await em.flush();
-  return row;
+  const [row] = await query(
+    em,
+    `INSERT INTO refunds (id, payment_id, seq, amount_minor, reason, provider_reference)
+     SELECT ?, ?, coalesce(max(seq), 0) + 1, ?, ?, '' FROM refunds WHERE payment_id = ?
+     RETURNING ${REFUND_COLUMNS}`,
+    [uuidv7(), payment.id, amountMinor.toString(), reason, payment.id],
+  );
+  return toRefund(row);
 }
 
-/** Fills in the provider's reference of a started refund and the payment's refunded total and status. */
+/**
+ * Fills in the provider's reference of a started refund and the payment's refunded total and
+ * status; `payment` and `refund` are updated to match.
+ */
 export async function completeRefund(
   em: EntityManager,
   payment: PaymentRow,
@@ -216,10 +261,16 @@ export async function completeRefund(
   providerReference: string,
   after: { refundedMinor: bigint; status: PaymentStatus },
 ): Promise<void> {
+  await query(em, "UPDATE refunds SET provider_reference = ? WHERE id = ?", [providerReference, refund.id]);
+  const [row] = await query<{ updated_at: Date }>(
+    em,
+    "UPDATE payments SET refunded_minor = ?, status = ?, updated_at = now() WHERE id = ? RETURNING updated_at",
+    [after.refundedMinor.toString(), after.status, payment.id],
+  );
   refund.providerReference = providerReference;
   payment.refundedMinor = after.refundedMinor;
   payment.status = after.status;
-  await em.flush();
+  payment.updatedAt = new Date(row.updated_at);
 }
 
 /** Refunds of the given payments, oldest first, grouped by payment id. */
