@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it, jest } from "@jest/globals";
 import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from "jose";
 import { Code } from "../lib/errors.js";
 import { bearerToken, createAuthenticator, signDevToken } from "./auth.js";
@@ -38,6 +38,19 @@ describe("HS256 tokens", () => {
       .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
       .sign(new TextEncoder().encode(SECRET));
     expect(await rejection(authenticate(token))).toMatchObject({ code: Code.UNAUTHENTICATED, message: "token expired" });
+  });
+
+  it("remembers a verified token only until it expires", async () => {
+    const authenticateOnce = createAuthenticator({ secret: SECRET });
+    const token = await signDevToken({ sub: CUSTOMER, secret: SECRET, ttlSeconds: 30 });
+    await expect(authenticateOnce(token)).resolves.toMatchObject({ sub: CUSTOMER });
+    jest.useFakeTimers({ now: Date.now() + 40_000, doNotFake: ["nextTick", "setImmediate", "queueMicrotask"] });
+    try {
+      // Past exp and the 5 s tolerance: the remembered answer must not outlive the token.
+      expect(await rejection(authenticateOnce(token))).toMatchObject({ code: Code.UNAUTHENTICATED, message: "token expired" });
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it("refuses other algorithms, including alg none", async () => {

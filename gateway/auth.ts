@@ -38,6 +38,8 @@ export type Authenticator = (token: string) => Promise<Principal>;
 const ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"];
 
 const WWW_AUTHENTICATE = "www-authenticate";
+const VERIFIED_TOKENS_KEPT = 10_000;
+const VERIFIED_TOKEN_TTL_MS = 60_000;
 
 function rejected(message: string, missing = false): GatewayError {
   const challenge = missing ? `Bearer realm="ordermesh"` : `Bearer realm="ordermesh", error="invalid_token"`;
@@ -71,7 +73,15 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
     if (jwks) return jwks(header, token);
     throw new joseErrors.JOSEAlgNotAllowed(`"alg" (Algorithm) Header Parameter value not allowed`);
   };
+  // Verified tokens, so a client's every request does not pay for the signature check again.
+  // A hit is only the very same token string; it is kept until the token expires, and at most a
+  // minute, so a signing key withdrawn from the JWKS stops working within that minute.
+  const verified = new Map<string, { principal: Principal; until: number }>();
   return async (token) => {
+    const now = Date.now();
+    const hit = verified.get(token);
+    if (hit && now < hit.until) return hit.principal;
+    if (hit) verified.delete(token);
     let payload: JWTPayload;
     try {
       decodeProtectedHeader(token);
@@ -85,7 +95,10 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
     } catch (error) {
       throw verificationError(error, jwks !== undefined);
     }
-    return principalOf(payload);
+    const principal = principalOf(payload);
+    if (verified.size >= VERIFIED_TOKENS_KEPT) verified.delete(verified.keys().next().value!);
+    verified.set(token, { principal, until: Math.min(now + VERIFIED_TOKEN_TTL_MS, (payload.exp ?? 0) * 1000) });
+    return principal;
   };
 }
 
