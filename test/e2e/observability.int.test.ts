@@ -259,7 +259,9 @@ describe("observability end to end", () => {
 
     // RPC durations by method and status code, on both ends.
     expect(delta(order, "order", "rpc_server_duration_seconds_count", { rpc_method: "CreateOrder", rpc_grpc_status_code: "0" })).toBe(3);
-    expect(delta(order, "order", "rpc_client_duration_seconds_count", { peer_service: "inventory", rpc_grpc_status_code: "0" })).toBeGreaterThanOrEqual(3);
+    // Two products: each priced through inventory at least once (the catalog cache may answer the
+    // second order of `plenty`).
+    expect(delta(order, "order", "rpc_client_duration_seconds_count", { peer_service: "inventory", rpc_grpc_status_code: "0" })).toBeGreaterThanOrEqual(2);
     // A Connect call through the gateway: an RPC SERVER span there, and the gateway's own RPC histogram.
     const connect = await fetch(`${gateway.url}/shop.order.v1.OrderService/GetOrder`, {
       method: "POST",
