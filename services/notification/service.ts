@@ -22,7 +22,11 @@ export interface NotificationConfig extends RuntimeConfig {
   maxAttempts: number;
   /** Wait after the first failed attempt, doubling after each further one (NOTIFY_RETRY_BASE_MS, default 1000). */
   retryBaseMs: number;
-  /** How often the dispatcher looks for due notifications when not woken (NOTIFY_POLL_MS, default 200). */
+  /**
+   * How often the dispatcher looks for due notifications when not woken (NOTIFY_POLL_MS, default
+   * 1 s). A commit that queues a message wakes it at once; the poll only finds retries that fell
+   * due and rows another replica queued, so it runs seldom to keep the idle mesh idle.
+   */
   pollMs: number;
   /** Longest a provider call may take (NOTIFY_SEND_TIMEOUT_MS, default 10 s). */
   sendTimeoutMs: number;
@@ -39,7 +43,7 @@ export function readNotificationConfig(env: NodeJS.ProcessEnv = process.env): No
         failureRate: decimal("NOTIFY_FAILURE_RATE", 0, { min: 0, max: 1 }),
         maxAttempts: int("NOTIFY_MAX_ATTEMPTS", 4, { min: 1, max: 100 }),
         retryBaseMs: int("NOTIFY_RETRY_BASE_MS", 1_000, { min: 1 }),
-        pollMs: int("NOTIFY_POLL_MS", 200, { min: 10 }),
+        pollMs: int("NOTIFY_POLL_MS", 1_000, { min: 10 }),
         sendTimeoutMs: int("NOTIFY_SEND_TIMEOUT_MS", 10_000, { min: 10 }),
       },
       env,
