@@ -297,7 +297,7 @@ describe("web app in Chromium", () => {
     await page.getByLabel("Initial quantity").fill("3");
     await page.getByRole("button", { name: "Create product" }).click();
     await page.getByRole("heading", { name: newName, level: 1 }).waitFor();
-    await page.locator(".facts").getByText("$9.99").waitFor();
+    await page.locator(".facts").getByText("9.99 USD").waitFor();
     await page.getByRole("link", { name: "All products" }).click();
     await page.getByRole("link", { name: productName }).click();
     const available = page.getByTestId("available");
@@ -414,7 +414,7 @@ describe("web app in Chromium", () => {
     await funnel.waitFor();
     await page.getByRole("img", { name: /^Orders per minute from .*: [2-9]\d* placed, [1-9]\d* confirmed/ }).waitFor();
     await page.getByRole("img", { name: /^Orders by status: .*Shipped 1/ }).waitFor();
-    await page.getByRole("img", { name: /^USD: captured \$\d/ }).waitFor();
+    await page.getByRole("img", { name: /^USD: captured \d[\d,]*\.\d\d USD/ }).waitFor();
     await page.getByRole("img", { name: /orders confirmed: median/ }).waitFor();
     await page.getByRole("img", { name: new RegExp(`^Top products: ${productName}`) }).waitFor();
     // The lines are drawn: a polyline per series with points across the plot.
