@@ -69,7 +69,13 @@ describe("client disconnects", () => {
     async function watch(): Promise<{ level: string; msg: string }> {
       const body = Buffer.from(JSON.stringify({ orderId: "o-1" }));
       const envelope = Buffer.concat([Buffer.from([0, 0, 0, 0, body.length]), body]);
-      const req = request({ host: "127.0.0.1", port, method: "POST", path: "/shop.order.v1.OrderService/WatchOrder", headers: { "content-type": "application/connect+json" } });
+      const req = request({
+        host: "127.0.0.1",
+        port,
+        method: "POST",
+        path: "/shop.order.v1.OrderService/WatchOrder",
+        headers: { "content-type": "application/connect+json" },
+      });
       req.on("error", () => undefined);
       req.on("response", (res) => res.on("error", () => undefined));
       req.end(envelope);

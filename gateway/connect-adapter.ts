@@ -19,7 +19,15 @@ export interface ConnectHandlerOptions extends ConnectRouterOptions {
 }
 
 /** What Node reports when the peer is gone: a write to a destroyed stream, a reset, an HTTP/2 cancel. */
-const CLIENT_GONE = new Set(["ERR_STREAM_DESTROYED", "ERR_STREAM_PREMATURE_CLOSE", "ERR_STREAM_WRITE_AFTER_END", "ECONNRESET", "EPIPE", "ERR_HTTP2_INVALID_STREAM", "ERR_HTTP2_STREAM_CANCEL"]);
+const CLIENT_GONE = new Set([
+  "ERR_STREAM_DESTROYED",
+  "ERR_STREAM_PREMATURE_CLOSE",
+  "ERR_STREAM_WRITE_AFTER_END",
+  "ECONNRESET",
+  "EPIPE",
+  "ERR_HTTP2_INVALID_STREAM",
+  "ERR_HTTP2_STREAM_CANCEL",
+]);
 
 /**
  * True when `error` means the client hung up rather than that the server failed: a cancelled or

@@ -50,7 +50,13 @@ describe("money", () => {
   });
 
   it("round-trips an amount through the price input", () => {
-    for (const [minor, currency] of [[123450n, "USD"], [5n, "USD"], [0n, "EUR"], [1500n, "JPY"], [1234n, "KWD"]] as const) {
+    for (const [minor, currency] of [
+      [123450n, "USD"],
+      [5n, "USD"],
+      [0n, "EUR"],
+      [1500n, "JPY"],
+      [1234n, "KWD"],
+    ] as const) {
       expect(parseAmount(amountInput(minor, currency), currency)).toEqual({ amountMinor: minor });
     }
     expect(amountInput(123450n, "USD")).toBe("1234.50");

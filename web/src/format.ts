@@ -64,7 +64,10 @@ export function parseAmount(text: string, currency = "USD"): ParsedAmount {
   if (!match) return { problem: `must be a number such as ${example}, got "${value.slice(0, 40)}"` };
   const fraction = match[2] ?? "";
   if (fraction.length > digits) {
-    return { problem: digits === 0 ? `must be whole ${currency}: ${currency} has no decimal places` : `has ${fraction.length} decimal places; ${currency} has ${digits}` };
+    return {
+      problem:
+        digits === 0 ? `must be whole ${currency}: ${currency} has no decimal places` : `has ${fraction.length} decimal places; ${currency} has ${digits}`,
+    };
   }
   const amountMinor = BigInt((match[1] || "0").replace(/,/g, "") + fraction.padEnd(digits, "0"));
   if (amountMinor > MAX_AMOUNT_MINOR) return { problem: "is too large" };
