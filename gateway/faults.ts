@@ -3,6 +3,8 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import {
+  type ConsumerInfo,
+  ConsumerInfoSchema,
   type ConsumerPause,
   ConsumerPauseSchema,
   type FaultService,
@@ -19,6 +21,7 @@ import { faultKeys, openFaultBucket } from "../lib/runtime/fault-flags.js";
 import type { Call } from "./api/index.js";
 import { GatewayError, invalid, permissionDenied } from "./errors.js";
 import type { LazyNats } from "./nats-connection.js";
+import { UPSTREAM_SERVICES } from "./upstreams.js";
 
 const MAX_LATENCY_MS = 60_000;
 const CONSUMER_NAME = /^[A-Za-z0-9_-]{1,128}$/;
@@ -27,7 +30,9 @@ const CONSUMER_NAME = /^[A-Za-z0-9_-]{1,128}$/;
  * The admin side of the fault flags (lib/runtime/fault-flags.ts reads them in the services):
  * validates a change and writes it to the namespace's KV bucket, where every replica's watch
  * picks it up. Consumers are checked against the durable consumers of the event stream, so a
- * typo is NOT_FOUND rather than a flag nobody reads.
+ * typo is NOT_FOUND rather than a flag nobody reads, and the list names those same consumers:
+ * JetStream, where every service creates its own, is the one place that knows them all without
+ * the gateway importing the services.
  */
 export class FaultAdmin {
   #kv?: Promise<KV>;
@@ -35,8 +40,8 @@ export class FaultAdmin {
   constructor(private readonly options: { nats?: LazyNats; eventsPrefix?: string; replicas?: number; logger: Logger }) {}
 
   async list(): Promise<ListFaultsResponse> {
-    const kv = await this.#bucket();
-    const response = create(ListFaultsResponseSchema);
+    const [kv, consumers] = await Promise.all([this.#bucket(), this.#consumers()]);
+    const response = create(ListFaultsResponseSchema, { consumers });
     const keys: string[] = [];
     for await (const key of await kv.keys()) keys.push(key);
     for (const key of keys.sort()) {
@@ -85,6 +90,24 @@ export class FaultAdmin {
     this.options.logger.warn({ flags: keys.length }, "fault flags reset");
   }
 
+  /** The durable consumers of the event stream, by name; none before any service created the stream. */
+  async #consumers(): Promise<ConsumerInfo[]> {
+    const nats = this.#nats();
+    const consumers: ConsumerInfo[] = [];
+    try {
+      const jsm = await jetstreamManager(await nats.get());
+      for await (const info of jsm.consumers.list(busNames(this.options.eventsPrefix).stream)) {
+        const name = info.config.durable_name;
+        // Ephemeral consumers (a test's, a CLI's) have no name to pause by.
+        if (name) consumers.push(create(ConsumerInfoSchema, { name, service: serviceOf(name), description: info.config.description ?? "" }));
+      }
+    } catch (error) {
+      if (/not found/i.test(String((error as Error)?.message))) return [];
+      throw unavailable(error, this.options.logger);
+    }
+    return consumers.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
   async #checkConsumer(consumer: string): Promise<void> {
     if (!CONSUMER_NAME.test(consumer)) invalidField("consumer", "must be a durable consumer name ([A-Za-z0-9_-], at most 128 characters)");
     const nc = await this.#nats().get();
@@ -127,6 +150,12 @@ export class FaultAdmin {
 
 function invalidField(field: string, problem: string): never {
   throw invalid(field, problem);
+}
+
+/** The service of a durable consumer named `<service>-<purpose>` (lib/events), or "" for another name. */
+export function serviceOf(consumer: string): string {
+  const prefix = consumer.split("-", 1)[0];
+  return Object.hasOwn(UPSTREAM_SERVICES, prefix) ? prefix : "";
 }
 
 function providerOf(provider: Provider): Provider {

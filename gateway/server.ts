@@ -3,7 +3,6 @@ import type { ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { createContextValues, cors as connectCors } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { context, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { Registry } from "prom-client";
 import { createLogger, type Logger } from "../lib/log.js";
@@ -14,6 +13,7 @@ import { Gatekeeper, overloaded, tooManyStreams } from "./admission.js";
 import { createPublicApi } from "./api/index.js";
 import { createAuthenticator } from "./auth.js";
 import type { GatewayConfig } from "./config.js";
+import { connectHandler } from "./connect-adapter.js";
 import { connectRoutes, requestGate, requestInfoKey, rpcPaths, type RpcRequestInfo } from "./connect-routes.js";
 import { DeadLetterAdmin } from "./dlq.js";
 import { toErrorResponse } from "./errors.js";
@@ -225,7 +225,7 @@ function createDispatch(config: GatewayConfig, parts: GatewayParts): Dispatch {
     faults,
   });
   const rpcInfo = new WeakMap<object, RpcRequestInfo>();
-  const connectHandler = connectNodeAdapter({
+  const rpcHandler = connectHandler({
     routes: connectRoutes(api, idempotency as IdempotencyBackend<string>, logger, faults),
     requestGate: requestGate(gatekeeper),
     readMaxBytes: config.rpcMaxMessageBytes,
@@ -234,6 +234,7 @@ function createDispatch(config: GatewayConfig, parts: GatewayParts): Dispatch {
     jsonOptions: { ignoreUnknownFields: false },
     shutdownSignal: shutdown,
     contextValues: (req) => createContextValues().set(requestInfoKey, rpcInfo.get(req) ?? { clientAddress: "unknown" }),
+    logger,
   });
   return {
     ...parts,
@@ -243,7 +244,7 @@ function createDispatch(config: GatewayConfig, parts: GatewayParts): Dispatch {
     apiDocument: openApiDocument(ROUTES, { version: API_VERSION }),
     rpc: rpcPaths(),
     rpcInfo,
-    connectHandler,
+    connectHandler: rpcHandler,
     cors: corsHandler(config.corsOrigins),
   };
 }

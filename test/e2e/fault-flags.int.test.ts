@@ -120,7 +120,11 @@ describe("fault flags", () => {
     }, { timeoutMs: 30_000, message: "the reservation to be released" });
 
     expect((await call("DELETE", "/api/v1/admin/faults", { token: adminToken })).status).toBe(204);
-    expect((await call("GET", "/api/v1/admin/faults", { token: adminToken })).json).toEqual({ providers: [], paused_consumers: [] });
+    const cleared = (await call("GET", "/api/v1/admin/faults", { token: adminToken })).json as { consumers: { name: string; service: string }[] };
+    expect(cleared).toEqual({ providers: [], paused_consumers: [], consumers: expect.any(Array) });
+    // What can be paused: every durable consumer, named by the service that runs it.
+    expect(cleared.consumers).toContainEqual(expect.objectContaining({ name: "payment-charge", service: "payment" }));
+    expect(cleared.consumers.every((c) => c.service !== "" && c.name.startsWith(`${c.service}-`))).toBe(true);
     const confirmed = await placeOrder(1);
     await waitFor(async () => (await status(confirmed)) === "ORDER_STATUS_CONFIRMED", { timeoutMs: 60_000, message: "an order after the reset to be CONFIRMED" });
   }, 150_000);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { enumLabel, formatMoney, parseAmount } from "./format.js";
+import { amountInput, enumLabel, formatMoney, parseAmount } from "./format.js";
 import { href, parseRoute } from "./router.js";
 import { sessionFromToken } from "./session.js";
 
@@ -11,19 +11,55 @@ function jwt(claims: object): string {
 }
 
 describe("money", () => {
-  it("parses what people type into minor units, refusing anything else", () => {
-    expect(parseAmount("19.99")).toBe(1999n);
-    expect(parseAmount("19,9")).toBe(1990n);
-    expect(parseAmount(" 7 ")).toBe(700n);
-    expect(parseAmount("1.999")).toBeUndefined();
-    expect(parseAmount("-1")).toBeUndefined();
-    expect(parseAmount("12abc")).toBeUndefined();
-    expect(parseAmount("500", "JPY")).toBe(500n);
+  it("writes amounts as the server does: grouped, the currency's digits, its ISO code", () => {
+    expect(formatMoney({ currencyCode: "USD", amountMinor: 123450n })).toBe("1,234.50 USD");
+    expect(formatMoney({ currencyCode: "JPY", amountMinor: 1500n })).toBe("1,500 JPY");
+    expect(formatMoney({ currencyCode: "EUR", amountMinor: -250n })).toBe("-2.50 EUR");
+    expect(formatMoney({ currencyCode: "KWD", amountMinor: 5n })).toBe("0.005 KWD");
+    expect(formatMoney({ currencyCode: "USD", amountMinor: 0n })).toBe("0.00 USD");
+    expect(formatMoney(undefined)).toBe("—");
   });
 
-  it("formats minor units in their currency", () => {
-    expect(formatMoney({ currencyCode: "USD", amountMinor: 2450n })).toMatch(/24\.50/);
-    expect(formatMoney(undefined)).toBe("—");
+  it("stays exact beyond what a double holds", () => {
+    // 2^63 - 1 cents: as a Number it would come out as ...5808.00.
+    expect(formatMoney({ currencyCode: "USD", amountMinor: 9223372036854775807n })).toBe("92,233,720,368,547,758.07 USD");
+    expect(parseAmount("92,233,720,368,547,758.07")).toEqual({ amountMinor: 9223372036854775807n });
+  });
+
+  it("reads what people type into minor units", () => {
+    expect(parseAmount("12.5")).toEqual({ amountMinor: 1250n });
+    expect(parseAmount("1,234.50")).toEqual({ amountMinor: 123450n });
+    expect(parseAmount(" 7 ")).toEqual({ amountMinor: 700n });
+    expect(parseAmount(".5")).toEqual({ amountMinor: 50n });
+    expect(parseAmount("0.10")).toEqual({ amountMinor: 10n });
+    expect(parseAmount("1,500", "JPY")).toEqual({ amountMinor: 1500n });
+    expect(parseAmount("1.234", "KWD")).toEqual({ amountMinor: 1234n });
+  });
+
+  it("says what is wrong with anything else", () => {
+    expect(parseAmount("1.999").problem).toBe("has 3 decimal places; USD has 2");
+    expect(parseAmount("1.5", "JPY").problem).toBe("must be whole JPY: JPY has no decimal places");
+    expect(parseAmount("-1").problem).toBe("must not be negative");
+    expect(parseAmount("- 2.50").problem).toBe("must not be negative");
+    expect(parseAmount("12abc").problem).toBe('must be a number such as 1,234.50, got "12abc"');
+    expect(parseAmount("1,5").problem).toMatch(/must be a number/);
+    expect(parseAmount("12,34.5").problem).toMatch(/must be a number/);
+    expect(parseAmount("1e3").problem).toMatch(/must be a number/);
+    expect(parseAmount("").problem).toBe("is required (an amount such as 1,234.50)");
+    expect(parseAmount("9,223,372,036,854,775,808", "JPY").problem).toBe("is too large");
+  });
+
+  it("round-trips an amount through the price input", () => {
+    for (const [minor, currency] of [
+      [123450n, "USD"],
+      [5n, "USD"],
+      [0n, "EUR"],
+      [1500n, "JPY"],
+      [1234n, "KWD"],
+    ] as const) {
+      expect(parseAmount(amountInput(minor, currency), currency)).toEqual({ amountMinor: minor });
+    }
+    expect(amountInput(123450n, "USD")).toBe("1234.50");
   });
 
   it("names enum values in words", () => {

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/admin/v1/fault.proto.
  */
 export const file_shop_admin_v1_fault: GenFile = /*@__PURE__*/
-  fileDesc("ChlzaG9wL2FkbWluL3YxL2ZhdWx0LnByb3RvEg1zaG9wLmFkbWluLnYxIpQBCg1Qcm92aWRlckZhdWx0EikKCHByb3ZpZGVyGAEgASgOMhcuc2hvcC5hZG1pbi52MS5Qcm92aWRlchIUCgxmYWlsdXJlX3JhdGUYAiABKAESEgoKbGF0ZW5jeV9tcxgDIAEoDRIuCgp1cGRhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJQCg1Db25zdW1lclBhdXNlEhAKCGNvbnN1bWVyGAEgASgJEi0KCXBhdXNlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiEwoRTGlzdEZhdWx0c1JlcXVlc3QifQoSTGlzdEZhdWx0c1Jlc3BvbnNlEi8KCXByb3ZpZGVycxgBIAMoCzIcLnNob3AuYWRtaW4udjEuUHJvdmlkZXJGYXVsdBI2ChBwYXVzZWRfY29uc3VtZXJzGAIgAygLMhwuc2hvcC5hZG1pbi52MS5Db25zdW1lclBhdXNlIm4KF1NldFByb3ZpZGVyRmF1bHRSZXF1ZXN0EikKCHByb3ZpZGVyGAEgASgOMhcuc2hvcC5hZG1pbi52MS5Qcm92aWRlchIUCgxmYWlsdXJlX3JhdGUYAiABKAESEgoKbGF0ZW5jeV9tcxgDIAEoDSJHChhTZXRQcm92aWRlckZhdWx0UmVzcG9uc2USKwoFZmF1bHQYASABKAsyHC5zaG9wLmFkbWluLnYxLlByb3ZpZGVyRmF1bHQiRgoZQ2xlYXJQcm92aWRlckZhdWx0UmVxdWVzdBIpCghwcm92aWRlchgBIAEoDjIXLnNob3AuYWRtaW4udjEuUHJvdmlkZXIiHAoaQ2xlYXJQcm92aWRlckZhdWx0UmVzcG9uc2UiKAoUUGF1c2VDb25zdW1lclJlcXVlc3QSEAoIY29uc3VtZXIYASABKAkiRAoVUGF1c2VDb25zdW1lclJlc3BvbnNlEisKBXBhdXNlGAEgASgLMhwuc2hvcC5hZG1pbi52MS5Db25zdW1lclBhdXNlIikKFVJlc3VtZUNvbnN1bWVyUmVxdWVzdBIQCghjb25zdW1lchgBIAEoCSIYChZSZXN1bWVDb25zdW1lclJlc3BvbnNlIhQKElJlc2V0RmF1bHRzUmVxdWVzdCIVChNSZXNldEZhdWx0c1Jlc3BvbnNlKmAKCFByb3ZpZGVyEhgKFFBST1ZJREVSX1VOU1BFQ0lGSUVEEAASFAoQUFJPVklERVJfUEFZTUVOVBABEhIKDlBST1ZJREVSX0VNQUlMEAISEAoMUFJPVklERVJfU01TEAMywgQKDEZhdWx0U2VydmljZRJRCgpMaXN0RmF1bHRzEiAuc2hvcC5hZG1pbi52MS5MaXN0RmF1bHRzUmVxdWVzdBohLnNob3AuYWRtaW4udjEuTGlzdEZhdWx0c1Jlc3BvbnNlEmMKEFNldFByb3ZpZGVyRmF1bHQSJi5zaG9wLmFkbWluLnYxLlNldFByb3ZpZGVyRmF1bHRSZXF1ZXN0Gicuc2hvcC5hZG1pbi52MS5TZXRQcm92aWRlckZhdWx0UmVzcG9uc2USaQoSQ2xlYXJQcm92aWRlckZhdWx0Eiguc2hvcC5hZG1pbi52MS5DbGVhclByb3ZpZGVyRmF1bHRSZXF1ZXN0Gikuc2hvcC5hZG1pbi52MS5DbGVhclByb3ZpZGVyRmF1bHRSZXNwb25zZRJaCg1QYXVzZUNvbnN1bWVyEiMuc2hvcC5hZG1pbi52MS5QYXVzZUNvbnN1bWVyUmVxdWVzdBokLnNob3AuYWRtaW4udjEuUGF1c2VDb25zdW1lclJlc3BvbnNlEl0KDlJlc3VtZUNvbnN1bWVyEiQuc2hvcC5hZG1pbi52MS5SZXN1bWVDb25zdW1lclJlcXVlc3QaJS5zaG9wLmFkbWluLnYxLlJlc3VtZUNvbnN1bWVyUmVzcG9uc2USVAoLUmVzZXRGYXVsdHMSIS5zaG9wLmFkbWluLnYxLlJlc2V0RmF1bHRzUmVxdWVzdBoiLnNob3AuYWRtaW4udjEuUmVzZXRGYXVsdHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChlzaG9wL2FkbWluL3YxL2ZhdWx0LnByb3RvEg1zaG9wLmFkbWluLnYxIpQBCg1Qcm92aWRlckZhdWx0EikKCHByb3ZpZGVyGAEgASgOMhcuc2hvcC5hZG1pbi52MS5Qcm92aWRlchIUCgxmYWlsdXJlX3JhdGUYAiABKAESEgoKbGF0ZW5jeV9tcxgDIAEoDRIuCgp1cGRhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJQCg1Db25zdW1lclBhdXNlEhAKCGNvbnN1bWVyGAEgASgJEi0KCXBhdXNlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiQgoMQ29uc3VtZXJJbmZvEgwKBG5hbWUYASABKAkSDwoHc2VydmljZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCSITChFMaXN0RmF1bHRzUmVxdWVzdCKtAQoSTGlzdEZhdWx0c1Jlc3BvbnNlEi8KCXByb3ZpZGVycxgBIAMoCzIcLnNob3AuYWRtaW4udjEuUHJvdmlkZXJGYXVsdBI2ChBwYXVzZWRfY29uc3VtZXJzGAIgAygLMhwuc2hvcC5hZG1pbi52MS5Db25zdW1lclBhdXNlEi4KCWNvbnN1bWVycxgDIAMoCzIbLnNob3AuYWRtaW4udjEuQ29uc3VtZXJJbmZvIm4KF1NldFByb3ZpZGVyRmF1bHRSZXF1ZXN0EikKCHByb3ZpZGVyGAEgASgOMhcuc2hvcC5hZG1pbi52MS5Qcm92aWRlchIUCgxmYWlsdXJlX3JhdGUYAiABKAESEgoKbGF0ZW5jeV9tcxgDIAEoDSJHChhTZXRQcm92aWRlckZhdWx0UmVzcG9uc2USKwoFZmF1bHQYASABKAsyHC5zaG9wLmFkbWluLnYxLlByb3ZpZGVyRmF1bHQiRgoZQ2xlYXJQcm92aWRlckZhdWx0UmVxdWVzdBIpCghwcm92aWRlchgBIAEoDjIXLnNob3AuYWRtaW4udjEuUHJvdmlkZXIiHAoaQ2xlYXJQcm92aWRlckZhdWx0UmVzcG9uc2UiKAoUUGF1c2VDb25zdW1lclJlcXVlc3QSEAoIY29uc3VtZXIYASABKAkiRAoVUGF1c2VDb25zdW1lclJlc3BvbnNlEisKBXBhdXNlGAEgASgLMhwuc2hvcC5hZG1pbi52MS5Db25zdW1lclBhdXNlIikKFVJlc3VtZUNvbnN1bWVyUmVxdWVzdBIQCghjb25zdW1lchgBIAEoCSIYChZSZXN1bWVDb25zdW1lclJlc3BvbnNlIhQKElJlc2V0RmF1bHRzUmVxdWVzdCIVChNSZXNldEZhdWx0c1Jlc3BvbnNlKmAKCFByb3ZpZGVyEhgKFFBST1ZJREVSX1VOU1BFQ0lGSUVEEAASFAoQUFJPVklERVJfUEFZTUVOVBABEhIKDlBST1ZJREVSX0VNQUlMEAISEAoMUFJPVklERVJfU01TEAMywgQKDEZhdWx0U2VydmljZRJRCgpMaXN0RmF1bHRzEiAuc2hvcC5hZG1pbi52MS5MaXN0RmF1bHRzUmVxdWVzdBohLnNob3AuYWRtaW4udjEuTGlzdEZhdWx0c1Jlc3BvbnNlEmMKEFNldFByb3ZpZGVyRmF1bHQSJi5zaG9wLmFkbWluLnYxLlNldFByb3ZpZGVyRmF1bHRSZXF1ZXN0Gicuc2hvcC5hZG1pbi52MS5TZXRQcm92aWRlckZhdWx0UmVzcG9uc2USaQoSQ2xlYXJQcm92aWRlckZhdWx0Eiguc2hvcC5hZG1pbi52MS5DbGVhclByb3ZpZGVyRmF1bHRSZXF1ZXN0Gikuc2hvcC5hZG1pbi52MS5DbGVhclByb3ZpZGVyRmF1bHRSZXNwb25zZRJaCg1QYXVzZUNvbnN1bWVyEiMuc2hvcC5hZG1pbi52MS5QYXVzZUNvbnN1bWVyUmVxdWVzdBokLnNob3AuYWRtaW4udjEuUGF1c2VDb25zdW1lclJlc3BvbnNlEl0KDlJlc3VtZUNvbnN1bWVyEiQuc2hvcC5hZG1pbi52MS5SZXN1bWVDb25zdW1lclJlcXVlc3QaJS5zaG9wLmFkbWluLnYxLlJlc3VtZUNvbnN1bWVyUmVzcG9uc2USVAoLUmVzZXRGYXVsdHMSIS5zaG9wLmFkbWluLnYxLlJlc2V0RmF1bHRzUmVxdWVzdBoiLnNob3AuYWRtaW4udjEuUmVzZXRGYXVsdHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message shop.admin.v1.ProviderFault
@@ -81,6 +81,43 @@ export const ConsumerPauseSchema: GenMessage<ConsumerPause> = /*@__PURE__*/
   messageDesc(file_shop_admin_v1_fault, 1);
 
 /**
+ * A durable consumer of the namespace's event stream: one PauseConsumer accepts.
+ *
+ * @generated from message shop.admin.v1.ConsumerInfo
+ */
+export type ConsumerInfo = Message<"shop.admin.v1.ConsumerInfo"> & {
+  /**
+   * Durable consumer name, e.g. payment-charge.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * The service that runs it, from the `<service>-<purpose>` naming of durable consumers
+   * (e.g. payment); empty when the name does not start with a service's name.
+   *
+   * @generated from field: string service = 2;
+   */
+  service: string;
+
+  /**
+   * What it consumes, as it described itself to JetStream
+   * (e.g. "payment-charge: shop.events.v1.StockReserved").
+   *
+   * @generated from field: string description = 3;
+   */
+  description: string;
+};
+
+/**
+ * Describes the message shop.admin.v1.ConsumerInfo.
+ * Use `create(ConsumerInfoSchema)` to create a new message.
+ */
+export const ConsumerInfoSchema: GenMessage<ConsumerInfo> = /*@__PURE__*/
+  messageDesc(file_shop_admin_v1_fault, 2);
+
+/**
  * @generated from message shop.admin.v1.ListFaultsRequest
  */
 export type ListFaultsRequest = Message<"shop.admin.v1.ListFaultsRequest"> & {
@@ -91,7 +128,7 @@ export type ListFaultsRequest = Message<"shop.admin.v1.ListFaultsRequest"> & {
  * Use `create(ListFaultsRequestSchema)` to create a new message.
  */
 export const ListFaultsRequestSchema: GenMessage<ListFaultsRequest> = /*@__PURE__*/
-  messageDesc(file_shop_admin_v1_fault, 2);
+  messageDesc(file_shop_admin_v1_fault, 3);
 
 /**
  * @generated from message shop.admin.v1.ListFaultsResponse
@@ -106,6 +143,15 @@ export type ListFaultsResponse = Message<"shop.admin.v1.ListFaultsResponse"> & {
    * @generated from field: repeated shop.admin.v1.ConsumerPause paused_consumers = 2;
    */
   pausedConsumers: ConsumerPause[];
+
+  /**
+   * Every durable consumer of the event stream, by name: what can be paused. Read from
+   * JetStream, where each service creates its consumers when it starts, so a consumer appears
+   * once its service has run in this namespace.
+   *
+   * @generated from field: repeated shop.admin.v1.ConsumerInfo consumers = 3;
+   */
+  consumers: ConsumerInfo[];
 };
 
 /**
@@ -113,7 +159,7 @@ export type ListFaultsResponse = Message<"shop.admin.v1.ListFaultsResponse"> & {
  * Use `create(ListFaultsResponseSchema)` to create a new message.
  */
 export const ListFaultsResponseSchema: GenMessage<ListFaultsResponse> = /*@__PURE__*/
-  messageDesc(file_shop_admin_v1_fault, 3);
+  messageDesc(file_shop_admin_v1_fault, 4);
 
 /**
  * @generated from message shop.admin.v1.SetProviderFaultRequest
@@ -140,7 +186,7 @@ export type SetProviderFaultRequest = Message<"shop.admin.v1.SetProviderFaultReq
  * Use `create(SetProviderFaultRequestSchema)` to create a new message.
  */
 export const SetProviderFaultRequestSchema: GenMessage<SetProviderFaultRequest> = /*@__PURE__*/
-  messageDesc(file_shop_admin_v1_fault, 4);
+  messageDesc(file_shop_admin_v1_fault, 5);
 
 /**
  * @generated from message shop.admin.v1.SetProviderFaultResponse
@@ -157,7 +203,7 @@ export type SetProviderFaultResponse = Message<"shop.admin.v1.SetProviderFaultRe
  * Use `create(SetProviderFaultResponseSchema)` to create a new message.
  */
 export const SetProviderFaultResponseSchema: GenMessage<SetProviderFaultResponse> = /*@__PURE__*/
-  messageDesc(file_shop_admin_v1_fault, 5);
+  messageDesc(file_shop_admin_v1_fault, 6);
 
 /**
  * @generated from message shop.admin.v1.ClearProviderFaultRequest
@@ -174,7 +220,7 @@ export type ClearProviderFaultRequest = Message<"shop.admin.v1.ClearProviderFaul
  * Use `create(ClearProviderFaultRequestSchema)` to create a new message.
  */
 export const ClearProviderFaultRequestSchema: GenMessage<ClearProviderFaultRequest> = /*@__PURE__*/
-  messageDesc(file_shop_admin_v1_fault, 6);
+  messageDesc(file_shop_admin_v1_fault, 7);
 
 /**
  * @generated from message shop.admin.v1.ClearProviderFaultResponse
@@ -187,7 +233,7 @@ export type ClearProviderFaultResponse = Message<"shop.admin.v1.ClearProviderFau
  * Use `create(ClearProviderFaultResponseSchema)` to create a new message.
  */
 export const ClearProviderFaultResponseSchema: GenMessage<ClearProviderFaultResponse> = /*@__PURE__*/
-  messageDesc(file_shop_admin_v1_fault, 7);
+  messageDesc(file_shop_admin_v1_fault, 8);
 
 /**
  * @generated from message shop.admin.v1.PauseConsumerRequest
@@ -204,7 +250,7 @@ export type PauseConsumerRequest = Message<"shop.admin.v1.PauseConsumerRequest">
  * Use `create(PauseConsumerRequestSchema)` to create a new message.
  */
 export const PauseConsumerRequestSchema: GenMessage<PauseConsumerRequest> = /*@__PURE__*/
-  messageDesc(file_shop_admin_v1_fault, 8);
+  messageDesc(file_shop_admin_v1_fault, 9);
 
 /**
  * @generated from message shop.admin.v1.PauseConsumerResponse
@@ -221,7 +267,7 @@ export type PauseConsumerResponse = Message<"shop.admin.v1.PauseConsumerResponse
  * Use `create(PauseConsumerResponseSchema)` to create a new message.
  */
 export const PauseConsumerResponseSchema: GenMessage<PauseConsumerResponse> = /*@__PURE__*/
-  messageDesc(file_shop_admin_v1_fault, 9);
+  messageDesc(file_shop_admin_v1_fault, 10);
 
 /**
  * @generated from message shop.admin.v1.ResumeConsumerRequest
@@ -238,7 +284,7 @@ export type ResumeConsumerRequest = Message<"shop.admin.v1.ResumeConsumerRequest
  * Use `create(ResumeConsumerRequestSchema)` to create a new message.
  */
 export const ResumeConsumerRequestSchema: GenMessage<ResumeConsumerRequest> = /*@__PURE__*/
-  messageDesc(file_shop_admin_v1_fault, 10);
+  messageDesc(file_shop_admin_v1_fault, 11);
 
 /**
  * @generated from message shop.admin.v1.ResumeConsumerResponse
@@ -251,7 +297,7 @@ export type ResumeConsumerResponse = Message<"shop.admin.v1.ResumeConsumerRespon
  * Use `create(ResumeConsumerResponseSchema)` to create a new message.
  */
 export const ResumeConsumerResponseSchema: GenMessage<ResumeConsumerResponse> = /*@__PURE__*/
-  messageDesc(file_shop_admin_v1_fault, 11);
+  messageDesc(file_shop_admin_v1_fault, 12);
 
 /**
  * @generated from message shop.admin.v1.ResetFaultsRequest
@@ -264,7 +310,7 @@ export type ResetFaultsRequest = Message<"shop.admin.v1.ResetFaultsRequest"> & {
  * Use `create(ResetFaultsRequestSchema)` to create a new message.
  */
 export const ResetFaultsRequestSchema: GenMessage<ResetFaultsRequest> = /*@__PURE__*/
-  messageDesc(file_shop_admin_v1_fault, 12);
+  messageDesc(file_shop_admin_v1_fault, 13);
 
 /**
  * @generated from message shop.admin.v1.ResetFaultsResponse
@@ -277,7 +323,7 @@ export type ResetFaultsResponse = Message<"shop.admin.v1.ResetFaultsResponse"> &
  * Use `create(ResetFaultsResponseSchema)` to create a new message.
  */
 export const ResetFaultsResponseSchema: GenMessage<ResetFaultsResponse> = /*@__PURE__*/
-  messageDesc(file_shop_admin_v1_fault, 13);
+  messageDesc(file_shop_admin_v1_fault, 14);
 
 /**
  * A simulated provider; the service that calls it follows from it.

@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import { type ConsumerPause, Provider, type ProviderFault } from "../../../../gen/shop/admin/v1/fault_pb.js";
+import { type ConsumerInfo, type ConsumerPause, Provider, type ProviderFault } from "../../../../gen/shop/admin/v1/fault_pb.js";
 import { faults } from "../../api.js";
 import { Badge, ErrorNotice, Loading, Notice, PageTitle } from "../../components/ui.js";
 import { formatTime } from "../../format.js";
@@ -67,7 +67,7 @@ export function AdminFaults() {
             })}
           </div>
           <h2>Event consumers</h2>
-          <Consumers paused={list.data.pausedConsumers} onChanged={changed} />
+          <Consumers consumers={list.data.consumers} paused={list.data.pausedConsumers} onChanged={changed} />
         </>
       ) : null}
     </section>
@@ -150,17 +150,25 @@ function ProviderCard({ meta, fault, onChanged }: { meta: (typeof PROVIDERS)[num
   );
 }
 
-function Consumers({ paused, onChanged }: { paused: ConsumerPause[]; onChanged(what: string): void }) {
-  const [name, setName] = useState("");
+function Consumers({ consumers, paused, onChanged }: { consumers: ConsumerInfo[]; paused: ConsumerPause[]; onChanged(what: string): void }) {
+  // What can still be paused, by service; the gateway lists what JetStream knows.
+  const pausable = consumers.filter((c) => !paused.some((p) => p.consumer === c.name));
+  const services = [...new Set(pausable.map((c) => c.service))].sort();
+  const [chosen, setChosen] = useState("");
+  const [typed, setTyped] = useState("");
+  // A gateway that lists no consumer (none has run yet, or an older gateway): type the name.
+  const name = consumers.length > 0 ? (pausable.some((c) => c.name === chosen) ? chosen : (pausable[0]?.name ?? "")) : typed.trim();
+  const serviceOf = (consumer: string) => consumers.find((c) => c.name === consumer)?.service ?? consumer.split("-")[0];
   const pause = useAction(async () => {
-    const answer = await faults.pauseConsumer({ consumer: name.trim() });
-    setName("");
-    onChanged(`Consumer ${answer.pause?.consumer ?? name.trim()} is paused: its events wait in the stream.`);
+    const answer = await faults.pauseConsumer({ consumer: name });
+    setTyped("");
+    onChanged(`Consumer ${answer.pause?.consumer ?? name} is paused: its events wait in the stream.`);
   });
   const resume = useAction(async (consumer: string) => {
     await faults.resumeConsumer({ consumer });
     onChanged(`Consumer ${consumer} is pulling events again.`);
   });
+  const description = consumers.find((c) => c.name === name)?.description;
   return (
     <>
       <form
@@ -172,16 +180,38 @@ function Consumers({ paused, onChanged }: { paused: ConsumerPause[]; onChanged(w
         }}
       >
         <h3 id="pause-title">Pause a consumer</h3>
-        <div class="field pause-field">
-          <label for="pause-consumer">Durable consumer name</label>
-          <input id="pause-consumer" value={name} spellcheck={false} autoComplete="off" aria-describedby="pause-consumer-hint" onInput={(e) => setName(e.currentTarget.value)} />
-          <small id="pause-consumer-hint" class="hint">
-            The service, a dash and what it does, e.g. <code>payment-charge</code>, <code>order-payment-completed</code>, <code>delivery-create</code>
-          </small>
-        </div>
+        {consumers.length > 0 ? (
+          <div class="field pause-field">
+            <label for="pause-consumer">Consumer to pause</label>
+            <select id="pause-consumer" value={name} disabled={pausable.length === 0} aria-describedby="pause-consumer-hint" onChange={(e) => setChosen(e.currentTarget.value)}>
+              {services.map((service) => (
+                <optgroup key={service} label={service || "other"}>
+                  {pausable
+                    .filter((c) => c.service === service)
+                    .map((c) => (
+                      <option key={c.name} value={c.name}>
+                        {c.name}
+                      </option>
+                    ))}
+                </optgroup>
+              ))}
+            </select>
+            <small id="pause-consumer-hint" class="hint">
+              {pausable.length === 0 ? "Every consumer is paused." : description || "The durable consumers of the event stream, by the service that runs them."}
+            </small>
+          </div>
+        ) : (
+          <div class="field pause-field">
+            <label for="pause-consumer">Durable consumer name</label>
+            <input id="pause-consumer" value={typed} spellcheck={false} autoComplete="off" aria-describedby="pause-consumer-hint" onInput={(e) => setTyped(e.currentTarget.value)} />
+            <small id="pause-consumer-hint" class="hint">
+              No service has created its consumers yet. The service, a dash and what it does, e.g. <code>payment-charge</code>, <code>delivery-create</code>
+            </small>
+          </div>
+        )}
         <ErrorNotice error={pause.error} context="The consumer was not paused" />
         <div class="button-row">
-          <button type="submit" disabled={pause.busy}>
+          <button type="submit" disabled={pause.busy || name === ""}>
             {pause.busy ? "Pausing…" : "Pause consumer"}
           </button>
         </div>
@@ -210,7 +240,7 @@ function Consumers({ paused, onChanged }: { paused: ConsumerPause[]; onChanged(w
                   <th scope="row" data-label="Consumer">
                     <code>{p.consumer}</code>
                   </th>
-                  <td data-label="Service">{p.consumer.split("-")[0]}</td>
+                  <td data-label="Service">{serviceOf(p.consumer)}</td>
                   <td data-label="Paused since">{formatTime(p.pausedAt)}</td>
                   <td>
                     <button type="button" class="secondary" disabled={resume.busy} onClick={() => void resume.run(p.consumer)} aria-label={`Resume ${p.consumer}`}>

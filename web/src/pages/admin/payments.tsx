@@ -103,11 +103,12 @@ function Refund({ payment, onDone }: { payment: Payment; onDone(): void }) {
   const refund = useAction(async () => {
     let minor: bigint | undefined;
     if (amount.trim() !== "") {
-      minor = parseAmount(amount, currency);
-      if (minor === undefined || minor <= 0n) {
-        setInvalid("Amount must be a positive amount such as 5.00, or empty for the rest.");
+      const parsed = parseAmount(amount, currency);
+      if (parsed.problem !== undefined || parsed.amountMinor <= 0n) {
+        setInvalid(`Amount ${parsed.problem ?? "must be more than zero"} (or leave it empty to refund the rest).`);
         return;
       }
+      minor = parsed.amountMinor;
     }
     setInvalid(undefined);
     await payments.refundPayment({ paymentId: payment.id, amount: minor === undefined ? undefined : { currencyCode: currency, amountMinor: minor }, reason: reason.trim() });

@@ -2,7 +2,7 @@ import { useState } from "preact/hooks";
 import { MovementType, type Product, ProductStatus } from "../../../../gen/shop/inventory/v1/inventory_pb.js";
 import { inventory } from "../../api.js";
 import { ErrorNotice, Loading, Notice, PageTitle, Pager } from "../../components/ui.js";
-import { enumLabel, formatMoney, formatTime, parseAmount, shortId } from "../../format.js";
+import { amountInput, enumLabel, formatMoney, formatTime, parseAmount, shortId } from "../../format.js";
 import { useAction, useLoad } from "../../hooks.js";
 import { usePaging } from "../../paging.js";
 import { href } from "../../router.js";
@@ -79,19 +79,19 @@ export function AdminProduct({ id }: { id: string }) {
 
 function PriceAndStatus({ product, onChanged }: { product: Product; onChanged(p: Product | undefined): void }) {
   const currency = product.price?.currencyCode ?? "USD";
-  const [price, setPrice] = useState(() => (Number(product.price?.amountMinor ?? 0n) / 100).toFixed(2));
+  const [price, setPrice] = useState(() => amountInput(product.price?.amountMinor ?? 0n, currency));
   const [status, setStatus] = useState(product.status);
   const [saved, setSaved] = useState(false);
   const [invalid, setInvalid] = useState<string>();
   const save = useAction(async () => {
-    const amount = parseAmount(price, currency);
-    if (amount === undefined) {
-      setInvalid("Price must be an amount such as 19.99.");
+    const parsed = parseAmount(price, currency);
+    if (parsed.problem !== undefined) {
+      setInvalid(`Price ${parsed.problem}.`);
       return;
     }
     setInvalid(undefined);
     setSaved(false);
-    const answer = await inventory.updateProduct({ productId: product.id, price: { currencyCode: currency, amountMinor: amount }, status });
+    const answer = await inventory.updateProduct({ productId: product.id, price: { currencyCode: currency, amountMinor: parsed.amountMinor }, status });
     onChanged(answer.product);
     setSaved(true);
   });

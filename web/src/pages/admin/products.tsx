@@ -76,9 +76,10 @@ function CreateProduct() {
   const [form, setForm] = useState({ sku: "", name: "", description: "", price: "", currency: "USD", quantity: "0", threshold: "5" });
   const [invalid, setInvalid] = useState<string>();
   const create = useAction(async () => {
-    const amount = parseAmount(form.price, form.currency);
-    if (amount === undefined) {
-      setInvalid("Price must be an amount such as 19.99.");
+    const currency = form.currency.trim().toUpperCase();
+    const price = parseAmount(form.price, currency);
+    if (price.problem !== undefined) {
+      setInvalid(`Price ${price.problem}.`);
       return;
     }
     setInvalid(undefined);
@@ -86,7 +87,7 @@ function CreateProduct() {
       sku: form.sku.trim(),
       name: form.name.trim(),
       description: form.description.trim(),
-      price: { currencyCode: form.currency.trim().toUpperCase(), amountMinor: amount },
+      price: { currencyCode: currency, amountMinor: price.amountMinor },
       initialQuantity: Number(form.quantity),
       lowStockThreshold: Number(form.threshold),
       status: ProductStatus.ACTIVE,
