@@ -9,6 +9,7 @@ import {
   checkStockConservation,
   flashChecks,
   flashOutcome,
+  isSoldOutRefusal,
   type Snapshot,
 } from "./invariants.js";
 import type { OrderJson, PaymentJson, ProductJson } from "./model.js";
@@ -101,8 +102,25 @@ describe("invariants", () => {
       order("o4", "REJECTED", { customer_id: "b4", failure_reason: "" }),
     ];
     const outcome = flashOutcome({ buyers: 5, units: 2, product: product(3), orders });
-    expect(outcome).toEqual({ buyers: 5, units: 2, confirmed: 2, rejected: 1, unclear: 2, sold: 3, oversold: 1 });
+    expect(outcome).toEqual({ buyers: 5, units: 2, confirmed: 2, rejected: 1, soldOut: 0, unclear: 2, sold: 3, oversold: 1 });
     expect(flashChecks(outcome, 2).map((c) => c.pass)).toEqual([true, false, false]);
+  });
+
+  it("counts a buyer refused as sold out (no order) as a clear answer, but not one with an unclear order", () => {
+    const orders = [
+      order("o1", "CONFIRMED", { customer_id: "b1" }),
+      order("o2", "CONFIRMED", { customer_id: "b2" }),
+      order("o3", "REJECTED", { customer_id: "b3", failure_reason: "insufficient stock for p1" }),
+      order("o4", "PENDING", { customer_id: "b4" }),
+    ];
+    const outcome = flashOutcome({ buyers: 5, units: 2, product: product(2), orders, soldOut: new Set(["b4", "b5"]) });
+    expect(outcome).toMatchObject({ confirmed: 2, rejected: 1, soldOut: 1, unclear: 1 });
+    expect(flashChecks(outcome, 2).map((c) => c.pass)).toEqual([true, true, false]);
+    const clear = flashOutcome({ buyers: 4, units: 2, product: product(2), orders: orders.slice(0, 3), soldOut: new Set(["b4"]) });
+    expect(clear).toMatchObject({ soldOut: 1, unclear: 0 });
+    expect(flashChecks(clear, 2).every((c) => c.pass)).toBe(true);
+    expect(isSoldOutRefusal({ code: "failed_precondition", message: "items[0].product_id: product p1 is sold out" })).toBe(true);
+    expect(isSoldOutRefusal({ code: "failed_precondition", message: "product p1 is DISCONTINUED and cannot be ordered" })).toBe(false);
   });
 });
 

@@ -155,14 +155,31 @@ export interface FlashOutcome {
   confirmed: number;
   /** Buyers whose order was REJECTED with a reason. */
   rejected: number;
-  /** Buyers without a confirmed order and without a clear rejection (failed create, other status, no reason). */
+  /** Buyers without an order whose CreateOrder was refused as sold out (FAILED_PRECONDITION). */
+  soldOut: number;
+  /** Buyers without a confirmed order and without a clear answer (failed create, other status, no reason). */
   unclear: number;
   sold: number;
   oversold: number;
 }
 
-/** The race's outcome from the flash product, the buyers' orders and the buyers who could not place one. */
-export function flashOutcome(options: { buyers: number; units: number; product: ProductJson; orders: readonly OrderJson[] }): FlashOutcome {
+/** A CreateOrder refusal that is an answer: the product is sold out (FAILED_PRECONDITION naming it). */
+export function isSoldOutRefusal(error: { code: string; message: string }): boolean {
+  return error.code === "failed_precondition" && /is sold out/.test(error.message);
+}
+
+/**
+ * The race's outcome from the flash product, the buyers' orders and `soldOut`, the buyers whose
+ * CreateOrder was refused as sold out. A buyer has a clear answer when confirmed, when every
+ * order of theirs was REJECTED with a reason, or when they have no order and were told sold out.
+ */
+export function flashOutcome(options: {
+  buyers: number;
+  units: number;
+  product: ProductJson;
+  orders: readonly OrderJson[];
+  soldOut?: ReadonlySet<string>;
+}): FlashOutcome {
   const byCustomer = new Map<string, OrderJson[]>();
   for (const order of options.orders) byCustomer.set(order.customer_id, [...(byCustomer.get(order.customer_id) ?? []), order]);
   let confirmed = 0;
@@ -171,19 +188,22 @@ export function flashOutcome(options: { buyers: number; units: number; product: 
     if (orders.some((o) => PAID_STATUSES.has(shortStatus(o.status)))) confirmed++;
     else if (orders.every((o) => shortStatus(o.status) === "REJECTED" && o.failure_reason.trim() !== "")) rejected++;
   }
+  let soldOut = 0;
+  for (const customerId of options.soldOut ?? []) if (!byCustomer.has(customerId)) soldOut++;
   const sold = options.product.sold;
   return {
     buyers: options.buyers,
     units: options.units,
     confirmed,
     rejected,
-    unclear: options.buyers - confirmed - rejected,
+    soldOut,
+    unclear: options.buyers - confirmed - rejected - soldOut,
     sold,
     oversold: Math.max(0, sold - options.units),
   };
 }
 
-/** The flash-sale checks: exactly `units` confirmed, none oversold, everyone else clearly rejected. */
+/** The flash-sale checks: exactly `units` confirmed, none oversold, everyone else clearly rejected or refused. */
 export function flashChecks(outcome: FlashOutcome, expectedConfirmed: number): Check[] {
   return [
     {
@@ -197,9 +217,9 @@ export function flashChecks(outcome: FlashOutcome, expectedConfirmed: number): C
       detail: `sold ${outcome.sold} of ${outcome.units} units, oversold ${outcome.oversold}`,
     },
     {
-      name: "every other buyer clearly rejected",
-      pass: outcome.unclear === 0 && outcome.rejected === outcome.buyers - outcome.confirmed,
-      detail: `${outcome.rejected} REJECTED with a reason, ${outcome.unclear} without a clear answer`,
+      name: "every other buyer clearly rejected (REJECTED with a reason, or refused as sold out)",
+      pass: outcome.unclear === 0 && outcome.rejected + outcome.soldOut === outcome.buyers - outcome.confirmed,
+      detail: `${outcome.rejected} REJECTED with a reason, ${outcome.soldOut} refused as sold out, ${outcome.unclear} without a clear answer`,
     },
   ];
 }

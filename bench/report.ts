@@ -93,6 +93,7 @@ export function summaryRows(result: ScenarioResult): [string, string][] {
     rows.push(
       ["flash: confirmed / units / buyers", `${f.flash.confirmed} / ${f.flash.units} / ${f.flash.buyers}`],
       ["flash: rejected", String(f.flash.rejected)],
+      ["flash: refused as sold out", String(f.flash.soldOut)],
       ["flash: no clear answer", String(f.flash.unclear)],
       ["flash: sold / oversold units", `${f.flash.sold} / ${f.flash.oversold}`],
       ["flash: time to sell out", `${fmt(f.sagaWindowSeconds)} s from the first order to the last confirmation`],

@@ -1,4 +1,5 @@
-import { commonChecks, flashChecks, flashOutcome } from "../invariants.js";
+import { RequestError } from "../client.js";
+import { commonChecks, flashChecks, flashOutcome, isSoldOutRefusal } from "../invariants.js";
 import { Progress } from "../progress.js";
 import type { Figures, Target } from "../report.js";
 import { sagaTimings } from "../saga.js";
@@ -17,7 +18,8 @@ export interface FlashSaleOptions {
 /**
  * flash-sale: `buyers` customers, released together, each order one unit of the one product
  * that has `units` units. Exactly min(units, buyers) must be confirmed, nothing oversold, and
- * every other buyer must get a REJECTED order with a reason.
+ * every other buyer must get a clear answer: a REJECTED order with a reason, or CreateOrder's
+ * refusal "product <id> is sold out" (FAILED_PRECONDITION, no order).
  */
 export async function runFlashSale(ctx: BenchContext, options: FlashSaleOptions): Promise<ScenarioOutcome> {
   ctx.say(`flash-sale: creating ${options.buyers} buyers and one product with ${options.units} units`);
@@ -30,12 +32,17 @@ export async function runFlashSale(ctx: BenchContext, options: FlashSaleOptions)
   const progress = new Progress("flash-sale", () => stats.line()).start();
   const items = [{ product_id: product.id, quantity: 1 }];
   const payment_method = { token: "tok_visa" };
+  // Buyers told "sold out" at once (no order, no saga): a clear answer too.
+  const soldOut = new Set<string>();
   // All buyers are released in the same tick.
   await Promise.all(
     buyers.map((buyer) =>
       stats.place(ctx, buyer.token, { customer_id: buyer.id, items, shipping_address: SHIPPING_ADDRESS, payment_method }, {
         attempts: options.attempts,
         idempotencyKey: `flash-${ctx.runId}-${buyer.id}`,
+        onError: (error) => {
+          if (error instanceof RequestError && isSoldOutRefusal(error)) soldOut.add(buyer.id);
+        },
       }),
     ),
   );
@@ -47,7 +54,7 @@ export async function runFlashSale(ctx: BenchContext, options: FlashSaleOptions)
   const resources = await measuring.finish();
   const snapshot = await collectSnapshot(ctx, "flash-sale", customerIds, [product.id]);
   const saga = sagaTimings(snapshot.orders);
-  const flash = flashOutcome({ buyers: options.buyers, units: options.units, product: snapshot.products[0].product, orders: snapshot.orders });
+  const flash = flashOutcome({ buyers: options.buyers, units: options.units, product: snapshot.products[0].product, orders: snapshot.orders, soldOut });
   const expected = Math.min(options.units, options.buyers);
   const figures: Figures = { ...scenarioFigures(stats, loadSeconds, snapshot, saga, settleWaitSeconds, resources), flash };
   const targets: Target[] = [
@@ -56,7 +63,7 @@ export async function runFlashSale(ctx: BenchContext, options: FlashSaleOptions)
     {
       name: "every other buyer a clear rejection",
       met: flash.unclear === 0,
-      detail: `${flash.rejected} rejected, ${flash.unclear} without a clear answer`,
+      detail: `${flash.rejected} rejected, ${flash.soldOut} refused as sold out, ${flash.unclear} without a clear answer`,
     },
   ];
   return {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { InventoryInsufficientSchema, InventoryReleasedSchema, InventoryReservedSchema, ReleaseReason } from "../../gen/shop/events/v1/inventory_events_pb.js";
+import { InventoryInsufficientSchema, InventoryProductChangedSchema, InventoryReleasedSchema, InventoryReservedSchema, ReleaseReason } from "../../gen/shop/events/v1/inventory_events_pb.js";
 import {
   OrderCancelledSchema,
   OrderConfirmedSchema,
@@ -284,6 +284,32 @@ describe("inventory service", () => {
       expect(released.reason).toBe(ReleaseReason.CANCELLED);
       expect((await client.getProduct({ productId: p.id })).product).toMatchObject({ available: 5, reserved: 0, sold: 0 });
       await expectConserved(p.id);
+    });
+
+    it("announces product_changed when available stock runs out or comes back, and on no other stock move", async () => {
+      const p = await product(2);
+      const changes = async () => (await log.events(InventoryProductChangedSchema)).filter((e) => e.productId === p.id).length;
+      const available = async () => (await client.getProduct({ productId: p.id })).product!.available;
+      const [first, second, saga] = [uuidv7(), uuidv7(), uuidv7()];
+      await client.reserve({ orderId: first, lines: [{ productId: p.id, quantity: 1 }] }); // 2 -> 1
+      await client.reserve({ orderId: second, lines: [{ productId: p.id, quantity: 1 }] }); // 1 -> 0: sold out (1)
+      await client.release({ orderId: second, reason: "test" }); // 0 -> 1: back (2)
+      await client.replenish({ productId: p.id, quantity: 5, reason: "delivery" }); // 1 -> 6
+      await client.adjustStock({ productId: p.id, delta: -6, reason: "stock count" }); // 6 -> 0: sold out (3)
+      await client.replenish({ productId: p.id, quantity: 3, reason: "delivery" }); // 0 -> 3: back (4)
+      // The saga's moves go through the same place: reserve to zero, commit (no change of available), cancel after it.
+      const created = orderCreated(saga, [{ productId: p.id, quantity: 3 }]);
+      await publishEvent(runtime.bus, OrderCreatedSchema, created); // 3 -> 0: sold out (5)
+      await log.expectEvent(InventoryReservedSchema, saga);
+      await publishEvent(runtime.bus, OrderConfirmedSchema, { orderId: saga, customerId: created.customerId, lines: created.lines });
+      await waitFor(async () => (await client.getProduct({ productId: p.id })).product?.sold === 3, { message: "stock sold" });
+      await publishEvent(runtime.bus, OrderCancelledSchema, { orderId: saga, customerId: created.customerId, reason: "customer" }); // 0 -> 3: back (6)
+      await waitFor(async () => (await available()) === 3, { message: "sold units returned" });
+
+      // One aggregate's events are published in order: once the sixth is out, any extra one would be too.
+      await waitFor(async () => (await changes()) >= 6 || undefined, { message: "six product_changed events" });
+      expect(await changes()).toBe(6);
+      expect((await client.getProduct({ productId: p.id })).product).toMatchObject({ available: 3, reserved: 1, sold: 0 });
     });
 
     /** Resolves once `consumer` has committed the event `eventId`. */

@@ -8,13 +8,16 @@ import {
   type ReservationOutcome,
   type ReservationState,
 } from "./domain/reservation.js";
-import { crossedLowStock, findShortages, type Line, normalizeLines, type Shortage, type StockLevel } from "./domain/stock.js";
+import { crossedLowStock, crossedZero, findShortages, type Line, normalizeLines, type Shortage, type StockLevel } from "./domain/stock.js";
 import { sql as query } from "../../lib/db/index.js";
+import { publishProductChanged } from "./events.js";
 
 /**
  * Stock changes as SQL on the caller's transaction. Every change locks the product rows it
  * touches (in product-id order, so concurrent multi-line reservations cannot deadlock), writes
  * a stock_movements row, and keeps `initial + replenished + adjusted = available + reserved + sold`.
+ * A product whose available stock runs out or comes back is announced (inventory.product_changed)
+ * on the same transaction.
  */
 
 export type ReservationStatus = "ACTIVE" | "COMMITTED" | "RELEASED" | "EXPIRED";
@@ -85,7 +88,13 @@ export async function lockStockFirst(em: EntityManager, ids: { productIds?: read
   );
 }
 
-/** Moves `quantity` per line between the counters, e.g. available -> reserved. */
+/**
+ * Moves `quantity` per line between the counters, e.g. available -> reserved. Every change of
+ * `available` goes through here, so this is where a product that sells out (available reaches
+ * 0) or comes back (0 -> more) is announced: inventory.product_changed on the caller's
+ * transaction, which order's catalog cache turns into a refusal of sold-out products. The
+ * UPDATE returns the new counts, so the normal path costs no extra statement.
+ */
 async function moveStock(
   em: EntityManager,
   lines: Line[],
@@ -94,12 +103,19 @@ async function moveStock(
   const set = (["available", "reserved", "sold"] as const)
     .filter((column) => change[column])
     .map((column) => `${column} = p.${column} ${change[column] === 1 ? "+" : "-"} l.quantity`);
-  await query(
+  const rows = await query<{ id: string; available: number; quantity: number }>(
     em,
     `UPDATE products p SET ${set.join(", ")}, version = p.version + 1, updated_at = now()
-     FROM unnest(?::uuid[], ?::int[]) AS l(product_id, quantity) WHERE p.id = l.product_id`,
+     FROM unnest(?::uuid[], ?::int[]) AS l(product_id, quantity) WHERE p.id = l.product_id
+     ${change.available ? "RETURNING p.id, p.available, l.quantity" : ""}`,
     [lines.map((l) => l.productId), lines.map((l) => l.quantity)],
   );
+  const sign = change.available;
+  if (!sign) return;
+  for (const row of rows) {
+    const after = Number(row.available);
+    if (crossedZero(after - sign * Number(row.quantity), after)) await publishProductChanged(em, String(row.id));
+  }
 }
 
 async function recordMovements(

@@ -4,7 +4,7 @@ import { CachedCatalog } from "./catalog-cache.js";
 import type { CatalogProduct } from "./domain/pricing.js";
 
 function product(id: string, unitPriceMinor = 100n): CatalogProduct {
-  return { id, name: id, status: "ACTIVE", currencyCode: "USD", unitPriceMinor };
+  return { id, name: id, status: "ACTIVE", currencyCode: "USD", unitPriceMinor, soldOut: false };
 }
 
 /** A source that records what it was asked and answers with the current `prices`. */

@@ -25,6 +25,15 @@ interface Entry {
  * (`watchProductChanges`); entries also expire after `ttlMs`, and nothing is served while the
  * event subscription is not known to be live. Unknown products are not remembered: they are
  * asked for every time.
+ *
+ * How stale an entry can be: inventory enqueues `product_changed` on the transaction of every
+ * UpdateProduct and of every stock move that makes a product sell out or come back (available
+ * reaching 0, or leaving it), so the event leaves at that commit and an entry outlives the
+ * change only by the relay's and NATS's delay, or by `ttlMs` at most if the event is lost. An
+ * answer fetched before an invalidation is never kept. So `soldOut` is right to within that
+ * delay: an order placed meanwhile for the last units is REJECTED by inventory's reservation
+ * (which always decides), and one refused meanwhile as sold out may be placed again.
+ * The available count itself is not kept: moves that do not cross zero publish nothing.
  */
 export class CachedCatalog implements Catalog {
   private readonly entries = new Map<string, Entry>();

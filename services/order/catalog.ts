@@ -47,6 +47,7 @@ export function inventoryCatalog(client: Pick<Client<typeof InventoryService>, "
             status: AVAILABILITY[product.status] ?? "UNKNOWN",
             currencyCode: product.price?.currencyCode ?? "",
             unitPriceMinor: product.price?.amountMinor ?? -1n,
+            soldOut: product.available <= 0,
           },
         ]),
       );

@@ -94,7 +94,8 @@ describe("order service behind on its sagas", () => {
 
   it("sheds CreateOrder and CreateOrders with RESOURCE_EXHAUSTED and a retry delay, and writes nothing", async () => {
     const customerId = await t.customer();
-    const product = await t.product(10);
+    // Enough units that the orders placed until shedding starts cannot sell it out.
+    const product = await t.product(1000);
     const first = await t.place(customerId, [[product.id, 1]]);
     await t.waitForStatus(first.id, OrderStatus.RESERVED);
     const request = { customerId, items: [{ productId: product.id, quantity: 1 }], shippingAddress: ADDRESS, paymentMethod: { token: "tok_visa" } };
@@ -117,5 +118,22 @@ describe("order service behind on its sagas", () => {
     await expectCode(t.orders.createOrder({ ...request, idempotencyKey: `shed-${uuidv7()}` }), Code.RESOURCE_EXHAUSTED, /retry in/);
     await expectCode(t.orders.createOrders({ orders: [request] }), Code.RESOURCE_EXHAUSTED, /retry in/);
     expect(await count()).toBe(before);
+  });
+
+  it("answers a sold-out product as sold out while it sheds: a refusal costs no saga", async () => {
+    const customerId = await t.customer();
+    const plenty = await t.product(1000);
+    const scarce = await t.product(1);
+    const order = (productId: string) => ({ customerId, items: [{ productId, quantity: 1 }], shippingAddress: ADDRESS, paymentMethod: { token: "tok_visa" } });
+    const codeOf = (call: Promise<unknown>) => call.then(() => Code.OK, (error: unknown) => (error instanceof ServiceError ? error.code : Code.UNKNOWN));
+    await waitFor(async () => (await codeOf(t.orders.createOrder(order(plenty.id)))) === Code.RESOURCE_EXHAUSTED, { message: "CreateOrder to shed" });
+    // Shed while in stock (and now in the catalog cache as such)...
+    await expectCode(t.orders.createOrder(order(scarce.id)), Code.RESOURCE_EXHAUSTED, /retry in/);
+    // ...then its last unit goes: inventory's product_changed makes the next order a refusal, not a shed.
+    await t.products!.adjustStock({ productId: scarce.id, delta: -1, reason: "damaged" });
+    const soldOut = new RegExp(`product ${scarce.id} is sold out`);
+    await waitFor(async () => (await codeOf(t.orders.createOrder(order(scarce.id)))) === Code.FAILED_PRECONDITION, { message: "CreateOrder answering sold out" });
+    await expectCode(t.orders.createOrder(order(scarce.id)), Code.FAILED_PRECONDITION, soldOut);
+    await expectCode(t.orders.createOrder(order(plenty.id)), Code.RESOURCE_EXHAUSTED, /retry in/);
   });
 });

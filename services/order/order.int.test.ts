@@ -15,7 +15,7 @@ import { DeliveryStatus } from "../../gen/shop/delivery/v1/delivery_pb.js";
 import { ProductStatus } from "../../gen/shop/inventory/v1/inventory_pb.js";
 import { type Order, OrderStatus, type WatchOrderResponse } from "../../gen/shop/order/v1/order_pb.js";
 import { fromBinary } from "@bufbuild/protobuf";
-import { Code } from "../../lib/errors.js";
+import { Code, ServiceError } from "../../lib/errors.js";
 import { uuidv7 } from "../../lib/ids.js";
 import { publishEvent } from "../../test/harness/event-log.js";
 import { waitFor } from "../../test/harness/index.js";
@@ -244,6 +244,42 @@ describe("order service (with the real inventory service)", () => {
         },
         { timeoutMs: 10_000, intervalMs: 100, message: "CreateOrder refusing the discontinued product" },
       );
+    });
+
+    it("refuses a sold-out product at once, without an order, and accepts orders again once units come back", async () => {
+      const product = await t.product(1);
+      const last = await t.place(await t.customer(), [[product.id, 1]]);
+      await t.waitForStatus(last.id, OrderStatus.RESERVED);
+      const soldOut = new RegExp(`product ${product.id} is sold out`);
+      const isSoldOut = (error: unknown) => error instanceof ServiceError && error.code === Code.FAILED_PRECONDITION && soldOut.test(error.message);
+      // Inventory announces the last unit's reservation; until the order service hears it, an order
+      // may still get through (and is REJECTED by the saga, as before).
+      const prober = await t.customer();
+      await waitFor(async () => t.place(prober, [[product.id, 1]]).then(() => false, isSoldOut), {
+        timeoutMs: 10_000,
+        intervalMs: 50,
+        message: "CreateOrder refusing the sold-out product",
+      });
+
+      const customerId = await t.customer();
+      const other = await t.product(5);
+      const refused = await expectCode(t.place(customerId, [[other.id, 1], [product.id, 1]]), Code.FAILED_PRECONDITION, soldOut);
+      expect(refused.field).toBe("items[1].product_id");
+      const orders = async () => (await t.sql<{ n: number }>("SELECT count(*)::int AS n FROM orders WHERE customer_id = ?", [customerId]))[0].n;
+      expect(await orders()).toBe(0);
+
+      // The unit comes back when the order holding it is cancelled: orders are taken again.
+      await t.orders.cancelOrder({ orderId: last.id, reason: "changed my mind" });
+      const again = await waitFor(
+        async () =>
+          t.place(customerId, [[product.id, 1]]).catch((error: unknown) => {
+            if (isSoldOut(error)) return undefined;
+            throw error;
+          }),
+        { timeoutMs: 10_000, intervalMs: 50, message: "CreateOrder accepting the product again" },
+      );
+      expect(await orders()).toBe(1);
+      await t.waitForStatus(again.id, OrderStatus.RESERVED);
     });
 
     it("refuses products that are unknown, not ACTIVE, or in another currency, and unknown customers", async () => {

@@ -9,6 +9,7 @@ import type { Logger } from "../../lib/log.js";
 import type { Catalog } from "./catalog.js";
 import { decide, type OrderInput, type OrderOutcome, type OrderStatus } from "./domain/order-status.js";
 import { type PricedOrder, type PricingProblem, priceOrder } from "./domain/pricing.js";
+import { findSoldOut, type SoldOutLine } from "./domain/sold-out.js";
 import type { OrderRow } from "./entities.js";
 import { createdEvent, publishTransition, type TransitionDetails } from "./events.js";
 import { countCreated, countTransition } from "./metrics.js";
@@ -51,15 +52,32 @@ function pricingError(problem: PricingProblem): ServiceError {
   }
 }
 
+/** FAILED_PRECONDITION naming each sold-out line and its product. */
+function soldOutError(soldOut: readonly SoldOutLine[]): ServiceError {
+  const field = `items[${soldOut[0].index}].product_id`;
+  const message = soldOut.map((line) => `items[${line.index}].product_id: product ${line.productId} is sold out`).join("; ");
+  return new ServiceError(Code.FAILED_PRECONDITION, message, field);
+}
+
 /**
  * CreateOrder: validates, prices the lines from the catalog (inventory's BatchGetProducts
- * through the breaker, or its cache; stock is not checked here, inventory reserves
- * asynchronously), then stores the key, the order, its items, its first history row and the
- * order.created event in one statement. A key that is already taken answers with its order
- * (ALREADY_EXISTS for a different request). Two round trips to the database in all: the
+ * through the breaker, or its cache), refuses at once (FAILED_PRECONDITION) a line whose product
+ * the catalog says is sold out, then stores the key, the order, its items, its first history row
+ * and the order.created event in one statement. Stock is not reserved here: inventory reserves
+ * asynchronously and rejects what it cannot fill. A key that is already taken answers with its
+ * order (ALREADY_EXISTS for a different request). Two round trips to the database in all: the
  * customer and that statement.
+ *
+ * `admit` (the saga backlog's shedding) runs after the refusals and before the order is stored:
+ * a refusal costs no saga, so a sold-out product is answered as such even while new orders are
+ * shed.
  */
-export async function placeOrder(deps: OrderDeps, request: CreateOrderRequest, call: CallInfo = {}): Promise<store.OrderView> {
+export async function placeOrder(
+  deps: OrderDeps,
+  request: CreateOrderRequest,
+  call: CallInfo = {},
+  options: { admit?: () => void } = {},
+): Promise<store.OrderView> {
   const command = parseCreateOrder(request);
   const hash = requestHash(command);
   const em = deps.orm.em.fork();
@@ -84,6 +102,14 @@ export async function placeOrder(deps: OrderDeps, request: CreateOrderRequest, c
       if (replay) return replay;
       throw pricingError(pricing.problem);
     }
+    const soldOut = findSoldOut(command.items, catalog);
+    if (soldOut.length > 0) {
+      // A retry of an order placed before the product sold out still gets its order.
+      const replay = command.idempotencyKey ? await replayOf(deps, command, hash) : undefined;
+      if (replay) return replay;
+      throw soldOutError(soldOut);
+    }
+    options.admit?.();
     const priced: PricedOrder = pricing.order;
 
     const placed = await store.insertPlacedOrder(em, {

@@ -29,8 +29,9 @@ export interface OrderConfig extends RuntimeConfig {
   /** ...and at least this many orders are unsettled (SAGA_BACKLOG_MIN_ORDERS, default 32). */
   sagaBacklogMinOrders: number;
   /**
-   * How long CreateOrder prices from its copy of the catalog without asking inventory
-   * (CATALOG_CACHE_TTL_MS, default 30 s; 0 asks every time). Inventory's product_changed event
+   * How long CreateOrder prices (and refuses sold-out products) from its copy of the catalog
+   * without asking inventory (CATALOG_CACHE_TTL_MS, default 30 s; 0 asks every time).
+   * Inventory's product_changed event (a product update, or stock running out or coming back)
    * drops a product at once; the TTL is the backstop for a missed event.
    */
   catalogCacheTtlMs: number;

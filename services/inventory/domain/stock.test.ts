@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { crossedLowStock, describeShortages, findShortages, normalizeLines, type StockLevel, stockStatus } from "./stock.js";
+import { crossedLowStock, crossedZero, describeShortages, findShortages, normalizeLines, type StockLevel, stockStatus } from "./stock.js";
 
 function level(productId: string, available: number, status: StockLevel["status"] = "ACTIVE"): StockLevel {
   return { productId, status, available, reserved: 0, sold: 0, lowStockThreshold: 5 };
@@ -69,5 +69,16 @@ describe("crossedLowStock", () => {
     expect(crossedLowStock(10, 0, 5)).toBe(true);
     expect(crossedLowStock(5, 4, 5)).toBe(false);
     expect(crossedLowStock(10, 6, 5)).toBe(false);
+  });
+});
+
+describe("crossedZero", () => {
+  it("is true only when available stock runs out or comes back", () => {
+    expect(crossedZero(1, 0)).toBe(true);
+    expect(crossedZero(5, 0)).toBe(true);
+    expect(crossedZero(0, 3)).toBe(true);
+    expect(crossedZero(5, 4)).toBe(false);
+    expect(crossedZero(4, 5)).toBe(false);
+    expect(crossedZero(0, 0)).toBe(false);
   });
 });

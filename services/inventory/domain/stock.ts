@@ -76,3 +76,11 @@ export function describeShortages(shortages: readonly Shortage[]): string {
 export function crossedLowStock(before: number, after: number, lowStockThreshold: number): boolean {
   return before > lowStockThreshold && after <= lowStockThreshold;
 }
+
+/**
+ * True when `available` went from none to some or from some to none: the product sold out, or
+ * is back in stock. Caches of the catalog are told of these changes only, not of every move.
+ */
+export function crossedZero(before: number, after: number): boolean {
+  return (before > 0) !== (after > 0);
+}

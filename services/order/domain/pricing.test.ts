@@ -2,7 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import { type CatalogProduct, lineTotal, MAX_AMOUNT_MINOR, priceOrder } from "./pricing.js";
 
 function product(id: string, unitPriceMinor: bigint, overrides: Partial<CatalogProduct> = {}): CatalogProduct {
-  return { id, name: `Product ${id}`, status: "ACTIVE", currencyCode: "USD", unitPriceMinor, ...overrides };
+  return { id, name: `Product ${id}`, status: "ACTIVE", currencyCode: "USD", unitPriceMinor, soldOut: false, ...overrides };
 }
 
 function catalogOf(...products: CatalogProduct[]): Map<string, CatalogProduct> {

@@ -15,6 +15,11 @@ export interface CatalogProduct {
   status: ProductAvailability;
   currencyCode: string;
   unitPriceMinor: bigint;
+  /**
+   * No units were available when inventory answered. Only this yes/no is kept fresh by
+   * inventory's events (it announces available stock crossing zero), not the count itself.
+   */
+  soldOut: boolean;
 }
 
 /** One requested line: what and how many. */

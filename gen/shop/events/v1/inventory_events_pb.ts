@@ -270,8 +270,11 @@ export const InventoryLowStockSchema: GenMessage<InventoryLowStock> = /*@__PURE_
   messageDesc(file_shop_events_v1_inventory_events, 5);
 
 /**
- * A product's name, description, price, status or low-stock threshold changed (UpdateProduct).
- * Services that cache the catalog (order prices CreateOrder from its cache) drop their copy.
+ * A product's name, description, price, status or low-stock threshold changed (UpdateProduct),
+ * or its available stock crossed zero: it sold out, or units came back (a release, a
+ * cancellation, an expiry, Replenish, AdjustStock). Published on the transaction of the change,
+ * not on every stock move. Services that cache the catalog (order prices CreateOrder and refuses
+ * sold-out products from its cache) drop their copy.
  *
  * @generated from message shop.events.v1.InventoryProductChanged
  */
