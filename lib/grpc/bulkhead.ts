@@ -3,9 +3,12 @@ import { UpstreamCallError } from "./status.js";
 
 /**
  * Bounds the calls in flight to one upstream. Calls over the limit wait here, first come first
- * served, until a slot frees, their deadline passes or they are cancelled. Time spent waiting is
- * the caller's own queueing: a call that runs out of time here fails as a `local` error, which no
- * breaker counts against the upstream (a burst of our own retries must not open its circuit).
+ * served, until a slot frees, half of their remaining time has gone, or they are cancelled. Time
+ * spent waiting is the caller's own queueing: a call that gives up here fails as a `local` error,
+ * which no breaker counts against the upstream (a burst of our own retries must not open its
+ * circuit). It gives up at half its time rather than at its deadline because a call let through
+ * with almost no time left would time out at the upstream, and that failure would be counted
+ * against the upstream (a flash sale opened the gateway's circuit to order that way).
  */
 export class Bulkhead {
   #inFlight = 0;
@@ -42,7 +45,7 @@ export class Bulkhead {
       };
       const timer = setTimeout(
         () => fail(new UpstreamCallError(Code.UNAVAILABLE, `${this.upstream}: too many calls in flight; gave up waiting for a slot`, undefined, this.upstream, undefined, true)),
-        Math.max(0, deadline.getTime() - Date.now()),
+        Math.max(0, (deadline.getTime() - Date.now()) / 2),
       );
       const onAbort = () => fail(new UpstreamCallError(Code.CANCELLED, `call to ${this.upstream} cancelled while waiting for a slot`, undefined, this.upstream, undefined, true));
       const cleanup = () => {

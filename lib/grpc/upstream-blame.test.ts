@@ -109,6 +109,21 @@ describe("blame across hops", () => {
     await expect(client.getProduct({ productId: "p2" })).resolves.toMatchObject({ product: { id: "p2" } });
   });
 
+  it("gives up waiting for a slot at half the call's time, so no call reaches the upstream with almost none left", async () => {
+    const client = front({ maxInFlight: 1, breaker: { volumeThreshold: 1, resetTimeoutMs: 60_000 } });
+    const first = client.getProduct({ productId: "slow" });
+    // The slot frees at 80 % of the queued call's time: too late to be worth sending it.
+    const freeing = setTimeout(() => {
+      for (const done of release) done();
+      release = [];
+    }, 800);
+    const queued = await client.getProduct({ productId: "p1" }, { deadlineMs: 1_000 }).catch((e: unknown) => e);
+    expect(queued).toMatchObject({ code: Code.UNAVAILABLE, local: true, message: "middle: too many calls in flight; gave up waiting for a slot" });
+    await expect(first).resolves.toMatchObject({ product: { id: "slow" } });
+    clearTimeout(freeing);
+    expect(client.breaker.closed).toBe(true);
+  });
+
   it("retries calls that never reached the upstream, with a budget that stops retry storms", async () => {
     const gone = createClient(InventoryService, `127.0.0.1:${await closedPort()}`, {
       name: "gone",
