@@ -10,10 +10,7 @@ const shared = {
   testEnvironment: "node",
   extensionsToTreatAsEsm: [".ts"],
   transform: {
-    "^.+\\.ts$": [
-      "@swc/jest",
-      { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "es6" } },
-    ],
+    "^.+\\.ts$": ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "es6" } }],
   },
   // Sources import with `.js` suffixes (NodeNext); jest resolves the `.ts` file behind them.
   moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1" },

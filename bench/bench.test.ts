@@ -42,7 +42,14 @@ function payment(orderId: string, status: string, amount = "1000", refunded = "0
   };
 }
 
-const product = (sold: number, extra: Partial<ProductJson> = {}): ProductJson => ({ id: "p1", sku: "SKU-1", available: 10 - sold, reserved: 0, sold, ...extra });
+const product = (sold: number, extra: Partial<ProductJson> = {}): ProductJson => ({
+  id: "p1",
+  sku: "SKU-1",
+  available: 10 - sold,
+  reserved: 0,
+  sold,
+  ...extra,
+});
 
 describe("LatencyHistogram", () => {
   it("reports percentiles of recorded milliseconds within HDR precision", () => {
@@ -90,7 +97,11 @@ describe("invariants", () => {
   });
 
   it("nets refunds against charges", () => {
-    const snapshot: Snapshot = { products: [], orders: [order("o1", "CONFIRMED"), order("o2", "CANCELLED")], payments: [payment("o1", "COMPLETED"), payment("o2", "REFUNDED", "500", "500")] };
+    const snapshot: Snapshot = {
+      products: [],
+      orders: [order("o1", "CONFIRMED"), order("o2", "CANCELLED")],
+      payments: [payment("o1", "COMPLETED"), payment("o2", "REFUNDED", "500", "500")],
+    };
     expect(checkMoney(snapshot).pass).toBe(true);
   });
 
@@ -201,7 +212,8 @@ describe("cpuprofile packageOf", () => {
 });
 
 describe("chaos follow-up expectations", () => {
-  const history = (...statuses: string[]) => statuses.map((s, i) => ({ from_status: i ? `ORDER_STATUS_${statuses[i - 1]}` : "", to_status: `ORDER_STATUS_${s}`, reason: "" }));
+  const history = (...statuses: string[]) =>
+    statuses.map((s, i) => ({ from_status: i ? `ORDER_STATUS_${statuses[i - 1]}` : "", to_status: `ORDER_STATUS_${s}`, reason: "" }));
 
   it("wants one invoice and one live delivery for a confirmed order", () => {
     const confirmed = order("o1", "CONFIRMED", { history: history("PENDING", "RESERVED", "CONFIRMED") });

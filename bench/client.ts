@@ -46,7 +46,11 @@ export class RequestError extends Error {
 /** Shedding or an overloaded upstream (503), rate limiting (429), a lost connection or a client timeout: worth another attempt. */
 export function isTransient(error: unknown): boolean {
   const code = errorCode(error);
-  return ["unavailable", "deadline_exceeded", "resource_exhausted", "client_timeout", "socket hang up"].includes(code) || code.startsWith("econn") || code === "epipe";
+  return (
+    ["unavailable", "deadline_exceeded", "resource_exhausted", "client_timeout", "socket hang up"].includes(code) ||
+    code.startsWith("econn") ||
+    code === "epipe"
+  );
 }
 
 /** How long to wait before attempt `attempt + 1`: the server's Retry-After if any, else exponential, with jitter; at most 5 s. */
@@ -156,7 +160,11 @@ export class GatewayClient {
           res.on("data", (chunk: Buffer) => chunks.push(chunk));
           res.on("end", () => {
             const retryAfter = res.headers["retry-after"];
-            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8"), retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter });
+            resolve({
+              status: res.statusCode ?? 0,
+              text: Buffer.concat(chunks).toString("utf8"),
+              retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+            });
           });
           res.on("error", reject);
         },

@@ -53,7 +53,10 @@ function selfTimes(profile: CpuProfile): Map<number, number> {
   return self;
 }
 
-export function summarise(profile: CpuProfile, fallbackName = ""): { process: string; totalMs: number; idleMs: number; byFunction: SelfTime[]; byPackage: SelfTime[] } {
+export function summarise(
+  profile: CpuProfile,
+  fallbackName = "",
+): { process: string; totalMs: number; idleMs: number; byFunction: SelfTime[]; byPackage: SelfTime[] } {
   const self = selfTimes(profile);
   const byFunction = new Map<string, number>();
   const byPackage = new Map<string, number>();
@@ -79,8 +82,7 @@ export function summarise(profile: CpuProfile, fallbackName = ""): { process: st
     const pkg = packageOf(url, functionName);
     byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + us);
   }
-  const sorted = (m: Map<string, number>) =>
-    [...m.entries()].map(([key, us]) => ({ key, ms: us / 1000 })).sort((a, b) => b.ms - a.ms);
+  const sorted = (m: Map<string, number>) => [...m.entries()].map(([key, us]) => ({ key, ms: us / 1000 })).sort((a, b) => b.ms - a.ms);
   return { process: processName || fallbackName, totalMs: total / 1000, idleMs: idle / 1000, byFunction: sorted(byFunction), byPackage: sorted(byPackage) };
 }
 
@@ -93,8 +95,10 @@ if (process.argv[1] && basename(process.argv[1]).startsWith("cpuprofile")) {
     const busy = summary.totalMs - summary.idleMs;
     console.log(`\n### ${summary.process || "?"} (${basename(file)}): ${(busy / 1000).toFixed(2)} s busy of ${(summary.totalMs / 1000).toFixed(2)} s`);
     console.log("  by package:");
-    for (const { key, ms } of summary.byPackage.slice(0, 12)) console.log(`    ${((100 * ms) / busy).toFixed(1).padStart(5)}%  ${(ms / 1000).toFixed(2).padStart(7)} s  ${key}`);
+    for (const { key, ms } of summary.byPackage.slice(0, 12))
+      console.log(`    ${((100 * ms) / busy).toFixed(1).padStart(5)}%  ${(ms / 1000).toFixed(2).padStart(7)} s  ${key}`);
     console.log("  by function (self time):");
-    for (const { key, ms } of summary.byFunction.slice(0, top)) console.log(`    ${((100 * ms) / busy).toFixed(1).padStart(5)}%  ${(ms / 1000).toFixed(2).padStart(7)} s  ${key}`);
+    for (const { key, ms } of summary.byFunction.slice(0, top))
+      console.log(`    ${((100 * ms) / busy).toFixed(1).padStart(5)}%  ${(ms / 1000).toFixed(2).padStart(7)} s  ${key}`);
   }
 }

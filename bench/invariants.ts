@@ -32,7 +32,8 @@ export function checkStockConservation(snapshot: Snapshot): Check {
     }
     const held = product.available + product.reserved + product.sold;
     units += held;
-    if (supplied !== held) bad.push(`${product.sku}: replenished+adjusted ${supplied} != available ${product.available} + reserved ${product.reserved} + sold ${product.sold}`);
+    if (supplied !== held)
+      bad.push(`${product.sku}: replenished+adjusted ${supplied} != available ${product.available} + reserved ${product.reserved} + sold ${product.sold}`);
   }
   return {
     name: "stock conserved (initial + replenished + adjusted = available + reserved + sold)",
@@ -63,7 +64,11 @@ export function checkSoldMatchesOrders(snapshot: Snapshot): Check {
   const bad = snapshot.products
     .filter(({ product }) => product.sold !== (units.get(product.id) ?? 0))
     .map(({ product }) => `${product.sku}: sold ${product.sold} != ${units.get(product.id) ?? 0} units in confirmed orders`);
-  return { name: "sold == units of confirmed orders", pass: bad.length === 0, detail: bad.length === 0 ? `${snapshot.products.length} products` : listSome(bad) };
+  return {
+    name: "sold == units of confirmed orders",
+    pass: bad.length === 0,
+    detail: bad.length === 0 ? `${snapshot.products.length} products` : listSome(bad),
+  };
 }
 
 /** A payment that took money (and may have given some back). */
@@ -83,7 +88,8 @@ export function checkOneChargePerOrder(snapshot: Snapshot): Check {
   const bad: string[] = [];
   for (const [orderId, count] of live) if (count > 1) bad.push(`order ${orderId}: ${count} non-failed payments`);
   for (const order of snapshot.orders) {
-    if (PAID_STATUSES.has(shortStatus(order.status)) && charged.get(order.id) !== 1) bad.push(`order ${order.id} is ${shortStatus(order.status)} with ${charged.get(order.id) ?? 0} charges`);
+    if (PAID_STATUSES.has(shortStatus(order.status)) && charged.get(order.id) !== 1)
+      bad.push(`order ${order.id} is ${shortStatus(order.status)} with ${charged.get(order.id) ?? 0} charges`);
   }
   return {
     name: "one charge per order",

@@ -103,7 +103,8 @@ const steady = {
 };
 const flash = { buyers: count("buyers"), units: count("units"), attempts: count("attempts") };
 const killEvery = /^(\d+)-(\d+)$/.exec(String(values["chaos-kill-every"]));
-if (!killEvery || Number(killEvery[1]) < 1 || Number(killEvery[2]) < Number(killEvery[1])) fail(`--chaos-kill-every must be MIN-MAX seconds, got ${values["chaos-kill-every"]}`);
+if (!killEvery || Number(killEvery[1]) < 1 || Number(killEvery[2]) < Number(killEvery[1]))
+  fail(`--chaos-kill-every must be MIN-MAX seconds, got ${values["chaos-kill-every"]}`);
 const chaos = {
   concurrency: 16,
   rate: count("chaos-rate"),
@@ -169,9 +170,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 
 /** The processes of the bench's own stack that chaos may SIGKILL and restart. */
 function chaosTargets(own: Stack): ChaosTargets {
-  const services = Object.fromEntries(
-    SERVICES.map((name) => [name, { kill: () => own.mesh.kill(name, "SIGKILL"), restart: () => own.mesh.restart(name) }]),
-  );
+  const services = Object.fromEntries(SERVICES.map((name) => [name, { kill: () => own.mesh.kill(name, "SIGKILL"), restart: () => own.mesh.restart(name) }]));
   return { services, nats: own.nats, postgres: own.postgres };
 }
 
@@ -186,7 +185,11 @@ try {
     await chmod(dataDir, 0o755);
     const logPath = join(tmpdir(), `ordermesh-bench-${runId}.log`);
     const log = createWriteStream(logPath);
-    say(`starting an own stack in ${dataDir} with ${Object.entries(STACK_ENV).map(([k, v]) => `${k}=${v}`).join(" ")}; its logs go to ${logPath}`);
+    say(
+      `starting an own stack in ${dataDir} with ${Object.entries(STACK_ENV)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(" ")}; its logs go to ${logPath}`,
+    );
     // s3rver would otherwise run inside this process, next to the load generator.
     s3 = await startS3Process(join(dataDir, "s3"));
     stack = await startStack({
@@ -227,7 +230,13 @@ try {
     let parameters: Record<string, string | number | boolean>;
     try {
       if (scenario === "steady") {
-        parameters = { concurrency: steady.concurrency, duration_s: steady.durationSeconds, rate: steady.rate || "closed-loop", products: steady.products, client: transport };
+        parameters = {
+          concurrency: steady.concurrency,
+          duration_s: steady.durationSeconds,
+          rate: steady.rate || "closed-loop",
+          products: steady.products,
+          client: transport,
+        };
         outcome = await runSteady(ctx, steady);
       } else if (scenario === "chaos") {
         parameters = { rate: chaos.rate, duration_s: chaos.durationSeconds, kill_every_s: String(values["chaos-kill-every"]), client: transport };

@@ -54,6 +54,13 @@ process.on("SIGUSR2", () => {
     mkdirSync(dir, { recursive: true });
     const base = join(dir, `${name}-${process.pid}`);
     if (!error) writeFileSync(`${base}.cpuprofile`, JSON.stringify(result.profile));
-    writeFileSync(`${base}.queries.json`, JSON.stringify([...counts].sort((a, b) => b[1] - a[1]), null, 1));
+    writeFileSync(
+      `${base}.queries.json`,
+      JSON.stringify(
+        [...counts].sort((a, b) => b[1] - a[1]),
+        null,
+        1,
+      ),
+    );
   });
 });

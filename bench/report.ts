@@ -75,7 +75,12 @@ export function summaryRows(result: ScenarioResult): [string, string][] {
   const f = result.figures;
   const retried = Object.values(f.retriesByCode).reduce((a, b) => a + b, 0);
   const rows: [string, string][] = [
-    ["parameters", Object.entries(result.parameters).map(([k, v]) => `${k}=${v}`).join(" ")],
+    [
+      "parameters",
+      Object.entries(result.parameters)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(" "),
+    ],
     ["load duration", `${fmt(f.loadSeconds)} s`],
     ["orders accepted", `${f.ordersAccepted} (${fmt(f.acceptedPerSecond)}/s)`],
     ["create errors", `${f.createErrors}${f.createErrors ? ` (${formatCodes(f.errorsByCode)})` : ""}`],
@@ -114,7 +119,11 @@ export function resourceRows(f: Figures): [string, string][] {
     .sort((a, b) => b[1] - a[1])
     .map(([name, ms]) => `${name} ${fmt(ms / sagas, 2)}`)
     .join(", ");
-  const durability = r.durability ? Object.entries(r.durability).map(([k, v]) => `${k}=${v}`).join(" ") : "n/a";
+  const durability = r.durability
+    ? Object.entries(r.durability)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(" ")
+    : "n/a";
   return [
     ["CPU ms per settled saga: total", fmt(r.cpuMs.total / sagas, 2)],
     ["CPU ms per settled saga: by process", processes],
@@ -143,7 +152,12 @@ export function formatSummary(result: ScenarioResult): string {
     ),
   ];
   if (result.targets.length > 0) {
-    parts.push(formatTable(["target", "result", "measured"], result.targets.map((t) => [t.name, t.met ? "MET" : "MISSED", t.detail])));
+    parts.push(
+      formatTable(
+        ["target", "result", "measured"],
+        result.targets.map((t) => [t.name, t.met ? "MET" : "MISSED", t.detail]),
+      ),
+    );
   }
   return parts.join("\n");
 }

@@ -99,7 +99,6 @@ async function loadProtoServices(): Promise<Map<string, DescService>> {
 
 // ---- generic object helpers ----------------------------------------------------------------
 
-
 type ModelClass = new (data: Obj) => { validate(): void };
 const MODELS: Record<string, ModelClass> = Object.fromEntries(
   (
@@ -300,7 +299,12 @@ let meshed: Obj[];
 /** Every values file (values.yaml alone, then each ci/*.yaml), each without and with Istio. */
 let renders: { label: string; objects: Obj[] }[];
 let protoServices: Map<string, DescService>;
-const VALUES_FILES = ["", ...readdirSync(join(CHART, "ci")).filter((f) => f.endsWith(".yaml")).map((f) => `ci/${f}`)];
+const VALUES_FILES = [
+  "",
+  ...readdirSync(join(CHART, "ci"))
+    .filter((f) => f.endsWith(".yaml"))
+    .map((f) => `ci/${f}`),
+];
 const skaffold = parseDocs(readText("skaffold.yaml"), "skaffold.yaml");
 const skaffoldApp = skaffold.find((doc) => doc.metadata?.name === "ordermesh") as Obj;
 const skaffoldInfra = skaffold.find((doc) => doc.metadata?.name === "ordermesh-infra") as Obj;
@@ -366,7 +370,11 @@ describe("helm chart charts/ordermesh", () => {
     validateAll(kindProfile, "skaffold kind profile");
     for (const { objects } of renders) {
       for (const kind of ["Deployment", "Service", "ServiceAccount", "PodDisruptionBudget"]) {
-        expect(ofKind(objects, kind).map((o) => o.metadata.name).sort()).toEqual(COMPONENTS.map((c) => `${RELEASE}-${c}`).sort());
+        expect(
+          ofKind(objects, kind)
+            .map((o) => o.metadata.name)
+            .sort(),
+        ).toEqual(COMPONENTS.map((c) => `${RELEASE}-${c}`).sort());
       }
     }
   });
@@ -407,7 +415,9 @@ describe("helm chart charts/ordermesh", () => {
         const c = container(component);
         images.add(c.image);
         expect(c.command).toBeUndefined(); // ENTRYPOINT node stays
-        expect(c.args).toEqual([component === "gateway" ? "dist/gateway/main.js" : `services/${component}/main.ts`.replace(/^/, "dist/").replace(/\.ts$/, ".js")]);
+        expect(c.args).toEqual([
+          component === "gateway" ? "dist/gateway/main.js" : `services/${component}/main.ts`.replace(/^/, "dist/").replace(/\.ts$/, ".js"),
+        ]);
         // The compiled file exists once tsc (tsconfig.build.json, outDir dist) has built its source.
         expect(existsSync(join(ROOT, sourceOf(c.args[0])))).toBe(true);
         expect(c.args[0].startsWith(`${build.compilerOptions.outDir}/`)).toBe(true);
@@ -425,7 +435,8 @@ describe("helm chart charts/ordermesh", () => {
         expect(env.OTEL_SERVICE_NAME).toBe(component);
         // $(VAR) references work only for variables defined earlier in the list.
         const names = (c.env as Obj[]).map((e) => e.name);
-        for (const ref of env.OTEL_RESOURCE_ATTRIBUTES.matchAll(/\$\((\w+)\)/g)) expect(names.indexOf(ref[1])).toBeLessThan(names.indexOf("OTEL_RESOURCE_ATTRIBUTES"));
+        for (const ref of env.OTEL_RESOURCE_ATTRIBUTES.matchAll(/\$\((\w+)\)/g))
+          expect(names.indexOf(ref[1])).toBeLessThan(names.indexOf("OTEL_RESOURCE_ATTRIBUTES"));
         expect(env.OTEL_RESOURCE_ATTRIBUTES).toContain("k8s.pod.name=$(POD_NAME)");
       }
     });
@@ -526,7 +537,11 @@ describe("helm chart charts/ordermesh", () => {
       for (const component of COMPONENTS) {
         const annotations = deployment(component).spec.template.metadata.annotations;
         const metrics = container(component).ports.find((p: Obj) => p.name === "metrics");
-        expect(annotations).toMatchObject({ "prometheus.io/scrape": "true", "prometheus.io/port": String(metrics.containerPort), "prometheus.io/path": "/metrics" });
+        expect(annotations).toMatchObject({
+          "prometheus.io/scrape": "true",
+          "prometheus.io/port": String(metrics.containerPort),
+          "prometheus.io/path": "/metrics",
+        });
       }
     });
 
@@ -557,7 +572,10 @@ describe("helm chart charts/ordermesh", () => {
     }
     expect(named(production, "Deployment", `${RELEASE}-order`).spec.replicas).toBe(3);
     expect(named(production, "Deployment", `${RELEASE}-gateway`).spec.replicas).toBeUndefined(); // owned by the HPA
-    expect(named(production, "HorizontalPodAutoscaler", `${RELEASE}-gateway`).spec).toMatchObject({ minReplicas: 2, scaleTargetRef: { name: `${RELEASE}-gateway` } });
+    expect(named(production, "HorizontalPodAutoscaler", `${RELEASE}-gateway`).spec).toMatchObject({
+      minReplicas: 2,
+      scaleTargetRef: { name: `${RELEASE}-gateway` },
+    });
     expect(named(production, "ConfigMap", `${RELEASE}-shared`).data.NATS_STREAM_REPLICAS).toBe("3");
     expect(named(production, "ConfigMap", `${RELEASE}-shared`).data.NATS_URL.split(",")).toHaveLength(3);
     // The chart's defaults run R3 against the 3-node dev cluster.
@@ -577,10 +595,19 @@ describe("dev infrastructure k8s/dev", () => {
 
   it("is valid and complete: PostgreSQL, NATS JetStream, MinIO + bucket Job, OTel Collector, Jaeger, Prometheus, Grafana", () => {
     validateAll(devInfra, "k8s/dev");
-    expect(workloads().map((o) => o.metadata.name).sort()).toEqual(["grafana", "jaeger", "minio", "nats", "otel-collector", "postgres", "prometheus"]);
+    expect(
+      workloads()
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).toEqual(["grafana", "jaeger", "minio", "nats", "otel-collector", "postgres", "prometheus"]);
     expect(ofKind(devInfra, "Job").map((o) => o.metadata.name)).toEqual(["minio-create-bucket"]);
-    expect(ofKind(devInfra, "Namespace").map((o) => o.metadata.name).sort()).toEqual(["ordermesh", "ordermesh-infra"]);
-    for (const obj of devInfra.filter((o) => !["Namespace", "ClusterRole", "ClusterRoleBinding"].includes(o.kind))) expect(obj.metadata.namespace).toBe("ordermesh-infra");
+    expect(
+      ofKind(devInfra, "Namespace")
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).toEqual(["ordermesh", "ordermesh-infra"]);
+    for (const obj of devInfra.filter((o) => !["Namespace", "ClusterRole", "ClusterRoleBinding"].includes(o.kind)))
+      expect(obj.metadata.namespace).toBe("ordermesh-infra");
   });
 
   it("runs every infrastructure container unprivileged", () => {
@@ -761,13 +788,21 @@ describe("Istio in the chart (istio.enabled)", () => {
     const productionMeshed = renders.find((r) => r.label === "ci/production-values.yaml + istio")!.objects;
     expect(ofKind(productionMeshed, "PeerAuthentication").map((p) => p.metadata.name)).toEqual([RELEASE]);
     const tls = named(productionMeshed, "Gateway", `${RELEASE}-ingress`).spec.servers[1];
-    expect(tls).toMatchObject({ port: { number: 443, protocol: "HTTPS" }, tls: { mode: "SIMPLE", credentialName: "shop-example-com-tls" }, hosts: ["shop.example.com"] });
+    expect(tls).toMatchObject({
+      port: { number: 443, protocol: "HTTPS" },
+      tls: { mode: "SIMPLE", credentialName: "shop-example-com-tls" },
+      hosts: ["shop.example.com"],
+    });
   });
 
   it("has a DestinationRule with connection pools and outlier detection for every chart Service", () => {
     for (const { objects } of meshedRenders()) {
       const rules = ofKind(objects, "DestinationRule");
-      expect(rules.map((r) => r.spec.host).sort()).toEqual(ofKind(objects, "Service").map((s) => `${s.metadata.name}.${NAMESPACE}.svc.cluster.local`).sort());
+      expect(rules.map((r) => r.spec.host).sort()).toEqual(
+        ofKind(objects, "Service")
+          .map((s) => `${s.metadata.name}.${NAMESPACE}.svc.cluster.local`)
+          .sort(),
+      );
       for (const rule of rules) {
         expect(rule.spec.trafficPolicy.tls.mode).toBe("ISTIO_MUTUAL");
         expect(rule.spec.trafficPolicy.connectionPool.http.http2MaxRequests).toBeGreaterThan(0);
@@ -778,7 +813,12 @@ describe("Istio in the chart (istio.enabled)", () => {
 
   it("retries idempotent unary reads only: never a write (CreateOrder, CreatePayment, ...) and never a stream", () => {
     const routes = ofKind(meshed, "VirtualService").filter((r) => !r.metadata.name.endsWith("-ingress"));
-    expect(routes.map((r) => r.spec.hosts).flat().sort()).toEqual(GRPC_SERVICES.map(fqdn).sort());
+    expect(
+      routes
+        .map((r) => r.spec.hosts)
+        .flat()
+        .sort(),
+    ).toEqual(GRPC_SERVICES.map(fqdn).sort());
     const retried: string[] = [];
     for (const service of GRPC_SERVICES) {
       const vs = routes.find((r) => r.spec.hosts[0] === fqdn(service)) as Obj;
@@ -799,7 +839,20 @@ describe("Istio in the chart (istio.enabled)", () => {
         expect(methodName).toMatch(/^(Get|List|BatchGet)/); // reads by the API's naming convention
       }
     }
-    for (const write of ["CreateOrder", "CreateOrders", "CancelOrder", "CreatePayment", "RefundPayment", "Replenish", "AdjustStock", "Reserve", "SendNotification", "Upload", "Download", "WatchOrder"]) {
+    for (const write of [
+      "CreateOrder",
+      "CreateOrders",
+      "CancelOrder",
+      "CreatePayment",
+      "RefundPayment",
+      "Replenish",
+      "AdjustStock",
+      "Reserve",
+      "SendNotification",
+      "Upload",
+      "Download",
+      "WatchOrder",
+    ]) {
       expect(retried.filter((p) => p.endsWith(`/${write}`))).toEqual([]);
     }
     expect(retried).toContain("/shop.inventory.v1.InventoryService/BatchGetProducts");
@@ -870,7 +923,9 @@ describe("Istio in the chart (istio.enabled)", () => {
     expect(httpRoute.apiVersion).toBe("gateway.networking.k8s.io/v1");
     expect(Object.keys(httpRoute.spec).sort()).toEqual(["parentRefs", "rules"]);
     expect(httpRoute.spec.parentRefs).toEqual(values.gatewayApi.parentRefs);
-    expect(httpRoute.spec.rules).toEqual([{ matches: [{ path: { type: "PathPrefix", value: "/" } }], backendRefs: [{ name: `${RELEASE}-gateway`, port: port("gateway") }] }]);
+    expect(httpRoute.spec.rules).toEqual([
+      { matches: [{ path: { type: "PathPrefix", value: "/" } }], backendRefs: [{ name: `${RELEASE}-gateway`, port: port("gateway") }] },
+    ]);
     const service = named(meshed, "Service", `${RELEASE}-gateway`);
     expect(service.spec.ports).toContainEqual(expect.objectContaining({ port: port("gateway") }));
     expect(ofKind(defaults, "HTTPRoute")).toEqual([]);
@@ -882,7 +937,10 @@ describe("Istio in the chart (istio.enabled)", () => {
       "helm template shop -n prod",
     );
     const order = named(other, "AuthorizationPolicy", "shop-ordermesh-inventory");
-    expect(order.spec.rules.map((r: Obj) => r.from[0].source.principals[0]).sort()).toEqual(["cluster.local/ns/prod/sa/shop-ordermesh-gateway", "cluster.local/ns/prod/sa/shop-ordermesh-order"]);
+    expect(order.spec.rules.map((r: Obj) => r.from[0].source.principals[0]).sort()).toEqual([
+      "cluster.local/ns/prod/sa/shop-ordermesh-gateway",
+      "cluster.local/ns/prod/sa/shop-ordermesh-order",
+    ]);
     expect(named(other, "VirtualService", "shop-ordermesh-order").spec.hosts).toEqual(["shop-ordermesh-order.prod.svc.cluster.local"]);
     expect(named(other, "DestinationRule", "shop-ordermesh-gateway").spec.host).toBe("shop-ordermesh-gateway.prod.svc.cluster.local");
   });
@@ -897,9 +955,16 @@ describe("NetworkPolicies", () => {
       expect(deny.spec).toEqual({ podSelector: deny.spec.podSelector, policyTypes: ["Ingress", "Egress"] });
       expect(pods.every((labels) => selects(deny.spec.podSelector.matchLabels, labels))).toBe(true);
       for (const policy of policies) {
-        expect([label, policy.metadata.name, pods.some((labels) => selects(policy.spec.podSelector.matchLabels, labels))]).toEqual([label, policy.metadata.name, true]);
+        expect([label, policy.metadata.name, pods.some((labels) => selects(policy.spec.podSelector.matchLabels, labels))]).toEqual([
+          label,
+          policy.metadata.name,
+          true,
+        ]);
         // Peers without a namespaceSelector are pods of this release: they must exist too.
-        const peers = [...(policy.spec.ingress ?? []).flatMap((r: Obj) => r.from ?? []), ...(policy.spec.egress ?? []).flatMap((r: Obj) => r.to ?? [])] as Obj[];
+        const peers = [
+          ...(policy.spec.ingress ?? []).flatMap((r: Obj) => r.from ?? []),
+          ...(policy.spec.egress ?? []).flatMap((r: Obj) => r.to ?? []),
+        ] as Obj[];
         for (const peer of peers.filter((p) => p.podSelector && !p.namespaceSelector)) {
           expect(pods.some((labels) => selects(peer.podSelector.matchLabels, labels))).toBe(true);
         }
@@ -919,13 +984,20 @@ describe("NetworkPolicies", () => {
       else expect((main.from as Obj[]).map(componentOf).sort()).toEqual(CALLERS[c]);
       const metrics = ingress.find((r) => r.ports.some((p: Obj) => p.port === values.services[c].metricsPort)) as Obj;
       expect(metrics.from).toEqual(np.metricsScrapers);
-      const egressTo = (dest: Obj) => egress.some((r) => JSON.stringify(r.to) === JSON.stringify(dest.to) && dest.ports.every((p: number) => r.ports.some((q: Obj) => q.port === p)));
-      expect(egress[0].ports).toEqual([{ port: 53, protocol: "UDP" }, { port: 53, protocol: "TCP" }]);
+      const egressTo = (dest: Obj) =>
+        egress.some((r) => JSON.stringify(r.to) === JSON.stringify(dest.to) && dest.ports.every((p: number) => r.ports.some((q: Obj) => q.port === p)));
+      expect(egress[0].ports).toEqual([
+        { port: 53, protocol: "UDP" },
+        { port: 53, protocol: "TCP" },
+      ]);
       expect(egressTo(np.nats)).toBe(true);
       expect(egressTo(np.otelCollector)).toBe(true);
       expect(egressTo(np.database)).toBe(Boolean(values.services[c].database));
       expect(egressTo(np.s3)).toBe(Boolean(values.services[c].s3));
-      const upstreams = egress.flatMap((r) => (r.to as Obj[]).map(componentOf)).filter(Boolean).sort();
+      const upstreams = egress
+        .flatMap((r) => (r.to as Obj[]).map(componentOf))
+        .filter(Boolean)
+        .sort();
       expect(upstreams).toEqual(GRPC_SERVICES.filter((s) => CALLERS[s].includes(c)).sort());
     }
     // Istio's sidecars need their control plane; the JWKS endpoint only with auth.jwksUrl.
@@ -936,7 +1008,9 @@ describe("NetworkPolicies", () => {
 
   it("point at the dev infrastructure's pods with the default values", () => {
     const np = values.networkPolicy;
-    const infraPods = [...ofKind(devInfra, "StatefulSet"), ...ofKind(devInfra, "Deployment")].map((w) => w.spec.template.metadata.labels as Record<string, string>);
+    const infraPods = [...ofKind(devInfra, "StatefulSet"), ...ofKind(devInfra, "Deployment")].map(
+      (w) => w.spec.template.metadata.labels as Record<string, string>,
+    );
     const infraNamespace = named(devInfra, "Namespace", "ordermesh-infra").metadata.name;
     for (const peer of [...np.database.to, ...np.nats.to, ...np.s3.to, ...np.otelCollector.to, ...np.metricsScrapers] as Obj[]) {
       expect(peer.namespaceSelector.matchLabels).toEqual({ "kubernetes.io/metadata.name": infraNamespace });
@@ -1018,7 +1092,15 @@ describe("Dockerfile and .dockerignore", () => {
   it("ships every file and package the entrypoints import (and no test code)", () => {
     const pkg = JSON.parse(readText("package.json")) as { dependencies: Record<string, string> };
     const copiedDirs = [...dockerfile.matchAll(/^COPY (?!--from)(?:--\S+ )*(\S+) \.\/\1$/gm)].map((m) => m[1]);
-    const patterns = ignore.map((p) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*\*\//g, "(.*/)?").replace(/\*/g, "[^/]*")}$`));
+    const patterns = ignore.map(
+      (p) =>
+        new RegExp(
+          `^${p
+            .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+            .replace(/\*\*\//g, "(.*/)?")
+            .replace(/\*/g, "[^/]*")}$`,
+        ),
+    );
     const ignored = (path: string) => {
       const parts = path.split("/");
       return parts.some((_, i) => patterns.some((re) => re.test(parts.slice(0, i + 1).join("/"))));
@@ -1051,7 +1133,8 @@ describe("Dockerfile and .dockerignore", () => {
         }
       }
     }
-    for (const name of packages) if (!(name in pkg.dependencies)) problems.push(`package ${name} is imported at run time but is not in "dependencies" (npm ci --omit=dev drops it)`);
+    for (const name of packages)
+      if (!(name in pkg.dependencies)) problems.push(`package ${name} is imported at run time but is not in "dependencies" (npm ci --omit=dev drops it)`);
     expect(problems).toEqual([]);
     expect(seen.size).toBeGreaterThan(50);
     expect([...seen].filter((f) => /\.test\.ts$|test-support|test-fixture|\/testing\//.test(f))).toEqual([]);

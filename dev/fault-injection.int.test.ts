@@ -59,7 +59,14 @@ describe("fault injection on the embedded servers", () => {
       await nats.kill();
       await nats.restart();
       // A round trip after the restart: the client finds the server again at the same URL.
-      await waitFor(() => client.flush().then(() => true, () => false), { timeoutMs: 30_000, intervalMs: 200, message: "a round trip after the restart" });
+      await waitFor(
+        () =>
+          client.flush().then(
+            () => true,
+            () => false,
+          ),
+        { timeoutMs: 30_000, intervalMs: 200, message: "a round trip after the restart" },
+      );
       expect(client.isClosed()).toBe(false);
     } finally {
       await client.close();

@@ -35,10 +35,6 @@ export async function startInfra(options: { root: string; persistent?: boolean; 
     await stopAll();
     throw new Error(`test infrastructure failed to start:\n${failures.map((e) => e.message).join("\n")}`);
   }
-  const [pg, nats, s3] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
-    RunningPostgres,
-    RunningNats,
-    RunningS3,
-  ];
+  const [pg, nats, s3] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [RunningPostgres, RunningNats, RunningS3];
   return { databaseUrl: pg.url, natsUrl: nats.url, s3Endpoint: s3.endpoint, stop: stopAll };
 }

@@ -81,7 +81,8 @@ export async function startJaeger(options: { bin: string; onLog?: (line: string)
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   while (Date.now() < deadline) {
     if (spawnError) throw spawnError;
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`jaeger exited (${child.exitCode ?? child.signalCode}); are ports 4318 and 16686 free?`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`jaeger exited (${child.exitCode ?? child.signalCode}); are ports 4318 and 16686 free?`);
     const up = await fetch(JAEGER_UI_URL).then(
       (res) => res.ok,
       () => false,

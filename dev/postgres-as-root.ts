@@ -117,12 +117,24 @@ export async function startAsPostgresUser(options: {
     await writeFile(pwfile, `${options.password}\n`, { mode: 0o600 });
     await chown(pwfile, uid, gid);
     try {
-      await run(options.binaries.initdb, [`--pgdata=${options.dir}`, "--auth=password", "--username=postgres", `--pwfile=${pwfile}`, "--encoding=UTF8", "--locale=C"], uid, gid, env, options.onLog);
+      await run(
+        options.binaries.initdb,
+        [`--pgdata=${options.dir}`, "--auth=password", "--username=postgres", `--pwfile=${pwfile}`, "--encoding=UTF8", "--locale=C"],
+        uid,
+        gid,
+        env,
+        options.onLog,
+      );
     } finally {
       await rm(pwfile, { force: true });
     }
   }
-  const child = spawn(options.binaries.postgres, ["-D", options.dir, "-p", String(options.port), ...options.flags], { uid, gid, env, stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(options.binaries.postgres, ["-D", options.dir, "-p", String(options.port), ...options.flags], {
+    uid,
+    gid,
+    env,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   const exited = new Promise<void>((done) => child.once("exit", () => done()));
   await new Promise<void>((ready, fail) => {
     let output = "";

@@ -104,7 +104,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     if (!databaseUrl) {
       progress(`starting embedded PostgreSQL (${join(options.dataDir, "postgres")})`);
       // Durable like a deployment: npm start and the benchmarks must not lose acknowledged work.
-      const pg = await startPostgres({ dir: join(options.dataDir, "postgres"), persistent: options.persistent, durable: true, statementStats: options.statementStats });
+      const pg = await startPostgres({
+        dir: join(options.dataDir, "postgres"),
+        persistent: options.persistent,
+        durable: true,
+        statementStats: options.statementStats,
+      });
       stops.push(pg.stop);
       databaseUrl = pg.url;
       postgres = pg;
@@ -200,7 +205,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       postgres,
       nats,
       token: (subject, tokenOptions = {}) =>
-        signDevToken({ sub: subject, admin: tokenOptions.admin, ttlSeconds: tokenOptions.ttlSeconds ?? 24 * 3600, secret: process.env.JWT_SECRET || DEV_JWT_SECRET }),
+        signDevToken({
+          sub: subject,
+          admin: tokenOptions.admin,
+          ttlSeconds: tokenOptions.ttlSeconds ?? 24 * 3600,
+          secret: process.env.JWT_SECRET || DEV_JWT_SECRET,
+        }),
       stop: () => (stopping ??= stopAll()),
     };
   } catch (error) {

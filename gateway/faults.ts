@@ -182,7 +182,13 @@ export function faultApi(admin: FaultAdmin) {
     },
     async setProviderFault(input: In<"setProviderFault">, call: Call) {
       adminOnly(call, "SetProviderFault");
-      return { fault: await admin.setProvider({ provider: input.provider ?? Provider.UNSPECIFIED, failureRate: input.failureRate ?? 0, latencyMs: input.latencyMs ?? 0 }) };
+      return {
+        fault: await admin.setProvider({
+          provider: input.provider ?? Provider.UNSPECIFIED,
+          failureRate: input.failureRate ?? 0,
+          latencyMs: input.latencyMs ?? 0,
+        }),
+      };
     },
     async clearProviderFault(input: In<"clearProviderFault">, call: Call) {
       adminOnly(call, "ClearProviderFault");

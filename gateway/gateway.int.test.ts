@@ -32,13 +32,7 @@ const logger = createLogger("gateway-int", { level: process.env.TEST_LOG_LEVEL ?
 
 /** Which services to run: all seven, or GATEWAY_TEST_SERVICES=order,inventory while some are missing. */
 const SERVICES = (process.env.GATEWAY_TEST_SERVICES?.split(",") ?? ["order", "inventory", "payment", "notification", "file", "delivery", "analytics"]) as (
-  | "order"
-  | "inventory"
-  | "payment"
-  | "notification"
-  | "file"
-  | "delivery"
-  | "analytics"
+  "order" | "inventory" | "payment" | "notification" | "file" | "delivery" | "analytics"
 )[];
 const has = (...names: string[]) => names.every((name) => SERVICES.includes(name as never));
 const itIf = (condition: boolean) => (condition ? it : it.skip);
@@ -175,33 +169,51 @@ describe("gateway in front of the real services", () => {
       expect(JSON.parse(read.stdout)).toMatchObject({ order: { id: created.order.id, customerId: alice } });
     });
 
-    itIf(has("order", "inventory"))("buf curl with gRPC over h2c", async () => {
-      const buf = `${ROOT}node_modules/.bin/buf`;
-      // The schema comes from the gateway's server reflection: no .proto files needed.
-      const common = ["curl", "--protocol", "grpc", "--http2-prior-knowledge", "-H", `authorization: Bearer ${aliceToken}`];
-      const created = await exec(buf, [
-        ...common,
-        "-d",
-        JSON.stringify({
-          items: [{ productId, quantity: 1 }],
-          shippingAddress: { line1: "1 Main St", city: "Springfield", countryCode: "US", recipientName: "Ada" },
-          paymentMethod: { token: "tok_visa" },
-        }),
-        `${base}/shop.order.v1.OrderService/CreateOrder`,
-      ], { cwd: ROOT });
-      const { order } = JSON.parse(created.stdout) as { order: { id: string; customerId: string } };
-      expect(order.customerId).toBe(alice);
-      const read = await exec(buf, [...common, "-d", JSON.stringify({ orderId: order.id }), `${base}/shop.order.v1.OrderService/GetOrder`], { cwd: ROOT });
-      expect(JSON.parse(read.stdout)).toMatchObject({ order: { id: order.id, status: expect.stringMatching(/^ORDER_STATUS_/) } });
-      // Another customer's order through gRPC: NOT_FOUND (buf curl exits non-zero and prints the error).
-      const denied = await exec(buf, [...common.slice(0, -1), `authorization: Bearer ${bobToken}`, "-d", JSON.stringify({ orderId: order.id }), `${base}/shop.order.v1.OrderService/GetOrder`], {
-        cwd: ROOT,
-      }).then(
-        () => undefined,
-        (error: { stderr: string }) => error.stderr,
-      );
-      expect(denied).toMatch(/not_found/);
-    }, 60_000);
+    itIf(has("order", "inventory"))(
+      "buf curl with gRPC over h2c",
+      async () => {
+        const buf = `${ROOT}node_modules/.bin/buf`;
+        // The schema comes from the gateway's server reflection: no .proto files needed.
+        const common = ["curl", "--protocol", "grpc", "--http2-prior-knowledge", "-H", `authorization: Bearer ${aliceToken}`];
+        const created = await exec(
+          buf,
+          [
+            ...common,
+            "-d",
+            JSON.stringify({
+              items: [{ productId, quantity: 1 }],
+              shippingAddress: { line1: "1 Main St", city: "Springfield", countryCode: "US", recipientName: "Ada" },
+              paymentMethod: { token: "tok_visa" },
+            }),
+            `${base}/shop.order.v1.OrderService/CreateOrder`,
+          ],
+          { cwd: ROOT },
+        );
+        const { order } = JSON.parse(created.stdout) as { order: { id: string; customerId: string } };
+        expect(order.customerId).toBe(alice);
+        const read = await exec(buf, [...common, "-d", JSON.stringify({ orderId: order.id }), `${base}/shop.order.v1.OrderService/GetOrder`], { cwd: ROOT });
+        expect(JSON.parse(read.stdout)).toMatchObject({ order: { id: order.id, status: expect.stringMatching(/^ORDER_STATUS_/) } });
+        // Another customer's order through gRPC: NOT_FOUND (buf curl exits non-zero and prints the error).
+        const denied = await exec(
+          buf,
+          [
+            ...common.slice(0, -1),
+            `authorization: Bearer ${bobToken}`,
+            "-d",
+            JSON.stringify({ orderId: order.id }),
+            `${base}/shop.order.v1.OrderService/GetOrder`,
+          ],
+          {
+            cwd: ROOT,
+          },
+        ).then(
+          () => undefined,
+          (error: { stderr: string }) => error.stderr,
+        );
+        expect(denied).toMatch(/not_found/);
+      },
+      60_000,
+    );
 
     itIf(has("order", "inventory"))("a gRPC-Web client (fetch over HTTP/1.1)", async () => {
       const client = createClient(OrderService, createGrpcWebTransport({ baseUrl: base, fetch: globalThis.fetch }));
@@ -304,18 +316,29 @@ describe("gateway in front of the real services", () => {
       async () => {
         const carol = uuidv7();
         const carolToken = await tok.customer(carol);
-        const registered = await call("POST", "/api/v1/customers", { token: carolToken, json: { email: `${uniqueId("carol")}@example.com`, name: "Carol", address: ADDRESS } });
+        const registered = await call("POST", "/api/v1/customers", {
+          token: carolToken,
+          json: { email: `${uniqueId("carol")}@example.com`, name: "Carol", address: ADDRESS },
+        });
         expect(registered.status).toBe(201);
         expect(registered.json).toMatchObject({ id: carol, address: { country_code: "US" } });
         expect((await call("PATCH", `/api/v1/customers/${carol}`, { token: carolToken, json: { name: "Carol C" } })).json).toMatchObject({ name: "Carol C" });
 
         const availability = await call("POST", "/api/v1/inventory/check-availability", {
           token: carolToken,
-          json: { lines: [{ product_id: productId, quantity: 2 }, { product_id: uuidv7(), quantity: 1 }] },
+          json: {
+            lines: [
+              { product_id: productId, quantity: 2 },
+              { product_id: uuidv7(), quantity: 1 },
+            ],
+          },
         });
         expect(availability.json).toMatchObject({
           all_available: false,
-          lines: [{ orderable: true, problem: "AVAILABILITY_PROBLEM_UNSPECIFIED" }, { orderable: false, problem: "AVAILABILITY_PROBLEM_UNKNOWN_PRODUCT" }],
+          lines: [
+            { orderable: true, problem: "AVAILABILITY_PROBLEM_UNSPECIFIED" },
+            { orderable: false, problem: "AVAILABILITY_PROBLEM_UNKNOWN_PRODUCT" },
+          ],
         });
 
         const bulk = await call("POST", "/api/v1/orders/bulk", { token: carolToken, json: { orders: [order(), order()] } });
@@ -372,61 +395,89 @@ describe("gateway in front of the real services", () => {
     const post = (body: string | Uint8Array, contentType: string | null = "application/json") =>
       call("POST", "/api/v1/orders", { token: aliceToken, body, contentType });
 
-    itIf(has("order", "inventory", "file"))("every bad request is a 4xx naming the problem; nothing is written; the gateway stays up", async () => {
-      // A product of its own, which no earlier order's saga can still be changing.
-      const created = await call("POST", "/api/v1/inventory", {
-        token: adminToken,
-        json: { sku: uniqueId("BAD-"), name: "Bad input target", price: { currency_code: "USD", amount_minor: 500 }, initial_quantity: 50 },
-      });
-      const target = (created.json as { id: string }).id;
-      const order = (_customer: undefined, quantity = 1) => ({
-        items: [{ product_id: target, quantity }],
-        shipping_address: ADDRESS,
-        payment_method: { token: "tok_visa" },
-      });
-      const productId = target;
-      const uploads = async () =>
-        ((await call("GET", "/api/v1/files?page_size=100", { token: adminToken })).json as { files: { kind: string }[] }).files.filter(
-          (f) => f.kind === "FILE_KIND_UPLOAD",
-        ).length;
-      const ordersBefore = await orderCount();
-      const productBefore = (await call("GET", `/api/v1/inventory/${target}`, { token: adminToken })).json as { available: number; reserved: number };
-      const filesBefore = await uploads();
-      const valid = order(undefined);
-      const cases: [string, () => Promise<{ status: number; json: unknown; text: string }>, RegExp][] = [
-        ["malformed JSON", () => post('{"items": [}'), /body: malformed JSON/],
-        ["wrong type (quantity as text)", () => post(JSON.stringify({ ...valid, items: [{ product_id: productId, quantity: "two" }] })), /items\[0\]\.quantity: expected number/],
-        ["wrong type (items as object)", () => post(JSON.stringify({ ...valid, items: { product_id: productId } })), /items: must be an array/],
-        ["unknown field", () => post(JSON.stringify({ ...valid, discount_code: "FREE" })), /discount_code: unknown field/],
-        ["nested unknown field", () => post(JSON.stringify({ ...valid, items: [{ product_id: productId, quantity: 1, price: 1 }] })), /items\[0\]\.price: unknown field/],
-        ["zero quantity", () => post(JSON.stringify(order(undefined, 0))), /items\[0\]\.quantity/],
-        ["negative quantity", () => post(JSON.stringify(order(undefined, -5))), /items\[0\]\.quantity/],
-        ["10^9 quantity", () => post(JSON.stringify(order(undefined, 1_000_000_000))), /items\[0\]\.quantity/],
-        ["10^10 quantity (beyond int32)", () => post(JSON.stringify(order(undefined, 10_000_000_000))), /items\[0\]\.quantity: .*out of range/],
-        ["unknown product", () => post(JSON.stringify({ ...valid, items: [{ product_id: uuidv7(), quantity: 1 }] })), /not found/],
-        ["malformed product id", () => post(JSON.stringify({ ...valid, items: [{ product_id: "../../etc", quantity: 1 }] })), /product_id/],
-        ["a 10 MB body", () => post(JSON.stringify({ ...valid, filler: "x".repeat(10 * 1024 * 1024) })), /exceeds the limit/],
-        ["invalid UTF-8", () => post(Buffer.concat([Buffer.from('{"shipping_address":{"line1":"'), Buffer.from([0xc3, 0x28, 0xa0, 0xa1]), Buffer.from('"}}')])), /not valid UTF-8/],
-        ["missing content type", () => post(JSON.stringify(valid), null), /Content-Type: is required/],
-        ["path traversal in a file name", () => call("POST", "/api/v1/files/upload?file_name=..%2F..%2Fetc%2Fpasswd", { token: aliceToken, body: "root:x:0:0", contentType: "text/plain" }), /file_name: must be a plain file name/],
-        ["path traversal in a file id", () => call("GET", "/api/v1/files/..%2F..%2Fetc%2Fpasswd/download", { token: aliceToken }), /"field":"id"/],
-        ["empty upload", () => call("POST", "/api/v1/files/upload?file_name=a.txt", { token: aliceToken, body: "", contentType: "text/plain" }), /content/],
-        ["Connect JSON with an unknown field", () => call("POST", "/shop.order.v1.OrderService/CreateOrder", { token: aliceToken, json: { itemz: [] } }), /itemz/],
-        ["Connect JSON that is not JSON", () => call("POST", "/shop.order.v1.OrderService/CreateOrder", { token: aliceToken, body: "{{{" }), /./],
-      ];
-      for (const [name, send, message] of cases) {
-        const answer = await send();
-        const text = answer.text;
-        if (process.env.GATEWAY_TEST_VERBOSE) console.log(`${name}: ${answer.status} ${text.slice(0, 200)}`);
-        expect({ name, status: answer.status >= 400 && answer.status < 500, message: text }).toEqual({ name, status: true, message: expect.stringMatching(message) });
-      }
-      // Still up, and nothing was half-written anywhere.
-      expect((await call("GET", "/api/v1/orders", { token: aliceToken })).status).toBe(200);
-      expect(await orderCount()).toBe(ordersBefore);
-      const productAfter = (await call("GET", `/api/v1/inventory/${target}`, { token: adminToken })).json as { available: number; reserved: number };
-      expect(productAfter).toMatchObject({ available: productBefore.available, reserved: productBefore.reserved });
-      expect(await uploads()).toBe(filesBefore);
-    }, 60_000);
+    itIf(has("order", "inventory", "file"))(
+      "every bad request is a 4xx naming the problem; nothing is written; the gateway stays up",
+      async () => {
+        // A product of its own, which no earlier order's saga can still be changing.
+        const created = await call("POST", "/api/v1/inventory", {
+          token: adminToken,
+          json: { sku: uniqueId("BAD-"), name: "Bad input target", price: { currency_code: "USD", amount_minor: 500 }, initial_quantity: 50 },
+        });
+        const target = (created.json as { id: string }).id;
+        const order = (_customer: undefined, quantity = 1) => ({
+          items: [{ product_id: target, quantity }],
+          shipping_address: ADDRESS,
+          payment_method: { token: "tok_visa" },
+        });
+        const productId = target;
+        const uploads = async () =>
+          ((await call("GET", "/api/v1/files?page_size=100", { token: adminToken })).json as { files: { kind: string }[] }).files.filter(
+            (f) => f.kind === "FILE_KIND_UPLOAD",
+          ).length;
+        const ordersBefore = await orderCount();
+        const productBefore = (await call("GET", `/api/v1/inventory/${target}`, { token: adminToken })).json as { available: number; reserved: number };
+        const filesBefore = await uploads();
+        const valid = order(undefined);
+        const cases: [string, () => Promise<{ status: number; json: unknown; text: string }>, RegExp][] = [
+          ["malformed JSON", () => post('{"items": [}'), /body: malformed JSON/],
+          [
+            "wrong type (quantity as text)",
+            () => post(JSON.stringify({ ...valid, items: [{ product_id: productId, quantity: "two" }] })),
+            /items\[0\]\.quantity: expected number/,
+          ],
+          ["wrong type (items as object)", () => post(JSON.stringify({ ...valid, items: { product_id: productId } })), /items: must be an array/],
+          ["unknown field", () => post(JSON.stringify({ ...valid, discount_code: "FREE" })), /discount_code: unknown field/],
+          [
+            "nested unknown field",
+            () => post(JSON.stringify({ ...valid, items: [{ product_id: productId, quantity: 1, price: 1 }] })),
+            /items\[0\]\.price: unknown field/,
+          ],
+          ["zero quantity", () => post(JSON.stringify(order(undefined, 0))), /items\[0\]\.quantity/],
+          ["negative quantity", () => post(JSON.stringify(order(undefined, -5))), /items\[0\]\.quantity/],
+          ["10^9 quantity", () => post(JSON.stringify(order(undefined, 1_000_000_000))), /items\[0\]\.quantity/],
+          ["10^10 quantity (beyond int32)", () => post(JSON.stringify(order(undefined, 10_000_000_000))), /items\[0\]\.quantity: .*out of range/],
+          ["unknown product", () => post(JSON.stringify({ ...valid, items: [{ product_id: uuidv7(), quantity: 1 }] })), /not found/],
+          ["malformed product id", () => post(JSON.stringify({ ...valid, items: [{ product_id: "../../etc", quantity: 1 }] })), /product_id/],
+          ["a 10 MB body", () => post(JSON.stringify({ ...valid, filler: "x".repeat(10 * 1024 * 1024) })), /exceeds the limit/],
+          [
+            "invalid UTF-8",
+            () => post(Buffer.concat([Buffer.from('{"shipping_address":{"line1":"'), Buffer.from([0xc3, 0x28, 0xa0, 0xa1]), Buffer.from('"}}')])),
+            /not valid UTF-8/,
+          ],
+          ["missing content type", () => post(JSON.stringify(valid), null), /Content-Type: is required/],
+          [
+            "path traversal in a file name",
+            () => call("POST", "/api/v1/files/upload?file_name=..%2F..%2Fetc%2Fpasswd", { token: aliceToken, body: "root:x:0:0", contentType: "text/plain" }),
+            /file_name: must be a plain file name/,
+          ],
+          ["path traversal in a file id", () => call("GET", "/api/v1/files/..%2F..%2Fetc%2Fpasswd/download", { token: aliceToken }), /"field":"id"/],
+          ["empty upload", () => call("POST", "/api/v1/files/upload?file_name=a.txt", { token: aliceToken, body: "", contentType: "text/plain" }), /content/],
+          [
+            "Connect JSON with an unknown field",
+            () => call("POST", "/shop.order.v1.OrderService/CreateOrder", { token: aliceToken, json: { itemz: [] } }),
+            /itemz/,
+          ],
+          ["Connect JSON that is not JSON", () => call("POST", "/shop.order.v1.OrderService/CreateOrder", { token: aliceToken, body: "{{{" }), /./],
+        ];
+        for (const [name, send, message] of cases) {
+          const answer = await send();
+          const text = answer.text;
+          if (process.env.GATEWAY_TEST_VERBOSE) console.log(`${name}: ${answer.status} ${text.slice(0, 200)}`);
+          expect({ name, status: answer.status >= 400 && answer.status < 500, message: text }).toEqual({
+            name,
+            status: true,
+            message: expect.stringMatching(message),
+          });
+        }
+        // Still up, and nothing was half-written anywhere.
+        expect((await call("GET", "/api/v1/orders", { token: aliceToken })).status).toBe(200);
+        expect(await orderCount()).toBe(ordersBefore);
+        const productAfter = (await call("GET", `/api/v1/inventory/${target}`, { token: adminToken })).json as { available: number; reserved: number };
+        expect(productAfter).toMatchObject({ available: productBefore.available, reserved: productBefore.reserved });
+        expect(await uploads()).toBe(filesBefore);
+      },
+      60_000,
+    );
   });
 
   describe("limits", () => {
@@ -517,28 +568,30 @@ describe("gateway in front of the real services", () => {
   });
 
   describe("an upstream goes down", () => {
-    itIf(has("delivery"))("answers 503 within its deadline and /health reports it", async () => {
-      expect((await call("GET", "/health")).status).toBe(200);
-      await mesh.kill("delivery");
-      const started = Date.now();
-      const answers = await Promise.all(
-        Array.from({ length: 12 }, () => call("GET", `/api/v1/deliveries/order/${uuidv7()}`, { token: adminToken })),
-      );
-      expect(answers.map((a) => a.status)).toEqual(Array(12).fill(503));
-      expect(answers[0].headers.get("retry-after")).toBe("1");
-      expect(answers[0].json).toMatchObject({ error: { code: "unavailable", message: expect.stringMatching(/delivery/) } });
-      expect(Date.now() - started).toBeLessThan(5_000);
-      // /health caches its probe for a second.
-      const health = await waitFor(
-        async () => {
-          const answer = await call("GET", "/health");
-          return answer.status === 503 && answer;
-        },
-        { message: "/health to report the outage" },
-      );
-      expect(health.json).toMatchObject({ upstreams: { delivery: { status: "UNREACHABLE" }, order: { status: "SERVING" } } });
-      // The others are unaffected.
-      expect((await call("GET", `/api/v1/customers/${alice}`, { token: aliceToken })).status).toBe(200);
-    }, 30_000);
+    itIf(has("delivery"))(
+      "answers 503 within its deadline and /health reports it",
+      async () => {
+        expect((await call("GET", "/health")).status).toBe(200);
+        await mesh.kill("delivery");
+        const started = Date.now();
+        const answers = await Promise.all(Array.from({ length: 12 }, () => call("GET", `/api/v1/deliveries/order/${uuidv7()}`, { token: adminToken })));
+        expect(answers.map((a) => a.status)).toEqual(Array(12).fill(503));
+        expect(answers[0].headers.get("retry-after")).toBe("1");
+        expect(answers[0].json).toMatchObject({ error: { code: "unavailable", message: expect.stringMatching(/delivery/) } });
+        expect(Date.now() - started).toBeLessThan(5_000);
+        // /health caches its probe for a second.
+        const health = await waitFor(
+          async () => {
+            const answer = await call("GET", "/health");
+            return answer.status === 503 && answer;
+          },
+          { message: "/health to report the outage" },
+        );
+        expect(health.json).toMatchObject({ upstreams: { delivery: { status: "UNREACHABLE" }, order: { status: "SERVING" } } });
+        // The others are unaffected.
+        expect((await call("GET", `/api/v1/customers/${alice}`, { token: aliceToken })).status).toBe(200);
+      },
+      30_000,
+    );
   });
 });

@@ -140,7 +140,9 @@ describe("gateway (fake upstreams)", () => {
     it("serves gRPC reflection: buf curl works without .proto files", async () => {
       const buf = fileURLToPath(new URL("../node_modules/.bin/buf", import.meta.url));
       const services = await exec(buf, ["curl", "--list-services", base]);
-      expect(services.stdout.split("\n")).toEqual(expect.arrayContaining(["shop.order.v1.OrderService", "shop.delivery.v1.DeliveryService", "grpc.reflection.v1.ServerReflection"]));
+      expect(services.stdout.split("\n")).toEqual(
+        expect.arrayContaining(["shop.order.v1.OrderService", "shop.delivery.v1.DeliveryService", "grpc.reflection.v1.ServerReflection"]),
+      );
       const order = fakes.orders.order(alice);
       const read = await exec(buf, [
         "curl",
@@ -208,7 +210,9 @@ describe("gateway (fake upstreams)", () => {
       }
       expect(fakes.orders.orders.get(order.id)!.status).toBe(OrderStatus.PENDING);
       const client = createClient(OrderService, createConnectTransport({ baseUrl: base, httpVersion: "1.1" }));
-      const error = await client.getOrder({ orderId: order.id }, { headers: { authorization: `Bearer ${aliceToken}` } }).catch((e: unknown) => ConnectError.from(e));
+      const error = await client
+        .getOrder({ orderId: order.id }, { headers: { authorization: `Bearer ${aliceToken}` } })
+        .catch((e: unknown) => ConnectError.from(e));
       expect(error).toMatchObject({ code: ConnectCode.NotFound });
       // The owner and admins see it.
       expect((await call("GET", `/api/v1/orders/${order.id}`, { token: bobToken })).status).toBe(200);
@@ -235,7 +239,9 @@ describe("gateway (fake upstreams)", () => {
       expect(answer.json).toMatchObject({ error: { code: "permission_denied", message: expect.stringMatching(/requires role admin/) } });
       expect((await call("GET", "/api/v1/admin/dlq", { token: aliceToken })).status).toBe(403);
       expect((await call("GET", "/api/v1/customers", { token: aliceToken })).status).toBe(403);
-      expect((await call("PATCH", `/api/v1/orders/${fakes.orders.order(alice).id}/status`, { token: aliceToken, json: { status: "SHIPPED" } })).status).toBe(403);
+      expect((await call("PATCH", `/api/v1/orders/${fakes.orders.order(alice).id}/status`, { token: aliceToken, json: { status: "SHIPPED" } })).status).toBe(
+        403,
+      );
       const client = createClient(InventoryService, createConnectTransport({ baseUrl: base, httpVersion: "1.1" }));
       const error = await client
         .replenish({ productId: "0190a000-0000-7000-8000-000000000002", quantity: 5 }, { headers: { authorization: `Bearer ${aliceToken}` } })
@@ -262,7 +268,10 @@ describe("gateway (fake upstreams)", () => {
     });
 
     it("customers update only their own record; admins list and update anyone", async () => {
-      expect((await call("PATCH", `/api/v1/customers/${alice}`, { token: aliceToken, json: { name: "Alice B" } })).json).toMatchObject({ id: alice, name: "Alice B" });
+      expect((await call("PATCH", `/api/v1/customers/${alice}`, { token: aliceToken, json: { name: "Alice B" } })).json).toMatchObject({
+        id: alice,
+        name: "Alice B",
+      });
       expect((await call("PATCH", `/api/v1/customers/${bob}`, { token: aliceToken, json: { name: "Mallory" } })).status).toBe(404);
       expect(fakes.orders.customers.get(bob)!.name).not.toBe("Mallory");
       expect((await call("PATCH", `/api/v1/customers/${bob}`, { token: adminToken, json: { name: "Bob B" } })).json).toMatchObject({ name: "Bob B" });
@@ -417,7 +426,11 @@ describe("gateway (fake upstreams)", () => {
 
     it("uploads a raw body in chunks and downloads it back; refuses path traversal", async () => {
       const content = Buffer.alloc(200_000, 7);
-      const up = await call("POST", "/api/v1/files/upload?file_name=receipt.bin", { token: aliceToken, body: content, contentType: "application/octet-stream" });
+      const up = await call("POST", "/api/v1/files/upload?file_name=receipt.bin", {
+        token: aliceToken,
+        body: content,
+        contentType: "application/octet-stream",
+      });
       expect(up.status).toBe(201);
       const file = up.json as { id: string; customer_id: string; size_bytes: string };
       expect(file).toMatchObject({ customer_id: alice, size_bytes: "200000" });
@@ -459,7 +472,10 @@ describe("gateway (fake upstreams)", () => {
       }
       expect(Buffer.concat(parts).toString()).toBe("hello world");
       const refused = await files.upload(upload("../../etc/passwd"), { headers }).catch((e: unknown) => ConnectError.from(e));
-      expect(refused).toMatchObject({ code: ConnectCode.InvalidArgument, rawMessage: expect.stringMatching(/^metadata\.file_name: must be a plain file name/) });
+      expect(refused).toMatchObject({
+        code: ConnectCode.InvalidArgument,
+        rawMessage: expect.stringMatching(/^metadata\.file_name: must be a plain file name/),
+      });
       expect((refused as ConnectError).metadata.get("x-error-field")).toBe("metadata.file_name");
       const hidden = await (async () => {
         for await (const _ of files.download({ fileId: file!.id }, { headers: { authorization: `Bearer ${bobToken}` } })) void _;
@@ -490,10 +506,22 @@ describe("gateway (fake upstreams)", () => {
       ["a __proto__ key", () => post(`{"__proto__": {"admin": true}, "items": ${JSON.stringify(ORDER.items)}}`), 400, "__proto__", /unknown field/],
       ["a constructor key", () => post(JSON.stringify({ ...ORDER, constructor: { prototype: {} } })), 400, "constructor", /unknown field/],
       ["a NUL character", () => post(JSON.stringify({ ...ORDER, shipping_address: { line1: "1 Main\u0000St" } })), 400, "shipping_address.line1", /NUL/],
-      ["an unpaired surrogate", () => post('{"items": [{"product_id": "\\ud800", "quantity": 1}]}'), 400, "items[0].product_id", /invalid UTF8|unpaired surrogate/],
+      [
+        "an unpaired surrogate",
+        () => post('{"items": [{"product_id": "\\ud800", "quantity": 1}]}'),
+        400,
+        "items[0].product_id",
+        /invalid UTF8|unpaired surrogate/,
+      ],
       ["a control character in a path id", () => call("GET", "/api/v1/orders/%01abc", { token: aliceToken }), 400, "id", /must be a UUID/],
       ["a non-ASCII path id", () => call("PUT", "/api/v1/orders/%C3%A9%E2%80%A8/cancel", { token: aliceToken }), 400, "id", /must be a UUID/],
-      ["a non-ASCII x-correlation-id", () => call("GET", "/api/v1/orders", { token: aliceToken, headers: { "x-correlation-id": "caf\u00e9" } }), 400, "x-correlation-id", /visible ASCII/],
+      [
+        "a non-ASCII x-correlation-id",
+        () => call("GET", "/api/v1/orders", { token: aliceToken, headers: { "x-correlation-id": "caf\u00e9" } }),
+        400,
+        "x-correlation-id",
+        /visible ASCII/,
+      ],
     ])("%s is a 4xx naming the problem", async (_name, send, status, field, message) => {
       const before = fakes.orders.createCalls;
       const answer = await send();
@@ -547,7 +575,10 @@ describe("gateway (fake upstreams)", () => {
         body: Buffer.from(TRUNCATED),
       });
       expect(connect.status).toBe(400);
-      expect(await connect.json()).toMatchObject({ code: "invalid_argument", message: expect.stringMatching(/^request: is not a valid shop\.order\.v1\.GetOrderRequest/) });
+      expect(await connect.json()).toMatchObject({
+        code: "invalid_argument",
+        message: expect.stringMatching(/^request: is not a valid shop\.order\.v1\.GetOrderRequest/),
+      });
       expect(connect.headers.get("x-error-field")).toBe("request");
 
       const web = await fetch(`${base}${rpcPath}`, {
@@ -652,7 +683,10 @@ describe("gateway (fake upstreams)", () => {
       expect(later.status).toBe(503);
       const health = await call("GET", "/health");
       expect(health.status).toBe(503);
-      expect(health.json).toMatchObject({ status: "NOT_SERVING", upstreams: { order: { status: "SERVING" }, inventory: { status: "UNREACHABLE", circuit: "open" } } });
+      expect(health.json).toMatchObject({
+        status: "NOT_SERVING",
+        upstreams: { order: { status: "SERVING" }, inventory: { status: "UNREACHABLE", circuit: "open" } },
+      });
     });
 
     it("an upstream that hangs is 503 after its deadline, not later", async () => {

@@ -32,9 +32,10 @@ export class HealthChecker {
     private readonly upstreams: Upstreams,
     private readonly options: { timeoutMs?: number; cacheMs?: number } = {},
   ) {
-    this.#channels = Object.fromEntries(
-      UPSTREAM_NAMES.map((name) => [name, new Channel(addresses[name], credentials.createInsecure())]),
-    ) as Record<UpstreamName, Channel>;
+    this.#channels = Object.fromEntries(UPSTREAM_NAMES.map((name) => [name, new Channel(addresses[name], credentials.createInsecure())])) as Record<
+      UpstreamName,
+      Channel
+    >;
   }
 
   report(): Promise<HealthReport> {

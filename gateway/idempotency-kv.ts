@@ -8,9 +8,7 @@ import type { Claim, IdempotencyBackend, Reservation } from "./idempotency.js";
 import type { LazyNats } from "./nats-connection.js";
 
 /** A record in the bucket: a request still running somewhere, or its stored response. */
-type Record =
-  | { state: "pending"; owner: string; leaseUntil: number }
-  | { state: "done"; requestHash: string; value: JsonValue };
+type Record = { state: "pending"; owner: string; leaseUntil: number } | { state: "done"; requestHash: string; value: JsonValue };
 
 export interface KvIdempotencyOptions {
   nats: LazyNats;

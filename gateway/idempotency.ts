@@ -25,10 +25,7 @@ export interface IdempotencyBackend<T> {
   claim(scope: string, key: string): Promise<Claim<T>>;
 }
 
-export type Lookup<T> =
-  | { state: "absent" }
-  | { state: "pending" }
-  | { state: "done"; requestHash: string; value: T };
+export type Lookup<T> = { state: "absent" } | { state: "pending" } | { state: "done"; requestHash: string; value: T };
 
 interface Entry<T> {
   expiresAt: number;

@@ -44,7 +44,10 @@ describe("strict protobuf JSON decoding", () => {
   });
 
   it("refuses a body that is not an object", () => {
-    expect(problem(() => decodeMessage(CreateOrderRequestSchema, [1, 2]))).toMatchObject({ field: "body", message: "body: must be a JSON object, got an array" });
+    expect(problem(() => decodeMessage(CreateOrderRequestSchema, [1, 2]))).toMatchObject({
+      field: "body",
+      message: "body: must be a JSON object, got an array",
+    });
   });
 
   it("accepts enum values in full, short or numeric form and refuses unknown ones", () => {

@@ -1,13 +1,4 @@
-import {
-  type DescEnum,
-  type DescField,
-  type DescMessage,
-  fromJson,
-  type JsonObject,
-  type JsonValue,
-  type MessageShape,
-  toJson,
-} from "@bufbuild/protobuf";
+import { type DescEnum, type DescField, type DescMessage, fromJson, type JsonObject, type JsonValue, type MessageShape, toJson } from "@bufbuild/protobuf";
 import { requireStorableMessage } from "../lib/text.js";
 import { invalid } from "./errors.js";
 

@@ -141,11 +141,15 @@ export function registerReflection(router: ConnectRouter, services: readonly Des
           return { case: "listServicesResponse", value: { service: names.map((name) => ({ name })) } };
         case "fileByFilename": {
           const found = byName.get(value as string);
-          return found ? { case: "fileDescriptorResponse", value: { fileDescriptorProto: serialized(found) } } : error(NOT_FOUND, `file ${String(value)} not found`);
+          return found
+            ? { case: "fileDescriptorResponse", value: { fileDescriptorProto: serialized(found) } }
+            : error(NOT_FOUND, `file ${String(value)} not found`);
         }
         case "fileContainingSymbol": {
           const found = fileOf(value as string);
-          return found ? { case: "fileDescriptorResponse", value: { fileDescriptorProto: serialized(found) } } : error(NOT_FOUND, `symbol ${String(value)} not found`);
+          return found
+            ? { case: "fileDescriptorResponse", value: { fileDescriptorProto: serialized(found) } }
+            : error(NOT_FOUND, `symbol ${String(value)} not found`);
         }
         case "allExtensionNumbersOfType":
           return { case: "allExtensionNumbersResponse", value: { baseTypeName: value as string, extensionNumber: [] } };
@@ -165,7 +169,4 @@ export function registerReflection(router: ConnectRouter, services: readonly Des
 }
 
 /** Request paths of the reflection services (public: no token needed). */
-export const REFLECTION_PATHS = [
-  "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
-  "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-];
+export const REFLECTION_PATHS = ["/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"];

@@ -212,7 +212,9 @@ function createDispatch(config: GatewayConfig, parts: GatewayParts): Dispatch {
   const site = config.webDir ? StaticSite.load(config.webDir) : undefined;
   if (config.webDir && !site) logger.warn({ web_dir: config.webDir }, "the web app is not built (npm run build:web): / answers 404");
   // Dev sign-in exists only with the public dev secret; otherwise its path is an unknown route.
-  const devRoutes = config.devSecret ? devTokenRoutes({ secret: config.jwt.secret!, issuer: config.jwt.issuer, audience: config.jwt.audience, devCustomerId: config.devCustomerId }) : [];
+  const devRoutes = config.devSecret
+    ? devTokenRoutes({ secret: config.jwt.secret!, issuer: config.jwt.issuer, audience: config.jwt.audience, devCustomerId: config.devCustomerId })
+    : [];
   const rest = new RestRouter([...ROUTES, ...devRoutes], {
     api,
     gatekeeper,

@@ -83,7 +83,8 @@ export function circuitState(client: { breaker: { opened: boolean; halfOpen: boo
  * internal hosts. At the edge they become "<name> service unavailable" / "did not answer in
  * time"; messages the upstream itself sent (its handlers' UNAVAILABLE) pass unchanged.
  */
-const TRANSPORT_DETAILS = /No connection established|ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENOTFOUND|getaddrinfo|Connection dropped|Failed to connect|remote_addr|Deadline exceeded|Resolution note|Received RST_STREAM|Stream refused|Call cancelled/i;
+const TRANSPORT_DETAILS =
+  /No connection established|ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENOTFOUND|getaddrinfo|Connection dropped|Failed to connect|remote_addr|Deadline exceeded|Resolution note|Received RST_STREAM|Stream refused|Call cancelled/i;
 
 export function edgeError(name: string, error: unknown): unknown {
   if (!(error instanceof ServiceError) || !TRANSPORT_DETAILS.test(error.message)) return error;

@@ -49,12 +49,7 @@ export function unavailable(message: string): ServiceError {
 
 /** True for codes that say something about the infrastructure rather than the request. */
 export function isInfrastructureCode(code: status | undefined): boolean {
-  return (
-    code === status.UNAVAILABLE ||
-    code === status.DEADLINE_EXCEEDED ||
-    code === status.INTERNAL ||
-    code === status.UNKNOWN
-  );
+  return code === status.UNAVAILABLE || code === status.DEADLINE_EXCEEDED || code === status.INTERNAL || code === status.UNKNOWN;
 }
 
 /**

@@ -32,7 +32,10 @@ describe("requireStorableMessage", () => {
   it("names the field by its path: nested messages, list items, map entries", () => {
     const order = create(CreateOrderRequestSchema, {
       customerId: "c",
-      items: [{ productId: "p1", quantity: 1 }, { productId: "p\u00002", quantity: 1 }],
+      items: [
+        { productId: "p1", quantity: 1 },
+        { productId: "p\u00002", quantity: 1 },
+      ],
     });
     expect(failure(() => requireStorableMessage(CreateOrderRequestSchema, order))).toMatchObject({
       code: Code.INVALID_ARGUMENT,

@@ -24,11 +24,15 @@ describe("house/import-boundaries", () => {
   it("refuses lib/ importing services/ or gateway/, and gateway/ importing services/", () => {
     expect(lint("lib/grpc/x.js", 'import "../../services/order/orders.js";')).toEqual([expect.stringMatching(/^lib\/ never imports services\//)]);
     expect(lint("lib/x.js", 'import { x } from "../gateway/auth.js";')).toEqual([expect.stringMatching(/^lib\/ never imports gateway\//)]);
-    expect(lint("gateway/api/x.js", 'import { x } from "../../services/order/rpc.js";')).toEqual([expect.stringMatching(/^gateway\/ never imports services\//)]);
+    expect(lint("gateway/api/x.js", 'import { x } from "../../services/order/rpc.js";')).toEqual([
+      expect.stringMatching(/^gateway\/ never imports services\//),
+    ]);
   });
 
   it("allows the layers the house allows", () => {
-    expect(lint("services/order/x.js", 'import "./domain/order-status.js"; import "../../lib/ids.js"; import "../../gen/shop/file/v1/file_pb.js";')).toEqual([]);
+    expect(lint("services/order/x.js", 'import "./domain/order-status.js"; import "../../lib/ids.js"; import "../../gen/shop/file/v1/file_pb.js";')).toEqual(
+      [],
+    );
     expect(lint("gateway/x.js", 'import "../lib/errors.js"; import "@bufbuild/protobuf";')).toEqual([]);
     expect(lint("test/harness/x.js", 'import "../../services/order/service.js"; import "../../services/inventory/service.js";')).toEqual([]);
   });

@@ -36,7 +36,7 @@ for (const [path, entry] of Object.entries(lock.packages)) {
     const base = path === "" ? "node_modules" : `${path}/node_modules`;
     if (lock.packages[`${base}/${dep}`] || lock.packages[`node_modules/${dep}`]) continue;
     const platform = platformOf(dep);
-    if (!platform || platform.os === "linux" && platform.cpu === "x64") continue;
+    if (!platform || (platform.os === "linux" && platform.cpu === "x64")) continue;
     lock.packages[`node_modules/${dep}`] = {
       version,
       ...(entry.dev ? { dev: true } : {}),

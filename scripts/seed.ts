@@ -24,7 +24,11 @@ try {
   await inventory.close(true);
 }
 
-const order = await openDatabase({ url: serviceDatabaseUrl(server, "ordermesh_order"), entities: orderEntities, migrations: [eventsMigration, ...orderMigrations] });
+const order = await openDatabase({
+  url: serviceDatabaseUrl(server, "ordermesh_order"),
+  entities: orderEntities,
+  migrations: [eventsMigration, ...orderMigrations],
+});
 try {
   logger.info({ added: await seedDevCustomer(order), customer_id: DEV_CUSTOMER.id }, "dev customer");
 } finally {

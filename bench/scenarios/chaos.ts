@@ -5,7 +5,17 @@ import { type OrderJson, PAID_STATUSES, shortStatus } from "../model.js";
 import { Progress } from "../progress.js";
 import type { Figures, Target } from "../report.js";
 import { sagaTimings } from "../saga.js";
-import { type BenchContext, collectSnapshot, createCustomers, createProduct, LoadStats, SAFE_ATTEMPTS, scenarioFigures, SHIPPING_ADDRESS, waitSettled } from "./common.js";
+import {
+  type BenchContext,
+  collectSnapshot,
+  createCustomers,
+  createProduct,
+  LoadStats,
+  SAFE_ATTEMPTS,
+  scenarioFigures,
+  SHIPPING_ADDRESS,
+  waitSettled,
+} from "./common.js";
 import type { ScenarioOutcome } from "./steady.js";
 
 /** A process the scenario can SIGKILL and start again. */
@@ -116,7 +126,11 @@ async function injectFaults(ctx: BenchContext, targets: ChaosTargets, options: C
     }
   };
   // Every branch runs to its end (a failed restart must not leave another outage half done).
-  const ended = await Promise.allSettled([services(), once(options.natsKillAt, "nats-server", targets.nats), once(options.postgresKillAt, "postgres", targets.postgres)]);
+  const ended = await Promise.allSettled([
+    services(),
+    once(options.natsKillAt, "nats-server", targets.nats),
+    once(options.postgresKillAt, "postgres", targets.postgres),
+  ]);
   const failed = ended.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed) throw failed.reason;
 }
@@ -135,7 +149,11 @@ async function checkNoLostOrder(ctx: BenchContext, placed: readonly Placed[], or
   // A replay of the same request with the same key must answer with the same order, not a new one.
   await mapConcurrent(acknowledged, ctx.setupConcurrency, async (p) => {
     try {
-      const replay = await ctx.client.post<OrderJson>("/api/v1/orders", p.body, { token: p.token, headers: { "idempotency-key": p.key }, attempts: SAFE_ATTEMPTS });
+      const replay = await ctx.client.post<OrderJson>("/api/v1/orders", p.body, {
+        token: p.token,
+        headers: { "idempotency-key": p.key },
+        attempts: SAFE_ATTEMPTS,
+      });
       if (replay.id !== p.orderId) bad.push(`key ${p.key}: replay answered order ${replay.id}, not ${p.orderId}`);
     } catch (error) {
       bad.push(`key ${p.key}: replay failed (${errorCode(error)})`);
@@ -166,7 +184,10 @@ async function followUps(ctx: BenchContext, order: OrderJson): Promise<{ invoice
   const files = await listAll<FileJson>(ctx.client, "/api/v1/files", "files", { token, query: { order_id: order.id }, attempts: SAFE_ATTEMPTS });
   let delivery: string | undefined;
   try {
-    delivery = shortStatus((await ctx.client.get<DeliveryJson>(`/api/v1/deliveries/order/${order.id}`, { token, attempts: SAFE_ATTEMPTS })).status).replace(/^DELIVERY_STATUS_/, "");
+    delivery = shortStatus((await ctx.client.get<DeliveryJson>(`/api/v1/deliveries/order/${order.id}`, { token, attempts: SAFE_ATTEMPTS })).status).replace(
+      /^DELIVERY_STATUS_/,
+      "",
+    );
   } catch (error) {
     if (errorCode(error) !== "not_found") throw error;
   }
@@ -184,7 +205,8 @@ export function followUpProblems(order: OrderJson, found: { invoices: number; de
   const status = shortStatus(order.status);
   const bad: string[] = [];
   const invoices = confirmed ? 1 : 0;
-  if (found.invoices !== invoices) bad.push(`order ${order.id} (${status}${confirmed ? ", was confirmed" : ""}) has ${found.invoices} invoices, expected ${invoices}`);
+  if (found.invoices !== invoices)
+    bad.push(`order ${order.id} (${status}${confirmed ? ", was confirmed" : ""}) has ${found.invoices} invoices, expected ${invoices}`);
   const live = found.delivery !== undefined && found.delivery !== "CANCELLED";
   const shouldHaveDelivery = PAID_STATUSES.has(status) || status === "DELIVERY_FAILED";
   if (shouldHaveDelivery && !live) bad.push(`order ${order.id} is ${status} without a delivery (${found.delivery ?? "none"})`);
@@ -230,7 +252,7 @@ interface DeadLetterJson {
 async function checkDeadLetters(ctx: BenchContext, orders: readonly OrderJson[]): Promise<Check> {
   const ours = new Set(orders.map((o) => o.id));
   const entries: DeadLetterJson[] = [];
-  for (let startSeq = 1; ; ) {
+  for (let startSeq = 1; ;) {
     const page = await ctx.client.get<{ entries: DeadLetterJson[]; next_seq?: number }>("/api/v1/admin/dlq", {
       token: ctx.adminToken,
       query: { limit: 500, start_seq: startSeq },
@@ -243,7 +265,10 @@ async function checkDeadLetters(ctx: BenchContext, orders: readonly OrderJson[])
   const bad: string[] = [];
   let foreign = 0;
   for (const entry of entries) {
-    const detail = await ctx.client.get<{ headers: Record<string, string | string[]> }>(`/api/v1/admin/dlq/${entry.seq}`, { token: ctx.adminToken, attempts: SAFE_ATTEMPTS });
+    const detail = await ctx.client.get<{ headers: Record<string, string | string[]> }>(`/api/v1/admin/dlq/${entry.seq}`, {
+      token: ctx.adminToken,
+      attempts: SAFE_ATTEMPTS,
+    });
     const correlation = detail.headers["x-correlation-id"];
     const orderId = Array.isArray(correlation) ? correlation[0] : correlation;
     if (orderId && ours.has(orderId)) bad.push(`#${entry.seq} ${entry.original_subject} for order ${orderId} in ${entry.consumer}: ${entry.error}`);
@@ -345,8 +370,14 @@ export async function runChaos(ctx: BenchContext, options: ChaosOptions, targets
   const targetsMet: Target[] = [
     {
       name: "faults injected: services, nats-server, postgres",
-      met: kinds.has("service") && (!targets.nats || options.natsKillAt === undefined || kinds.has("nats-server")) && (!targets.postgres || options.postgresKillAt === undefined || kinds.has("postgres")),
-      detail: injected.map((f) => `${f.target} at ${f.atSeconds.toFixed(1)} s, ${Number.isNaN(f.downSeconds) ? "did not come back" : `down ${f.downSeconds.toFixed(1)} s`}`).join("; ") || "none",
+      met:
+        kinds.has("service") &&
+        (!targets.nats || options.natsKillAt === undefined || kinds.has("nats-server")) &&
+        (!targets.postgres || options.postgresKillAt === undefined || kinds.has("postgres")),
+      detail:
+        injected
+          .map((f) => `${f.target} at ${f.atSeconds.toFixed(1)} s, ${Number.isNaN(f.downSeconds) ? "did not come back" : `down ${f.downSeconds.toFixed(1)} s`}`)
+          .join("; ") || "none",
     },
   ];
   return {

@@ -59,16 +59,20 @@ export async function createCustomers(ctx: BenchContext, prefix: string, count: 
   let done = 0;
   const progress = new Progress(`${prefix} setup`, () => `customers ${done}/${count}`).start();
   try {
-    return await mapConcurrent(Array.from({ length: count }, (_, i) => i), ctx.setupConcurrency, async (i) => {
-      const email = `bench-${ctx.runId}-${prefix}-${i}@bench.example`;
-      const customer = await ctx.client.post<CustomerJson>(
-        "/api/v1/customers",
-        { email, name: `Bench ${prefix} ${i}` },
-        { token: ctx.adminToken, headers: { "idempotency-key": email }, attempts: SAFE_ATTEMPTS },
-      );
-      done++;
-      return { id: customer.id, token: await ctx.tokenFor(customer.id) };
-    });
+    return await mapConcurrent(
+      Array.from({ length: count }, (_, i) => i),
+      ctx.setupConcurrency,
+      async (i) => {
+        const email = `bench-${ctx.runId}-${prefix}-${i}@bench.example`;
+        const customer = await ctx.client.post<CustomerJson>(
+          "/api/v1/customers",
+          { email, name: `Bench ${prefix} ${i}` },
+          { token: ctx.adminToken, headers: { "idempotency-key": email }, attempts: SAFE_ATTEMPTS },
+        );
+        done++;
+        return { id: customer.id, token: await ctx.tokenFor(customer.id) };
+      },
+    );
   } finally {
     progress.stop();
   }
@@ -164,7 +168,9 @@ export class LoadStats {
 /** The scenario's orders still in PENDING / RESERVED (admin lists by status, filtered to its customers). */
 async function unsettledOrders(ctx: BenchContext, customers: ReadonlySet<string>): Promise<OrderJson[]> {
   const lists = await Promise.all(
-    ["PENDING", "RESERVED"].map((status) => listAll<OrderJson>(ctx.client, "/api/v1/orders", "orders", { token: ctx.adminToken, query: { status }, attempts: SAFE_ATTEMPTS })),
+    ["PENDING", "RESERVED"].map((status) =>
+      listAll<OrderJson>(ctx.client, "/api/v1/orders", "orders", { token: ctx.adminToken, query: { status }, attempts: SAFE_ATTEMPTS }),
+    ),
   );
   return lists.flat().filter((o) => customers.has(o.customer_id));
 }
@@ -223,7 +229,11 @@ export async function collectSnapshot(ctx: BenchContext, label: string, customer
     total = customerIds.length;
     const payments = (
       await mapConcurrent(customerIds, ctx.setupConcurrency, async (customerId) => {
-        const list = await listAll<PaymentJson>(ctx.client, "/api/v1/payments", "payments", { token, query: { customer_id: customerId }, attempts: SAFE_ATTEMPTS });
+        const list = await listAll<PaymentJson>(ctx.client, "/api/v1/payments", "payments", {
+          token,
+          query: { customer_id: customerId },
+          attempts: SAFE_ATTEMPTS,
+        });
         done++;
         return list;
       })

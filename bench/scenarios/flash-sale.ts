@@ -3,7 +3,17 @@ import { commonChecks, flashChecks, flashOutcome, isSoldOutRefusal } from "../in
 import { Progress } from "../progress.js";
 import type { Figures, Target } from "../report.js";
 import { sagaTimings } from "../saga.js";
-import { type BenchContext, collectSnapshot, measureResources, createCustomers, createProduct, LoadStats, scenarioFigures, SHIPPING_ADDRESS, waitSettled } from "./common.js";
+import {
+  type BenchContext,
+  collectSnapshot,
+  measureResources,
+  createCustomers,
+  createProduct,
+  LoadStats,
+  scenarioFigures,
+  SHIPPING_ADDRESS,
+  waitSettled,
+} from "./common.js";
 import type { ScenarioOutcome } from "./steady.js";
 
 export interface FlashSaleOptions {
@@ -37,13 +47,18 @@ export async function runFlashSale(ctx: BenchContext, options: FlashSaleOptions)
   // All buyers are released in the same tick.
   await Promise.all(
     buyers.map((buyer) =>
-      stats.place(ctx, buyer.token, { customer_id: buyer.id, items, shipping_address: SHIPPING_ADDRESS, payment_method }, {
-        attempts: options.attempts,
-        idempotencyKey: `flash-${ctx.runId}-${buyer.id}`,
-        onError: (error) => {
-          if (error instanceof RequestError && isSoldOutRefusal(error)) soldOut.add(buyer.id);
+      stats.place(
+        ctx,
+        buyer.token,
+        { customer_id: buyer.id, items, shipping_address: SHIPPING_ADDRESS, payment_method },
+        {
+          attempts: options.attempts,
+          idempotencyKey: `flash-${ctx.runId}-${buyer.id}`,
+          onError: (error) => {
+            if (error instanceof RequestError && isSoldOutRefusal(error)) soldOut.add(buyer.id);
+          },
         },
-      }),
+      ),
     ),
   );
   const loadSeconds = (Date.now() - started) / 1000;

@@ -3,7 +3,17 @@ import { commonChecks } from "../invariants.js";
 import { Progress } from "../progress.js";
 import type { Figures, Target } from "../report.js";
 import { sagaTimings } from "../saga.js";
-import { type BenchContext, collectSnapshot, measureResources, createCustomers, createProduct, LoadStats, scenarioFigures, SHIPPING_ADDRESS, waitSettled } from "./common.js";
+import {
+  type BenchContext,
+  collectSnapshot,
+  measureResources,
+  createCustomers,
+  createProduct,
+  LoadStats,
+  scenarioFigures,
+  SHIPPING_ADDRESS,
+  waitSettled,
+} from "./common.js";
 import type { Check } from "../invariants.js";
 
 export interface SteadyOptions {

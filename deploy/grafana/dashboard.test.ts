@@ -55,9 +55,9 @@ describe("Grafana dashboard deploy/grafana/ordermesh-dashboard.json", () => {
     .map((v) => (typeof v.query === "string" ? v.query : (v.query?.query ?? v.definition ?? "")));
 
   it("reads metric names out of PromQL", () => {
-    expect(metricNames('histogram_quantile(0.95, sum by (le, rpc_method) (rate(rpc_server_duration_seconds_bucket{service=~"$service", x!="0"}[5m]))) / 100')).toEqual([
-      "rpc_server_duration_seconds_bucket",
-    ]);
+    expect(
+      metricNames('histogram_quantile(0.95, sum by (le, rpc_method) (rate(rpc_server_duration_seconds_bucket{service=~"$service", x!="0"}[5m]))) / 100'),
+    ).toEqual(["rpc_server_duration_seconds_bucket"]);
     expect(metricNames("sum(increase(a_total[1h])) / sum(increase(b_total[1h]))")).toEqual(["a_total", "b_total"]);
   });
 
@@ -69,7 +69,11 @@ describe("Grafana dashboard deploy/grafana/ordermesh-dashboard.json", () => {
     const known = new Set([...(await exported(platformRegistry)), ...(await exported(gateway)), ...(await exported(runtime))]);
 
     const queried = [...expressions.map((e) => e.expr), ...variables.map((q) => q.replace(/^label_values\(([^,]+),.*$/, "$1"))];
-    const unknown = queried.flatMap((expr) => metricNames(expr).filter((name) => !known.has(name)).map((name) => `${name} in ${expr}`));
+    const unknown = queried.flatMap((expr) =>
+      metricNames(expr)
+        .filter((name) => !known.has(name))
+        .map((name) => `${name} in ${expr}`),
+    );
     expect(unknown).toEqual([]);
     expect(expressions.length).toBeGreaterThan(20);
   });

@@ -34,7 +34,10 @@ function disagreements(routes: readonly Route[], doc: JsonObject): string[] {
     const inPath = op.parameters.filter((p) => p.in === "path").map((p) => p.name);
     if (JSON.stringify(inPath) !== JSON.stringify(pathParams(route.path))) problems.push(`${key}: path parameters ${inPath} != ${pathParams(route.path)}`);
     const inQuery = op.parameters.filter((p) => p.in === "query").map((p) => p.name);
-    const declaredQuery = [...queryFields(route).map((f) => f.name), ...(route.openapi?.parameters ?? []).filter((p) => p.in === "query").map((p) => p.name as string)];
+    const declaredQuery = [
+      ...queryFields(route).map((f) => f.name),
+      ...(route.openapi?.parameters ?? []).filter((p) => p.in === "query").map((p) => p.name as string),
+    ];
     if (JSON.stringify(inQuery) !== JSON.stringify(declaredQuery)) problems.push(`${key}: query parameters ${inQuery} != ${declaredQuery}`);
 
     const bodyRef = op.requestBody?.content["application/json"]?.schema.$ref;
@@ -71,7 +74,9 @@ describe("OpenAPI document", () => {
 
   it("is OpenAPI 3.1 with a bearer scheme and unique operation ids", () => {
     expect(doc).toMatchObject({ openapi: "3.1.0", components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } } });
-    const ids = Object.values(doc.paths as Record<string, Record<string, { operationId: string }>>).flatMap((item) => Object.values(item).map((op) => op.operationId));
+    const ids = Object.values(doc.paths as Record<string, Record<string, { operationId: string }>>).flatMap((item) =>
+      Object.values(item).map((op) => op.operationId),
+    );
     expect(ids).toHaveLength(ROUTES.length);
     expect(new Set(ids).size).toBe(ids.length);
   });
@@ -82,10 +87,19 @@ describe("OpenAPI document", () => {
 
   it("notices a route that is missing, one that is extra, and a wrong schema", () => {
     const [first, second, ...rest] = ROUTES;
-    const extra: Route = { method: "GET", path: "/api/v1/ghosts/:id", summary: "ghost", response: first.response, async handle() {
-      return { json: {} };
-    } };
-    expect(disagreements([first, ...rest, extra], doc)).toEqual(["get /api/v1/orders is documented but is not a route", "GET /api/v1/ghosts/:id is not documented"]);
+    const extra: Route = {
+      method: "GET",
+      path: "/api/v1/ghosts/:id",
+      summary: "ghost",
+      response: first.response,
+      async handle() {
+        return { json: {} };
+      },
+    };
+    expect(disagreements([first, ...rest, extra], doc)).toEqual([
+      "get /api/v1/orders is documented but is not a route",
+      "GET /api/v1/ghosts/:id is not documented",
+    ]);
     const wrong = openApiDocument([{ ...second, response: first.request }, ...rest], { version: "test" });
     expect(disagreements([second, ...rest], wrong)).toEqual([expect.stringMatching(/response .* != shop\.order\.v1\.ListOrdersResponse/)]);
   });
@@ -102,7 +116,12 @@ describe("OpenAPI document", () => {
 
   it("takes list filters from the query string and marks public and admin routes", () => {
     const paths = doc.paths as Record<string, Record<string, { parameters: { name: string; in: string }[]; security?: unknown[]; description?: string }>>;
-    expect(paths["/api/v1/orders"].get.parameters.filter((p) => p.in === "query").map((p) => p.name)).toEqual(["page_size", "page_token", "customer_id", "status"]);
+    expect(paths["/api/v1/orders"].get.parameters.filter((p) => p.in === "query").map((p) => p.name)).toEqual([
+      "page_size",
+      "page_token",
+      "customer_id",
+      "status",
+    ]);
     expect(paths["/api/v1/inventory/{productId}/movements"].get.parameters.map((p) => p.name)).not.toContain("product_id");
     expect(paths["/api/v1/customers"].get.description).toMatch(/admin/);
   });

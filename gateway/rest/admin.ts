@@ -16,7 +16,8 @@ function seqParam(ctx: RestContext): number {
 function intQuery(ctx: RestContext, name: string, fallback: number, min: number, max: number): number {
   const raw = ctx.url.searchParams.get(name);
   if (raw === null) return fallback;
-  if (!/^\d{1,16}$/.test(raw) || Number(raw) < min || Number(raw) > max) throw invalid(name, `must be an integer from ${min} to ${max}, got "${raw.slice(0, 40)}"`);
+  if (!/^\d{1,16}$/.test(raw) || Number(raw) < min || Number(raw) > max)
+    throw invalid(name, `must be an integer from ${min} to ${max}, got "${raw.slice(0, 40)}"`);
   return Number(raw);
 }
 
@@ -55,7 +56,13 @@ function json(schema: JsonObject) {
   return { content: { "application/json": { schema } } };
 }
 
-const intParam = (name: string, description: string): JsonObject => ({ name, in: "query", required: false, schema: { type: "integer", minimum: 1 }, description });
+const intParam = (name: string, description: string): JsonObject => ({
+  name,
+  in: "query",
+  required: false,
+  schema: { type: "integer", minimum: 1 },
+  description,
+});
 
 export const adminRoutes: Route[] = [
   {

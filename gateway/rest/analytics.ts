@@ -15,7 +15,8 @@ export const analyticsRoutes: Route[] = [
     request: GetDashboardRequestSchema,
     queryParams: true,
     response: DashboardSchema,
-    summary: "Orders, funnel, revenue, failures, saga latency, top and low-stock products (admin; window=15m|1h|24h|7d or window_minutes, end_time, top_products)",
+    summary:
+      "Orders, funnel, revenue, failures, saga latency, top and low-stock products (admin; window=15m|1h|24h|7d or window_minutes, end_time, top_products)",
     async handle(ctx) {
       const { dashboard } = await ctx.api.analytics.getDashboard(ctx.input(GetDashboardRequestSchema, { query: true, body: false }), ctx.call);
       return { json: encodeMessage(DashboardSchema, dashboard!) };

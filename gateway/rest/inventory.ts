@@ -119,7 +119,11 @@ export const inventoryRoutes: Route[] = [
     openapi: {
       requestBody: {
         required: true,
-        content: { "application/json": { schema: objectSchema({ order_id: { type: "string", format: "uuid" }, quantity: { type: "integer", format: "int32", minimum: 1 } }) } },
+        content: {
+          "application/json": {
+            schema: objectSchema({ order_id: { type: "string", format: "uuid" }, quantity: { type: "integer", format: "int32", minimum: 1 } }),
+          },
+        },
       },
     },
     response: ReservationSchema,

@@ -13,7 +13,10 @@ export function eventStream(message: string): RouteOpenApi {
   return {
     content: {
       "text/event-stream": {
-        schema: { type: "string", description: `Each event's data is a ${message} as JSON; \`event: end\` closes the stream, \`event: error\` carries an error body.` },
+        schema: {
+          type: "string",
+          description: `Each event's data is a ${message} as JSON; \`event: end\` closes the stream, \`event: error\` carries an error body.`,
+        },
       },
     },
   };

@@ -163,7 +163,11 @@ export const orderRoutes: Route[] = [
     openapi: {
       content: {
         "application/json": {
-          schema: objectSchema({ order_id: { type: "string" }, status: { $ref: "#/components/schemas/shop.order.v1.OrderStatus" }, failure_reason: { type: "string" } }),
+          schema: objectSchema({
+            order_id: { type: "string" },
+            status: { $ref: "#/components/schemas/shop.order.v1.OrderStatus" },
+            failure_reason: { type: "string" },
+          }),
         },
       },
     },

@@ -426,7 +426,10 @@ export function parseJsonBody(bytes: Buffer, contentType: string | undefined): J
       httpStatus: 415,
     });
   }
-  const charset = parameters.find((p) => p.startsWith("charset="))?.slice("charset=".length).replace(/"/g, "");
+  const charset = parameters
+    .find((p) => p.startsWith("charset="))
+    ?.slice("charset=".length)
+    .replace(/"/g, "");
   if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") {
     throw new GatewayError(Code.INVALID_ARGUMENT, `Content-Type: charset must be utf-8, got "${charset}"`, { field: "Content-Type", httpStatus: 415 });
   }
@@ -449,12 +452,7 @@ export function parseJsonBody(bytes: Buffer, contentType: string | undefined): J
 }
 
 /** Merges path parameters, query parameters and body into one request and decodes it. */
-function buildInput<D extends DescMessage>(
-  schema: D,
-  options: InputOptions,
-  body: JsonObject | undefined,
-  query: URLSearchParams,
-): MessageShape<D> {
+function buildInput<D extends DescMessage>(schema: D, options: InputOptions, body: JsonObject | undefined, query: URLSearchParams): MessageShape<D> {
   // No prototype, and copied key by key: Object.assign would run the `__proto__` setter for a
   // body key "__proto__" and drop it silently, where it must be rejected as an unknown field.
   const merged = Object.create(null) as JsonObject;

@@ -62,7 +62,14 @@ export class FakeOrders {
   /** Moves an order on, as the saga would; WatchOrder streams see it. */
   transition(orderId: string, to: OrderStatus, reason = ""): void {
     const order = this.orders.get(orderId)!;
-    order.history.push({ $typeName: "shop.order.v1.OrderStatusChange", fromStatus: order.status, toStatus: to, reason, eventId: "", changedAt: timestampFromDate(new Date()) });
+    order.history.push({
+      $typeName: "shop.order.v1.OrderStatusChange",
+      fromStatus: order.status,
+      toStatus: to,
+      reason,
+      eventId: "",
+      changedAt: timestampFromDate(new Date()),
+    });
     order.status = to;
     for (const wake of this.#watchers.get(orderId) ?? []) wake();
   }
@@ -87,7 +94,8 @@ export class FakeOrders {
         if (!this.customers.has(request.customerId)) throw notFound("customer", request.customerId);
         if (request.items.length === 0) throw invalidArgument("items", "must not be empty");
         request.items.forEach((item, i) => {
-          if (item.quantity < 1 || item.quantity > 1000) throw invalidArgument(`items[${i}].quantity`, `must be an integer from 1 to 1000, got ${item.quantity}`);
+          if (item.quantity < 1 || item.quantity > 1000)
+            throw invalidArgument(`items[${i}].quantity`, `must be an integer from 1 to 1000, got ${item.quantity}`);
         });
         const order = this.order(request.customerId);
         return { order };
@@ -106,7 +114,8 @@ export class FakeOrders {
       },
       watchOrder: (request: { orderId: string }, ctx: { signal: AbortSignal }) => this.#watch(find(request.orderId), ctx.signal),
       createCustomer: async (request: { email: string; name: string; customerId: string }) => {
-        if (request.customerId && this.customers.has(request.customerId)) throw new ServiceError(Code.ALREADY_EXISTS, `customer ${request.customerId} is already registered`);
+        if (request.customerId && this.customers.has(request.customerId))
+          throw new ServiceError(Code.ALREADY_EXISTS, `customer ${request.customerId} is already registered`);
         const id = this.customer(request.customerId || undefined);
         const customer = { ...this.customers.get(id)!, email: request.email, name: request.name };
         this.customers.set(id, customer);
@@ -203,7 +212,14 @@ export class FakeFiles {
         for await (const request of requests) {
           if (request.data.case === "metadata") {
             const m = request.data.value as { fileName: string; contentType: string; orderId: string; customerId: string };
-            info = create(FileInfoSchema, { id: uuidv7(), fileName: m.fileName, contentType: m.contentType, orderId: m.orderId, customerId: m.customerId, kind: FileKind.UPLOAD });
+            info = create(FileInfoSchema, {
+              id: uuidv7(),
+              fileName: m.fileName,
+              contentType: m.contentType,
+              orderId: m.orderId,
+              customerId: m.customerId,
+              kind: FileKind.UPLOAD,
+            });
           } else if (request.data.case === "chunk") {
             parts.push(Buffer.from(request.data.value as Uint8Array));
           }

@@ -93,7 +93,9 @@ describe("openDatabase", () => {
         /syntax error/,
       );
       const check = await openDatabase({ url: other.url, entities: [Widget], migrations: [] });
-      const tables = await check.em.getConnection().execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('widgets', 'gadgets')");
+      const tables = await check.em
+        .getConnection()
+        .execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('widgets', 'gadgets')");
       await check.close(true);
       expect(tables).toEqual([]);
     } finally {

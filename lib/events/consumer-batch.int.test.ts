@@ -136,9 +136,7 @@ describe("consumer batches", () => {
     const orders = Array.from({ length: 6 }, () => uuidv7());
     const eventIds = orders.map(() => uuidv7());
     // The first three were applied before a crash lost their acks.
-    await tb.orm.em
-      .getKnex()
-      .raw("insert into processed_events (consumer, event_id) select ?, unnest(?::uuid[])", [consumer, eventIds.slice(0, 3)]);
+    await tb.orm.em.getKnex().raw("insert into processed_events (consumer, event_id) select ?, unnest(?::uuid[])", [consumer, eventIds.slice(0, 3)]);
     const before = await streamLength();
     for (let i = 0; i < orders.length; i++) await publish(orders[i], eventIds[i]);
     // The same event again under another Nats-Msg-Id, so the stream keeps both copies.
@@ -195,7 +193,10 @@ describe("consumer batches", () => {
         ...options,
         handler: async (event, ctx) => {
           if (!mine.has(event.orderId)) return;
-          await transactionOf(ctx.em, "test").raw("insert into batch_effects (consumer, event_id, txid) values (?, ?, txid_current())", [consumer, ctx.eventId]);
+          await transactionOf(ctx.em, "test").raw("insert into batch_effects (consumer, event_id, txid) values (?, ?, txid_current())", [
+            consumer,
+            ctx.eventId,
+          ]);
         },
       });
       await waitFor(async () => (await effects(consumer)).length >= orders.length && consumerSettled(tb.bus, consumer, before + orders.length), {

@@ -105,10 +105,13 @@ describe("consumer", () => {
     });
     const orderId = uuidv7();
     const eventId = await emit(OrderRejectedSchema, { orderId, reason: "out of stock" }, orderId);
-    const [dead] = await waitFor(async () => {
-      const found = await deadLetters(OrderRejectedSchema);
-      return found.length > 0 && found;
-    }, { message: "the dead letter" });
+    const [dead] = await waitFor(
+      async () => {
+        const found = await deadLetters(OrderRejectedSchema);
+        return found.length > 0 && found;
+      },
+      { message: "the dead letter" },
+    );
     await waitFor(() => consumerSettled(tb.bus, consumer, 1), { message: "the original to be terminated" });
     expect(deliveries).toEqual([1, 2, 3, 4]);
     expect(await tb.effects(consumer)).toEqual([]);
@@ -170,10 +173,13 @@ describe("consumer", () => {
     });
     const orderId = uuidv7();
     await emit(OrderExpiredSchema, { orderId }, orderId);
-    const [dead] = await waitFor(async () => {
-      const found = await deadLetters(OrderExpiredSchema);
-      return found.length > 0 && found;
-    }, { message: "the dead letter" });
+    const [dead] = await waitFor(
+      async () => {
+        const found = await deadLetters(OrderExpiredSchema);
+        return found.length > 0 && found;
+      },
+      { message: "the dead letter" },
+    );
     await waitFor(() => consumerSettled(tb.bus, consumer, 1), { message: "the original to be terminated" });
     expect(deliveries).toEqual([1]);
     expect(dead.header.get(DLQ_DELIVERY_COUNT_HEADER)).toBe("1");
@@ -199,10 +205,13 @@ describe("consumer", () => {
       msgID: eventId,
       headers: h,
     });
-    const [dead] = await waitFor(async () => {
-      const found = await deadLetters(PaymentFailedSchema);
-      return found.length > 0 && found;
-    }, { message: "the dead letter" });
+    const [dead] = await waitFor(
+      async () => {
+        const found = await deadLetters(PaymentFailedSchema);
+        return found.length > 0 && found;
+      },
+      { message: "the dead letter" },
+    );
     await waitFor(() => consumerSettled(tb.bus, consumer, 1), { message: "the original to be terminated" });
     expect(calls).toBe(0);
     expect(dead.header.get(DLQ_ERROR_HEADER)).toMatch(/^cannot decode shop.events.v1.PaymentFailed/);
@@ -246,10 +255,13 @@ describe("consumer", () => {
           deliveries.push(ctx.deliveryCount);
         },
       });
-      const [dead] = await waitFor(async () => {
-        const found = await deadLetters(OrderDeliveredSchema);
-        return found.length > 0 && found;
-      }, { message: "the dead letter" });
+      const [dead] = await waitFor(
+        async () => {
+          const found = await deadLetters(OrderDeliveredSchema);
+          return found.length > 0 && found;
+        },
+        { message: "the dead letter" },
+      );
       await waitFor(() => consumerSettled(tb.bus, consumer, 1), { message: "the original to be terminated" });
       expect(deliveries).toEqual([1, 2]);
       expect(dead.header.get(DLQ_ERROR_HEADER)).toMatch(/^no outcome after 2 deliveries/);
@@ -300,14 +312,11 @@ describe("consumer", () => {
       },
     });
     const request = trace.getTracer("test").startSpan("CreatePayment");
-    const eventId = await context.with(trace.setSpan(context.active(), request), () =>
-      emit(PaymentCompletedSchema, { orderId, paymentId: uuidv7() }, orderId),
-    );
+    const eventId = await context.with(trace.setSpan(context.active(), request), () => emit(PaymentCompletedSchema, { orderId, paymentId: uuidv7() }, orderId));
     request.end();
 
     const spans = (): ReadableSpan[] => telemetry.memory?.getFinishedSpans() ?? [];
-    const byKind = (kind: SpanKind, id: string) =>
-      spans().find((span) => span.kind === kind && span.attributes["messaging.message.id"] === id);
+    const byKind = (kind: SpanKind, id: string) => spans().find((span) => span.kind === kind && span.attributes["messaging.message.id"] === id);
     const processSpan = await waitFor(() => byKind(SpanKind.CONSUMER, eventId), { message: "the consumer span" });
     const sendSpan = byKind(SpanKind.PRODUCER, eventId);
     const traceId = request.spanContext().traceId;

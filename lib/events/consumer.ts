@@ -213,7 +213,11 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
     description: `${consumer}: ${schema.typeName}`,
     decode: (data, eventType) => decode(schema, data, eventType),
     async apply(fresh, em) {
-      if (options.beforeBatch) await options.beforeBatch(fresh.map((delivery) => delivery.event!), em);
+      if (options.beforeBatch)
+        await options.beforeBatch(
+          fresh.map((delivery) => delivery.event!),
+          em,
+        );
       for (const delivery of fresh) {
         await runHandler(delivery, em);
         delivery.log.debug("event handled");
@@ -295,7 +299,14 @@ async function runConsumer<E>(options: BaseConsumerOptions, mode: Mode<E>): Prom
   const pull = await js.consumers.get(names.stream, consumer);
   const running = pullAndHandle(pull, options, settings, logger, batchHandler(options, mode, settings, logger));
   logger.info(
-    { subject: mode.subject, stream: names.stream, max_deliver: maxDeliver, backoff_ms: schedule, concurrency: settings.concurrency, batch_size: settings.batchSize },
+    {
+      subject: mode.subject,
+      stream: names.stream,
+      max_deliver: maxDeliver,
+      backoff_ms: schedule,
+      concurrency: settings.concurrency,
+      batch_size: settings.batchSize,
+    },
     "consumer started",
   );
   return running;
@@ -495,13 +506,7 @@ function batchHandler<E>(options: BaseConsumerOptions, mode: Mode<E>, settings: 
  * or is in hand alive with progress reports; stops pulling while paused. Stopping lets what
  * already arrived be handled and acknowledged.
  */
-function pullAndHandle(
-  pull: Consumer,
-  options: BaseConsumerOptions,
-  settings: ConsumerSettings,
-  logger: Logger,
-  handler: BatchHandling,
-): EventConsumer {
+function pullAndHandle(pull: Consumer, options: BaseConsumerOptions, settings: ConsumerSettings, logger: Logger, handler: BatchHandling): EventConsumer {
   const { batchSize, concurrency, heartbeatMs } = settings;
   // Received messages wait here until a worker takes them; they and the ones being handled are
   // kept alive with progress reports, so a long batch never lets their ack wait run out.

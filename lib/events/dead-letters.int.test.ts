@@ -48,9 +48,7 @@ afterAll(async () => {
 async function deadLetterFor(): Promise<{ orderId: string; eventId: string; seq: number }> {
   const orderId = uuidv7();
   rejected.add(orderId);
-  const eventId = await tb.orm.em
-    .fork()
-    .transactional((em) => enqueue(em, PaymentRefundedSchema, { orderId, refundId: uuidv7() }, { aggregateId: orderId }));
+  const eventId = await tb.orm.em.fork().transactional((em) => enqueue(em, PaymentRefundedSchema, { orderId, refundId: uuidv7() }, { aggregateId: orderId }));
   relay.kick();
   const entry = await waitFor(async () => (await listDeadLetters(tb.bus.jsm, tb.names, { limit: 100 })).entries.find((e) => e.eventId === eventId), {
     message: "the dead letter",

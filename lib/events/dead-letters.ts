@@ -33,12 +33,7 @@ export interface DeadLetterFailure {
  * terminated. The Nats-Msg-Id (consumer + stream sequence) makes a repeated copy of the same
  * failure, e.g. after a crash between copy and term, a no-op.
  */
-export async function copyToDeadLetters(
-  js: JetStreamClient,
-  names: EventBusNames,
-  msg: JsMsg,
-  failure: DeadLetterFailure,
-): Promise<PubAck> {
+export async function copyToDeadLetters(js: JetStreamClient, names: EventBusNames, msg: JsMsg, failure: DeadLetterFailure): Promise<PubAck> {
   const h = copyHeaders(msg.headers, (key) => !isTransportHeader(key));
   if (failure.eventId && !h.has(EVENT_ID_HEADER)) h.set(EVENT_ID_HEADER, failure.eventId);
   h.set(DLQ_ERROR_HEADER, headerValue(errorMessage(failure.error), 1_000));

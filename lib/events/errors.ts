@@ -14,9 +14,7 @@ export class PermanentError extends Error {
 
 /** True for failures a retry cannot fix: PermanentError and INVALID_ARGUMENT service errors. */
 export function isPermanent(error: unknown): boolean {
-  return (
-    error instanceof PermanentError || (error instanceof ServiceError && error.code === Code.INVALID_ARGUMENT)
-  );
+  return error instanceof PermanentError || (error instanceof ServiceError && error.code === Code.INVALID_ARGUMENT);
 }
 
 /** The message of anything thrown. */

@@ -73,7 +73,11 @@ export async function enqueueRecords(em: EntityManager, records: readonly Outbox
   const trx = transactionOf(em, "enqueue");
   kickAfterCommit(em, trx);
   const rows = records.map(() => "(?, ?, ?, ?, ?, ?, ?::jsonb)").join(", ");
-  await knexSql(trx, `insert into outbox (${OUTBOX_COLUMNS}) values ${rows}`, records.flatMap((record) => record.values));
+  await knexSql(
+    trx,
+    `insert into outbox (${OUTBOX_COLUMNS}) values ${rows}`,
+    records.flatMap((record) => record.values),
+  );
 }
 
 // Every shop.events.v1 event starts with `order_id`; the order id is the correlation id.

@@ -35,9 +35,7 @@ async function streamCount(): Promise<number> {
 
 describe("outbox", () => {
   it("refuses to write outside a transaction", async () => {
-    await expect(enqueue(tb.orm.em.fork(), OrderCreatedSchema, { orderId: uuidv7() }, { aggregateId: "x" })).rejects.toThrow(
-      /inside em.transactional/,
-    );
+    await expect(enqueue(tb.orm.em.fork(), OrderCreatedSchema, { orderId: uuidv7() }, { aggregateId: "x" })).rejects.toThrow(/inside em.transactional/);
   });
 
   it("is written only when the caller's transaction commits", async () => {
@@ -67,9 +65,7 @@ describe("relay", () => {
         await recordEffect(ctx, consumer);
       },
     });
-    const eventId = await tb.orm.em
-      .fork()
-      .transactional((em) => enqueue(em, OrderCreatedSchema, { orderId, customerId: "c-1" }, { aggregateId: orderId }));
+    const eventId = await tb.orm.em.fork().transactional((em) => enqueue(em, OrderCreatedSchema, { orderId, customerId: "c-1" }, { aggregateId: orderId }));
     expect((await outboxRow(eventId)).headers[CORRELATION_HEADER]).toBe(orderId);
 
     let crashes = 0;

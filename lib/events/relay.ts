@@ -159,8 +159,7 @@ export function startRelay(options: RelayOptions): Relay {
   const sleeper = new Sleeper();
   let stopped = false;
 
-  const eventLog = (event: OutboxEvent) =>
-    lazyChild(logger, { event_id: event.id, event_type: event.eventType, order_id: event.headers[CORRELATION_HEADER] });
+  const eventLog = (event: OutboxEvent) => lazyChild(logger, { event_id: event.id, event_type: event.eventType, order_id: event.headers[CORRELATION_HEADER] });
 
   async function publish(event: OutboxEvent): Promise<PubAck> {
     const parent = extractHeaders((key) => event.headers[key], ROOT_CONTEXT);

@@ -36,9 +36,7 @@ export interface Testbed {
 export async function createTestbed(): Promise<Testbed> {
   const db = await createTestDatabase("ev");
   const orm = await openDatabase({ url: db.url, entities: [], migrations: [eventsMigration], poolMax: 6 });
-  await orm.em.getKnex().raw(
-    "create table effects (id bigserial primary key, consumer text not null, event_id uuid not null, note text)",
-  );
+  await orm.em.getKnex().raw("create table effects (id bigserial primary key, consumer text not null, event_id uuid not null, note text)");
   const names = busNames(uniqueId("ev"));
   const bus = await connectBus({ natsUrl: testInfra().natsUrl, names, name: "lib-events-test" });
   const logger = createLogger("events-test", { level: process.env.LOG_LEVEL ?? "silent" });
@@ -96,11 +94,7 @@ export async function readStream(bus: EventBus, stream: string, subjects: string
 
 /** Inserts one `effects` row in the handler's transaction (rolled back with it). */
 export async function recordEffect(ctx: EventContext, consumer: string, note?: string): Promise<void> {
-  await transactionOf(ctx.em, "recordEffect").raw("insert into effects (consumer, event_id, note) values (?, ?, ?)", [
-    consumer,
-    ctx.eventId,
-    note ?? null,
-  ]);
+  await transactionOf(ctx.em, "recordEffect").raw("insert into effects (consumer, event_id, note) values (?, ?, ?)", [consumer, ctx.eventId, note ?? null]);
 }
 
 /** Resolves once `consumer` has acknowledged (or terminated) everything it was delivered. */

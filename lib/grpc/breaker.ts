@@ -262,10 +262,7 @@ export async function throughBreaker<T>(breaker: Breaker, thunk: () => Promise<T
     return await breaker.fire(thunk);
   } catch (err) {
     if (err instanceof BreakerRefusal) {
-      throw new CircuitOpenError(
-        breaker.name,
-        err.code === "EOPENBREAKER" ? `${breaker.name} unavailable (circuit open)` : `${breaker.name} client is closed`,
-      );
+      throw new CircuitOpenError(breaker.name, err.code === "EOPENBREAKER" ? `${breaker.name} unavailable (circuit open)` : `${breaker.name} client is closed`);
     }
     throw err;
   }

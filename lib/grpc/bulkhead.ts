@@ -44,10 +44,21 @@ export class Bulkhead {
         reject(error);
       };
       const timer = setTimeout(
-        () => fail(new UpstreamCallError(Code.UNAVAILABLE, `${this.upstream}: too many calls in flight; gave up waiting for a slot`, undefined, this.upstream, undefined, true)),
+        () =>
+          fail(
+            new UpstreamCallError(
+              Code.UNAVAILABLE,
+              `${this.upstream}: too many calls in flight; gave up waiting for a slot`,
+              undefined,
+              this.upstream,
+              undefined,
+              true,
+            ),
+          ),
         Math.max(0, (deadline.getTime() - Date.now()) / 2),
       );
-      const onAbort = () => fail(new UpstreamCallError(Code.CANCELLED, `call to ${this.upstream} cancelled while waiting for a slot`, undefined, this.upstream, undefined, true));
+      const onAbort = () =>
+        fail(new UpstreamCallError(Code.CANCELLED, `call to ${this.upstream} cancelled while waiting for a slot`, undefined, this.upstream, undefined, true));
       const cleanup = () => {
         clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);

@@ -1,12 +1,5 @@
 import { once } from "node:events";
-import {
-  create,
-  type DescMessage,
-  type DescMethod,
-  type DescService,
-  type Message,
-  type MessageInitShape,
-} from "@bufbuild/protobuf";
+import { create, type DescMessage, type DescMethod, type DescService, type Message, type MessageInitShape } from "@bufbuild/protobuf";
 import {
   Client as Channel,
   credentials,
@@ -98,11 +91,7 @@ interface Upstream {
  * when they never reached the upstream (`retry`); where the mesh retries, leave retries off, or
  * attempts multiply.
  */
-export function createClient<S extends DescService>(
-  service: S,
-  address: string,
-  options: ClientOptions,
-): GrpcClient<S> {
+export function createClient<S extends DescService>(service: S, address: string, options: ClientOptions): GrpcClient<S> {
   const channelOptions = { ...DEFAULT_CHANNEL_OPTIONS, ...options.channelOptions };
   const channel = new Channel(address, credentials.createInsecure(), channelOptions);
   const breaker = createBreaker(options.name, options.breaker, options.logger);
@@ -119,9 +108,7 @@ export function createClient<S extends DescService>(
     retry: { maxAttempts: Math.max(1, retry.maxAttempts ?? 1), baseDelayMs: retry.baseDelayMs ?? 50, maxDelayMs: retry.maxDelayMs ?? 1_000 },
     budget: new RetryBudget(retry.budgetTokens, retry.budgetRatio),
     deadline: (callOptions, streaming) => {
-      const ms = streaming
-        ? (callOptions.deadlineMs ?? streamDeadlineMs)
-        : Math.min(callOptions.deadlineMs ?? deadlineMs, maxDeadlineMs);
+      const ms = streaming ? (callOptions.deadlineMs ?? streamDeadlineMs) : Math.min(callOptions.deadlineMs ?? deadlineMs, maxDeadlineMs);
       return new Date(Date.now() + ms);
     },
   };
@@ -175,15 +162,7 @@ function unaryCall(upstream: Upstream, method: DescMethod): UnaryCall<DescMessag
                 if (err) reject(toServiceError(err, upstream.name));
                 else resolve(response as Message);
               };
-              const call = upstream.channel.makeUnaryRequest(
-                path,
-                serialize,
-                deserialize,
-                message,
-                metadata,
-                { deadline },
-                callback,
-              );
+              const call = upstream.channel.makeUnaryRequest(path, serialize, deserialize, message, metadata, { deadline }, callback);
               options.signal?.addEventListener("abort", cancel, { once: true });
             }),
         ),
@@ -258,14 +237,7 @@ function clientStreamingCall(upstream: Upstream, method: DescMethod): ClientStre
               else if (err) reject(toServiceError(err, upstream.name));
               else resolve(response as Message);
             };
-            const call = upstream.channel.makeClientStreamRequest(
-              path,
-              serialize,
-              deserialize,
-              metadata,
-              { deadline },
-              callback,
-            );
+            const call = upstream.channel.makeClientStreamRequest(path, serialize, deserialize, metadata, { deadline }, callback);
             options.signal?.addEventListener("abort", cancel, { once: true });
             sendAll(requests, call, method.input, over.signal).catch((error: unknown) => {
               if (over.signal.aborted) return;
@@ -352,14 +324,9 @@ function openStream(
   signal: AbortSignal | undefined,
 ): Promise<ClientReadableStream<Message>> {
   return new Promise<ClientReadableStream<Message>>((resolve, reject) => {
-    const call = upstream.channel.makeServerStreamRequest(
-      methodPath(method),
-      serializer(method.input),
-      deserializer(method.output),
-      message,
-      metadata,
-      { deadline },
-    );
+    const call = upstream.channel.makeServerStreamRequest(methodPath(method), serializer(method.input), deserializer(method.output), message, metadata, {
+      deadline,
+    });
     const cancel = () => call.cancel();
     signal?.addEventListener("abort", cancel, { once: true });
     const settle = (outcome: () => void) => {

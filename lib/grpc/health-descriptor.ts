@@ -1,9 +1,5 @@
 import { create, toBinary } from "@bufbuild/protobuf";
-import {
-  FieldDescriptorProto_Label as Label,
-  FieldDescriptorProto_Type as Type,
-  FileDescriptorProtoSchema,
-} from "@bufbuild/protobuf/wkt";
+import { FieldDescriptorProto_Label as Label, FieldDescriptorProto_Type as Type, FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 
 /**
  * grpc/health/v1/health.proto as a serialized FileDescriptorProto, for server reflection.
@@ -49,10 +45,7 @@ export function healthFileDescriptor(): Buffer {
         nestedType: [
           {
             name: "StatusesEntry",
-            field: [
-              field("key", 1, Type.STRING),
-              field("value", 2, Type.MESSAGE, ".grpc.health.v1.HealthCheckResponse"),
-            ],
+            field: [field("key", 1, Type.STRING), field("value", 2, Type.MESSAGE, ".grpc.health.v1.HealthCheckResponse")],
             options: { mapEntry: true },
           },
         ],

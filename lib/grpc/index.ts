@@ -6,15 +6,7 @@ export { Bulkhead } from "./bulkhead.js";
 export { RetryBudget, type RetryOptions } from "./retry-budget.js";
 export type { ServerHealth } from "./health.js";
 export { methodPath, toServiceDefinition } from "./service-definition.js";
-export {
-  decodeErrorField,
-  encodeErrorField,
-  ERROR_FIELD_TRAILER,
-  failedDependency,
-  INTERNAL_MESSAGE,
-  UPSTREAM_TRAILER,
-  UpstreamCallError,
-} from "./status.js";
+export { decodeErrorField, encodeErrorField, ERROR_FIELD_TRAILER, failedDependency, INTERNAL_MESSAGE, UPSTREAM_TRAILER, UpstreamCallError } from "./status.js";
 export type {
   CallContext,
   CallOptions,

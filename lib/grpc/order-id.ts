@@ -36,7 +36,7 @@ export function orderIdReader(schema: DescMessage): OrderIdReader | undefined {
       reader = (m) => nonEmpty((m as unknown as Record<string, unknown>)[key]);
     } else {
       const [outer, inner] = keys;
-      reader = (m) => nonEmpty(((m as unknown as Record<string, Record<string, unknown> | undefined>)[outer])?.[inner]);
+      reader = (m) => nonEmpty((m as unknown as Record<string, Record<string, unknown> | undefined>)[outer]?.[inner]);
     }
     readers.set(schema, reader);
   }

@@ -1,12 +1,5 @@
 import { once } from "node:events";
-import {
-  create,
-  type DescMessage,
-  type DescMethod,
-  type DescService,
-  type Message,
-  type MessageInitShape,
-} from "@bufbuild/protobuf";
+import { create, type DescMessage, type DescMethod, type DescService, type Message, type MessageInitShape } from "@bufbuild/protobuf";
 import {
   Metadata,
   status as Code,
@@ -47,11 +40,7 @@ interface SurfaceCall {
  * the implementation lacks a method, so a missing handler fails at startup, not at the first call.
  * Bidi streaming methods answer UNIMPLEMENTED: lib/grpc has no handler type for them.
  */
-export function createHandlers(
-  service: DescService,
-  implementation: object,
-  logger: Logger,
-): UntypedServiceImplementation {
+export function createHandlers(service: DescService, implementation: object, logger: Logger): UntypedServiceImplementation {
   const handlers: UntypedServiceImplementation = {};
   for (const method of service.methods) {
     if (method.methodKind === "bidi_streaming") {
@@ -82,11 +71,7 @@ function adapt(method: DescMethod, handler: (...args: never[]) => unknown, logge
   }
 }
 
-function unary(
-  method: DescMethod,
-  handler: UnaryHandler<DescMessage, DescMessage>,
-  logger: Logger,
-): handleUnaryCall<Message, Message> {
+function unary(method: DescMethod, handler: UnaryHandler<DescMessage, DescMessage>, logger: Logger): handleUnaryCall<Message, Message> {
   return (call, callback) => {
     // `create` inside runCall, so a response the schema rejects is logged as a handler bug.
     runCall(method, call, logger, async (ctx) => create(method.output, await handler(checkedRequest(method, call.request), ctx))).then(
@@ -158,12 +143,7 @@ function bidiUnsupported(method: DescMethod): handleBidiStreamingCall<Message, M
  * Runs one call's handler in its SERVER span, with the caller's correlation id and an abort
  * signal, and settles with the handler's result or rejects with the status to send.
  */
-async function runCall<T>(
-  method: DescMethod,
-  call: SurfaceCall,
-  logger: Logger,
-  body: (ctx: CallContext) => Promise<T>,
-): Promise<T> {
+async function runCall<T>(method: DescMethod, call: SurfaceCall, logger: Logger, body: (ctx: CallContext) => Promise<T>): Promise<T> {
   const telemetry = serverMethodTelemetry(method);
   const started = performance.now();
   const request = call.request && telemetry.requestOrderId?.(call.request);

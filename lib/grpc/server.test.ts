@@ -144,9 +144,7 @@ function healthClient(port: number): HealthClient {
 }
 
 function checkHealth(client: HealthClient, service: string): Promise<string> {
-  return new Promise((resolve, reject) =>
-    client.check({ service }, (err, response) => (err ? reject(err) : resolve(response?.status ?? "?"))),
-  );
+  return new Promise((resolve, reject) => client.check({ service }, (err, response) => (err ? reject(err) : resolve(response?.status ?? "?"))));
 }
 
 describe("grpc server", () => {

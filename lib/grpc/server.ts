@@ -60,9 +60,7 @@ const DEFAULT_GRACE_MS = 10_000;
  * INTERNAL "internal error". Requests that do not decode, or carry a string PostgreSQL cannot
  * store (NUL, unpaired surrogate), are INVALID_ARGUMENT before any handler runs.
  */
-export async function startGrpcServer<const T extends readonly DescService[]>(
-  options: GrpcServerOptions<T>,
-): Promise<GrpcServer> {
+export async function startGrpcServer<const T extends readonly DescService[]>(options: GrpcServerOptions<T>): Promise<GrpcServer> {
   const { logger } = options;
   const registrations = options.services as readonly ServiceRegistration[];
   const server = new Server({ ...DEFAULT_SERVER_OPTIONS, ...options.serverOptions });

@@ -1,10 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { create, createFileRegistry, toBinary, type DescService } from "@bufbuild/protobuf";
-import {
-  FieldDescriptorProto_Label as Label,
-  FieldDescriptorProto_Type as Type,
-  FileDescriptorProtoSchema,
-} from "@bufbuild/protobuf/wkt";
+import { FieldDescriptorProto_Label as Label, FieldDescriptorProto_Type as Type, FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { Client as Channel, credentials, Metadata, status as Code, type ServiceError as CallError } from "@grpc/grpc-js";
 import { pino } from "pino";
 import { GetProductRequestSchema, InventoryService } from "../../gen/shop/inventory/v1/inventory_pb.js";

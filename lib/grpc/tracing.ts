@@ -9,14 +9,7 @@ import { methodName } from "./service-definition.js";
 const tracer = trace.getTracer("ordermesh.grpc");
 
 /** Codes that are the server's fault (OpenTelemetry rpc semantic conventions). */
-const SERVER_FAULTS = new Set<Code>([
-  Code.UNKNOWN,
-  Code.DEADLINE_EXCEEDED,
-  Code.UNIMPLEMENTED,
-  Code.INTERNAL,
-  Code.UNAVAILABLE,
-  Code.DATA_LOSS,
-]);
+const SERVER_FAULTS = new Set<Code>([Code.UNKNOWN, Code.DEADLINE_EXCEEDED, Code.UNIMPLEMENTED, Code.INTERNAL, Code.UNAVAILABLE, Code.DATA_LOSS]);
 
 /** Span name and attributes. Only names and codes: request bodies (card tokens) never go here. */
 function spanAttributes(method: DescMethod) {
@@ -29,11 +22,7 @@ function spanAttributes(method: DescMethod) {
  * (which may belong to an unrelated earlier call) leaks in. `shop.order.id` is the request's
  * order id, else the caller's correlation id; `orderId` says which (undefined: not known yet).
  */
-export function startServerSpan(
-  method: DescMethod,
-  metadata: Metadata,
-  requestOrderId?: string,
-): { span: Span; ctx: Context; orderId?: string } {
+export function startServerSpan(method: DescMethod, metadata: Metadata, requestOrderId?: string): { span: Span; ctx: Context; orderId?: string } {
   const parent = extractHeaders((key) => firstString(metadata, key), ROOT_CONTEXT);
   const orderId = requestOrderId ?? getCorrelationId(parent);
   const attributes = spanAttributes(method);
@@ -54,11 +43,7 @@ export function startClientSpan(
   requestOrderId?: string,
 ): { span: Span; ctx: Context; orderId?: string } {
   const orderId = requestOrderId ?? getCorrelationId(parent);
-  const span = tracer.startSpan(
-    methodName(method),
-    { kind: SpanKind.CLIENT, attributes: { ...spanAttributes(method), "peer.service": upstream } },
-    parent,
-  );
+  const span = tracer.startSpan(methodName(method), { kind: SpanKind.CLIENT, attributes: { ...spanAttributes(method), "peer.service": upstream } }, parent);
   if (orderId) span.setAttribute(ORDER_ID_ATTRIBUTE, orderId);
   return { span, ctx: trace.setSpan(parent, span), orderId };
 }
@@ -67,13 +52,7 @@ export function startClientSpan(
  * Records the outcome and ends the span. A client span fails on any non-OK code; a server span
  * only on codes that are the server's fault (NOT_FOUND is a correct answer, not a server error).
  */
-export function endSpan(
-  span: Span,
-  kind: SpanKind.SERVER | SpanKind.CLIENT,
-  code: Code,
-  details?: string,
-  cause?: unknown,
-): void {
+export function endSpan(span: Span, kind: SpanKind.SERVER | SpanKind.CLIENT, code: Code, details?: string, cause?: unknown): void {
   span.setAttribute("rpc.grpc.status_code", code);
   const failed = kind === SpanKind.CLIENT ? code !== Code.OK : SERVER_FAULTS.has(code);
   if (failed) span.setStatus({ code: SpanStatusCode.ERROR, message: details });

@@ -17,10 +17,7 @@ export interface CallContext {
 }
 
 /** Handles a unary RPC. May return a plain init object; the server builds the message. */
-export type UnaryHandler<I extends DescMessage, O extends DescMessage> = (
-  request: MessageShape<I>,
-  ctx: CallContext,
-) => Promise<MessageInitShape<O>>;
+export type UnaryHandler<I extends DescMessage, O extends DescMessage> = (request: MessageShape<I>, ctx: CallContext) => Promise<MessageInitShape<O>>;
 
 /**
  * Handles a server-streaming RPC. The server pulls the next message only after the previous one
@@ -77,10 +74,7 @@ export interface CallOptions {
 }
 
 /** Calls a unary RPC. */
-export type UnaryCall<I extends DescMessage, O extends DescMessage> = (
-  request: MessageInitShape<I>,
-  options?: CallOptions,
-) => Promise<MessageShape<O>>;
+export type UnaryCall<I extends DescMessage, O extends DescMessage> = (request: MessageInitShape<I>, options?: CallOptions) => Promise<MessageShape<O>>;
 
 /** Calls a server-streaming RPC; the call starts when iteration starts, and `break` cancels it. */
 export type ServerStreamingCall<I extends DescMessage, O extends DescMessage> = (

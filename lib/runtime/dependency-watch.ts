@@ -31,7 +31,8 @@ export function watchDependencies(
     const now = results.filter((r) => r.error !== undefined);
     const names = now.map((r) => r.name);
     if (names.join() === failing.join()) return;
-    for (const r of now) if (!failing.includes(r.name)) options.logger.warn({ dependency: r.name, err: r.error }, "dependency unreachable: reporting NOT_SERVING");
+    for (const r of now)
+      if (!failing.includes(r.name)) options.logger.warn({ dependency: r.name, err: r.error }, "dependency unreachable: reporting NOT_SERVING");
     for (const name of failing) if (!names.includes(name)) options.logger.info({ dependency: name }, "dependency reachable again");
     failing = names;
     options.onChange(failing);
@@ -56,7 +57,13 @@ async function within(promise: Promise<void>, ms: number): Promise<unknown> {
     timer = setTimeout(() => resolve(new Error(`no answer within ${ms} ms`)), ms);
   });
   try {
-    return await Promise.race([promise.then(() => undefined, (error: unknown) => error ?? new Error("failed")), timeout]);
+    return await Promise.race([
+      promise.then(
+        () => undefined,
+        (error: unknown) => error ?? new Error("failed"),
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }

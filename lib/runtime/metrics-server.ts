@@ -36,7 +36,9 @@ export async function startMetricsServer(options: {
       res.writeHead(200, { "content-type": registry.contentType }).end(`${own}\n${platform}`);
     } else if (req.url === "/healthz") {
       const ready = options.ready();
-      res.writeHead(ready ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ status: ready ? "SERVING" : "NOT_SERVING", ...options.details?.() }));
+      res
+        .writeHead(ready ? 200 : 503, { "content-type": "application/json" })
+        .end(JSON.stringify({ status: ready ? "SERVING" : "NOT_SERVING", ...options.details?.() }));
     } else {
       res.writeHead(404).end();
     }

@@ -21,7 +21,11 @@ describe("readRuntimeConfig", () => {
   });
 
   it("gives analytics the seventh ports: 50057 and metrics 9471", () => {
-    expect(readRuntimeConfig("analytics", {})).toMatchObject({ grpcPort: 50057, metricsPort: 9471, databaseUrl: expect.stringMatching(/ordermesh_analytics$/) });
+    expect(readRuntimeConfig("analytics", {})).toMatchObject({
+      grpcPort: 50057,
+      metricsPort: 9471,
+      databaseUrl: expect.stringMatching(/ordermesh_analytics$/),
+    });
   });
 
   it("binds loopback by default, LISTEN_HOST for every port, and GRPC_HOST / METRICS_HOST for one", () => {

@@ -64,7 +64,18 @@ export function consumeBatches(events: readonly DescMessage[], consumer: string,
   return {
     consumer,
     start: ({ orm, bus, logger, faults }) =>
-      startBatchConsumer({ orm, js: bus.js, jsm: bus.jsm, names: bus.names, consumer, events, handler, logger, pause: faults.consumerPause(consumer), ...tuning }),
+      startBatchConsumer({
+        orm,
+        js: bus.js,
+        jsm: bus.jsm,
+        names: bus.names,
+        consumer,
+        events,
+        handler,
+        logger,
+        pause: faults.consumerPause(consumer),
+        ...tuning,
+      }),
   };
 }
 

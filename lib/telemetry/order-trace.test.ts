@@ -74,7 +74,9 @@ describe("order traces", () => {
   });
 
   it("records a failure on the span and rethrows it", async () => {
-    await expect(inLinkedTrace({ name: "failing retry", traceParent: null }, async () => Promise.reject(new Error("provider down")))).rejects.toThrow("provider down");
+    await expect(inLinkedTrace({ name: "failing retry", traceParent: null }, async () => Promise.reject(new Error("provider down")))).rejects.toThrow(
+      "provider down",
+    );
     expect(finished("failing retry").status.code).toBe(2);
   });
 });

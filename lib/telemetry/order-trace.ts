@@ -1,14 +1,4 @@
-import {
-  type Attributes,
-  type Context,
-  context,
-  type Link,
-  propagation,
-  ROOT_CONTEXT,
-  type Span,
-  SpanKind,
-  trace,
-} from "@opentelemetry/api";
+import { type Attributes, type Context, context, type Link, propagation, ROOT_CONTEXT, type Span, SpanKind, trace } from "@opentelemetry/api";
 import { getCorrelationId, withCorrelationId } from "./propagation.js";
 import { recordFailure } from "./span-failure.js";
 
@@ -52,10 +42,14 @@ export function currentTraceParent(ctx: Context = context.active()): string | nu
 /** The context a stored traceparent describes (the root context when there is none). */
 export function traceParentContext(traceParent: string | null | undefined): Context {
   if (!traceParent) return ROOT_CONTEXT;
-  return propagation.extract(ROOT_CONTEXT, { traceparent: traceParent }, {
-    get: (c, key) => (key === "traceparent" ? c.traceparent : undefined),
-    keys: () => ["traceparent"],
-  });
+  return propagation.extract(
+    ROOT_CONTEXT,
+    { traceparent: traceParent },
+    {
+      get: (c, key) => (key === "traceparent" ? c.traceparent : undefined),
+      keys: () => ["traceparent"],
+    },
+  );
 }
 
 function linkTo(ctx: Context): Link[] {

@@ -37,10 +37,7 @@ let active: Telemetry | undefined;
 export async function shutdownTelemetry(timeoutMs = 5_000): Promise<void> {
   if (!active) return;
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    active.shutdown().catch(() => undefined),
-    new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
-  ]);
+  await Promise.race([active.shutdown().catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
   clearTimeout(timer);
 }
 
@@ -69,9 +66,7 @@ export function setupTelemetry(options: TelemetryOptions): Telemetry {
     ...(processors.length === 0 ? { sampler: new ParentBasedSampler({ root: new AlwaysOffSampler() }) } : {}),
   });
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(
-    new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
-  );
+  propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
   trace.setGlobalTracerProvider(provider);
   active = {
     memory,

@@ -17,9 +17,7 @@ describe("telemetry", () => {
 
   it("carries trace context and correlation id through headers", () => {
     const span = trace.getTracer("t").startSpan("parent");
-    const headers = context.with(trace.setSpan(context.active(), span), () =>
-      runWithCorrelationId("order-7", () => injectHeaders()),
-    );
+    const headers = context.with(trace.setSpan(context.active(), span), () => runWithCorrelationId("order-7", () => injectHeaders()));
     span.end();
     expect(headers.traceparent).toMatch(new RegExp(`^00-${span.spanContext().traceId}-${span.spanContext().spanId}-01$`));
     expect(headers["x-correlation-id"]).toBe("order-7");

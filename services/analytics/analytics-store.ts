@@ -59,9 +59,15 @@ export async function applyEvents(sql: Sql, events: AnalyticsEvent[]): Promise<A
   if (progress.length > 0) {
     for (const change of await mergeOrders(sql, progress)) counters.push(...cohortDeltas(change));
   }
-  await updateProducts(sql, facts.flatMap((f) => f.products));
+  await updateProducts(
+    sql,
+    facts.flatMap((f) => f.products),
+  );
   await addCounters(sql, sumDeltas(counters));
-  await addSales(sql, facts.flatMap((f) => f.sales));
+  await addSales(
+    sql,
+    facts.flatMap((f) => f.sales),
+  );
   return { applied: fresh.size, duplicates: events.length - fresh.size };
 }
 
@@ -155,10 +161,20 @@ async function mergeOrders(sql: Sql, progress: OrderProgress[]): Promise<CohortC
 /** Product names and low-stock state; of several facts the latest (by event time) wins. */
 async function updateProducts(sql: Sql, facts: ProductFact[]): Promise<void> {
   if (facts.length === 0) return;
-  const byProduct = new Map<string, { product_id: string; name: string; name_at: string; low_available: number | null; low_threshold: number | null; low_at: string }>();
+  const byProduct = new Map<
+    string,
+    { product_id: string; name: string; name_at: string; low_available: number | null; low_threshold: number | null; low_at: string }
+  >();
   const sorted = [...facts].sort((a, b) => a.at.getTime() - b.at.getTime());
   for (const fact of sorted) {
-    const row = byProduct.get(fact.productId) ?? { product_id: fact.productId, name: "", name_at: "-infinity", low_available: null, low_threshold: null, low_at: "-infinity" };
+    const row = byProduct.get(fact.productId) ?? {
+      product_id: fact.productId,
+      name: "",
+      name_at: "-infinity",
+      low_available: null,
+      low_threshold: null,
+      low_at: "-infinity",
+    };
     if (fact.name) Object.assign(row, { name: fact.name, name_at: fact.at.toISOString() });
     if (fact.lowStock) Object.assign(row, { low_available: fact.lowStock.available, low_threshold: fact.lowStock.threshold, low_at: fact.at.toISOString() });
     byProduct.set(fact.productId, row);
@@ -207,7 +223,13 @@ async function addSales(sql: Sql, sales: ProductSale[]): Promise<void> {
   }
   const rows = [...sums.entries()]
     .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([, s]) => ({ minute: s.minute.toISOString(), product_id: s.productId, currency: s.currency, units: s.units, revenue_minor: s.revenueMinor.toString() }));
+    .map(([, s]) => ({
+      minute: s.minute.toISOString(),
+      product_id: s.productId,
+      currency: s.currency,
+      units: s.units,
+      revenue_minor: s.revenueMinor.toString(),
+    }));
   await sql(
     `INSERT INTO analytics_product_sales AS s (minute, product_id, currency, units, revenue_minor)
      SELECT * FROM jsonb_to_recordset(?::jsonb) AS i(minute timestamptz, product_id uuid, currency text, units bigint, revenue_minor bigint)

@@ -62,7 +62,14 @@ function scenario(t0: Date) {
   const common = (orderId: string, offset: number) => ({ orderId, customerId: customer, occurredAt: ms(offset) });
 
   // A: 2 x P1 at 25.00, confirmed 3 s after creation, delivered.
-  add(OrderCreatedSchema, { ...common(a, 0), lines: [line(p1, 2, 2500n, "Widget")], total: usd(5000n), shippingAddress: ADDRESS, paymentMethod: { token: "tok_visa" }, customerEmail: "ada@example.com" });
+  add(OrderCreatedSchema, {
+    ...common(a, 0),
+    lines: [line(p1, 2, 2500n, "Widget")],
+    total: usd(5000n),
+    shippingAddress: ADDRESS,
+    paymentMethod: { token: "tok_visa" },
+    customerEmail: "ada@example.com",
+  });
   add(InventoryReservedSchema, { ...common(a, 1000), reservationId: uuidv7(), lines: [{ productId: p1, quantity: 2 }] });
   add(InventoryLowStockSchema, { ...common(a, 1000), customerId: "", productId: p1, available: 1, threshold: 2 });
   add(PaymentCompletedSchema, { ...common(a, 2000), paymentId: uuidv7(), amount: usd(5000n), cardLast4: "4242" });
@@ -74,14 +81,23 @@ function scenario(t0: Date) {
   add(NotificationSentSchema, { ...common(a, 41_000), notificationId: uuidv7(), channel: "EMAIL" });
   // B: rejected for stock.
   add(OrderCreatedSchema, { ...common(b, 5000), lines: [line(p2, 50, 1000n, "Gadget")], total: usd(50_000n) });
-  add(InventoryInsufficientSchema, { ...common(b, 6000), shortages: [{ productId: p2, requested: 50, available: 3 }], reason: "insufficient stock for 1 product" });
+  add(InventoryInsufficientSchema, {
+    ...common(b, 6000),
+    shortages: [{ productId: p2, requested: 50, available: 3 }],
+    reason: "insufficient stock for 1 product",
+  });
   add(OrderRejectedSchema, { ...common(b, 7000), reason: "insufficient stock for 1 product", shortProductIds: [p2] });
   // C: card declined.
   add(OrderCreatedSchema, { ...common(c, 8000), lines: [line(p2, 1, 1000n, "Gadget")], total: usd(1000n) });
   add(InventoryReservedSchema, { ...common(c, 9000), reservationId: uuidv7(), lines: [{ productId: p2, quantity: 1 }] });
   add(PaymentFailedSchema, { ...common(c, 10_000), paymentId: uuidv7(), reason: "card_declined" });
   add(OrderPaymentFailedSchema, { ...common(c, 11_000), reason: "card_declined" });
-  add(InventoryReleasedSchema, { ...common(c, 12_000), reservationId: uuidv7(), reason: ReleaseReason.PAYMENT_FAILED, lines: [{ productId: p2, quantity: 1 }] });
+  add(InventoryReleasedSchema, {
+    ...common(c, 12_000),
+    reservationId: uuidv7(),
+    reason: ReleaseReason.PAYMENT_FAILED,
+    lines: [{ productId: p2, quantity: 1 }],
+  });
   // D: confirmed 5 s after creation, cancelled, refunded.
   add(OrderCreatedSchema, { ...common(d, 13_000), lines: [line(p2, 1, 1000n, "Gadget")], total: usd(1000n) });
   add(InventoryReservedSchema, { ...common(d, 14_000), reservationId: uuidv7(), lines: [{ productId: p2, quantity: 1 }] });
@@ -205,7 +221,10 @@ describe("analytics service", () => {
       const t0 = new Date("2026-03-03T10:00:00Z");
       const s = scenario(t0);
       // One event per transaction, eight at a time: the order rows are merged under their locks.
-      await applyBatches(shuffled(s.events, 42).map((e) => [e]), 8);
+      await applyBatches(
+        shuffled(s.events, 42).map((e) => [e]),
+        8,
+      );
       expectScenario(await dashboardAt(t0), s);
     });
 
@@ -261,7 +280,9 @@ describe("analytics service", () => {
       await publishEvent(runtime.bus, OrderCreatedSchema, { orderId: "not-a-uuid", occurredAt: timestampFromDate(new Date()) });
       await publishEvent(runtime.bus, OrderCreatedSchema, { orderId, occurredAt: timestampFromDate(new Date()) });
       await waitFor(async () => (await client.getOrderTimeline({ orderId })).entries.length === 1, { message: "the valid event recorded" });
-      await waitFor(async () => (await runtime.bus.jsm.streams.info(runtime.bus.names.dlqStream)).state.messages === 1, { message: "the bad one dead-lettered" });
+      await waitFor(async () => (await runtime.bus.jsm.streams.info(runtime.bus.names.dlqStream)).state.messages === 1, {
+        message: "the bad one dead-lettered",
+      });
     });
   });
 

@@ -29,7 +29,11 @@ describe("event facts", () => {
     const e = event(OrderCreatedSchema, { orderId: orderId.toUpperCase(), customerId: "c1", occurredAt: timestampFromDate(at) });
     expect(e).toMatchObject({ orderId, type: "shop.events.v1.OrderCreated", name: "order.created", service: "order", occurredAt: at, customerId: "c1" });
     const received = new Date("2026-02-02T00:00:00Z");
-    expect(toAnalyticsEvent(PaymentCompletedSchema, create(PaymentCompletedSchema, {}), uuidv7(), received)).toMatchObject({ orderId: null, service: "payment", occurredAt: received });
+    expect(toAnalyticsEvent(PaymentCompletedSchema, create(PaymentCompletedSchema, {}), uuidv7(), received)).toMatchObject({
+      orderId: null,
+      service: "payment",
+      occurredAt: received,
+    });
     let thrown: unknown;
     try {
       event(OrderCreatedSchema, { orderId: "order-1" });
@@ -56,7 +60,9 @@ describe("event facts", () => {
     const cancelled = factsOf(event(OrderCancelledSchema, { orderId, reason: "my neighbour Jane Doe", previousStatus: "RESERVED" }));
     expect(cancelled.summary).toBe("order cancelled while RESERVED");
     // Counters hold bigints, which JSON cannot: written as their digits.
-    expect(JSON.stringify([created, cancelled], (_, v: unknown) => (typeof v === "bigint" ? v.toString() : v))).not.toMatch(/Hauptstr|Jane|tok_secret|jane@|\+4930|neighbour/);
+    expect(JSON.stringify([created, cancelled], (_, v: unknown) => (typeof v === "bigint" ? v.toString() : v))).not.toMatch(
+      /Hauptstr|Jane|tok_secret|jane@|\+4930|neighbour/,
+    );
   });
 
   it("turns events into order progress, counters and product facts", () => {
@@ -68,7 +74,13 @@ describe("event facts", () => {
         total: { currencyCode: "USD", amountMinor: 500n },
       }),
     );
-    expect(confirmed.progress).toEqual({ orderId, createdAt: undefined, confirmedAt: at, status: { name: "CONFIRMED", at }, stages: Stage.RESERVED | Stage.PAID });
+    expect(confirmed.progress).toEqual({
+      orderId,
+      createdAt: undefined,
+      confirmedAt: at,
+      status: { name: "CONFIRMED", at },
+      stages: Stage.RESERVED | Stage.PAID,
+    });
     expect(confirmed.sales).toEqual([{ minute, productId, currency: "USD", units: 2, revenueMinor: 500n }]);
     expect(confirmed.products).toEqual([{ productId, at, name: "Pen" }]);
     expect(confirmed.counters).toEqual([{ minute, metric: Metric.EVENTS, dim: "order.confirmed", value: 1n }]);
@@ -79,7 +91,13 @@ describe("event facts", () => {
     expect(low.products).toEqual([{ productId, at, lowStock: { available: 2, threshold: 5 } }]);
 
     const failed = factsOf(
-      event(DeliveryStatusChangedSchema, { orderId, occurredAt: timestampFromDate(at), fromStatus: DeliveryStatus.IN_TRANSIT, toStatus: DeliveryStatus.FAILED, notes: "dog bit the driver" }),
+      event(DeliveryStatusChangedSchema, {
+        orderId,
+        occurredAt: timestampFromDate(at),
+        fromStatus: DeliveryStatus.IN_TRANSIT,
+        toStatus: DeliveryStatus.FAILED,
+        notes: "dog bit the driver",
+      }),
     );
     expect(failed.progress?.status).toEqual({ name: "DELIVERY_FAILED", at });
     expect(failed.counters).toContainEqual({ minute, metric: "failure:delivery_failed", dim: "", value: 1n });
@@ -87,7 +105,9 @@ describe("event facts", () => {
   });
 
   it("writes money as lib/money does, with the currency's own minor digits, and counts it exactly", () => {
-    const captured = factsOf(event(PaymentCompletedSchema, { orderId, occurredAt: timestampFromDate(at), amount: { currencyCode: "JPY", amountMinor: 123456n } }));
+    const captured = factsOf(
+      event(PaymentCompletedSchema, { orderId, occurredAt: timestampFromDate(at), amount: { currencyCode: "JPY", amountMinor: 123456n } }),
+    );
     expect(captured.summary).toBe("payment captured: 123,456 JPY");
     const large = 2n ** 60n + 1n;
     const refunded = factsOf(event(PaymentRefundedSchema, { orderId, occurredAt: timestampFromDate(at), amount: { currencyCode: "KWD", amountMinor: large } }));
@@ -100,7 +120,9 @@ describe("event facts", () => {
 describe("consumers", () => {
   it("cover every event type of shop.events.v1 and no payload part, in one batch consumer", () => {
     const names = EVENT_TYPES.map((t) => t.name);
-    expect(names).toEqual(expect.arrayContaining(["OrderCreated", "InventoryLowStock", "PaymentRefunded", "NotificationFailed", "FileInvoiceGenerated", "DeliveryStatusChanged"]));
+    expect(names).toEqual(
+      expect.arrayContaining(["OrderCreated", "InventoryLowStock", "PaymentRefunded", "NotificationFailed", "FileInvoiceGenerated", "DeliveryStatusChanged"]),
+    );
     expect(names.filter((n) => n.startsWith("Event"))).toEqual([]);
     expect(names).toContain("OrderDeliveryFailed");
     expect(names).toContain("InventoryProductChanged");

@@ -122,7 +122,8 @@ export function factsOf(event: AnalyticsEvent): EventFacts {
   const count = (metric: string, d: string, value = 1n) => counters.push({ minute, metric, dim: d, value });
   const failure = (kind: string, reason: string) => count(`${Metric.FAILURE_PREFIX}${kind}`, dim(reason));
   const names = (lines: EventOrderLine[]) => {
-    for (const line of lines) if (isUuid(line.productId) && line.productName) products.push({ productId: line.productId.toLowerCase(), at, name: line.productName });
+    for (const line of lines)
+      if (isUuid(line.productId) && line.productName) products.push({ productId: line.productId.toLowerCase(), at, name: line.productName });
   };
 
   const m = event.message;
@@ -216,4 +217,3 @@ export function factsOf(event: AnalyticsEvent): EventFacts {
   }
   return { summary, progress, counters, products, sales };
 }
-

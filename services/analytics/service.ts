@@ -41,8 +41,7 @@ export function start(config: AnalyticsConfig, options?: StartOptions): Promise<
       migrations,
       rpc: ({ orm }) => [serve(AnalyticsService, analyticsRpc({ orm }))],
       consumers: () => analyticsConsumers(),
-      workers: (deps) =>
-        config.retentionDays > 0 ? [startRetention(deps, { retentionDays: config.retentionDays, intervalMs: config.retentionSweepMs })] : [],
+      workers: (deps) => (config.retentionDays > 0 ? [startRetention(deps, { retentionDays: config.retentionDays, intervalMs: config.retentionSweepMs })] : []),
     },
     config,
     options,

@@ -12,7 +12,6 @@ import { createTestRuntime, type TestRuntime } from "../../test/harness/runtime.
 import { start } from "./service.js";
 import { expectCode } from "../../test/harness/expect-code.js";
 
-
 const ADDRESS = {
   line1: "Hauptstr. 1",
   line2: "",
@@ -164,10 +163,13 @@ describe("delivery service", () => {
         { status: "IN_TRANSIT", notes: "left the depot" },
         { status: "DELIVERED", notes: "handed over" },
       ]);
-      const changes = await waitFor(async () => {
-        const events = await log.events(DeliveryStatusChangedSchema, delivery.orderId);
-        return events.length === 2 && events;
-      }, { message: "two status changes" });
+      const changes = await waitFor(
+        async () => {
+          const events = await log.events(DeliveryStatusChangedSchema, delivery.orderId);
+          return events.length === 2 && events;
+        },
+        { message: "two status changes" },
+      );
       expect(changes).toEqual([
         expect.objectContaining({
           deliveryId: delivery.id,

@@ -15,8 +15,15 @@ export const Delivery = defineEntity({
     status: p.enum([...DELIVERY_STATUSES]),
     carrier: p.text().default(""),
     trackingNumber: p.text().default("").fieldName("tracking_number"),
-    createdAt: p.datetime().fieldName("created_at").onCreate(() => new Date()),
-    updatedAt: p.datetime().fieldName("updated_at").onCreate(() => new Date()).onUpdate(() => new Date()),
+    createdAt: p
+      .datetime()
+      .fieldName("created_at")
+      .onCreate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .fieldName("updated_at")
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
     // The order saga's traceparent when the delivery was created (see migrations/0002).
     traceParent: p.text().nullable().fieldName("trace_parent"),
   },

@@ -16,7 +16,10 @@ export const FileMetadata = defineEntity({
     customerId: p.text().nullable().fieldName("customer_id"),
     /** Object key in the bucket; generated, never derived from the user's file name. */
     storageKey: p.text().unique().fieldName("storage_key"),
-    createdAt: p.datetime().fieldName("created_at").onCreate(() => new Date()),
+    createdAt: p
+      .datetime()
+      .fieldName("created_at")
+      .onCreate(() => new Date()),
   },
 });
 

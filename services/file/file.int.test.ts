@@ -29,7 +29,6 @@ function sha256(data: Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-
 async function* uploadMessages(
   metadata: { fileName: string; contentType?: string; orderId?: string; customerId?: string },
   content: Uint8Array,
@@ -206,9 +205,7 @@ describe("file service", () => {
       const content = randomBytes(3 * CHUNK_BYTES + 1234);
       const orderId = uuidv7();
       const customerId = uuidv7();
-      const { file } = await client.upload(
-        uploadMessages({ fileName: "scan 01.png", contentType: "Image/PNG", orderId, customerId }, content, 7_000),
-      );
+      const { file } = await client.upload(uploadMessages({ fileName: "scan 01.png", contentType: "Image/PNG", orderId, customerId }, content, 7_000));
       expect(file).toMatchObject({
         fileName: "scan 01.png",
         contentType: "image/png",
@@ -315,11 +312,7 @@ describe("file service", () => {
         pages.push(page.files.map((f) => f.id));
         pageToken = page.nextPageToken;
       } while (pageToken);
-      expect(pages).toEqual([
-        [ids[4], ids[3]],
-        [ids[2], ids[1]],
-        [ids[0]],
-      ]);
+      expect(pages).toEqual([[ids[4], ids[3]], [ids[2], ids[1]], [ids[0]]]);
       expect((await client.listFiles({ pageSize: 100 })).files.length).toBeGreaterThanOrEqual(6);
       await expectCode(client.listFiles({ pageToken: "garbage" }), Code.INVALID_ARGUMENT, /page_token/);
       await expectCode(client.listFiles({ orderId: "x" }), Code.INVALID_ARGUMENT, /order_id/);
@@ -388,10 +381,7 @@ describe("file service with S3 down", () => {
     await expectCode(client.download({ fileId: id })[Symbol.asyncIterator]().next(), Code.UNAVAILABLE, /object storage unavailable/);
     expect(Date.now() - downloadStarted).toBeLessThan(5_000);
 
-    await expectCode(
-      client.upload(uploadMessages({ fileName: "a.txt", contentType: "text/plain" }, Buffer.from("hello"))),
-      Code.UNAVAILABLE,
-    );
+    await expectCode(client.upload(uploadMessages({ fileName: "a.txt", contentType: "text/plain" }, Buffer.from("hello"))), Code.UNAVAILABLE);
     const fastStarted = Date.now();
     await expectCode(client.download({ fileId: id })[Symbol.asyncIterator]().next(), Code.UNAVAILABLE, /s3 unavailable \(circuit open\)/);
     expect(Date.now() - fastStarted).toBeLessThan(1_000);

@@ -77,7 +77,10 @@ function layout(doc: Doc, invoice: Invoice): void {
   }
 
   y = ensureRoom(doc, y + 6, 4 * ROW_HEIGHT);
-  doc.moveTo(MARGIN, y).lineTo(MARGIN + CONTENT_WIDTH, y).stroke();
+  doc
+    .moveTo(MARGIN, y)
+    .lineTo(MARGIN + CONTENT_WIDTH, y)
+    .stroke();
   y += 6;
   const subtotal = subtotalMinor(invoice.lines);
   if (subtotal !== invoice.totalMinor) y = total(doc, y, "Subtotal", money(subtotal));
@@ -91,7 +94,10 @@ function field(doc: Doc, label: string, value: string): void {
 
 /** A titled block of lines at (x, y); returns the y below it. */
 function block(doc: Doc, title: string, lines: string[], x: number, y: number): number {
-  doc.font("Helvetica-Bold").fontSize(11).text(title, x, y, { width: CONTENT_WIDTH / 2 - 10 });
+  doc
+    .font("Helvetica-Bold")
+    .fontSize(11)
+    .text(title, x, y, { width: CONTENT_WIDTH / 2 - 10 });
   doc.font("Helvetica").fontSize(10);
   for (const line of lines) doc.text(truncate(line), x, doc.y, { width: CONTENT_WIDTH / 2 - 10, lineBreak: false });
   return doc.y;

@@ -140,7 +140,9 @@ export function fileRpc({ orm, store, maxFileBytes, allowedContentTypes }: FileR
           return { file: toFileInfo(file) };
         } catch (error) {
           // Nothing refers to the object: remove it (best effort; a leftover is unreachable).
-          await store.delete(storageKey).catch((deleteError: unknown) => ctx.logger.warn({ err: deleteError, storage_key: storageKey }, "could not remove an unrecorded upload"));
+          await store
+            .delete(storageKey)
+            .catch((deleteError: unknown) => ctx.logger.warn({ err: deleteError, storage_key: storageKey }, "could not remove an unrecorded upload"));
           throw error;
         }
       } finally {
@@ -189,11 +191,9 @@ export function fileRpc({ orm, store, maxFileBytes, allowedContentTypes }: FileR
       const orderId = request.orderId ? requireId("order_id", request.orderId) : undefined;
       // Newest first: UUIDv7 ids sort by creation, so the token is the last id seen and the
       // next page continues below it.
-      const rows = await orm.em.fork().find(
-        FileMetadata,
-        { ...(before ? { id: { $lt: before } } : {}), ...(orderId ? { orderId } : {}) },
-        { orderBy: { id: "desc" }, limit: size + 1 },
-      );
+      const rows = await orm.em
+        .fork()
+        .find(FileMetadata, { ...(before ? { id: { $lt: before } } : {}), ...(orderId ? { orderId } : {}) }, { orderBy: { id: "desc" }, limit: size + 1 });
       const { page, nextPageToken } = nextPage(rows, size);
       return { files: page.map(toFileInfo), nextPageToken };
     },

@@ -24,7 +24,10 @@ export interface FileConfig extends RuntimeConfig {
 function mediaTypes(name: string, fallback: readonly string[]): EnvReader<string[]> {
   return (env) => {
     const raw = str(name, fallback.join(","))(env);
-    const entries = raw.split(",").map((entry) => entry.trim()).filter(Boolean);
+    const entries = raw
+      .split(",")
+      .map((entry) => entry.trim())
+      .filter(Boolean);
     const bad = entries.filter((entry) => !mediaTypeOf(entry));
     if (entries.length === 0 || bad.length > 0) {
       throw new ConfigError([`${name} must be a comma-separated list of media types such as text/plain, got "${raw}"`]);

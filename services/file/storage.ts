@@ -122,9 +122,7 @@ export class ObjectStore {
    * headers); the caller reads the stream and must destroy it when it stops early.
    */
   async open(key: string, signal?: AbortSignal): Promise<Readable> {
-    const output = await this.#run(key, signal, (abortSignal) =>
-      this.#client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal }),
-    );
+    const output = await this.#run(key, signal, (abortSignal) => this.#client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal }));
     if (!output.Body) throw new ServiceError(Code.UNAVAILABLE, `object storage returned no content for ${key}`);
     // In Node the SDK's streaming body is an http.IncomingMessage.
     return output.Body as Readable;

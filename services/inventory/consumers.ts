@@ -46,7 +46,10 @@ export function inventoryConsumers(options: { reservationTtlMs: number }): Consu
         return;
       case "committed":
       case "recorded":
-        logger.info({ reservation_status: result.reservation.status, release_reason: result.reservation.releaseReason ?? undefined }, `reservation ${result.kind}`);
+        logger.info(
+          { reservation_status: result.reservation.status, release_reason: result.reservation.releaseReason ?? undefined },
+          `reservation ${result.kind}`,
+        );
         return;
       case "ignored":
         logger.info({ reservation_status: result.reservation?.status, why: result.why }, "reservation unchanged");
@@ -70,19 +73,29 @@ export function inventoryConsumers(options: { reservationTtlMs: number }): Consu
   };
 
   return [
-    consume(OrderCreatedSchema, "inventory-reserve", async (event, { em, logger }) => {
-      const order = { orderId: requireOrderId(event.orderId), customerId: event.customerId };
-      const request = { type: "reserve", customerId: order.customerId, lines: linesOf(event), ttlMs: options.reservationTtlMs } as const;
-      await announce(em, order, await store.applyToReservation(em, order.orderId, request), logger);
-    }, lockFirst),
+    consume(
+      OrderCreatedSchema,
+      "inventory-reserve",
+      async (event, { em, logger }) => {
+        const order = { orderId: requireOrderId(event.orderId), customerId: event.customerId };
+        const request = { type: "reserve", customerId: order.customerId, lines: linesOf(event), ttlMs: options.reservationTtlMs } as const;
+        await announce(em, order, await store.applyToReservation(em, order.orderId, request), logger);
+      },
+      lockFirst,
+    ),
 
     // order.confirmed carries the lines, so a confirmation that overtook order.created (an order
     // paid through CreatePayment) takes its stock at once instead of waiting for the reservation.
-    consume(OrderConfirmedSchema, "inventory-commit", async (event, { em, logger }) => {
-      const order = { orderId: requireOrderId(event.orderId), customerId: event.customerId };
-      const request = { type: "commit", customerId: order.customerId, lines: linesOf(event) } as const;
-      await announce(em, order, await store.applyToReservation(em, order.orderId, request), logger);
-    }, lockFirst),
+    consume(
+      OrderConfirmedSchema,
+      "inventory-commit",
+      async (event, { em, logger }) => {
+        const order = { orderId: requireOrderId(event.orderId), customerId: event.customerId };
+        const request = { type: "commit", customerId: order.customerId, lines: linesOf(event) } as const;
+        await announce(em, order, await store.applyToReservation(em, order.orderId, request), logger);
+      },
+      lockFirst,
+    ),
 
     consume(OrderRejectedSchema, "inventory-release-rejected", releaseOn("REJECTED"), lockFirst),
     consume(OrderPaymentFailedSchema, "inventory-release-payment-failed", releaseOn("PAYMENT_FAILED"), lockFirst),

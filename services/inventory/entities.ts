@@ -18,8 +18,15 @@ export const Product = defineEntity({
     lowStockThreshold: p.integer().default(5).fieldName("low_stock_threshold"),
     // Optimistic locking for catalog edits; stock changes go through row locks instead.
     version: p.integer().version(),
-    createdAt: p.datetime().fieldName("created_at").onCreate(() => new Date()),
-    updatedAt: p.datetime().fieldName("updated_at").onCreate(() => new Date()).onUpdate(() => new Date()),
+    createdAt: p
+      .datetime()
+      .fieldName("created_at")
+      .onCreate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .fieldName("updated_at")
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
   },
 });
 

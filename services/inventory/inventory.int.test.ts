@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { InventoryInsufficientSchema, InventoryProductChangedSchema, InventoryReleasedSchema, InventoryReservedSchema, ReleaseReason } from "../../gen/shop/events/v1/inventory_events_pb.js";
 import {
-  OrderCancelledSchema,
-  OrderConfirmedSchema,
-  OrderCreatedSchema,
-  OrderPaymentFailedSchema,
-} from "../../gen/shop/events/v1/order_events_pb.js";
+  InventoryInsufficientSchema,
+  InventoryProductChangedSchema,
+  InventoryReleasedSchema,
+  InventoryReservedSchema,
+  ReleaseReason,
+} from "../../gen/shop/events/v1/inventory_events_pb.js";
+import { OrderCancelledSchema, OrderConfirmedSchema, OrderCreatedSchema, OrderPaymentFailedSchema } from "../../gen/shop/events/v1/order_events_pb.js";
 import { AvailabilityProblem, InventoryService, MovementType, ProductStatus, StockStatus } from "../../gen/shop/inventory/v1/inventory_pb.js";
 import { Code } from "../../lib/errors.js";
 import { createClient, type GrpcClient } from "../../lib/grpc/index.js";
@@ -19,7 +20,6 @@ import { DEV_CATALOG, seedCatalog } from "./seed.js";
 import { start } from "./service.js";
 import { lockStockFirst } from "./stock-store.js";
 import { expectCode } from "../../test/harness/expect-code.js";
-
 
 describe("inventory service", () => {
   let runtime: TestRuntime;
@@ -57,9 +57,7 @@ describe("inventory service", () => {
   async function expectConserved(productId: string) {
     const { product: p } = await client.getProduct({ productId });
     const { movements } = await client.listStockMovements({ productId, pageSize: 100 });
-    const added = movements
-      .filter((m) => m.type === MovementType.REPLENISH || m.type === MovementType.ADJUST)
-      .reduce((sum, m) => sum + m.quantity, 0);
+    const added = movements.filter((m) => m.type === MovementType.REPLENISH || m.type === MovementType.ADJUST).reduce((sum, m) => sum + m.quantity, 0);
     expect(p!.available + p!.reserved + p!.sold).toBe(added);
   }
 
@@ -176,7 +174,12 @@ describe("inventory service", () => {
       await expectCode(client.checkAvailability({ lines: [{ productId: p.id, quantity: 0 }] }), Code.INVALID_ARGUMENT, /^lines\[0\]\.quantity/);
       await expectCode(client.checkAvailability({ lines: [{ productId: "x", quantity: 1 }] }), Code.INVALID_ARGUMENT, /^lines\[0\]\.product_id/);
       await expectCode(
-        client.checkAvailability({ lines: [{ productId: p.id, quantity: 1 }, { productId: p.id.toUpperCase(), quantity: 1 }] }),
+        client.checkAvailability({
+          lines: [
+            { productId: p.id, quantity: 1 },
+            { productId: p.id.toUpperCase(), quantity: 1 },
+          ],
+        }),
         Code.INVALID_ARGUMENT,
         /^lines\[1\]\.product_id: duplicates lines\[0\]/,
       );
@@ -189,12 +192,24 @@ describe("inventory service", () => {
       const b = await product(1);
       const orderId = uuidv7();
       await expectCode(
-        client.reserve({ orderId, lines: [{ productId: a.id, quantity: 2 }, { productId: b.id, quantity: 2 }] }),
+        client.reserve({
+          orderId,
+          lines: [
+            { productId: a.id, quantity: 2 },
+            { productId: b.id, quantity: 2 },
+          ],
+        }),
         Code.FAILED_PRECONDITION,
         new RegExp(`${b.id}: 2 requested, 1 available`),
       );
       expect((await client.getProduct({ productId: a.id })).product?.available).toBe(5);
-      const { reservation } = await client.reserve({ orderId, lines: [{ productId: a.id, quantity: 2 }, { productId: b.id, quantity: 1 }] });
+      const { reservation } = await client.reserve({
+        orderId,
+        lines: [
+          { productId: a.id, quantity: 2 },
+          { productId: b.id, quantity: 1 },
+        ],
+      });
       expect(reservation?.lines).toHaveLength(2);
       expect((await client.getProduct({ productId: a.id })).product).toMatchObject({ available: 3, reserved: 2 });
       await client.release({ orderId, reason: "test" });
@@ -315,7 +330,9 @@ describe("inventory service", () => {
     /** Resolves once `consumer` has committed the event `eventId`. */
     async function handled(consumer: string, eventId: string): Promise<void> {
       await waitFor(
-        async () => (await service.orm.em.getConnection().execute("SELECT 1 FROM processed_events WHERE consumer = ? AND event_id = ?", [consumer, eventId])).length === 1,
+        async () =>
+          (await service.orm.em.getConnection().execute("SELECT 1 FROM processed_events WHERE consumer = ? AND event_id = ?", [consumer, eventId])).length ===
+          1,
         { message: `${consumer} to handle event ${eventId}` },
       );
     }
@@ -327,7 +344,12 @@ describe("inventory service", () => {
       await publishEvent(runtime.bus, OrderCreatedSchema, created);
       await log.expectEvent(InventoryReservedSchema, orderId);
       // Cancelled 0.2 s after the confirmation, but the release consumer gets there first.
-      const cancelled = await publishEvent(runtime.bus, OrderCancelledSchema, { orderId, customerId: created.customerId, reason: "customer", wasCharged: true });
+      const cancelled = await publishEvent(runtime.bus, OrderCancelledSchema, {
+        orderId,
+        customerId: created.customerId,
+        reason: "customer",
+        wasCharged: true,
+      });
       await handled("inventory-release-cancelled", cancelled);
       const confirmed = await publishEvent(runtime.bus, OrderConfirmedSchema, { orderId, customerId: created.customerId, lines: created.lines });
       await handled("inventory-commit", confirmed);
@@ -359,7 +381,11 @@ describe("inventory service", () => {
     it("cancels a paid order whose stock is gone by the time its early confirmation arrives", async () => {
       const p = await product(1);
       const orderId = uuidv7();
-      await publishEvent(runtime.bus, OrderConfirmedSchema, { orderId, customerId: uuidv7(), lines: orderCreated(orderId, [{ productId: p.id, quantity: 2 }]).lines });
+      await publishEvent(runtime.bus, OrderConfirmedSchema, {
+        orderId,
+        customerId: uuidv7(),
+        lines: orderCreated(orderId, [{ productId: p.id, quantity: 2 }]).lines,
+      });
       const insufficient = await log.expectEvent(InventoryInsufficientSchema, orderId);
       expect(insufficient.shortages).toEqual([expect.objectContaining({ productId: p.id, requested: 2, available: 1 })]);
       expect((await client.getProduct({ productId: p.id })).product).toMatchObject({ available: 1, sold: 0 });
@@ -380,10 +406,9 @@ describe("inventory service", () => {
       const orderId = uuidv7();
       await publishEvent(runtime.bus, OrderCancelledSchema, { orderId, reason: "fast cancel" });
       // The two events go to different consumers; let the cancellation land first.
-      await waitFor(
-        async () => (await service.orm.em.getConnection().execute("SELECT 1 FROM reservations WHERE order_id = ?", [orderId])).length === 1,
-        { message: "cancellation recorded" },
-      );
+      await waitFor(async () => (await service.orm.em.getConnection().execute("SELECT 1 FROM reservations WHERE order_id = ?", [orderId])).length === 1, {
+        message: "cancellation recorded",
+      });
       await publishEvent(runtime.bus, OrderCreatedSchema, orderCreated(orderId, [{ productId: p.id, quantity: 1 }]));
       const marker = uuidv7();
       await publishEvent(runtime.bus, OrderCreatedSchema, orderCreated(marker, [{ productId: p.id, quantity: 1 }]));
@@ -450,7 +475,9 @@ describe("inventory reservation expiry and dev catalog", () => {
     const lines = [{ productId, quantity: 2, unitPrice: { currencyCode: "USD", amountMinor: 1n } }];
     const handled = (consumer: string, eventId: string) =>
       waitFor(
-        async () => (await service.orm.em.getConnection().execute("SELECT 1 FROM processed_events WHERE consumer = ? AND event_id = ?", [consumer, eventId])).length === 1,
+        async () =>
+          (await service.orm.em.getConnection().execute("SELECT 1 FROM processed_events WHERE consumer = ? AND event_id = ?", [consumer, eventId])).length ===
+          1,
         { message: `${consumer} to handle ${eventId}` },
       );
 
@@ -465,7 +492,10 @@ describe("inventory reservation expiry and dev catalog", () => {
     const cancelled = uuidv7();
     await publishEvent(runtime.bus, OrderCreatedSchema, { orderId: cancelled, customerId: uuidv7(), lines });
     expect((await log.expectEvent(InventoryReleasedSchema, cancelled)).reason).toBe(ReleaseReason.EXPIRED);
-    await handled("inventory-release-cancelled", await publishEvent(runtime.bus, OrderCancelledSchema, { orderId: cancelled, reason: "customer", wasCharged: true }));
+    await handled(
+      "inventory-release-cancelled",
+      await publishEvent(runtime.bus, OrderCancelledSchema, { orderId: cancelled, reason: "customer", wasCharged: true }),
+    );
     await handled("inventory-commit", await publishEvent(runtime.bus, OrderConfirmedSchema, { orderId: cancelled, lines }));
     expect(await stock()).toEqual({ ...before, available: before.available - 2, sold: before.sold + 2 });
   });

@@ -1,8 +1,7 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { LockMode, UniqueConstraintViolationException } from "@mikro-orm/core";
 import type { MikroORM } from "@mikro-orm/postgresql";
-import type {
-  ProductSchema} from "../../gen/shop/inventory/v1/inventory_pb.js";
+import type { ProductSchema } from "../../gen/shop/inventory/v1/inventory_pb.js";
 import {
   AvailabilityProblem,
   type InventoryService,
@@ -120,7 +119,10 @@ export function inventoryRpc({ orm, reservationTtlMs }: InventoryRpcOptions): Se
       // A plain read without locks: an answer for the moment, not a promise (Reserve decides).
       const products = await orm.em.fork().find(Product, { id: { $in: [...seen.keys()] } });
       const stock = new Map<string, StockLevel>(
-        products.map((p) => [p.id, { productId: p.id, status: p.status, available: p.available, reserved: p.reserved, sold: p.sold, lowStockThreshold: p.lowStockThreshold }]),
+        products.map((p) => [
+          p.id,
+          { productId: p.id, status: p.status, available: p.available, reserved: p.reserved, sold: p.sold, lowStockThreshold: p.lowStockThreshold },
+        ]),
       );
       const shortages = new Map(findShortages(lines, stock).map((s) => [s.productId, s]));
       return {

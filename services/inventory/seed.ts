@@ -7,11 +7,46 @@ import * as store from "./stock-store.js";
  * on every machine. Loaded only by `npm run seed` (and `npm start`), never implicitly.
  */
 export const DEV_CATALOG = [
-  { id: "0190a000-0000-7000-8000-000000000001", sku: "LAPTOP-14", name: "Laptop 14\"", description: "14-inch laptop, 16 GB RAM", priceMinor: 129_900n, available: 50 },
-  { id: "0190a000-0000-7000-8000-000000000002", sku: "MOUSE-WL", name: "Wireless mouse", description: "Ergonomic wireless mouse", priceMinor: 2_999n, available: 500 },
-  { id: "0190a000-0000-7000-8000-000000000003", sku: "KEYB-MECH", name: "Mechanical keyboard", description: "Tenkeyless, brown switches", priceMinor: 8_950n, available: 200 },
-  { id: "0190a000-0000-7000-8000-000000000004", sku: "MON-27-4K", name: "27\" 4K monitor", description: "27-inch IPS, 3840x2160", priceMinor: 39_900n, available: 80 },
-  { id: "0190a000-0000-7000-8000-000000000005", sku: "HEADSET-NC", name: "Noise-cancelling headset", description: "Over-ear, 30 h battery", priceMinor: 19_900n, available: 5 },
+  {
+    id: "0190a000-0000-7000-8000-000000000001",
+    sku: "LAPTOP-14",
+    name: 'Laptop 14"',
+    description: "14-inch laptop, 16 GB RAM",
+    priceMinor: 129_900n,
+    available: 50,
+  },
+  {
+    id: "0190a000-0000-7000-8000-000000000002",
+    sku: "MOUSE-WL",
+    name: "Wireless mouse",
+    description: "Ergonomic wireless mouse",
+    priceMinor: 2_999n,
+    available: 500,
+  },
+  {
+    id: "0190a000-0000-7000-8000-000000000003",
+    sku: "KEYB-MECH",
+    name: "Mechanical keyboard",
+    description: "Tenkeyless, brown switches",
+    priceMinor: 8_950n,
+    available: 200,
+  },
+  {
+    id: "0190a000-0000-7000-8000-000000000004",
+    sku: "MON-27-4K",
+    name: '27" 4K monitor',
+    description: "27-inch IPS, 3840x2160",
+    priceMinor: 39_900n,
+    available: 80,
+  },
+  {
+    id: "0190a000-0000-7000-8000-000000000005",
+    sku: "HEADSET-NC",
+    name: "Noise-cancelling headset",
+    description: "Over-ear, 30 h battery",
+    priceMinor: 19_900n,
+    available: 5,
+  },
 ] as const;
 
 /** Inserts the dev catalog; products already there (by sku) are left as they are. Returns the number added. */

@@ -40,9 +40,7 @@ export function start(config: InventoryConfig, options?: StartOptions): Promise<
       name: "inventory",
       entities,
       migrations,
-      rpc: ({ orm }) => [
-        serve(InventoryService, inventoryRpc({ orm, reservationTtlMs: config.reservationTtlMs })),
-      ],
+      rpc: ({ orm }) => [serve(InventoryService, inventoryRpc({ orm, reservationTtlMs: config.reservationTtlMs }))],
       consumers: () => inventoryConsumers({ reservationTtlMs: config.reservationTtlMs }),
       workers: (deps) => [startReservationSweeper(deps, { intervalMs: config.sweepIntervalMs })],
     },

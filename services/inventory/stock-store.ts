@@ -46,7 +46,6 @@ export type ReleaseReason = DomainReleaseReason | "EXPIRED";
 
 type Row = Record<string, unknown>;
 
-
 function toLevel(row: Row): StockLevel {
   return {
     productId: String(row.id),
@@ -95,11 +94,7 @@ export async function lockStockFirst(em: EntityManager, ids: { productIds?: read
  * transaction, which order's catalog cache turns into a refusal of sold-out products. The
  * UPDATE returns the new counts, so the normal path costs no extra statement.
  */
-async function moveStock(
-  em: EntityManager,
-  lines: Line[],
-  change: { available?: 1 | -1; reserved?: 1 | -1; sold?: 1 | -1 },
-): Promise<void> {
+async function moveStock(em: EntityManager, lines: Line[], change: { available?: 1 | -1; reserved?: 1 | -1; sold?: 1 | -1 }): Promise<void> {
   const set = (["available", "reserved", "sold"] as const)
     .filter((column) => change[column])
     .map((column) => `${column} = p.${column} ${change[column] === 1 ? "+" : "-"} l.quantity`);
@@ -118,14 +113,7 @@ async function moveStock(
   }
 }
 
-async function recordMovements(
-  em: EntityManager,
-  lines: Line[],
-  type: string,
-  orderId: string | null,
-  reason: string,
-  sign: 1 | -1 = 1,
-): Promise<void> {
+async function recordMovements(em: EntityManager, lines: Line[], type: string, orderId: string | null, reason: string, sign: 1 | -1 = 1): Promise<void> {
   await query(
     em,
     `INSERT INTO stock_movements (id, product_id, order_id, type, quantity, reason)

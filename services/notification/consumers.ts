@@ -101,11 +101,7 @@ export function notificationConsumers({ onQueued }: NotificationConsumerOptions)
     await queueFor(ctx.em, contact, message, ctx.logger);
   }
 
-  function on<Desc extends DescMessage>(
-    schema: Desc,
-    purpose: string,
-    handler: (event: MessageShape<Desc>, ctx: EventContext) => Promise<void>,
-  ): ConsumerSpec {
+  function on<Desc extends DescMessage>(schema: Desc, purpose: string, handler: (event: MessageShape<Desc>, ctx: EventContext) => Promise<void>): ConsumerSpec {
     return consume(schema, `notification-${purpose}`, handler);
   }
 

@@ -102,7 +102,8 @@ export function createDispatcher({ orm, logger: parent }: ServiceDeps, options: 
       return { kind: "sent" as const, providerMessageId: result.providerMessageId };
     } catch (error) {
       const code = (error as { code?: unknown } | undefined)?.code;
-      if (code === "EOPENBREAKER" || code === "ESHUTDOWN") return { kind: "refused" as const, reason: `${claimed.channel} provider unavailable (circuit open)` };
+      if (code === "EOPENBREAKER" || code === "ESHUTDOWN")
+        return { kind: "refused" as const, reason: `${claimed.channel} provider unavailable (circuit open)` };
       const text = error instanceof Error ? error.message || error.name : String(error);
       return { kind: "error" as const, error: text, permanent: isPermanentFailure(error) };
     }
@@ -139,7 +140,12 @@ export function createDispatcher({ orm, logger: parent }: ServiceDeps, options: 
     const result = await attempt(claimed);
     let attempted: Attempted;
     if (result.kind === "error") {
-      const decision = afterFailure({ attempts: claimed.attempts, maxAttempts: options.maxAttempts, permanent: result.permanent, retryBaseMs: options.retryBaseMs });
+      const decision = afterFailure({
+        attempts: claimed.attempts,
+        maxAttempts: options.maxAttempts,
+        permanent: result.permanent,
+        retryBaseMs: options.retryBaseMs,
+      });
       attempted =
         decision.kind === "retry"
           ? { claimed, result: { kind: "retry", error: result.error, delayMs: decision.delayMs } }
@@ -157,7 +163,10 @@ export function createDispatcher({ orm, logger: parent }: ServiceDeps, options: 
         log.warn({ error: result.kind === "error" ? result.error : undefined }, "sending failed; will retry");
         break;
       case "failed":
-        log.warn({ error: result.kind === "error" ? result.error : undefined, permanent: result.kind === "error" && result.permanent }, "notification failed; giving up");
+        log.warn(
+          { error: result.kind === "error" ? result.error : undefined, permanent: result.kind === "error" && result.permanent },
+          "notification failed; giving up",
+        );
         break;
       case "released":
         log.info("provider circuit open; notification postponed");

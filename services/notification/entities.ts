@@ -13,7 +13,10 @@ export const OrderContact = defineEntity({
     phone: p.text().default(""),
     totalMinor: p.bigint("bigint").nullable().fieldName("total_minor"),
     currencyCode: p.character().length(3).nullable().fieldName("currency_code"),
-    createdAt: p.datetime().fieldName("created_at").onCreate(() => new Date()),
+    createdAt: p
+      .datetime()
+      .fieldName("created_at")
+      .onCreate(() => new Date()),
   },
 });
 
@@ -36,8 +39,15 @@ export const Notification = defineEntity({
     eventId: p.uuid().nullable().fieldName("event_id"),
     providerMessageId: p.text().nullable().fieldName("provider_message_id"),
     nextAttemptAt: p.datetime().nullable().fieldName("next_attempt_at"),
-    createdAt: p.datetime().fieldName("created_at").onCreate(() => new Date()),
-    updatedAt: p.datetime().fieldName("updated_at").onCreate(() => new Date()).onUpdate(() => new Date()),
+    createdAt: p
+      .datetime()
+      .fieldName("created_at")
+      .onCreate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .fieldName("updated_at")
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
     sentAt: p.datetime().nullable().fieldName("sent_at"),
   },
 });

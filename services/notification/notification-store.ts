@@ -17,7 +17,6 @@ import { sql as execute } from "../../lib/db/index.js";
 
 type Row = Record<string, unknown>;
 
-
 /** A message to send, as the saga's consumers and SendNotification produce it. */
 export interface NewMessage {
   orderId: string | null;
@@ -111,7 +110,9 @@ export async function claimDue(em: EntityManager, channels: readonly ChannelName
        FOR UPDATE SKIP LOCKED
      ) due
      WHERE n.id = due.id
-     RETURNING ${CLAIMED_COLUMNS.split(", ").map((c) => `n.${c}`).join(", ")}`,
+     RETURNING ${CLAIMED_COLUMNS.split(", ")
+       .map((c) => `n.${c}`)
+       .join(", ")}`,
     [leaseMs, `{${channels.join(",")}}`, limit],
   );
   return rows.map(toClaimed);
@@ -241,9 +242,13 @@ export async function savePending(em: EntityManager, pending: PendingNotificatio
 
 /** Removes and returns the order's pending messages, oldest first. */
 export async function takePending(em: EntityManager, orderId: string): Promise<PendingNotification[]> {
-  const rows = await execute(em, "DELETE FROM pending_notifications WHERE order_id = ? RETURNING event_id, order_id, customer_id, template, vars, created_at", [orderId]);
+  const rows = await execute(em, "DELETE FROM pending_notifications WHERE order_id = ? RETURNING event_id, order_id, customer_id, template, vars, created_at", [
+    orderId,
+  ]);
   return rows
-    .sort((a, b) => new Date(a.created_at as string).getTime() - new Date(b.created_at as string).getTime() || String(a.event_id).localeCompare(String(b.event_id)))
+    .sort(
+      (a, b) => new Date(a.created_at as string).getTime() - new Date(b.created_at as string).getTime() || String(a.event_id).localeCompare(String(b.event_id)),
+    )
     .map((row) => ({
       eventId: String(row.event_id),
       orderId: String(row.order_id),

@@ -2,12 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { DeliveryStatus } from "../../gen/shop/delivery/v1/delivery_pb.js";
 import { DeliveryStatusChangedSchema } from "../../gen/shop/events/v1/delivery_events_pb.js";
 import { NotificationFailedSchema, NotificationSentSchema } from "../../gen/shop/events/v1/notification_events_pb.js";
-import {
-  OrderCancelledSchema,
-  OrderConfirmedSchema,
-  OrderCreatedSchema,
-  OrderShippedSchema,
-} from "../../gen/shop/events/v1/order_events_pb.js";
+import { OrderCancelledSchema, OrderConfirmedSchema, OrderCreatedSchema, OrderShippedSchema } from "../../gen/shop/events/v1/order_events_pb.js";
 import { Channel, type Notification, NotificationService, NotificationStatus } from "../../gen/shop/notification/v1/notification_pb.js";
 import { Code } from "../../lib/errors.js";
 import { createClient, type GrpcClient } from "../../lib/grpc/index.js";
@@ -20,7 +15,6 @@ import { createTestRuntime, type TestRuntime } from "../../test/harness/runtime.
 import { transientFailure } from "./providers/provider.js";
 import { start } from "./service.js";
 import { expectCode } from "../../test/harness/expect-code.js";
-
 
 const SETTINGS = { latencyMs: 0, failureRate: 0, maxAttempts: 4, retryBaseMs: 50, pollMs: 50, sendTimeoutMs: 2_000 };
 
@@ -72,10 +66,13 @@ describe("notification service", () => {
   }
 
   async function eventsOf<T>(schema: Parameters<EventLog["events"]>[0], orderId: string, count: number) {
-    return waitFor(async () => {
-      const events = await log.events(schema, orderId);
-      return events.length >= count && (events as T[]);
-    }, { message: `${count} ${schema.typeName} for ${orderId}` });
+    return waitFor(
+      async () => {
+        const events = await log.events(schema, orderId);
+        return events.length >= count && (events as T[]);
+      },
+      { message: `${count} ${schema.typeName} for ${orderId}` },
+    );
   }
 
   describe("saga messages", () => {
@@ -92,7 +89,9 @@ describe("notification service", () => {
       }
       const emails = rows.filter((n) => n.channel === Channel.EMAIL);
       expect(emails.map((n) => n.recipient)).toEqual(["jane@example.com", "jane@example.com"]);
-      expect(emails.map((n) => n.subject).sort()).toEqual([`We received your order #${orderId.slice(-8).toUpperCase()}`, `Your order #${orderId.slice(-8).toUpperCase()} is confirmed`].sort());
+      expect(emails.map((n) => n.subject).sort()).toEqual(
+        [`We received your order #${orderId.slice(-8).toUpperCase()}`, `Your order #${orderId.slice(-8).toUpperCase()} is confirmed`].sort(),
+      );
       expect(emails.every((n) => n.body.includes("Total: 19.99 EUR") && n.body.startsWith("Hello Jane,"))).toBe(true);
       const sms = rows.filter((n) => n.channel === Channel.SMS);
       expect(sms.map((n) => [n.recipient, n.subject])).toEqual([
@@ -220,7 +219,12 @@ describe("notification service", () => {
       await settled(orderId, 1);
       const change = { orderId, customerId: event.customerId, deliveryId: uuidv7() };
       await publishEvent(runtime.bus, DeliveryStatusChangedSchema, { ...change, fromStatus: DeliveryStatus.PENDING, toStatus: DeliveryStatus.IN_TRANSIT });
-      await publishEvent(runtime.bus, DeliveryStatusChangedSchema, { ...change, fromStatus: DeliveryStatus.IN_TRANSIT, toStatus: DeliveryStatus.FAILED, notes: "recipient absent" });
+      await publishEvent(runtime.bus, DeliveryStatusChangedSchema, {
+        ...change,
+        fromStatus: DeliveryStatus.IN_TRANSIT,
+        toStatus: DeliveryStatus.FAILED,
+        notes: "recipient absent",
+      });
       const rows = await settled(orderId, 2);
       expect(rows[0].subject).toMatch(/^We could not deliver your order/);
       expect(rows[0].body).toContain("Carrier note: recipient absent");
@@ -327,22 +331,36 @@ describe("notification service", () => {
       await expectCode(client.sendNotification({ ...ok, channel: Channel.UNSPECIFIED }), Code.INVALID_ARGUMENT, /^channel:/);
       await expectCode(client.sendNotification({ ...ok, recipient: "jane" }), Code.INVALID_ARGUMENT, /^recipient: must be an e-mail address/);
       await expectCode(client.sendNotification({ ...ok, recipient: "" }), Code.INVALID_ARGUMENT, /^recipient:/);
-      await expectCode(client.sendNotification({ ...ok, channel: Channel.SMS, recipient: "jane@example.com" }), Code.INVALID_ARGUMENT, /^recipient: must be a phone number/);
+      await expectCode(
+        client.sendNotification({ ...ok, channel: Channel.SMS, recipient: "jane@example.com" }),
+        Code.INVALID_ARGUMENT,
+        /^recipient: must be a phone number/,
+      );
       await expectCode(client.sendNotification({ ...ok, channel: Channel.SMS, recipient: "12345" }), Code.INVALID_ARGUMENT, /^recipient:/);
       await expectCode(client.sendNotification({ ...ok, body: " " }), Code.INVALID_ARGUMENT, /^body: is required/);
-      await expectCode(client.sendNotification({ ...ok, channel: Channel.SMS, recipient: "+4930123456", body: "x".repeat(1601) }), Code.INVALID_ARGUMENT, /^body: must be at most 1600/);
+      await expectCode(
+        client.sendNotification({ ...ok, channel: Channel.SMS, recipient: "+4930123456", body: "x".repeat(1601) }),
+        Code.INVALID_ARGUMENT,
+        /^body: must be at most 1600/,
+      );
       await expectCode(client.sendNotification({ ...ok, subject: "x".repeat(201) }), Code.INVALID_ARGUMENT, /^subject:/);
       await expectCode(client.sendNotification({ ...ok, subject: "Hi\r\nBcc: x@evil.example" }), Code.INVALID_ARGUMENT, /^subject: must be a single line/);
       await expectCode(client.sendNotification({ ...ok, orderId: "nope" }), Code.INVALID_ARGUMENT, /^order_id:/);
       await expectCode(client.sendNotification({ ...ok, customerId: "nope" }), Code.INVALID_ARGUMENT, /^customer_id:/);
       await expectCode(client.sendNotification({ ...ok, template: "nope" }), Code.INVALID_ARGUMENT, /^template: unknown template "nope"/);
-      await expectCode(client.sendNotification({ ...ok, template: "order_shipped" }), Code.INVALID_ARGUMENT, /^template_data.order_id: is required by template order_shipped/);
+      await expectCode(
+        client.sendNotification({ ...ok, template: "order_shipped" }),
+        Code.INVALID_ARGUMENT,
+        /^template_data.order_id: is required by template order_shipped/,
+      );
       await expectCode(
         client.sendNotification({ ...ok, template: "order_shipped", templateData: { order_id: uuidv7(), carrier: "x".repeat(501) } }),
         Code.INVALID_ARGUMENT,
         /^template_data.carrier:/,
       );
-      const [{ count }] = await service.orm.em.getConnection().execute("SELECT count(*)::int AS count FROM notification_log WHERE recipient = 'jane@example.com' AND order_id IS NULL AND customer_id = ''");
+      const [{ count }] = await service.orm.em
+        .getConnection()
+        .execute("SELECT count(*)::int AS count FROM notification_log WHERE recipient = 'jane@example.com' AND order_id IS NULL AND customer_id = ''");
       expect(count).toBe(0);
     });
   });

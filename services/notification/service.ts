@@ -1,7 +1,15 @@
 import { NotificationService } from "../../gen/shop/notification/v1/notification_pb.js";
 import { decimal, int, readConfig } from "../../lib/config.js";
 import type { BreakerOptions } from "../../lib/grpc/index.js";
-import { readRuntimeConfig, type RunningService, type RuntimeConfig, type ServiceDeps, type StartOptions, serve, startService } from "../../lib/runtime/index.js";
+import {
+  readRuntimeConfig,
+  type RunningService,
+  type RuntimeConfig,
+  type ServiceDeps,
+  type StartOptions,
+  serve,
+  startService,
+} from "../../lib/runtime/index.js";
 import { notificationConsumers } from "./consumers.js";
 import { createDispatcher, type Dispatcher } from "./dispatcher.js";
 import type { ChannelName } from "./domain/recipients.js";

@@ -30,7 +30,12 @@ function liveCache(catalog: Catalog, options: { ttlMs?: number; maxEntries?: num
 
 describe("CachedCatalog", () => {
   it("asks the source only for what it does not hold", async () => {
-    const s = source(new Map([["a", 1n], ["b", 2n]]));
+    const s = source(
+      new Map([
+        ["a", 1n],
+        ["b", 2n],
+      ]),
+    );
     const cache = liveCache(s.catalog);
     await cache.products(["a"]);
     const both = await cache.products(["a", "b"]);
@@ -90,7 +95,13 @@ describe("CachedCatalog", () => {
   });
 
   it("keeps at most maxEntries, dropping the least recently fetched", async () => {
-    const s = source(new Map([["a", 1n], ["b", 2n], ["c", 3n]]));
+    const s = source(
+      new Map([
+        ["a", 1n],
+        ["b", 2n],
+        ["c", 3n],
+      ]),
+    );
     const cache = liveCache(s.catalog, { maxEntries: 2 });
     await cache.products(["a"]);
     await cache.products(["b"]);

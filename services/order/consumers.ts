@@ -1,10 +1,5 @@
 import { DeliveryStatusChangedSchema } from "../../gen/shop/events/v1/delivery_events_pb.js";
-import {
-  InventoryInsufficientSchema,
-  InventoryReleasedSchema,
-  InventoryReservedSchema,
-  ReleaseReason,
-} from "../../gen/shop/events/v1/inventory_events_pb.js";
+import { InventoryInsufficientSchema, InventoryReleasedSchema, InventoryReservedSchema, ReleaseReason } from "../../gen/shop/events/v1/inventory_events_pb.js";
 import { PaymentCompletedSchema, PaymentFailedSchema, PaymentRefundedSchema } from "../../gen/shop/events/v1/payment_events_pb.js";
 import { DeliveryStatus } from "../../gen/shop/delivery/v1/delivery_pb.js";
 import { type EventContext, PermanentError, requireOrderId } from "../../lib/events/index.js";
@@ -66,12 +61,20 @@ export function orderConsumers(): ConsumerSpec[] {
       const orderId = requireOrderId(event.orderId);
       // Card data never goes further than its last four digits.
       const cardLast4 = /^[0-9]{4}$/.test(event.cardLast4) ? event.cardLast4 : "";
-      const effect = await applyEvent(ctx.em, orderId, { type: "payment.completed" }, { eventId: ctx.eventId, payment: { paymentId: event.paymentId, cardLast4 } });
+      const effect = await applyEvent(
+        ctx.em,
+        orderId,
+        { type: "payment.completed" },
+        { eventId: ctx.eventId, payment: { paymentId: event.paymentId, cardLast4 } },
+      );
       logEffect(ctx, effect);
       if (effect.kind === "ignored" && isUnpayable(effect.order.status)) {
         // A charge that lost the race with an expiry or cancellation. No order event asks for
         // the refund of an order that was not CONFIRMED; make it visible.
-        ctx.logger.warn({ status: effect.order.status, payment_id: event.paymentId }, "payment completed for an order that is no longer payable; it needs a refund");
+        ctx.logger.warn(
+          { status: effect.order.status, payment_id: event.paymentId },
+          "payment completed for an order that is no longer payable; it needs a refund",
+        );
       }
     }),
 

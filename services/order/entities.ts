@@ -12,8 +12,15 @@ export const Customer = defineEntity({
     name: p.text(),
     phone: p.text().default(""),
     address: p.json<AddressData>().nullable(),
-    createdAt: p.datetime().fieldName("created_at").onCreate(() => new Date()),
-    updatedAt: p.datetime().fieldName("updated_at").onCreate(() => new Date()).onUpdate(() => new Date()),
+    createdAt: p
+      .datetime()
+      .fieldName("created_at")
+      .onCreate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .fieldName("updated_at")
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
   },
 });
 
@@ -35,8 +42,15 @@ export const Order = defineEntity({
     paymentId: p.text().fieldName("payment_id").default(""),
     refundedMinor: p.bigint("bigint").fieldName("refunded_minor").default(0),
     failureReason: p.text().fieldName("failure_reason").default(""),
-    createdAt: p.datetime().fieldName("created_at").onCreate(() => new Date()),
-    updatedAt: p.datetime().fieldName("updated_at").onCreate(() => new Date()).onUpdate(() => new Date()),
+    createdAt: p
+      .datetime()
+      .fieldName("created_at")
+      .onCreate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .fieldName("updated_at")
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
     version: p.integer().version(),
   },
 });
@@ -63,7 +77,10 @@ export const OrderStatusHistory = defineEntity({
   properties: {
     id: p.bigint("number").primary(),
     orderId: p.uuid().fieldName("order_id"),
-    fromStatus: p.enum([...ORDER_STATUSES]).nullable().fieldName("from_status"),
+    fromStatus: p
+      .enum([...ORDER_STATUSES])
+      .nullable()
+      .fieldName("from_status"),
     toStatus: p.enum([...ORDER_STATUSES]).fieldName("to_status"),
     reason: p.text(),
     eventId: p.uuid().nullable().fieldName("event_id"),

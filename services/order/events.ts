@@ -127,12 +127,7 @@ export async function publishTransition(
       return;
     case "DELIVERY_FAILED":
       if (!compensation) return;
-      await enqueue(
-        em,
-        OrderDeliveryFailedSchema,
-        { ...head, reason, deliveryId: details.delivery?.deliveryId ?? "", previousStatus: before },
-        options,
-      );
+      await enqueue(em, OrderDeliveryFailedSchema, { ...head, reason, deliveryId: details.delivery?.deliveryId ?? "", previousStatus: before }, options);
       return;
     case "PENDING":
     case "RESERVED":

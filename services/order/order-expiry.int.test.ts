@@ -125,14 +125,20 @@ describe("order service behind on its sagas", () => {
     const plenty = await t.product(1000);
     const scarce = await t.product(1);
     const order = (productId: string) => ({ customerId, items: [{ productId, quantity: 1 }], shippingAddress: ADDRESS, paymentMethod: { token: "tok_visa" } });
-    const codeOf = (call: Promise<unknown>) => call.then(() => Code.OK, (error: unknown) => (error instanceof ServiceError ? error.code : Code.UNKNOWN));
+    const codeOf = (call: Promise<unknown>) =>
+      call.then(
+        () => Code.OK,
+        (error: unknown) => (error instanceof ServiceError ? error.code : Code.UNKNOWN),
+      );
     await waitFor(async () => (await codeOf(t.orders.createOrder(order(plenty.id)))) === Code.RESOURCE_EXHAUSTED, { message: "CreateOrder to shed" });
     // Shed while in stock (and now in the catalog cache as such)...
     await expectCode(t.orders.createOrder(order(scarce.id)), Code.RESOURCE_EXHAUSTED, /retry in/);
     // ...then its last unit goes: inventory's product_changed makes the next order a refusal, not a shed.
     await t.products!.adjustStock({ productId: scarce.id, delta: -1, reason: "damaged" });
     const soldOut = new RegExp(`product ${scarce.id} is sold out`);
-    await waitFor(async () => (await codeOf(t.orders.createOrder(order(scarce.id)))) === Code.FAILED_PRECONDITION, { message: "CreateOrder answering sold out" });
+    await waitFor(async () => (await codeOf(t.orders.createOrder(order(scarce.id)))) === Code.FAILED_PRECONDITION, {
+      message: "CreateOrder answering sold out",
+    });
     await expectCode(t.orders.createOrder(order(scarce.id)), Code.FAILED_PRECONDITION, soldOut);
     await expectCode(t.orders.createOrder(order(plenty.id)), Code.RESOURCE_EXHAUSTED, /retry in/);
   });

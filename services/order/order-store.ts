@@ -22,7 +22,6 @@ export interface OrderView {
   history: OrderStatusHistoryRow[];
 }
 
-
 export interface NewOrder {
   id: string;
   customerId: string;
@@ -32,7 +31,9 @@ export interface NewOrder {
 
 /** The customer's contact details, or undefined. */
 export async function findCustomer(em: EntityManager, customerId: string): Promise<{ id: string; email: string; name: string; phone: string } | undefined> {
-  const [row] = await execute<{ id: string; email: string; name: string; phone: string }>(em, "SELECT id, email, name, phone FROM customers WHERE id = ?", [customerId]);
+  const [row] = await execute<{ id: string; email: string; name: string; phone: string }>(em, "SELECT id, email, name, phone FROM customers WHERE id = ?", [
+    customerId,
+  ]);
   return row;
 }
 
@@ -140,7 +141,15 @@ export async function insertPlacedOrder(em: EntityManager, order: PlacedOrder): 
       lineTotalMinor: l.lineTotalMinor,
     })),
     history: [
-      { id: Number(row.history_id), orderId: order.id, fromStatus: null, toStatus: "PENDING", reason: "order placed", eventId: null, changedAt: new Date(row.changed_at) },
+      {
+        id: Number(row.history_id),
+        orderId: order.id,
+        fromStatus: null,
+        toStatus: "PENDING",
+        reason: "order placed",
+        eventId: null,
+        changedAt: new Date(row.changed_at),
+      },
     ],
   };
 }
@@ -161,9 +170,13 @@ async function insertHistory(
 
 /** The order, locked for the rest of the transaction (transitions of one order are serialized). */
 export async function lockOrder(em: EntityManager, orderId: string): Promise<OrderRow | null> {
-  const [row] = await execute<Record<string, unknown>>(em, `SELECT id, customer_id, status, currency_code, total_minor, shipping_address, card_last4, payment_id, refunded_minor,
+  const [row] = await execute<Record<string, unknown>>(
+    em,
+    `SELECT id, customer_id, status, currency_code, total_minor, shipping_address, card_last4, payment_id, refunded_minor,
             failure_reason, created_at, updated_at, version
-     FROM orders WHERE id = ? FOR UPDATE`, [orderId]);
+     FROM orders WHERE id = ? FOR UPDATE`,
+    [orderId],
+  );
   return row ? toOrderRow(row) : null;
 }
 
@@ -207,14 +220,7 @@ export async function applyTransition(em: EntityManager, order: OrderRow, transi
     `UPDATE orders SET status = ?, failure_reason = ?, payment_id = coalesce(?, payment_id), card_last4 = coalesce(?, card_last4),
        updated_at = now(), version = version + 1
      WHERE id = ? AND status = ? RETURNING updated_at, version`,
-    [
-      transition.to,
-      failureReason,
-      transition.payment?.paymentId ?? null,
-      transition.payment?.cardLast4 ?? null,
-      order.id,
-      transition.from,
-    ],
+    [transition.to, failureReason, transition.payment?.paymentId ?? null, transition.payment?.cardLast4 ?? null, order.id, transition.from],
   );
   if (!row) throw new Error(`order ${order.id} changed under a lock`);
   await insertHistory(em, { orderId: order.id, from: transition.from, to: transition.to, reason: transition.reason, eventId: transition.eventId });

@@ -84,7 +84,11 @@ describe("order service (with the real inventory service)", () => {
       expect(customer).toMatchObject({ id, email, address: { line1: "1 Main St", countryCode: "US" } });
       await expectCode(t.orders.createCustomer({ customerId: id, email: `other-${id}@example.com`, name: "Again" }), Code.ALREADY_EXISTS, /already registered/);
       await expectCode(t.orders.createCustomer({ customerId: "nope", email: `x-${id}@example.com`, name: "X" }), Code.INVALID_ARGUMENT, /^customer_id/);
-      await expectCode(t.orders.createCustomer({ email: `y-${id}@example.com`, name: "Y", address: { line1: "x" } }), Code.INVALID_ARGUMENT, /^address\.country_code/);
+      await expectCode(
+        t.orders.createCustomer({ email: `y-${id}@example.com`, name: "Y", address: { line1: "x" } }),
+        Code.INVALID_ARGUMENT,
+        /^address\.country_code/,
+      );
 
       const seen: string[] = [];
       let pageToken = "";
@@ -122,7 +126,12 @@ describe("order service (with the real inventory service)", () => {
 
       const { order } = await t.orders.updateOrderStatus({ orderId, status: OrderStatus.SHIPPED, reason: "handed to the courier" });
       expect(order).toMatchObject({ status: OrderStatus.SHIPPED });
-      expect(order!.history.at(-1)).toMatchObject({ fromStatus: OrderStatus.CONFIRMED, toStatus: OrderStatus.SHIPPED, reason: "handed to the courier", eventId: "" });
+      expect(order!.history.at(-1)).toMatchObject({
+        fromStatus: OrderStatus.CONFIRMED,
+        toStatus: OrderStatus.SHIPPED,
+        reason: "handed to the courier",
+        eventId: "",
+      });
       await t.log.expectEvent(OrderShippedSchema, orderId);
       // The same status again changes nothing; a move the state machine refuses is FAILED_PRECONDITION.
       expect((await t.orders.updateOrderStatus({ orderId, status: OrderStatus.SHIPPED })).order!.history).toHaveLength(order!.history.length);
@@ -263,7 +272,14 @@ describe("order service (with the real inventory service)", () => {
 
       const customerId = await t.customer();
       const other = await t.product(5);
-      const refused = await expectCode(t.place(customerId, [[other.id, 1], [product.id, 1]]), Code.FAILED_PRECONDITION, soldOut);
+      const refused = await expectCode(
+        t.place(customerId, [
+          [other.id, 1],
+          [product.id, 1],
+        ]),
+        Code.FAILED_PRECONDITION,
+        soldOut,
+      );
       expect(refused.field).toBe("items[1].product_id");
       const orders = async () => (await t.sql<{ n: number }>("SELECT count(*)::int AS n FROM orders WHERE customer_id = ?", [customerId]))[0].n;
       expect(await orders()).toBe(0);
@@ -289,12 +305,32 @@ describe("order service (with the real inventory service)", () => {
       await t.products!.updateProduct({ productId: inactive.id, status: ProductStatus.DISCONTINUED });
       const euro = await t.product(5, 100n, "EUR");
       const missing = uuidv7();
-      const notFound = await expectCode(t.place(customerId, [[active.id, 1], [missing, 1]]), Code.NOT_FOUND, new RegExp(missing));
+      const notFound = await expectCode(
+        t.place(customerId, [
+          [active.id, 1],
+          [missing, 1],
+        ]),
+        Code.NOT_FOUND,
+        new RegExp(missing),
+      );
       expect(notFound.field).toBe("items[1].product_id");
       await expectCode(t.place(customerId, [[inactive.id, 1]]), Code.FAILED_PRECONDITION, /items\[0\].product_id: .*DISCONTINUED/);
-      await expectCode(t.place(customerId, [[active.id, 1], [euro.id, 1]]), Code.INVALID_ARGUMENT, /items\[1\].product_id: .*EUR/);
       await expectCode(
-        t.orders.createOrder({ customerId, items: [{ productId: active.id, quantity: 1 }], shippingAddress: ADDRESS, paymentMethod: { token: "t" }, currencyCode: "EUR" }),
+        t.place(customerId, [
+          [active.id, 1],
+          [euro.id, 1],
+        ]),
+        Code.INVALID_ARGUMENT,
+        /items\[1\].product_id: .*EUR/,
+      );
+      await expectCode(
+        t.orders.createOrder({
+          customerId,
+          items: [{ productId: active.id, quantity: 1 }],
+          shippingAddress: ADDRESS,
+          paymentMethod: { token: "t" },
+          currencyCode: "EUR",
+        }),
         Code.INVALID_ARGUMENT,
         /items\[0\].product_id/,
       );
@@ -312,7 +348,15 @@ describe("order service (with the real inventory service)", () => {
         ["items", { items: [] }],
         ["items[0].product_id", { items: [{ productId: "p1", quantity: 1 }] }],
         ["items[0].quantity", { items: [{ productId, quantity: 0 }] }],
-        ["items[1].product_id", { items: [{ productId, quantity: 1 }, { productId, quantity: 1 }] }],
+        [
+          "items[1].product_id",
+          {
+            items: [
+              { productId, quantity: 1 },
+              { productId, quantity: 1 },
+            ],
+          },
+        ],
         ["shipping_address", { shippingAddress: undefined }],
         ["shipping_address.line1", { shippingAddress: { ...ADDRESS, line1: "" } }],
         ["shipping_address.country_code", { shippingAddress: { ...ADDRESS, countryCode: "USA" } }],
@@ -472,7 +516,11 @@ describe("order service (with the real inventory service)", () => {
       const { order } = await t.orders.cancelOrder({ orderId, reason: "changed my mind" });
       expect(order).toMatchObject({ status: OrderStatus.CANCELLED, failureReason: "changed my mind" });
       expect(history(order!).at(-1)).toEqual(["RESERVED", "CANCELLED"]);
-      expect(await t.log.expectEvent(OrderCancelledSchema, orderId)).toMatchObject({ previousStatus: "RESERVED", wasCharged: false, reason: "changed my mind" });
+      expect(await t.log.expectEvent(OrderCancelledSchema, orderId)).toMatchObject({
+        previousStatus: "RESERVED",
+        wasCharged: false,
+        reason: "changed my mind",
+      });
       expect((await t.log.expectEvent(InventoryReleasedSchema, orderId)).reason).toBe(ReleaseReason.CANCELLED);
       expect(await stock(product.id)).toMatchObject({ available: 10, reserved: 0 });
 
@@ -486,7 +534,11 @@ describe("order service (with the real inventory service)", () => {
       const { orderId, product } = await confirmedOrder();
       await waitFor(async () => (await stock(product.id)).sold === 1, { message: "stock sold" });
       await t.orders.cancelOrder({ orderId, reason: "" });
-      expect(await t.log.expectEvent(OrderCancelledSchema, orderId)).toMatchObject({ previousStatus: "CONFIRMED", wasCharged: true, reason: "cancelled by customer" });
+      expect(await t.log.expectEvent(OrderCancelledSchema, orderId)).toMatchObject({
+        previousStatus: "CONFIRMED",
+        wasCharged: true,
+        reason: "cancelled by customer",
+      });
       await waitFor(async () => (await stock(product.id)).sold === 0, { message: "stock returned" });
       expect(await stock(product.id)).toMatchObject({ available: 10, reserved: 0, sold: 0 });
     });

@@ -33,7 +33,11 @@ export interface CallInfo {
 function pricingError(problem: PricingProblem): ServiceError {
   switch (problem.kind) {
     case "missing":
-      return new ServiceError(Code.NOT_FOUND, `items[${problem.index}].product_id: product ${problem.productId} not found`, `items[${problem.index}].product_id`);
+      return new ServiceError(
+        Code.NOT_FOUND,
+        `items[${problem.index}].product_id: product ${problem.productId} not found`,
+        `items[${problem.index}].product_id`,
+      );
     case "not_orderable":
       return new ServiceError(
         Code.FAILED_PRECONDITION,

@@ -1,12 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import {
-  type CustomerSchema,
-  type OrderSchema,
-  type OrderService,
-  OrderStatus,
-  type OrderStatusChangeSchema,
-} from "../../gen/shop/order/v1/order_pb.js";
+import { type CustomerSchema, type OrderSchema, type OrderService, OrderStatus, type OrderStatusChangeSchema } from "../../gen/shop/order/v1/order_pb.js";
 import type { Database } from "../../lib/db/index.js";
 import { Code, invalidArgument, notFound, ServiceError } from "../../lib/errors.js";
 import { INTERNAL_MESSAGE, type ServiceImplementation } from "../../lib/grpc/index.js";
@@ -98,7 +92,8 @@ function statusFilter(value: OrderStatus): Status | undefined {
 function operatorStatus(value: OrderStatus): Status {
   const name = statusFilter(value);
   if (!name) throw invalidArgument("status", "is required: SHIPPED, DELIVERED, DELIVERY_FAILED or CANCELLED");
-  if (!OPERATOR_STATUSES.has(name)) throw invalidArgument("status", `${name} is set only by the order saga; use SHIPPED, DELIVERED, DELIVERY_FAILED or CANCELLED`);
+  if (!OPERATOR_STATUSES.has(name))
+    throw invalidArgument("status", `${name} is set only by the order saga; use SHIPPED, DELIVERED, DELIVERY_FAILED or CANCELLED`);
   return name;
 }
 

@@ -49,7 +49,9 @@ function fieldOf(fn: () => unknown): string | undefined {
 
 describe("CreateOrder validation", () => {
   it("accepts a good request and normalizes it", () => {
-    const command = parseCreateOrder(request({ shippingAddress: { line1: " Main St 1 ", city: "Berlin", countryCode: "de", recipientName: "Ada", phone: "+49 (30) 123-456" } }));
+    const command = parseCreateOrder(
+      request({ shippingAddress: { line1: " Main St 1 ", city: "Berlin", countryCode: "de", recipientName: "Ada", phone: "+49 (30) 123-456" } }),
+    );
     expect(command.shippingAddress).toMatchObject({ line1: "Main St 1", countryCode: "DE", phone: "+4930123456", postalCode: "" });
     expect(command.items).toHaveLength(2);
     expect(command.idempotencyKey).toBeUndefined();
@@ -62,7 +64,15 @@ describe("CreateOrder validation", () => {
     ["items", { items: [] }],
     ["items", { items: Array.from({ length: 101 }, () => ({ productId: uuidv7(), quantity: 1 })) }],
     ["items[0].product_id", { items: [{ productId: "x", quantity: 1 }] }],
-    ["items[1].product_id", { items: [{ productId: productA, quantity: 1 }, { productId: productA, quantity: 2 }] }],
+    [
+      "items[1].product_id",
+      {
+        items: [
+          { productId: productA, quantity: 1 },
+          { productId: productA, quantity: 2 },
+        ],
+      },
+    ],
     ["items[0].quantity", { items: [{ productId: productA, quantity: 0 }] }],
     ["items[0].quantity", { items: [{ productId: productA, quantity: -1 }] }],
     ["items[0].quantity", { items: [{ productId: productA, quantity: 1001 }] }],

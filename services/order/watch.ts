@@ -22,9 +22,7 @@ export class StatusNotifier implements Worker {
   #running: Promise<void> | undefined;
   #connected = false;
 
-  constructor(
-    private readonly options: { databaseUrl: string; logger: Logger },
-  ) {}
+  constructor(private readonly options: { databaseUrl: string; logger: Logger }) {}
 
   /** Aborted when the notifier stops: streams end. */
   get closing(): AbortSignal {

@@ -16,8 +16,15 @@ export const Payment = defineEntity({
     providerReference: p.text().nullable().fieldName("provider_reference"),
     failureReason: p.text().nullable().fieldName("failure_reason"),
     refundedMinor: p.bigint("bigint").default(0).fieldName("refunded_minor"),
-    createdAt: p.datetime().fieldName("created_at").onCreate(() => new Date()),
-    updatedAt: p.datetime().fieldName("updated_at").onCreate(() => new Date()).onUpdate(() => new Date()),
+    createdAt: p
+      .datetime()
+      .fieldName("created_at")
+      .onCreate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .fieldName("updated_at")
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
   },
 });
 
@@ -32,7 +39,10 @@ export const Refund = defineEntity({
     amountMinor: p.bigint("bigint").fieldName("amount_minor"),
     reason: p.text().default(""),
     providerReference: p.text().fieldName("provider_reference"),
-    createdAt: p.datetime().fieldName("created_at").onCreate(() => new Date()),
+    createdAt: p
+      .datetime()
+      .fieldName("created_at")
+      .onCreate(() => new Date()),
   },
 });
 
@@ -50,8 +60,15 @@ export const PaymentIntent = defineEntity({
     tokenFingerprint: p.text().nullable().fieldName("token_fingerprint"),
     status: p.enum(["PENDING", "CHARGED", "FAILED", "CANCELLED"] as const),
     paymentId: p.uuid().nullable().fieldName("payment_id"),
-    createdAt: p.datetime().fieldName("created_at").onCreate(() => new Date()),
-    updatedAt: p.datetime().fieldName("updated_at").onCreate(() => new Date()).onUpdate(() => new Date()),
+    createdAt: p
+      .datetime()
+      .fieldName("created_at")
+      .onCreate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .fieldName("updated_at")
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
   },
 });
 

@@ -76,7 +76,12 @@ describe("payment process crash", () => {
     for (const e of [...completed, ...failed]) byOrder.set(e.orderId, (byOrder.get(e.orderId) ?? 0) + 1);
     expect(byOrder.size).toBe(orders.length);
     expect([...byOrder.values()].every((n) => n === 1)).toBe(true);
-    expect(failed.map((e) => e.orderId).sort()).toEqual(orders.filter((o) => o.token === "tok_declined").map((o) => o.orderId).sort());
+    expect(failed.map((e) => e.orderId).sort()).toEqual(
+      orders
+        .filter((o) => o.token === "tok_declined")
+        .map((o) => o.orderId)
+        .sort(),
+    );
     for (const e of completed) {
       const order = orders.find((o) => o.orderId === e.orderId)!;
       expect(e.amount?.amountMinor).toBe(order.amountMinor);

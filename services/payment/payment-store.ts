@@ -192,8 +192,7 @@ export interface ChargeInput {
 
 /** How a charge ended: the provider's answer, or a failure the service decided on itself. */
 export type ChargeAnswer =
-  | { status: "COMPLETED"; cardLast4: string | null; providerReference: string }
-  | { status: "FAILED"; cardLast4?: string | null; failureReason: string };
+  { status: "COMPLETED"; cardLast4: string | null; providerReference: string } | { status: "FAILED"; cardLast4?: string | null; failureReason: string };
 
 /** Records the answer to a charge as the order's payment (COMPLETED or FAILED). */
 export async function recordPayment(em: EntityManager, input: ChargeInput, answer: ChargeAnswer): Promise<PaymentRow> {

@@ -37,7 +37,6 @@ class CrashAfterCharge implements PaymentProvider {
   }
 }
 
-
 describe("payment service", () => {
   let runtime: TestRuntime;
   let service: RunningService;
@@ -171,8 +170,14 @@ describe("payment service", () => {
       expect(sim.chargesFor(`charge:${order.orderId}`)).toEqual([expect.objectContaining({ amountMinor: amount })]);
       await cancelled(order);
       expect(await log.expectEvent(PaymentRefundedSchema, order.orderId)).toMatchObject({ amount: { amountMinor: amount } });
-      expect(await paymentOf(order.orderId)).toMatchObject({ status: PaymentStatus.REFUNDED, amount: { amountMinor: amount }, refundedAmount: { amountMinor: amount } });
-      const [row] = await sql<{ amount_minor: string; refunded_minor: string }>("SELECT amount_minor, refunded_minor FROM payments WHERE order_id = ?", [order.orderId]);
+      expect(await paymentOf(order.orderId)).toMatchObject({
+        status: PaymentStatus.REFUNDED,
+        amount: { amountMinor: amount },
+        refundedAmount: { amountMinor: amount },
+      });
+      const [row] = await sql<{ amount_minor: string; refunded_minor: string }>("SELECT amount_minor, refunded_minor FROM payments WHERE order_id = ?", [
+        order.orderId,
+      ]);
       expect(row).toEqual({ amount_minor: amount.toString(), refunded_minor: amount.toString() });
     });
 
@@ -387,7 +392,11 @@ describe("payment service", () => {
       await expectCode(client.createPayment({ ...createRequest(order), customerId: "" }), Code.INVALID_ARGUMENT, /customer_id/);
       await expectCode(client.createPayment(createRequest(order, "tok_visa", 0n)), Code.INVALID_ARGUMENT, /amount.amount_minor/);
       await expectCode(client.createPayment(createRequest(order, "tok_visa", -5n)), Code.INVALID_ARGUMENT, /amount.amount_minor/);
-      await expectCode(client.createPayment({ ...createRequest(order), amount: { currencyCode: "eur", amountMinor: 1n } }), Code.INVALID_ARGUMENT, /amount.currency_code/);
+      await expectCode(
+        client.createPayment({ ...createRequest(order), amount: { currencyCode: "eur", amountMinor: 1n } }),
+        Code.INVALID_ARGUMENT,
+        /amount.currency_code/,
+      );
       await expectCode(client.createPayment({ ...createRequest(order), amount: undefined }), Code.INVALID_ARGUMENT, /amount/);
       await expectCode(client.createPayment({ ...createRequest(order), paymentMethod: undefined }), Code.INVALID_ARGUMENT, /payment_method.token/);
       const { message } = await expectCode(client.createPayment(createRequest(order, "tok_secret with spaces")), Code.INVALID_ARGUMENT, /payment_method.token/);
@@ -414,10 +423,13 @@ describe("payment service", () => {
       expect(rest.payment).toMatchObject({ status: PaymentStatus.REFUNDED, refundedAmount: { amountMinor: 1_000n } });
       expect(rest.payment?.refunds.map((r) => r.amount?.amountMinor)).toEqual([300n, 700n]);
       await expectCode(client.refundPayment({ paymentId }), Code.FAILED_PRECONDITION, /REFUNDED/);
-      const events = await waitFor(async () => {
-        const published = await log.events(PaymentRefundedSchema, order.orderId);
-        return published.length === 2 && published;
-      }, { message: "two payment.refunded events" });
+      const events = await waitFor(
+        async () => {
+          const published = await log.events(PaymentRefundedSchema, order.orderId);
+          return published.length === 2 && published;
+        },
+        { message: "two payment.refunded events" },
+      );
       expect(events.map((e) => e.amount?.amountMinor)).toEqual([300n, 700n]);
       expect(sim.chargesFor(`charge:${order.orderId}`)[0].refundedMinor).toBe(1_000n);
     });
@@ -510,7 +522,12 @@ describe("payment service", () => {
       await created(order, secret);
       await reserved(order);
       await log.expectEvent(PaymentCompletedSchema, order.orderId);
-      await client.createPayment({ orderId: uuidv7(), customerId: uuidv7(), amount: { currencyCode: "EUR", amountMinor: 1n }, paymentMethod: { token: secret } });
+      await client.createPayment({
+        orderId: uuidv7(),
+        customerId: uuidv7(),
+        amount: { currencyCode: "EUR", amountMinor: 1n },
+        paymentMethod: { token: secret },
+      });
       expect(logLines.length).toBeGreaterThan(50);
       expect(logLines.some((line) => line.includes(order.orderId))).toBe(true);
       // No line of the whole suite carries a token: every test token starts with tok_.

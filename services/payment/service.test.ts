@@ -14,9 +14,11 @@ describe("readPaymentConfig", () => {
   });
 
   it("reads latency, failure rate and timeout from the environment", () => {
-    expect(
-      readPaymentConfig({ PAYMENT_PROVIDER_LATENCY_MS: "25", PAYMENT_PROVIDER_FAILURE_RATE: "0.2", PAYMENT_PROVIDER_TIMEOUT_MS: "500" }),
-    ).toMatchObject({ providerLatencyMs: 25, providerFailureRate: 0.2, providerTimeoutMs: 500 });
+    expect(readPaymentConfig({ PAYMENT_PROVIDER_LATENCY_MS: "25", PAYMENT_PROVIDER_FAILURE_RATE: "0.2", PAYMENT_PROVIDER_TIMEOUT_MS: "500" })).toMatchObject({
+      providerLatencyMs: 25,
+      providerFailureRate: 0.2,
+      providerTimeoutMs: 500,
+    });
     expect(readPaymentConfig({ PAYMENT_PROVIDER_FAILURE_RATE: "1" }).providerFailureRate).toBe(1);
   });
 

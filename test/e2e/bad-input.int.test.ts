@@ -45,8 +45,23 @@ interface Verdict {
 }
 
 const GRPC_CODES = [
-  "ok", "cancelled", "unknown", "invalid_argument", "deadline_exceeded", "not_found", "already_exists", "permission_denied",
-  "resource_exhausted", "failed_precondition", "aborted", "out_of_range", "unimplemented", "internal", "unavailable", "data_loss", "unauthenticated",
+  "ok",
+  "cancelled",
+  "unknown",
+  "invalid_argument",
+  "deadline_exceeded",
+  "not_found",
+  "already_exists",
+  "permission_denied",
+  "resource_exhausted",
+  "failed_precondition",
+  "aborted",
+  "out_of_range",
+  "unimplemented",
+  "internal",
+  "unavailable",
+  "data_loss",
+  "unauthenticated",
 ];
 
 function decodeField(value: string | null | undefined): string | undefined {
@@ -127,7 +142,9 @@ function undecodable(schema: DescMessage): fc.Arbitrary<Uint8Array> {
   const stringFields = schema.fields.filter((f) => f.fieldKind === "scalar" && f.scalar === ScalarType.STRING);
   const kinds = [
     // A length-delimited field that promises more bytes than follow.
-    fc.tuple(fieldNumber, fc.integer({ min: 5, max: 1_000 }), fc.uint8Array({ maxLength: 4 })).map(([n, length, rest]) => [...tag(n, 2), ...varint(length), ...rest]),
+    fc
+      .tuple(fieldNumber, fc.integer({ min: 5, max: 1_000 }), fc.uint8Array({ maxLength: 4 }))
+      .map(([n, length, rest]) => [...tag(n, 2), ...varint(length), ...rest]),
     // Wire types 6 and 7 do not exist; 3/4 are groups that never end.
     fc.tuple(fieldNumber, fc.constantFrom(3, 6, 7), fc.uint8Array({ maxLength: 4 })).map(([n, wire, rest]) => [...tag(n, wire), ...rest]),
     // A varint of eleven bytes.
@@ -277,7 +294,11 @@ describe("bad input, generated, for every route and RPC in every protocol", () =
 
   /** A path segment that is not a UUID (control, non-ASCII, punctuation); never empty or dots only. */
   const badId = fc
-    .oneof(fc.string({ minLength: 1, maxLength: 12 }), fc.string({ unit: "binary", minLength: 1, maxLength: 6 }), fc.constantFrom("not-a-uuid", "\u0001", "é", "\u2028", "0190a000-0000-7000-8000-00000000000Z"))
+    .oneof(
+      fc.string({ minLength: 1, maxLength: 12 }),
+      fc.string({ unit: "binary", minLength: 1, maxLength: 6 }),
+      fc.constantFrom("not-a-uuid", "\u0001", "é", "\u2028", "0190a000-0000-7000-8000-00000000000Z"),
+    )
     .filter((s) => !/^\.*$/.test(s) && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s));
 
   const unknownKey = fc.oneof(
@@ -286,8 +307,10 @@ describe("bad input, generated, for every route and RPC in every protocol", () =
   );
 
   const badBody = fc.oneof(
-    fc.constantFrom("{", "{\"a\":", "[1,2]", "42", "\"text\"", "null", "{\"a\":1}}").map((text) => ({ text, field: "body" })),
-    fc.tuple(unknownKey, fc.jsonValue({ maxDepth: 1 })).map(([key, value]) => ({ text: `{${JSON.stringify(key)}: ${JSON.stringify(value ?? null)}}`, field: key })),
+    fc.constantFrom("{", '{"a":', "[1,2]", "42", '"text"', "null", '{"a":1}}').map((text) => ({ text, field: "body" })),
+    fc
+      .tuple(unknownKey, fc.jsonValue({ maxDepth: 1 }))
+      .map(([key, value]) => ({ text: `{${JSON.stringify(key)}: ${JSON.stringify(value ?? null)}}`, field: key })),
   );
 
   type RestCase =
@@ -297,7 +320,10 @@ describe("bad input, generated, for every route and RPC in every protocol", () =
     | { kind: "correlation"; value: string };
 
   for (const route of ROUTES) {
-    const paramNames = route.path.split("/").filter((s) => s.startsWith(":")).map((s) => s.slice(1));
+    const paramNames = route.path
+      .split("/")
+      .filter((s) => s.startsWith(":"))
+      .map((s) => s.slice(1));
     const hasJsonBody = route.method !== "GET" && !route.rawBody;
 
     it(`REST ${route.method} ${route.path}`, async () => {

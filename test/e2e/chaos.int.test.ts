@@ -86,7 +86,11 @@ describe("chaos (short)", () => {
     );
     const failed = outcome.invariants.filter((c) => !c.pass);
     expect({ failed, log: failed.length ? said.slice(-30) : [] }).toEqual({ failed: [], log: [] });
-    expect(outcome.faults.map((f) => (f.target === "nats-server" || f.target === "postgres" ? f.target : "service")).sort()).toEqual(["nats-server", "postgres", "service"]);
+    expect(outcome.faults.map((f) => (f.target === "nats-server" || f.target === "postgres" ? f.target : "service")).sort()).toEqual([
+      "nats-server",
+      "postgres",
+      "service",
+    ]);
     expect(outcome.figures.ordersAccepted).toBeGreaterThanOrEqual(30);
     // The load did exercise the compensations: cancelled orders and declined cards.
     expect(outcome.figures.statusCounts).toMatchObject({ CANCELLED: expect.any(Number), PAYMENT_FAILED: expect.any(Number), CONFIRMED: expect.any(Number) });

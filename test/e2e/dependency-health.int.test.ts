@@ -50,7 +50,12 @@ describe("a service while its database is unreachable", () => {
   };
 
   it("answers UNAVAILABLE and reports NOT_SERVING, then recovers by itself", async () => {
-    const { product } = await client.createProduct({ sku: `sku-${uuidv7()}`, name: "Lamp", price: { currencyCode: "USD", amountMinor: 500n }, initialQuantity: 3 });
+    const { product } = await client.createProduct({
+      sku: `sku-${uuidv7()}`,
+      name: "Lamp",
+      price: { currencyCode: "USD", amountMinor: 500n },
+      initialQuantity: 3,
+    });
     const address = `127.0.0.1:${service.grpcPort}`;
     expect(await isServing(address)).toBe(true);
 

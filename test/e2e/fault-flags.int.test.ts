@@ -114,10 +114,13 @@ describe("fault flags", () => {
 
     const failed = await placeOrder(2);
     await waitFor(async () => (await status(failed)) === "ORDER_STATUS_PAYMENT_FAILED", { timeoutMs: 60_000, message: "the order to be PAYMENT_FAILED" });
-    await waitFor(async () => {
-      const now = await stock();
-      return now.available === before.available && now.reserved === before.reserved && now.sold === before.sold;
-    }, { timeoutMs: 30_000, message: "the reservation to be released" });
+    await waitFor(
+      async () => {
+        const now = await stock();
+        return now.available === before.available && now.reserved === before.reserved && now.sold === before.sold;
+      },
+      { timeoutMs: 30_000, message: "the reservation to be released" },
+    );
 
     expect((await call("DELETE", "/api/v1/admin/faults", { token: adminToken })).status).toBe(204);
     const cleared = (await call("GET", "/api/v1/admin/faults", { token: adminToken })).json as { consumers: { name: string; service: string }[] };
@@ -126,7 +129,10 @@ describe("fault flags", () => {
     expect(cleared.consumers).toContainEqual(expect.objectContaining({ name: "payment-charge", service: "payment" }));
     expect(cleared.consumers.every((c) => c.service !== "" && c.name.startsWith(`${c.service}-`))).toBe(true);
     const confirmed = await placeOrder(1);
-    await waitFor(async () => (await status(confirmed)) === "ORDER_STATUS_CONFIRMED", { timeoutMs: 60_000, message: "an order after the reset to be CONFIRMED" });
+    await waitFor(async () => (await status(confirmed)) === "ORDER_STATUS_CONFIRMED", {
+      timeoutMs: 60_000,
+      message: "an order after the reset to be CONFIRMED",
+    });
   }, 150_000);
 
   it("a paused consumer stops pulling: orders wait RESERVED until it is resumed", async () => {
@@ -135,7 +141,8 @@ describe("fault flags", () => {
     const orderId = await placeOrder(1);
     const jsm = await jetstreamManager(nc);
     await waitFor(
-      async () => (await status(orderId)) === "ORDER_STATUS_RESERVED" && (await jsm.consumers.info(busNames(eventsPrefix).stream, "payment-charge")).num_pending >= 1,
+      async () =>
+        (await status(orderId)) === "ORDER_STATUS_RESERVED" && (await jsm.consumers.info(busNames(eventsPrefix).stream, "payment-charge")).num_pending >= 1,
       { timeoutMs: 60_000, message: "the order to wait RESERVED with its event pending for payment-charge" },
     );
     expect((await call("PUT", "/api/v1/admin/faults/consumers/payment-charge/resume", { token: adminToken })).status).toBe(204);

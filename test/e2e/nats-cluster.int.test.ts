@@ -118,7 +118,11 @@ describe("order saga on a 3-node NATS cluster losing a node", () => {
         const current = await Promise.all(orders.map((o) => api.order.getOrder({ orderId: o.id }).then((r) => r.order!)));
         return current.every((o) => o.status === OrderStatus.CONFIRMED) ? current : undefined;
       },
-      { timeoutMs: 120_000, intervalMs: 500, message: `all ${ORDERS} orders CONFIRMED after losing NATS node ${leader}; recent logs:\n${logs.slice(-20).join("\n")}` },
+      {
+        timeoutMs: 120_000,
+        intervalMs: 500,
+        message: `all ${ORDERS} orders CONFIRMED after losing NATS node ${leader}; recent logs:\n${logs.slice(-20).join("\n")}`,
+      },
     );
 
     // Each order went through each step once, and was charged once.

@@ -92,7 +92,12 @@ describe("observability end to end", () => {
     return product!;
   }
 
-  async function placeOrder(token: string, productId: string, quantity: number, paymentToken = "tok_visa"): Promise<{ id: string; total: { amount_minor: string } }> {
+  async function placeOrder(
+    token: string,
+    productId: string,
+    quantity: number,
+    paymentToken = "tok_visa",
+  ): Promise<{ id: string; total: { amount_minor: string } }> {
     // The answer is the order itself, in protobuf JSON.
     return rest<{ id: string; total: { amount_minor: string } }>("POST", "/api/v1/orders", token, {
       items: [{ product_id: productId, quantity }],
@@ -137,7 +142,10 @@ describe("observability end to end", () => {
     );
 
     const placed = await waitFor(
-      () => receiver.spans.find((s) => s.service === "gateway" && s.kind === SpanKinds.SERVER && s.name === "POST /api/v1/orders" && s.attributes[ORDER_ID] === order.id),
+      () =>
+        receiver.spans.find(
+          (s) => s.service === "gateway" && s.kind === SpanKinds.SERVER && s.name === "POST /api/v1/orders" && s.attributes[ORDER_ID] === order.id,
+        ),
       { timeoutMs: 20_000, message: "the gateway's span of POST /api/v1/orders" },
     );
     const traceId = placed.traceId;
@@ -155,7 +163,9 @@ describe("observability end to end", () => {
         const ids = new Set(spans.map((s) => s.spanId));
         const notified = spans.filter((s) => s.name.startsWith("notify ") && s.attributes["shop.notification.outcome"] === "sent");
         const orphans = spans.filter((s) => s.parentSpanId !== undefined && !ids.has(s.parentSpanId));
-        const missing = hops.filter((hop) => !spans.some((s) => s.kind === SpanKinds.CONSUMER && String(s.attributes["messaging.destination.name"]).endsWith(hop)));
+        const missing = hops.filter(
+          (hop) => !spans.some((s) => s.kind === SpanKinds.CONSUMER && String(s.attributes["messaging.destination.name"]).endsWith(hop)),
+        );
         progress = { spans: spans.length, notified: notified.length, orphans: orphans.map((s) => `${s.service} ${s.name}`), missing };
         return notified.length >= sent.length && orphans.length === 0 && missing.length === 0 ? spans : undefined;
       },
@@ -206,7 +216,9 @@ describe("observability end to end", () => {
     }
 
     // The admin's delivery updates are requests of their own: their traces link to the order's.
-    const updates = receiver.spans.filter((s) => s.service === "gateway" && s.name === "PATCH /api/v1/deliveries/:id/status" && s.attributes[ORDER_ID] === order.id);
+    const updates = receiver.spans.filter(
+      (s) => s.service === "gateway" && s.name === "PATCH /api/v1/deliveries/:id/status" && s.attributes[ORDER_ID] === order.id,
+    );
     expect(updates).toHaveLength(2);
     for (const update of updates) {
       expect(update.traceId).not.toBe(traceId);
@@ -270,13 +282,24 @@ describe("observability end to end", () => {
     });
     expect(connect.status).toBe(200);
     const rpcSpan = await waitFor(
-      () => receiver.spans.find((s) => s.service === "gateway" && s.kind === SpanKinds.SERVER && s.name === "shop.order.v1.OrderService/GetOrder" && s.attributes[ORDER_ID] === confirmed.id),
+      () =>
+        receiver.spans.find(
+          (s) =>
+            s.service === "gateway" &&
+            s.kind === SpanKinds.SERVER &&
+            s.name === "shop.order.v1.OrderService/GetOrder" &&
+            s.attributes[ORDER_ID] === confirmed.id,
+        ),
       { timeoutMs: 20_000, message: "the gateway's span of the Connect GetOrder call" },
     );
     expect(rpcSpan.attributes).toMatchObject({ "rpc.system": "connect_rpc", "rpc.service": "shop.order.v1.OrderService", "rpc.method": "GetOrder" });
     const gatewayAfter = await scrape(urls.gateway);
-    expect(delta(gatewayAfter, "gateway", "rpc_server_duration_seconds_count", { rpc_system: "connect_rpc", rpc_method: "GetOrder", rpc_grpc_status_code: "0" })).toBe(1);
-    expect(delta(gatewayAfter, "gateway", "rpc_client_duration_seconds_count", { peer_service: "order", rpc_method: "CreateOrder", rpc_grpc_status_code: "0" })).toBe(3);
+    expect(
+      delta(gatewayAfter, "gateway", "rpc_server_duration_seconds_count", { rpc_system: "connect_rpc", rpc_method: "GetOrder", rpc_grpc_status_code: "0" }),
+    ).toBe(1);
+    expect(
+      delta(gatewayAfter, "gateway", "rpc_client_duration_seconds_count", { peer_service: "order", rpc_method: "CreateOrder", rpc_grpc_status_code: "0" }),
+    ).toBe(3);
     expect(sumOf(gatewayAfter, "ordermesh_circuit_breaker_state", { upstream: "order" })).toBe(0);
     expect(gatewayAfter.some((s) => s.name === "ordermesh_circuit_breaker_state" && s.labels.upstream === "delivery")).toBe(true);
     expect(sumOf(order, "ordermesh_circuit_breaker_state", { upstream: "inventory" })).toBe(0);
@@ -290,7 +313,11 @@ describe("observability end to end", () => {
       expect(after.some((s) => s.name === "ordermesh_outbox_depth" && s.labels.service === service)).toBe(true);
       expect(after.some((s) => s.name === "ordermesh_outbox_oldest_age_seconds" && s.labels.service === service)).toBe(true);
       expect(after.some((s) => s.name === "ordermesh_dlq_messages")).toBe(true);
-      for (const name of ["ordermesh_consumer_events_failed_total", "ordermesh_consumer_events_retried_total", "ordermesh_consumer_events_dead_lettered_total"]) {
+      for (const name of [
+        "ordermesh_consumer_events_failed_total",
+        "ordermesh_consumer_events_retried_total",
+        "ordermesh_consumer_events_dead_lettered_total",
+      ]) {
         expect(after.some((s) => s.name === name)).toBe(true);
       }
     }

@@ -211,10 +211,9 @@ describe("order saga end to end", () => {
     const { order: cancelled } = await api.order.cancelOrder({ orderId: order.id, reason: "changed my mind" });
     expect(cancelled?.status).toBe(OrderStatus.CANCELLED);
 
-    await waitFor(
-      async () => (await api.payment.listPayments({ orderId: order.id })).payments[0]?.status === PaymentStatus.REFUNDED,
-      { message: "payment refunded" },
-    );
+    await waitFor(async () => (await api.payment.listPayments({ orderId: order.id })).payments[0]?.status === PaymentStatus.REFUNDED, {
+      message: "payment refunded",
+    });
     const [payment] = (await api.payment.listPayments({ orderId: order.id })).payments;
     expect(payment.refundedAmount?.amountMinor).toBe(payment.amount?.amountMinor);
     await waitFor(async () => (await stockOf(p.id)).available === 5, { message: "stock restored" });
@@ -236,10 +235,9 @@ describe("order saga end to end", () => {
 
     const failed = await waitForStatus(order.id, [OrderStatus.DELIVERY_FAILED]);
     expect(failed.history.map((h) => h.toStatus).slice(-2)).toEqual([OrderStatus.SHIPPED, OrderStatus.DELIVERY_FAILED]);
-    await waitFor(
-      async () => (await api.payment.listPayments({ orderId: order.id })).payments[0]?.status === PaymentStatus.REFUNDED,
-      { message: "payment refunded" },
-    );
+    await waitFor(async () => (await api.payment.listPayments({ orderId: order.id })).payments[0]?.status === PaymentStatus.REFUNDED, {
+      message: "payment refunded",
+    });
     const [payment] = (await api.payment.listPayments({ orderId: order.id })).payments;
     expect(payment.refundedAmount?.amountMinor).toBe(3_000n);
     await waitFor(async () => (await stockOf(p.id)).available === 5, { message: "units back in stock" });
@@ -253,10 +251,13 @@ describe("order saga end to end", () => {
 
     for (const { id, initial } of products) {
       // Inventory commits or releases after the order settles (its own consumers): wait for it.
-      const p = await waitFor(async () => {
-        const current = await stockOf(id);
-        return current.reserved === 0 ? current : undefined;
-      }, { timeoutMs: 30_000, message: `no stock left reserved for ${id}` });
+      const p = await waitFor(
+        async () => {
+          const current = await stockOf(id);
+          return current.reserved === 0 ? current : undefined;
+        },
+        { timeoutMs: 30_000, message: `no stock left reserved for ${id}` },
+      );
       expect(p.available + p.reserved + p.sold).toBe(initial);
     }
 

@@ -20,7 +20,9 @@ describe("test harness", () => {
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
     try {
-      const { rows } = await client.query("SELECT current_database() AS name, count(*)::int AS tables FROM information_schema.tables WHERE table_schema = 'public'");
+      const { rows } = await client.query(
+        "SELECT current_database() AS name, count(*)::int AS tables FROM information_schema.tables WHERE table_schema = 'public'",
+      );
       expect(rows[0].name).toBe(new URL(db.url).pathname.slice(1));
       expect(rows[0].tables).toBe(0);
     } finally {

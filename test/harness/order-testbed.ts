@@ -53,7 +53,13 @@ export async function closedPort(): Promise<number> {
 export const ADDRESS = { line1: "1 Main St", city: "Springfield", postalCode: "12345", countryCode: "US", recipientName: "Ada Lovelace" };
 
 export async function startOrderTestbed(
-  options: { reservationTtlMs?: number; inventory?: boolean; inventoryDeadlineMs?: number; sagaBacklog?: { maxAgeMs: number; minOrders: number }; catalogCacheTtlMs?: number } = {},
+  options: {
+    reservationTtlMs?: number;
+    inventory?: boolean;
+    inventoryDeadlineMs?: number;
+    sagaBacklog?: { maxAgeMs: number; minOrders: number };
+    catalogCacheTtlMs?: number;
+  } = {},
 ): Promise<OrderTestbed> {
   const runtime = await createTestRuntime();
   const started: { stop(): Promise<void> }[] = [];

@@ -24,9 +24,7 @@ export function parsePrometheus(text: string): Sample[] {
 
 /** Sum of the samples named `name` whose labels include `labels` (NaN-free; 0 when none). */
 export function sumOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
-  return samples
-    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
-    .reduce((total, s) => total + s.value, 0);
+  return samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((total, s) => total + s.value, 0);
 }
 
 /** Fetches and parses a /metrics endpoint. */

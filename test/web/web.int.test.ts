@@ -203,7 +203,10 @@ describe("web app in Chromium", () => {
     expect(gets).toBe(0);
     expect(watches).toBeLessThanOrEqual(1);
     // The timeline lists the events analytics recorded; it catches up with the order by itself.
-    await page.locator(".timeline strong").filter({ hasText: /^Order confirmed/ }).waitFor({ timeout: 30_000 });
+    await page
+      .locator(".timeline strong")
+      .filter({ hasText: /^Order confirmed/ })
+      .waitFor({ timeout: 30_000 });
     await screenshot(page, "04-order-confirmed");
 
     // The invoice is generated after CONFIRMED: try until it is there.
@@ -233,7 +236,10 @@ describe("web app in Chromium", () => {
     await screenshot(phone, "06-phone-catalog");
     await phone.goto(`${base}/#/orders/${aliceOrderId}`);
     await phone.locator(".current-status").filter({ hasText: "Confirmed" }).waitFor();
-    await phone.locator(".timeline strong").filter({ hasText: /^Order confirmed/ }).waitFor();
+    await phone
+      .locator(".timeline strong")
+      .filter({ hasText: /^Order confirmed/ })
+      .waitFor();
     await screenshot(phone, "07-phone-order");
     const overflow = await phone.evaluate<number>("document.documentElement.scrollWidth - document.documentElement.clientWidth");
     expect(overflow).toBeLessThanOrEqual(0);
@@ -339,7 +345,10 @@ describe("web app in Chromium", () => {
     expect((await deadLetter()).some((e) => e.seq === first.seq)).toBe(false);
 
     // Replayed, it fails again (it is still undecodable): this time it is discarded.
-    const [again] = await waitFor(async () => (await deadLetter()).length > 0 && deadLetter(), { timeoutMs: 30_000, message: "the replayed event to fail again" });
+    const [again] = await waitFor(async () => (await deadLetter()).length > 0 && deadLetter(), {
+      timeoutMs: 30_000,
+      message: "the replayed event to fail again",
+    });
     await page.getByRole("button", { name: "Refresh" }).click();
     const second = page.locator(`[data-seq="${again.seq}"]`);
     await second.getByRole("button", { name: `Inspect #${again.seq}` }).click();
@@ -484,13 +493,20 @@ describe("web app in Chromium", () => {
       const aliceToken = await signDevToken({ sub: alice, secret: DEV_JWT_SECRET });
       const placed = await call("POST", "/api/v1/orders", {
         token: aliceToken,
-        json: { items: [{ product_id: productId, quantity: 1 }], shipping_address: { recipient_name: "Alice Example", line1: "1 Main St", city: "Springfield", postal_code: "12345", country_code: "US" }, payment_method: { token: "tok_visa" } },
+        json: {
+          items: [{ product_id: productId, quantity: 1 }],
+          shipping_address: { recipient_name: "Alice Example", line1: "1 Main St", city: "Springfield", postal_code: "12345", country_code: "US" },
+          payment_method: { token: "tok_visa" },
+        },
       });
       expect(placed.status).toBe(201);
       const failedId = (placed.json as { id: string }).id;
       await page.goto(`${base}/#/orders/${failedId}`);
       await page.locator(".current-status").filter({ hasText: "Payment failed" }).waitFor({ timeout: 60_000 });
-      await page.locator(".timeline strong").filter({ hasText: /^Payment failed/ }).waitFor({ timeout: 30_000 });
+      await page
+        .locator(".timeline strong")
+        .filter({ hasText: /^Payment failed/ })
+        .waitFor({ timeout: 30_000 });
       await screenshot(page, "18-order-payment-failed");
 
       await page.getByRole("link", { name: "Fault flags", exact: true }).click();
@@ -515,7 +531,10 @@ describe("web app in Chromium", () => {
       // A token of the dev secret is refused by this gateway.
       await page.getByLabel("Access token").fill(await signDevToken({ sub: alice, secret: DEV_JWT_SECRET }));
       await page.getByRole("button", { name: "Use this token" }).click();
-      await page.getByRole("alert").filter({ hasText: /signature/ }).waitFor();
+      await page
+        .getByRole("alert")
+        .filter({ hasText: /signature/ })
+        .waitFor();
       await screenshot(page, "12-paste-token");
       await page.getByLabel("Access token").fill(await signDevToken({ sub: alice, secret: PASTE_SECRET }));
       await page.getByRole("button", { name: "Use this token" }).click();

@@ -72,7 +72,8 @@ export function describeError(error: unknown): Problem {
   }
   const retryable = code === Code.Unavailable || code === Code.DeadlineExceeded || code === Code.ResourceExhausted;
   let detail = message || "no details";
-  if (code === Code.Unavailable && /fetch|network|cannot reach/i.test(detail)) detail = "The gateway cannot be reached. Check that it is running, then try again.";
+  if (code === Code.Unavailable && /fetch|network|cannot reach/i.test(detail))
+    detail = "The gateway cannot be reached. Check that it is running, then try again.";
   else if (retryable && !/retry|try again/i.test(detail)) detail = `${capitalize(detail)}. Please try again in a moment.`;
   else detail = capitalize(detail);
   return { title: titleOf(code), detail, field, retryable, notFound: code === Code.NotFound };

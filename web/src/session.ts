@@ -20,7 +20,12 @@ export function sessionFromToken(raw: string): Session {
   if (parts.length !== 3) throw new Error("This is not a JWT: it must have three parts separated by dots.");
   let claims: { sub?: unknown; exp?: unknown; roles?: unknown };
   try {
-    const json = atob(parts[1].replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(parts[1].length / 4) * 4, "="));
+    const json = atob(
+      parts[1]
+        .replace(/-/g, "+")
+        .replace(/_/g, "/")
+        .padEnd(Math.ceil(parts[1].length / 4) * 4, "="),
+    );
     claims = JSON.parse(json) as typeof claims;
   } catch {
     throw new Error("The token's payload cannot be read.");

@@ -58,7 +58,10 @@ export const analyticsTimeline: TimelineSource = {
     } catch (error) {
       if (signal.aborted) throw error;
       const fallback = await statusHistoryTimeline.timeline(order, signal);
-      return { ...fallback, note: `The event timeline is unavailable (${describeError(error).detail.replace(/\.$/, "")}), so only the status changes are shown.` };
+      return {
+        ...fallback,
+        note: `The event timeline is unavailable (${describeError(error).detail.replace(/\.$/, "")}), so only the status changes are shown.`,
+      };
     }
     if (answer.entries.length === 0) {
       const fallback = await statusHistoryTimeline.timeline(order, signal);

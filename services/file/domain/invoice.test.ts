@@ -18,8 +18,11 @@ describe("totals and addresses", () => {
   });
 
   it("prints an address without empty parts", () => {
-    expect(
-      addressLines({ recipientName: "Ada", line1: "1 Main St", line2: "", city: "Berlin", region: "", postalCode: "10115", countryCode: "DE" }),
-    ).toEqual(["Ada", "1 Main St", "10115 Berlin", "DE"]);
+    expect(addressLines({ recipientName: "Ada", line1: "1 Main St", line2: "", city: "Berlin", region: "", postalCode: "10115", countryCode: "DE" })).toEqual([
+      "Ada",
+      "1 Main St",
+      "10115 Berlin",
+      "DE",
+    ]);
   });
 });

@@ -1,4 +1,3 @@
-
 /**
  * The content of an invoice, independent of how it is laid out. Pure: money is bigint minor
  * units of the invoice's one currency (lib/money), formatted without floating point.
@@ -50,11 +49,7 @@ export function subtotalMinor(lines: readonly InvoiceLine[]): bigint {
 /** The address as printed lines, empty parts left out. */
 export function addressLines(address: InvoiceAddress): string[] {
   const cityLine = [address.postalCode, address.city].filter(Boolean).join(" ");
-  return [
-    address.recipientName,
-    address.line1,
-    address.line2,
-    [cityLine, address.region].filter(Boolean).join(", "),
-    address.countryCode,
-  ].filter((line) => line.trim() !== "");
+  return [address.recipientName, address.line1, address.line2, [cityLine, address.region].filter(Boolean).join(", "), address.countryCode].filter(
+    (line) => line.trim() !== "",
+  );
 }

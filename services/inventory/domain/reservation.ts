@@ -25,17 +25,9 @@ function endsPaidOrder(reason: ReleaseReason): reason is "CANCELLED" | "DELIVERY
 }
 
 export type ReservationState =
-  | { status: "NONE" }
-  | { status: "ACTIVE" }
-  | { status: "COMMITTED" }
-  | { status: "EXPIRED" }
-  | { status: "RELEASED"; reason: ReleaseReason };
+  { status: "NONE" } | { status: "ACTIVE" } | { status: "COMMITTED" } | { status: "EXPIRED" } | { status: "RELEASED"; reason: ReleaseReason };
 
-export type ReservationInput =
-  | { type: "reserve" }
-  | { type: "commit" }
-  | { type: "release"; reason: Exclude<ReleaseReason, "UNFILLED"> }
-  | { type: "expire" };
+export type ReservationInput = { type: "reserve" } | { type: "commit" } | { type: "release"; reason: Exclude<ReleaseReason, "UNFILLED"> } | { type: "expire" };
 
 export type ReservationOutcome =
   /** Take the lines from available into reserved (all or none); ACTIVE, or nothing when short. */

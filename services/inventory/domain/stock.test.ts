@@ -39,7 +39,15 @@ describe("findShortages", () => {
   ]);
 
   it("accepts lines that all fit", () => {
-    expect(findShortages([{ productId: "a", quantity: 10 }, { productId: "b", quantity: 1 }], stock)).toEqual([]);
+    expect(
+      findShortages(
+        [
+          { productId: "a", quantity: 10 },
+          { productId: "b", quantity: 1 },
+        ],
+        stock,
+      ),
+    ).toEqual([]);
   });
 
   it("names every line that does not fit, and why", () => {

@@ -82,5 +82,5 @@ export function crossedLowStock(before: number, after: number, lowStockThreshold
  * is back in stock. Caches of the catalog are told of these changes only, not of every move.
  */
 export function crossedZero(before: number, after: number): boolean {
-  return (before > 0) !== (after > 0);
+  return before > 0 !== after > 0;
 }

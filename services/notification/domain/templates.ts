@@ -68,7 +68,11 @@ const TEMPLATES = {
     required: ["order_id"],
     optional: [],
     subject: (v) => `We received your order ${v.ref}`,
-    email: (v) => [`we received your order ${v.orderId} and are checking stock and payment.`, ...totalLine(v), "We will let you know as soon as it is confirmed."],
+    email: (v) => [
+      `we received your order ${v.orderId} and are checking stock and payment.`,
+      ...totalLine(v),
+      "We will let you know as soon as it is confirmed.",
+    ],
     sms: (v) => `ordermesh: we received your order ${v.ref}${smsTotal(v)}.`,
   },
   order_confirmed: {
@@ -84,7 +88,12 @@ const TEMPLATES = {
     required: ["order_id"],
     optional: ["reason"],
     subject: (v) => `Payment for your order ${v.ref} failed`,
-    email: (v) => [`we could not charge your payment method for order ${v.orderId}, so the order was not placed.`, ...reasonLine(v), ...totalLine(v), "You have not been charged."],
+    email: (v) => [
+      `we could not charge your payment method for order ${v.orderId}, so the order was not placed.`,
+      ...reasonLine(v),
+      ...totalLine(v),
+      "You have not been charged.",
+    ],
     sms: (v) => `ordermesh: payment for order ${v.ref} failed; the order was not placed.`,
   },
   order_cancelled: {
@@ -104,7 +113,11 @@ const TEMPLATES = {
     required: ["order_id"],
     optional: ["reason"],
     subject: (v) => `We could not accept your order ${v.ref}`,
-    email: (v) => [`we are sorry: order ${v.orderId} could not be accepted because some items are not available.`, ...reasonLine(v), "You have not been charged."],
+    email: (v) => [
+      `we are sorry: order ${v.orderId} could not be accepted because some items are not available.`,
+      ...reasonLine(v),
+      "You have not been charged.",
+    ],
     sms: (v) => `ordermesh: order ${v.ref} could not be accepted (items unavailable). You have not been charged.`,
   },
   order_expired: {
@@ -177,8 +190,13 @@ export function templateStatus(name: TemplateName): string | undefined {
 
 /** One line, no control characters (a subject is a mail header), whitespace collapsed. */
 function oneLine(value: string): string {
-  // eslint-disable-next-line no-control-regex -- stripping control characters is the point
-  return value.replace(/[\u0000-\u001f\u007f]+/g, " ").replace(/\s+/g, " ").trim();
+  return (
+    value
+      // eslint-disable-next-line no-control-regex -- stripping control characters is the point
+      .replace(/[\u0000-\u001f\u007f]+/g, " ")
+      .replace(/\s+/g, " ")
+      .trim()
+  );
 }
 
 /**

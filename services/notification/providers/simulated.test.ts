@@ -37,7 +37,12 @@ describe("simulated providers", () => {
     expect(providerMessageId).toMatch(/^sim-email-/);
     await new Promise((resolve) => setImmediate(resolve));
     const line = lines.find((l) => l.msg === "simulated EMAIL sent");
-    expect(line).toMatchObject({ recipient: "j***@example.com", subject: "Your order #ABC is confirmed", body_chars: 11, provider_message_id: providerMessageId });
+    expect(line).toMatchObject({
+      recipient: "j***@example.com",
+      subject: "Your order #ABC is confirmed",
+      body_chars: 11,
+      provider_message_id: providerMessageId,
+    });
     expect(JSON.stringify(lines)).not.toContain("secret body");
     expect(JSON.stringify(lines)).not.toContain("jane@");
 

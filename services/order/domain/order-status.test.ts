@@ -183,7 +183,11 @@ describe("order state machine", () => {
     // Everything the saga (or an operator) can reach from a new order without payment.completed.
     const reachedUnpaid = new Set<OrderStatus>(["PENDING"]);
     for (const status of reachedUnpaid) {
-      for (const next of successors(status, EVERY_INPUT.filter((input) => input.type !== "payment.completed"))) reachedUnpaid.add(next);
+      for (const next of successors(
+        status,
+        EVERY_INPUT.filter((input) => input.type !== "payment.completed"),
+      ))
+        reachedUnpaid.add(next);
     }
 
     it("covers every status once", () => {

@@ -6,16 +6,7 @@
  */
 
 export type OrderStatus =
-  | "PENDING"
-  | "RESERVED"
-  | "CONFIRMED"
-  | "REJECTED"
-  | "PAYMENT_FAILED"
-  | "CANCELLED"
-  | "EXPIRED"
-  | "SHIPPED"
-  | "DELIVERED"
-  | "DELIVERY_FAILED";
+  "PENDING" | "RESERVED" | "CONFIRMED" | "REJECTED" | "PAYMENT_FAILED" | "CANCELLED" | "EXPIRED" | "SHIPPED" | "DELIVERED" | "DELIVERY_FAILED";
 
 /**
  * What each status says about an order, stated once; every status set and predicate below is

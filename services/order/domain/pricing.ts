@@ -66,11 +66,7 @@ export function lineTotal(unitPriceMinor: bigint, quantity: number): bigint {
  * the offending line. `currencyCode` (optional) is the currency the client expects to pay in;
  * without it, the first line's product sets the currency and the others must match it.
  */
-export function priceOrder(
-  lines: readonly RequestedLine[],
-  catalog: ReadonlyMap<string, CatalogProduct>,
-  currencyCode?: string,
-): PricingResult {
+export function priceOrder(lines: readonly RequestedLine[], catalog: ReadonlyMap<string, CatalogProduct>, currencyCode?: string): PricingResult {
   let currency = currencyCode || undefined;
   const priced: PricedLine[] = [];
   let total = 0n;

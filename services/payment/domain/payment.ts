@@ -57,9 +57,7 @@ export function statusAfterRefund(amountMinor: bigint, refundedMinor: bigint): "
   return refundedMinor >= amountMinor ? "REFUNDED" : "PARTIALLY_REFUNDED";
 }
 
-export type RefundPlan =
-  | { ok: true; amountMinor: bigint; refundedMinor: bigint; status: "REFUNDED" | "PARTIALLY_REFUNDED" }
-  | { ok: false; reason: string };
+export type RefundPlan = { ok: true; amountMinor: bigint; refundedMinor: bigint; status: "REFUNDED" | "PARTIALLY_REFUNDED" } | { ok: false; reason: string };
 
 /**
  * A refund of `requestedMinor` (undefined: everything still refundable): how much, and the

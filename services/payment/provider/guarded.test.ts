@@ -59,7 +59,9 @@ describe("GuardedProvider", () => {
   it("counts timeouts as failures but not declines or rejected requests", async () => {
     const { provider, breaker } = guarded(new SimulatedProvider(), 20);
     for (let i = 0; i < 10; i++) await provider.charge(charge("tok_declined"));
-    await expect(provider.refund({ idempotencyKey: "r", chargeReference: "unknown", amountMinor: 1n })).rejects.toMatchObject({ code: Code.FAILED_PRECONDITION });
+    await expect(provider.refund({ idempotencyKey: "r", chargeReference: "unknown", amountMinor: 1n })).rejects.toMatchObject({
+      code: Code.FAILED_PRECONDITION,
+    });
     expect(breaker.opened).toBe(false);
     for (let i = 0; i < 12; i++) await provider.charge(charge("tok_timeout")).catch(() => undefined);
     expect(breaker.opened).toBe(true);

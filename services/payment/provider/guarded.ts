@@ -1,12 +1,5 @@
 import { type Breaker, throughBreaker } from "../../../lib/grpc/index.js";
-import {
-  type ChargeRequest,
-  type ChargeResult,
-  type PaymentProvider,
-  ProviderTimeoutError,
-  type RefundRequest,
-  type RefundResult,
-} from "./provider.js";
+import { type ChargeRequest, type ChargeResult, type PaymentProvider, ProviderTimeoutError, type RefundRequest, type RefundResult } from "./provider.js";
 
 export interface GuardOptions {
   /** Deadline of every provider call; a slower call fails with DEADLINE_EXCEEDED. */

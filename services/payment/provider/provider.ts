@@ -28,9 +28,7 @@ export interface ChargeRequest {
   token: string;
 }
 
-export type ChargeResult =
-  | { status: "succeeded"; reference: string; last4: string }
-  | { status: "declined"; reason: string; last4?: string };
+export type ChargeResult = { status: "succeeded"; reference: string; last4: string } | { status: "declined"; reason: string; last4?: string };
 
 export interface RefundRequest {
   idempotencyKey: string;

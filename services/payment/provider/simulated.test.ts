@@ -29,7 +29,11 @@ async function codeOf(promise: Promise<unknown>): Promise<unknown> {
 describe("SimulatedProvider test tokens", () => {
   it("approves tok_visa (4242), tok_mastercard (4444) and any other tok_ token (0000)", async () => {
     const provider = new SimulatedProvider();
-    await expect(provider.charge(chargeRequest("tok_visa"))).resolves.toMatchObject({ status: "succeeded", last4: "4242", reference: expect.stringMatching(/^ch_sim_/) });
+    await expect(provider.charge(chargeRequest("tok_visa"))).resolves.toMatchObject({
+      status: "succeeded",
+      last4: "4242",
+      reference: expect.stringMatching(/^ch_sim_/),
+    });
     await expect(provider.charge(chargeRequest("tok_mastercard"))).resolves.toMatchObject({ status: "succeeded", last4: "4444" });
     await expect(provider.charge(chargeRequest("tok_whatever_123"))).resolves.toMatchObject({ status: "succeeded", last4: "0000" });
     expect(provider.charges).toHaveLength(3);
@@ -105,7 +109,9 @@ describe("SimulatedProvider idempotency", () => {
     );
     await provider.refund({ idempotencyKey: "refund:order-5:2", chargeReference: charge.reference, amountMinor: 400n });
     expect(provider.charges[0].refundedMinor).toBe(1000n);
-    await expect(provider.refund({ idempotencyKey: "refund:x:1", chargeReference: "pi_unknown", amountMinor: 1n })).rejects.toBeInstanceOf(ProviderRejectedError);
+    await expect(provider.refund({ idempotencyKey: "refund:x:1", chargeReference: "pi_unknown", amountMinor: 1n })).rejects.toBeInstanceOf(
+      ProviderRejectedError,
+    );
   });
 });
 
@@ -115,7 +121,12 @@ describe("SimulatedProvider failure rate", () => {
       const provider = new SimulatedProvider({ failureRate: 0.3, random: seeded(42) });
       const outcomes: string[] = [];
       for (let i = 0; i < 400; i++) {
-        outcomes.push(await provider.charge(chargeRequest("tok_visa", `k${i}`)).then(() => "ok", (e: { code: number }) => String(e.code)));
+        outcomes.push(
+          await provider.charge(chargeRequest("tok_visa", `k${i}`)).then(
+            () => "ok",
+            (e: { code: number }) => String(e.code),
+          ),
+        );
       }
       return outcomes;
     };

@@ -12,10 +12,7 @@ import {
 } from "./provider.js";
 
 type TokenBehaviour =
-  | { outcome: "succeed"; last4: string }
-  | { outcome: "decline"; reason: string; last4: string }
-  | { outcome: "timeout" }
-  | { outcome: "unavailable" };
+  { outcome: "succeed"; last4: string } | { outcome: "decline"; reason: string; last4: string } | { outcome: "timeout" } | { outcome: "unavailable" };
 
 /**
  * The deterministic test tokens of the simulated provider. Any other `tok_...` token is

@@ -11,7 +11,12 @@ export function ErrorNotice({ error, onRetry, context }: { error: unknown; onRet
       <strong>{context ? `${context}: ${problem.title}` : problem.title}</strong>
       <p>
         {problem.detail}
-        {problem.field ? <> (field <code>{problem.field}</code>)</> : null}
+        {problem.field ? (
+          <>
+            {" "}
+            (field <code>{problem.field}</code>)
+          </>
+        ) : null}
       </p>
       {onRetry && problem.retryable ? (
         <button type="button" class="secondary" onClick={onRetry}>
@@ -69,7 +74,19 @@ export function PageTitle({ children, actions }: { children: ComponentChildren; 
 }
 
 /** Previous / next buttons over page tokens (see paging.ts); hidden when there is one page. */
-export function Pager({ hasPrevious, nextToken, onPrevious, onNext, label }: { hasPrevious: boolean; nextToken: string; onPrevious(): void; onNext(): void; label: string }) {
+export function Pager({
+  hasPrevious,
+  nextToken,
+  onPrevious,
+  onNext,
+  label,
+}: {
+  hasPrevious: boolean;
+  nextToken: string;
+  onPrevious(): void;
+  onNext(): void;
+  label: string;
+}) {
   if (!hasPrevious && !nextToken) return null;
   return (
     <nav class="pager" aria-label={`${label} pages`}>

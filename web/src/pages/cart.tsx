@@ -145,9 +145,7 @@ export function CartPage({ cart, session }: { cart: Cart; session: Session }) {
                   <tr key={line.productId}>
                     <th scope="row" data-label="Product">
                       {line.name}
-                      {available !== undefined && available < line.quantity ? (
-                        <div class="warn-text">Only {available} in stock</div>
-                      ) : null}
+                      {available !== undefined && available < line.quantity ? <div class="warn-text">Only {available} in stock</div> : null}
                     </th>
                     <td data-label="Price">{formatMoney({ currencyCode: line.currencyCode, amountMinor: BigInt(line.unitPriceMinor) })}</td>
                     <td data-label="Quantity">

@@ -11,12 +11,25 @@ import { StockBadge } from "../status.js";
 /** The catalog: active products with their stock status, each with "add to cart". */
 export function Catalog({ cart }: { cart: Cart }) {
   const paging = usePaging();
-  const products = useLoad((signal) => inventory.listProducts({ pageSize: 24, pageToken: paging.token, status: ProductStatus.ACTIVE }, { signal }), [paging.token]);
+  const products = useLoad(
+    (signal) => inventory.listProducts({ pageSize: 24, pageToken: paging.token, status: ProductStatus.ACTIVE }, { signal }),
+    [paging.token],
+  );
   const [added, setAdded] = useState<string>();
 
   return (
     <section>
-      <PageTitle actions={cart.count > 0 ? <a class="button" href="#/cart">View cart ({cart.count})</a> : undefined}>Shop</PageTitle>
+      <PageTitle
+        actions={
+          cart.count > 0 ? (
+            <a class="button" href="#/cart">
+              View cart ({cart.count})
+            </a>
+          ) : undefined
+        }
+      >
+        Shop
+      </PageTitle>
       {added ? <Notice kind="success">Added {added} to your cart.</Notice> : null}
       <ErrorNotice error={products.error} context="The catalog cannot be loaded" onRetry={products.reload} />
       {products.loading && !products.data ? <Loading label="Loading the catalog…" /> : null}
@@ -28,7 +41,12 @@ export function Catalog({ cart }: { cart: Cart }) {
             product={product}
             onAdd={(quantity) => {
               cart.add(
-                { productId: product.id, name: product.name, currencyCode: product.price?.currencyCode ?? "USD", unitPriceMinor: String(product.price?.amountMinor ?? 0n) },
+                {
+                  productId: product.id,
+                  name: product.name,
+                  currencyCode: product.price?.currencyCode ?? "USD",
+                  unitPriceMinor: String(product.price?.amountMinor ?? 0n),
+                },
                 quantity,
               );
               setAdded(`${quantity} × ${product.name}`);
@@ -36,7 +54,13 @@ export function Catalog({ cart }: { cart: Cart }) {
           />
         ))}
       </ul>
-      <Pager label="Catalog" hasPrevious={paging.hasPrevious} nextToken={products.data?.nextPageToken ?? ""} onPrevious={paging.previous} onNext={() => paging.next(products.data!.nextPageToken)} />
+      <Pager
+        label="Catalog"
+        hasPrevious={paging.hasPrevious}
+        nextToken={products.data?.nextPageToken ?? ""}
+        onPrevious={paging.previous}
+        onNext={() => paging.next(products.data!.nextPageToken)}
+      />
     </section>
   );
 }

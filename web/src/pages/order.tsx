@@ -141,7 +141,13 @@ export function OrderPage({ id, session }: { id: string; session: Session }) {
           </p>
           <h2>Shipping to</h2>
           <address>
-            {[order.shippingAddress?.recipientName, order.shippingAddress?.line1, order.shippingAddress?.line2, `${order.shippingAddress?.postalCode ?? ""} ${order.shippingAddress?.city ?? ""}`, order.shippingAddress?.countryCode]
+            {[
+              order.shippingAddress?.recipientName,
+              order.shippingAddress?.line1,
+              order.shippingAddress?.line2,
+              `${order.shippingAddress?.postalCode ?? ""} ${order.shippingAddress?.city ?? ""}`,
+              order.shippingAddress?.countryCode,
+            ]
               .filter((line) => line && line.trim())
               .map((line) => (
                 <div key={line}>{line}</div>

@@ -42,11 +42,7 @@ export function Orders({ session }: { session: Session }) {
       </div>
       <ErrorNotice error={list.error} context="Orders cannot be loaded" onRetry={list.reload} />
       {list.loading && !list.data ? <Loading label="Loading orders…" /> : null}
-      {list.data && list.data.orders.length === 0 ? (
-        <Notice>
-          No orders yet. {session.admin ? null : <a href="#/">Start shopping</a>}
-        </Notice>
-      ) : null}
+      {list.data && list.data.orders.length === 0 ? <Notice>No orders yet. {session.admin ? null : <a href="#/">Start shopping</a>}</Notice> : null}
       {list.data && list.data.orders.length > 0 ? (
         <table class="table responsive">
           <caption class="sr-only">Orders</caption>
@@ -78,7 +74,13 @@ export function Orders({ session }: { session: Session }) {
           </tbody>
         </table>
       ) : null}
-      <Pager label="Orders" hasPrevious={paging.hasPrevious} nextToken={list.data?.nextPageToken ?? ""} onPrevious={paging.previous} onNext={() => paging.next(list.data!.nextPageToken)} />
+      <Pager
+        label="Orders"
+        hasPrevious={paging.hasPrevious}
+        nextToken={list.data?.nextPageToken ?? ""}
+        onPrevious={paging.previous}
+        onNext={() => paging.next(list.data!.nextPageToken)}
+      />
     </section>
   );
 }

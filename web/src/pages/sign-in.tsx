@@ -65,8 +65,8 @@ function DevSignIn({ options, onSignedIn }: { options: DevOptions; onSignedIn(se
     <form class="card" onSubmit={submit} aria-labelledby="dev-sign-in">
       <h2 id="dev-sign-in">Development sign-in</h2>
       <p class="hint">
-        This gateway runs with the built-in development secret, so it mints tokens for anyone who asks. Never expose it like this: set{" "}
-        <code>JWT_SECRET</code> or <code>JWT_JWKS_URL</code>.
+        This gateway runs with the built-in development secret, so it mints tokens for anyone who asks. Never expose it like this: set <code>JWT_SECRET</code>{" "}
+        or <code>JWT_JWKS_URL</code>.
       </p>
       <fieldset>
         <legend>Sign in as</legend>
@@ -136,7 +136,16 @@ function PasteToken({ onSignedIn, open }: { onSignedIn(session: Session): void; 
       <p class="hint">Paste the bearer token (JWT) your identity provider issued for ordermesh. It stays in this browser tab only.</p>
       <div class="field">
         <label for="token">Access token</label>
-        <textarea id="token" name="token" rows={4} required spellcheck={false} autoComplete="off" value={text} onInput={(e) => setText(e.currentTarget.value)} />
+        <textarea
+          id="token"
+          name="token"
+          rows={4}
+          required
+          spellcheck={false}
+          autoComplete="off"
+          value={text}
+          onInput={(e) => setText(e.currentTarget.value)}
+        />
       </div>
       <ErrorNotice error={error} context="This token cannot be used" />
       <button type="submit" disabled={busy || text.trim() === ""}>

@@ -76,7 +76,12 @@ function DashboardView({ dashboard: d, spanLabel }: { dashboard: Dashboard; span
   const start = toDate(d.windowStart);
   const end = toDate(d.windowEnd);
   const failed = d.series.reduce((sum, p) => sum + Number(p.ordersFailed), 0);
-  const funnel = { created: Number(d.funnel?.created ?? 0n), reserved: Number(d.funnel?.reserved ?? 0n), paid: Number(d.funnel?.paid ?? 0n), delivered: Number(d.funnel?.delivered ?? 0n) };
+  const funnel = {
+    created: Number(d.funnel?.created ?? 0n),
+    reserved: Number(d.funnel?.reserved ?? 0n),
+    paid: Number(d.funnel?.paid ?? 0n),
+    delivered: Number(d.funnel?.delivered ?? 0n),
+  };
   const latency = d.sagaLatency;
   return (
     <>
@@ -147,7 +152,11 @@ function DashboardView({ dashboard: d, spanLabel }: { dashboard: Dashboard; span
                   .sort((a, b) => Number(b.orders - a.orders))
                   .map((s) => ({ label: orderStatusLabel(s.status), value: Number(s.orders), tone: orderStatusTone(s.status) }))}
               />
-              <ChartTable caption="Orders by status" head={["Status", "Orders"]} rows={d.ordersByStatus.map((s) => [orderStatusLabel(s.status), String(s.orders)])} />
+              <ChartTable
+                caption="Orders by status"
+                head={["Status", "Orders"]}
+                rows={d.ordersByStatus.map((s) => [orderStatusLabel(s.status), String(s.orders)])}
+              />
             </>
           )}
         </Card>
@@ -162,7 +171,12 @@ function DashboardView({ dashboard: d, spanLabel }: { dashboard: Dashboard; span
                   <BarChart
                     summary={`${r.currencyCode}: captured ${money(r.currencyCode, r.capturedMinor)} in ${r.payments} payments, refunded ${money(r.currencyCode, r.refundedMinor)}, net ${money(r.currencyCode, r.netMinor)}.`}
                     bars={[
-                      { label: `Captured (${r.payments} payments)`, value: Number(r.capturedMinor), display: money(r.currencyCode, r.capturedMinor), tone: "good" },
+                      {
+                        label: `Captured (${r.payments} payments)`,
+                        value: Number(r.capturedMinor),
+                        display: money(r.currencyCode, r.capturedMinor),
+                        tone: "good",
+                      },
                       { label: "Refunded", value: Number(r.refundedMinor), display: money(r.currencyCode, r.refundedMinor), tone: "warn" },
                       { label: "Net", value: Math.max(0, Number(r.netMinor)), display: money(r.currencyCode, r.netMinor), tone: "info" },
                     ]}
@@ -172,7 +186,13 @@ function DashboardView({ dashboard: d, spanLabel }: { dashboard: Dashboard; span
               <ChartTable
                 caption="Revenue by currency"
                 head={["Currency", "Captured", "Refunded", "Net", "Payments"]}
-                rows={d.revenue.map((r) => [r.currencyCode, money(r.currencyCode, r.capturedMinor), money(r.currencyCode, r.refundedMinor), money(r.currencyCode, r.netMinor), String(r.payments)])}
+                rows={d.revenue.map((r) => [
+                  r.currencyCode,
+                  money(r.currencyCode, r.capturedMinor),
+                  money(r.currencyCode, r.refundedMinor),
+                  money(r.currencyCode, r.netMinor),
+                  String(r.payments),
+                ])}
               />
             </>
           )}
@@ -214,9 +234,17 @@ function DashboardView({ dashboard: d, spanLabel }: { dashboard: Dashboard; span
             <>
               <BarChart
                 summary={`Failures: ${d.failures.map((f) => `${failureLabel(f.kind, f.reason)} ${f.count}`).join(", ")}.`}
-                bars={d.failures.map((f) => ({ label: failureLabel(f.kind, f.reason), value: Number(f.count), tone: f.kind === "order_cancelled" ? "neutral" : "bad" }))}
+                bars={d.failures.map((f) => ({
+                  label: failureLabel(f.kind, f.reason),
+                  value: Number(f.count),
+                  tone: f.kind === "order_cancelled" ? "neutral" : "bad",
+                }))}
               />
-              <ChartTable caption="Failures" head={["Failure", "Reason", "Count"]} rows={d.failures.map((f) => [FAILURE_KINDS[f.kind] ?? f.kind, f.reason || "—", String(f.count)])} />
+              <ChartTable
+                caption="Failures"
+                head={["Failure", "Reason", "Count"]}
+                rows={d.failures.map((f) => [FAILURE_KINDS[f.kind] ?? f.kind, f.reason || "—", String(f.count)])}
+              />
             </>
           )}
         </Card>
@@ -227,9 +255,17 @@ function DashboardView({ dashboard: d, spanLabel }: { dashboard: Dashboard; span
             <>
               <BarChart
                 summary={`Top products: ${d.topProducts.map((p) => `${p.name || p.productId} ${p.units} units`).join(", ")}.`}
-                bars={d.topProducts.map((p) => ({ label: p.name || p.productId, value: Number(p.units), display: `${p.units} · ${money(p.currencyCode, p.revenueMinor)}` }))}
+                bars={d.topProducts.map((p) => ({
+                  label: p.name || p.productId,
+                  value: Number(p.units),
+                  display: `${p.units} · ${money(p.currencyCode, p.revenueMinor)}`,
+                }))}
               />
-              <ChartTable caption="Top products" head={["Product", "Units", "Revenue"]} rows={d.topProducts.map((p) => [p.name || p.productId, String(p.units), money(p.currencyCode, p.revenueMinor)])} />
+              <ChartTable
+                caption="Top products"
+                head={["Product", "Units", "Revenue"]}
+                rows={d.topProducts.map((p) => [p.name || p.productId, String(p.units), money(p.currencyCode, p.revenueMinor)])}
+              />
             </>
           )}
         </Card>
@@ -274,7 +310,10 @@ function OrdersOverTime({ dashboard: d }: { dashboard: Dashboard }) {
   const failed = d.series.map((p) => Number(p.ordersFailed));
   const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
   const long = d.windowMinutes > 24 * 60;
-  const format = new Intl.DateTimeFormat(undefined, long ? { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" } : { hour: "2-digit", minute: "2-digit" });
+  const format = new Intl.DateTimeFormat(
+    undefined,
+    long ? { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" } : { hour: "2-digit", minute: "2-digit" },
+  );
   const per = step === 1 ? "minute" : `${step} minutes`;
   const active = d.series.filter((p) => p.ordersCreated > 0n || p.ordersConfirmed > 0n || p.ordersFailed > 0n);
   return (

@@ -63,7 +63,8 @@ export function AdminDeadLetters() {
               <strong>{entry.event_type || entry.original_subject}</strong>
             </div>
             <p class="hint">
-              consumer <code>{entry.consumer || "?"}</code> · {entry.delivery_count} {entry.delivery_count === 1 ? "delivery" : "deliveries"} · failed {formatTime(entry.failed_at ? new Date(entry.failed_at) : undefined)}
+              consumer <code>{entry.consumer || "?"}</code> · {entry.delivery_count} {entry.delivery_count === 1 ? "delivery" : "deliveries"} · failed{" "}
+              {formatTime(entry.failed_at ? new Date(entry.failed_at) : undefined)}
             </p>
             <p class="warn-text">{entry.error}</p>
             <button type="button" class="link" aria-expanded={open === entry.seq} onClick={() => setOpen(open === entry.seq ? undefined : entry.seq)}>
@@ -116,7 +117,9 @@ function Inspect({ seq, onDone }: { seq: number; onDone(message: string): void }
           </dl>
           <h3>Payload{detail.data.payload.json !== undefined ? "" : " (base64)"}</h3>
           {detail.data.payload.decode_error ? <p class="warn-text">Cannot decode: {detail.data.payload.decode_error}</p> : null}
-          <pre class="message-body">{detail.data.payload.json !== undefined ? JSON.stringify(detail.data.payload.json, null, 2) : detail.data.payload.base64 || "(empty)"}</pre>
+          <pre class="message-body">
+            {detail.data.payload.json !== undefined ? JSON.stringify(detail.data.payload.json, null, 2) : detail.data.payload.base64 || "(empty)"}
+          </pre>
           <details>
             <summary>Headers</summary>
             <pre class="message-body">{JSON.stringify(detail.data.headers, null, 2)}</pre>

@@ -101,7 +101,13 @@ export function AdminDeliveries() {
           </tbody>
         </table>
       ) : null}
-      <Pager label="Deliveries" hasPrevious={paging.hasPrevious} nextToken={list.data?.nextPageToken ?? ""} onPrevious={paging.previous} onNext={() => paging.next(list.data!.nextPageToken)} />
+      <Pager
+        label="Deliveries"
+        hasPrevious={paging.hasPrevious}
+        nextToken={list.data?.nextPageToken ?? ""}
+        onPrevious={paging.previous}
+        onNext={() => paging.next(list.data!.nextPageToken)}
+      />
     </section>
   );
 }

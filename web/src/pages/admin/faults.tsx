@@ -111,19 +111,34 @@ function ProviderCard({ meta, fault, onChanged }: { meta: (typeof PROVIDERS)[num
         {meta.name} <span class="hint">· {meta.service} service</span>
       </h3>
       <p class="fault-state">
-        {fault ? <Badge tone="bad">Fault set</Badge> : <Badge tone="good">Normal</Badge>} {fault ? `${describe(fault)} since ${formatTime(fault.updatedAt)}` : "as configured"}
+        {fault ? <Badge tone="bad">Fault set</Badge> : <Badge tone="good">Normal</Badge>}{" "}
+        {fault ? `${describe(fault)} since ${formatTime(fault.updatedAt)}` : "as configured"}
       </p>
       <div class="row">
         <div class="field">
           <label for={`${id}-rate`}>Failure rate (%)</label>
-          <input id={`${id}-rate`} inputMode="decimal" placeholder="0" value={rate} aria-describedby={`${id}-rate-hint`} onInput={(e) => setRate(e.currentTarget.value)} />
+          <input
+            id={`${id}-rate`}
+            inputMode="decimal"
+            placeholder="0"
+            value={rate}
+            aria-describedby={`${id}-rate-hint`}
+            onInput={(e) => setRate(e.currentTarget.value)}
+          />
           <small id={`${id}-rate-hint`} class="hint">
             0 to 100: that share of calls fails as an outage
           </small>
         </div>
         <div class="field">
           <label for={`${id}-latency`}>Added latency (ms)</label>
-          <input id={`${id}-latency`} inputMode="numeric" placeholder="0" value={latency} aria-describedby={`${id}-latency-hint`} onInput={(e) => setLatency(e.currentTarget.value)} />
+          <input
+            id={`${id}-latency`}
+            inputMode="numeric"
+            placeholder="0"
+            value={latency}
+            aria-describedby={`${id}-latency-hint`}
+            onInput={(e) => setLatency(e.currentTarget.value)}
+          />
           <small id={`${id}-latency-hint`} class="hint">
             0 to 60000, added to every call
           </small>
@@ -183,7 +198,13 @@ function Consumers({ consumers, paused, onChanged }: { consumers: ConsumerInfo[]
         {consumers.length > 0 ? (
           <div class="field pause-field">
             <label for="pause-consumer">Consumer to pause</label>
-            <select id="pause-consumer" value={name} disabled={pausable.length === 0} aria-describedby="pause-consumer-hint" onChange={(e) => setChosen(e.currentTarget.value)}>
+            <select
+              id="pause-consumer"
+              value={name}
+              disabled={pausable.length === 0}
+              aria-describedby="pause-consumer-hint"
+              onChange={(e) => setChosen(e.currentTarget.value)}
+            >
               {services.map((service) => (
                 <optgroup key={service} label={service || "other"}>
                   {pausable
@@ -203,7 +224,14 @@ function Consumers({ consumers, paused, onChanged }: { consumers: ConsumerInfo[]
         ) : (
           <div class="field pause-field">
             <label for="pause-consumer">Durable consumer name</label>
-            <input id="pause-consumer" value={typed} spellcheck={false} autoComplete="off" aria-describedby="pause-consumer-hint" onInput={(e) => setTyped(e.currentTarget.value)} />
+            <input
+              id="pause-consumer"
+              value={typed}
+              spellcheck={false}
+              autoComplete="off"
+              aria-describedby="pause-consumer-hint"
+              onInput={(e) => setTyped(e.currentTarget.value)}
+            />
             <small id="pause-consumer-hint" class="hint">
               No service has created its consumers yet. The service, a dash and what it does, e.g. <code>payment-charge</code>, <code>delivery-create</code>
             </small>
@@ -243,7 +271,13 @@ function Consumers({ consumers, paused, onChanged }: { consumers: ConsumerInfo[]
                   <td data-label="Service">{serviceOf(p.consumer)}</td>
                   <td data-label="Paused since">{formatTime(p.pausedAt)}</td>
                   <td>
-                    <button type="button" class="secondary" disabled={resume.busy} onClick={() => void resume.run(p.consumer)} aria-label={`Resume ${p.consumer}`}>
+                    <button
+                      type="button"
+                      class="secondary"
+                      disabled={resume.busy}
+                      onClick={() => void resume.run(p.consumer)}
+                      aria-label={`Resume ${p.consumer}`}
+                    >
                       Resume
                     </button>
                   </td>

@@ -13,7 +13,10 @@ export function AdminNotifications() {
   const paging = usePaging();
   const [orderId, setOrderId] = useState("");
   const [open, setOpen] = useState<string>();
-  const list = useLoad((signal) => notifications.listNotifications({ pageSize: 20, pageToken: paging.token, orderId: orderId.trim() }, { signal }), [paging.token, orderId]);
+  const list = useLoad(
+    (signal) => notifications.listNotifications({ pageSize: 20, pageToken: paging.token, orderId: orderId.trim() }, { signal }),
+    [paging.token, orderId],
+  );
   return (
     <section>
       <PageTitle>Notifications</PageTitle>
@@ -62,7 +65,13 @@ export function AdminNotifications() {
           </li>
         ))}
       </ul>
-      <Pager label="Notifications" hasPrevious={paging.hasPrevious} nextToken={list.data?.nextPageToken ?? ""} onPrevious={paging.previous} onNext={() => paging.next(list.data!.nextPageToken)} />
+      <Pager
+        label="Notifications"
+        hasPrevious={paging.hasPrevious}
+        nextToken={list.data?.nextPageToken ?? ""}
+        onPrevious={paging.previous}
+        onNext={() => paging.next(list.data!.nextPageToken)}
+      />
     </section>
   );
 }

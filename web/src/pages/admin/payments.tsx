@@ -15,7 +15,10 @@ export function AdminPayments() {
   const paging = usePaging();
   const [orderId, setOrderId] = useState("");
   const [version, setVersion] = useState(0);
-  const list = useLoad((signal) => payments.listPayments({ pageSize: 20, pageToken: paging.token, orderId: orderId.trim() }, { signal }), [paging.token, orderId, version]);
+  const list = useLoad(
+    (signal) => payments.listPayments({ pageSize: 20, pageToken: paging.token, orderId: orderId.trim() }, { signal }),
+    [paging.token, orderId, version],
+  );
   const [selected, setSelected] = useState<Payment>();
   return (
     <section>
@@ -90,7 +93,13 @@ export function AdminPayments() {
           </tbody>
         </table>
       ) : null}
-      <Pager label="Payments" hasPrevious={paging.hasPrevious} nextToken={list.data?.nextPageToken ?? ""} onPrevious={paging.previous} onNext={() => paging.next(list.data!.nextPageToken)} />
+      <Pager
+        label="Payments"
+        hasPrevious={paging.hasPrevious}
+        nextToken={list.data?.nextPageToken ?? ""}
+        onPrevious={paging.previous}
+        onNext={() => paging.next(list.data!.nextPageToken)}
+      />
     </section>
   );
 }
@@ -111,7 +120,11 @@ function Refund({ payment, onDone }: { payment: Payment; onDone(): void }) {
       minor = parsed.amountMinor;
     }
     setInvalid(undefined);
-    await payments.refundPayment({ paymentId: payment.id, amount: minor === undefined ? undefined : { currencyCode: currency, amountMinor: minor }, reason: reason.trim() });
+    await payments.refundPayment({
+      paymentId: payment.id,
+      amount: minor === undefined ? undefined : { currencyCode: currency, amountMinor: minor },
+      reason: reason.trim(),
+    });
     onDone();
   });
   return (

@@ -160,14 +160,31 @@ function StockChange({ product, kind, onChanged }: { product: Product; kind: "re
       }}
     >
       <h2 id={`${prefix}title`}>{title}</h2>
-      <p class="hint">{kind === "replenish" ? "Goods received: adds to the available stock." : "Corrections after a count, damage or loss: a positive or negative change."}</p>
+      <p class="hint">
+        {kind === "replenish" ? "Goods received: adds to the available stock." : "Corrections after a count, damage or loss: a positive or negative change."}
+      </p>
       <div class="field">
         <label for={`${prefix}amount`}>{kind === "replenish" ? "Quantity to add" : "Change (+/−)"}</label>
-        <input id={`${prefix}amount`} type="number" required min={kind === "replenish" ? 1 : undefined} step={1} value={amount} onInput={(e) => setAmount(e.currentTarget.value)} />
+        <input
+          id={`${prefix}amount`}
+          type="number"
+          required
+          min={kind === "replenish" ? 1 : undefined}
+          step={1}
+          value={amount}
+          onInput={(e) => setAmount(e.currentTarget.value)}
+        />
       </div>
       <div class="field">
         <label for={`${prefix}reason`}>Reason</label>
-        <input id={`${prefix}reason`} required={kind === "adjust"} maxLength={500} placeholder={kind === "replenish" ? "PO-1042" : "cycle count"} value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
+        <input
+          id={`${prefix}reason`}
+          required={kind === "adjust"}
+          maxLength={500}
+          placeholder={kind === "replenish" ? "PO-1042" : "cycle count"}
+          value={reason}
+          onInput={(e) => setReason(e.currentTarget.value)}
+        />
       </div>
       <ErrorNotice error={action.error} context={`${title} failed`} />
       {done ? <Notice kind="success">{done}</Notice> : null}
@@ -180,7 +197,10 @@ function StockChange({ product, kind, onChanged }: { product: Product; kind: "re
 
 function Movements({ productId, version }: { productId: string; version: number }) {
   const paging = usePaging();
-  const list = useLoad((signal) => inventory.listStockMovements({ productId, pageSize: 20, pageToken: paging.token }, { signal }), [productId, paging.token, version]);
+  const list = useLoad(
+    (signal) => inventory.listStockMovements({ productId, pageSize: 20, pageToken: paging.token }, { signal }),
+    [productId, paging.token, version],
+  );
   return (
     <div>
       <h2>Stock movements</h2>
@@ -204,14 +224,28 @@ function Movements({ productId, version }: { productId: string; version: number 
                 <td data-label="When">{formatTime(m.createdAt)}</td>
                 <td data-label="Type">{enumLabel(MovementType as unknown as Record<number, string>, m.type)}</td>
                 <td data-label="Quantity">{m.quantity}</td>
-                <td data-label="Order">{m.orderId ? <a href={href({ page: "order", id: m.orderId })} class="mono">{shortId(m.orderId)}</a> : "—"}</td>
+                <td data-label="Order">
+                  {m.orderId ? (
+                    <a href={href({ page: "order", id: m.orderId })} class="mono">
+                      {shortId(m.orderId)}
+                    </a>
+                  ) : (
+                    "—"
+                  )}
+                </td>
                 <td data-label="Reason">{m.reason || "—"}</td>
               </tr>
             ))}
           </tbody>
         </table>
       ) : null}
-      <Pager label="Movements" hasPrevious={paging.hasPrevious} nextToken={list.data?.nextPageToken ?? ""} onPrevious={paging.previous} onNext={() => paging.next(list.data!.nextPageToken)} />
+      <Pager
+        label="Movements"
+        hasPrevious={paging.hasPrevious}
+        nextToken={list.data?.nextPageToken ?? ""}
+        onPrevious={paging.previous}
+        onNext={() => paging.next(list.data!.nextPageToken)}
+      />
     </div>
   );
 }
