@@ -1,6 +1,7 @@
 import { defineEntity, type InferEntity, p } from "@mikro-orm/core";
 import type { AddressData } from "./domain/address.js";
 import { DELIVERY_STATUSES } from "./domain/delivery-status.js";
+import { createdAtColumn, updatedAtColumn } from "../../lib/db/timestamps.js";
 
 /** The shipment of one order (see migrations/0001 for the constraints). */
 export const Delivery = defineEntity({
@@ -15,15 +16,8 @@ export const Delivery = defineEntity({
     status: p.enum([...DELIVERY_STATUSES]),
     carrier: p.text().default(""),
     trackingNumber: p.text().default("").fieldName("tracking_number"),
-    createdAt: p
-      .datetime()
-      .fieldName("created_at")
-      .onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .fieldName("updated_at")
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    createdAt: createdAtColumn(),
+    updatedAt: updatedAtColumn(),
     // The order saga's traceparent when the delivery was created (see migrations/0002).
     traceParent: p.text().nullable().fieldName("trace_parent"),
   },

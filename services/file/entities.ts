@@ -1,4 +1,5 @@
 import { defineEntity, type InferEntity, p } from "@mikro-orm/core";
+import { createdAtColumn } from "../../lib/db/timestamps.js";
 
 /** A stored object: an upload or a generated invoice (see migrations/0001 for the constraints). */
 export const FileMetadata = defineEntity({
@@ -16,10 +17,7 @@ export const FileMetadata = defineEntity({
     customerId: p.text().nullable().fieldName("customer_id"),
     /** Object key in the bucket; generated, never derived from the user's file name. */
     storageKey: p.text().unique().fieldName("storage_key"),
-    createdAt: p
-      .datetime()
-      .fieldName("created_at")
-      .onCreate(() => new Date()),
+    createdAt: createdAtColumn(),
   },
 });
 

@@ -1,4 +1,5 @@
 import { defineEntity, type InferEntity, p } from "@mikro-orm/core";
+import { createdAtColumn, updatedAtColumn } from "../../lib/db/timestamps.js";
 
 /** A product of the catalog with its stock counters (see migrations/0001 for the constraints). */
 export const Product = defineEntity({
@@ -18,15 +19,8 @@ export const Product = defineEntity({
     lowStockThreshold: p.integer().default(5).fieldName("low_stock_threshold"),
     // Optimistic locking for catalog edits; stock changes go through row locks instead.
     version: p.integer().version(),
-    createdAt: p
-      .datetime()
-      .fieldName("created_at")
-      .onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .fieldName("updated_at")
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    createdAt: createdAtColumn(),
+    updatedAt: updatedAtColumn(),
   },
 });
 

@@ -1,4 +1,5 @@
 import { defineEntity, type InferEntity, p } from "@mikro-orm/core";
+import { createdAtColumn, updatedAtColumn } from "../../lib/db/timestamps.js";
 
 /** Contact details of an order's customer, kept from order.created for the order's later messages. */
 export const OrderContact = defineEntity({
@@ -13,10 +14,7 @@ export const OrderContact = defineEntity({
     phone: p.text().default(""),
     totalMinor: p.bigint("bigint").nullable().fieldName("total_minor"),
     currencyCode: p.character().length(3).nullable().fieldName("currency_code"),
-    createdAt: p
-      .datetime()
-      .fieldName("created_at")
-      .onCreate(() => new Date()),
+    createdAt: createdAtColumn(),
   },
 });
 
@@ -39,15 +37,8 @@ export const Notification = defineEntity({
     eventId: p.uuid().nullable().fieldName("event_id"),
     providerMessageId: p.text().nullable().fieldName("provider_message_id"),
     nextAttemptAt: p.datetime().nullable().fieldName("next_attempt_at"),
-    createdAt: p
-      .datetime()
-      .fieldName("created_at")
-      .onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .fieldName("updated_at")
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    createdAt: createdAtColumn(),
+    updatedAt: updatedAtColumn(),
     sentAt: p.datetime().nullable().fieldName("sent_at"),
   },
 });

@@ -1,6 +1,7 @@
 import { defineEntity, type InferEntity, p } from "@mikro-orm/core";
 import { ORDER_STATUSES } from "./domain/order-status.js";
 import type { AddressData } from "./domain/address.js";
+import { createdAtColumn, updatedAtColumn } from "../../lib/db/timestamps.js";
 
 /** A registered customer; emails are unique case-insensitively. `address` is their default shipping address. */
 export const Customer = defineEntity({
@@ -12,15 +13,8 @@ export const Customer = defineEntity({
     name: p.text(),
     phone: p.text().default(""),
     address: p.json<AddressData>().nullable(),
-    createdAt: p
-      .datetime()
-      .fieldName("created_at")
-      .onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .fieldName("updated_at")
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    createdAt: createdAtColumn(),
+    updatedAt: updatedAtColumn(),
   },
 });
 
@@ -42,15 +36,8 @@ export const Order = defineEntity({
     paymentId: p.text().fieldName("payment_id").default(""),
     refundedMinor: p.bigint("bigint").fieldName("refunded_minor").default(0),
     failureReason: p.text().fieldName("failure_reason").default(""),
-    createdAt: p
-      .datetime()
-      .fieldName("created_at")
-      .onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .fieldName("updated_at")
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    createdAt: createdAtColumn(),
+    updatedAt: updatedAtColumn(),
     version: p.integer().version(),
   },
 });

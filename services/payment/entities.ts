@@ -1,4 +1,5 @@
 import { defineEntity, type InferEntity, p } from "@mikro-orm/core";
+import { createdAtColumn, updatedAtColumn } from "../../lib/db/timestamps.js";
 
 /** A charge for one order (see migrations/0001 for the constraints). Never holds the card token. */
 export const Payment = defineEntity({
@@ -16,15 +17,8 @@ export const Payment = defineEntity({
     providerReference: p.text().nullable().fieldName("provider_reference"),
     failureReason: p.text().nullable().fieldName("failure_reason"),
     refundedMinor: p.bigint("bigint").default(0).fieldName("refunded_minor"),
-    createdAt: p
-      .datetime()
-      .fieldName("created_at")
-      .onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .fieldName("updated_at")
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    createdAt: createdAtColumn(),
+    updatedAt: updatedAtColumn(),
   },
 });
 
@@ -39,10 +33,7 @@ export const Refund = defineEntity({
     amountMinor: p.bigint("bigint").fieldName("amount_minor"),
     reason: p.text().default(""),
     providerReference: p.text().fieldName("provider_reference"),
-    createdAt: p
-      .datetime()
-      .fieldName("created_at")
-      .onCreate(() => new Date()),
+    createdAt: createdAtColumn(),
   },
 });
 
@@ -60,15 +51,8 @@ export const PaymentIntent = defineEntity({
     tokenFingerprint: p.text().nullable().fieldName("token_fingerprint"),
     status: p.enum(["PENDING", "CHARGED", "FAILED", "CANCELLED"] as const),
     paymentId: p.uuid().nullable().fieldName("payment_id"),
-    createdAt: p
-      .datetime()
-      .fieldName("created_at")
-      .onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .fieldName("updated_at")
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    createdAt: createdAtColumn(),
+    updatedAt: updatedAtColumn(),
   },
 });
 
