@@ -3,7 +3,7 @@ import { sql } from "../../lib/db/index.js";
 import { resourceExhausted } from "../../lib/errors.js";
 import type { Logger } from "../../lib/log.js";
 import { startPeriodic, type Worker } from "../../lib/runtime/index.js";
-import { shouldShed } from "./domain/backlog.js";
+import { nextDrainRate, shouldShed } from "./domain/backlog.js";
 
 export interface BacklogOptions {
   /** Shed while an order placed now would wait longer than this for its saga (SAGA_BACKLOG_MAX_AGE_MS). */
@@ -66,9 +66,9 @@ export class SagaBacklog {
     if (this.lastHistoryId === undefined) {
       const [top] = await sql<{ last: string | null }>(em, "SELECT max(id)::text AS last FROM order_status_history");
       this.lastHistoryId = top?.last ?? "0";
-    } else if (now > this.sampledAt) {
-      const rate = (Number(moved?.settled ?? 0) * 1000) / (now - this.sampledAt);
-      this.drainPerSecond = 0.7 * this.drainPerSecond + 0.3 * rate;
+    } else {
+      const sample = { settled: Number(moved?.settled ?? 0), intervalMs: now - this.sampledAt, unsettledAtStart: this.unsettled };
+      this.drainPerSecond = nextDrainRate(this.drainPerSecond, sample, this.options.minOrders);
       if (moved?.last) this.lastHistoryId = moved.last;
     }
     const oldest = row?.oldest ?? undefined;

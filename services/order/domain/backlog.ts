@@ -33,3 +33,17 @@ export function shouldShed(backlog: Backlog, bounds: BacklogBounds): { shed: boo
   const over = Math.max(0, wait - bounds.maxAgeMs);
   return { shed, retryAfterSeconds: Math.min(30, Math.max(1, Math.ceil(over / 1000))) };
 }
+
+/**
+ * The drain rate after one more sample: `settled` orders left PENDING / RESERVED in `intervalMs`.
+ * Only an interval that began with a real backlog (at least `minOrders` unsettled) measures how
+ * fast the saga can drain; while the backlog is small, orders leave as fast as they arrive, and
+ * that rate is demand, not capacity. Taking it would shed the first burst after a quiet spell
+ * (200 orders at once against a rate learned from a few per second). The first measurement is
+ * taken as it is; later ones are smoothed.
+ */
+export function nextDrainRate(previous: number, sample: { settled: number; intervalMs: number; unsettledAtStart: number }, minOrders: number): number {
+  if (sample.intervalMs <= 0 || sample.unsettledAtStart < minOrders) return previous;
+  const rate = (sample.settled * 1000) / sample.intervalMs;
+  return previous === 0 ? rate : 0.7 * previous + 0.3 * rate;
+}
