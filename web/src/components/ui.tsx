@@ -1,4 +1,4 @@
-import type { ComponentChildren } from "preact";
+import type { ComponentChildren, FormHTMLAttributes } from "preact";
 import { useEffect, useRef } from "preact/hooks";
 import { describeError } from "../errors.js";
 
@@ -97,5 +97,24 @@ export function Pager({
         Next →
       </button>
     </nav>
+  );
+}
+
+/** A form whose submit runs the page's action (a `useAction` run) instead of navigating. */
+export function ActionForm({
+  onSubmit,
+  children,
+  ...attributes
+}: { onSubmit: () => unknown; children: ComponentChildren } & Omit<FormHTMLAttributes<HTMLFormElement>, "onSubmit">) {
+  return (
+    <form
+      {...attributes}
+      onSubmit={(event) => {
+        event.preventDefault();
+        void onSubmit();
+      }}
+    >
+      {children}
+    </form>
   );
 }

@@ -2,7 +2,7 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { inventory, newIdempotencyKey, orders } from "../api.js";
 import type { Cart } from "../cart.js";
 import { MAX_QUANTITY } from "../cart.js";
-import { ErrorNotice, Notice, PageTitle } from "../components/ui.js";
+import { ActionForm, ErrorNotice, Notice, PageTitle } from "../components/ui.js";
 import { formatMoney } from "../format.js";
 import { useAction } from "../hooks.js";
 import { navigate } from "../router.js";
@@ -178,14 +178,7 @@ export function CartPage({ cart, session }: { cart: Cart; session: Session }) {
             <small class="hint">Prices are confirmed by the shop when you place the order.</small>
           </p>
         </div>
-        <form
-          class="card checkout"
-          aria-labelledby="checkout-title"
-          onSubmit={(event) => {
-            event.preventDefault();
-            void place.run();
-          }}
-        >
+        <ActionForm class="card checkout" aria-labelledby="checkout-title" onSubmit={place.run}>
           <h2 id="checkout-title">Checkout</h2>
           <fieldset>
             <legend>Shipping address</legend>
@@ -219,7 +212,7 @@ export function CartPage({ cart, session }: { cart: Cart; session: Session }) {
           <button type="submit" class="primary wide" disabled={place.busy} aria-busy={place.busy}>
             {place.busy ? "Placing your order…" : "Place order"}
           </button>
-        </form>
+        </ActionForm>
       </div>
     </section>
   );

@@ -2,7 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { Delivery } from "../../../gen/shop/delivery/v1/delivery_pb.js";
 import type { Order } from "../../../gen/shop/order/v1/order_pb.js";
 import { deliveries, orders } from "../api.js";
-import { ErrorNotice, Loading, Notice, PageTitle } from "../components/ui.js";
+import { ActionForm, ErrorNotice, Loading, Notice, PageTitle } from "../components/ui.js";
 import { describeError } from "../errors.js";
 import { formatMoney, formatTime } from "../format.js";
 import { useAction } from "../hooks.js";
@@ -218,14 +218,7 @@ function OrderActions({ order, onChanged }: { order: Order; onChanged(order: Ord
         )
       ) : null}
       {confirming ? (
-        <form
-          class="card confirm"
-          aria-labelledby="cancel-title"
-          onSubmit={(event) => {
-            event.preventDefault();
-            void cancel.run();
-          }}
-        >
+        <ActionForm class="card confirm" aria-labelledby="cancel-title" onSubmit={cancel.run}>
           <h2 id="cancel-title">Cancel this order?</h2>
           <p class="hint">Reserved stock is released and a payment is refunded.</p>
           <div class="field">
@@ -243,7 +236,7 @@ function OrderActions({ order, onChanged }: { order: Order; onChanged(order: Ord
               Keep the order
             </button>
           </div>
-        </form>
+        </ActionForm>
       ) : null}
     </div>
   );

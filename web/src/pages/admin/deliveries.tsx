@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import { type Delivery, DeliveryStatus } from "../../../../gen/shop/delivery/v1/delivery_pb.js";
 import { deliveries } from "../../api.js";
-import { ErrorNotice, Loading, Notice, PageTitle, Pager } from "../../components/ui.js";
+import { ActionForm, ErrorNotice, Loading, Notice, PageTitle, Pager } from "../../components/ui.js";
 import { enumLabel, formatTime, shortId } from "../../format.js";
 import { useAction, useLoad } from "../../hooks.js";
 import { usePaging } from "../../paging.js";
@@ -129,14 +129,7 @@ function Advance({ delivery, onDone }: { delivery: Delivery; onDone(): void }) {
     onDone();
   });
   return (
-    <form
-      class="card"
-      aria-labelledby="advance-title"
-      onSubmit={(e) => {
-        e.preventDefault();
-        void save.run();
-      }}
-    >
+    <ActionForm class="card" aria-labelledby="advance-title" onSubmit={save.run}>
       <h2 id="advance-title">
         Delivery of order <span class="mono small">{delivery.orderId}</span>
       </h2>
@@ -173,6 +166,6 @@ function Advance({ delivery, onDone }: { delivery: Delivery; onDone(): void }) {
           Close
         </button>
       </div>
-    </form>
+    </ActionForm>
   );
 }

@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import { type ConsumerInfo, type ConsumerPause, Provider, type ProviderFault } from "../../../../gen/shop/admin/v1/fault_pb.js";
 import { faults } from "../../api.js";
-import { Badge, ErrorNotice, Loading, Notice, PageTitle } from "../../components/ui.js";
+import { ActionForm, Badge, ErrorNotice, Loading, Notice, PageTitle } from "../../components/ui.js";
 import { formatTime } from "../../format.js";
 import { useAction, useLoad } from "../../hooks.js";
 
@@ -98,15 +98,7 @@ function ProviderCard({ meta, fault, onChanged }: { meta: (typeof PROVIDERS)[num
   });
   const id = `fault-${meta.key}`;
   return (
-    <form
-      class="card fault"
-      aria-labelledby={`${id}-title`}
-      data-provider={meta.key}
-      onSubmit={(e) => {
-        e.preventDefault();
-        void set.run();
-      }}
-    >
+    <ActionForm class="card fault" aria-labelledby={`${id}-title`} data-provider={meta.key} onSubmit={set.run}>
       <h3 id={`${id}-title`}>
         {meta.name} <span class="hint">· {meta.service} service</span>
       </h3>
@@ -161,7 +153,7 @@ function ProviderCard({ meta, fault, onChanged }: { meta: (typeof PROVIDERS)[num
           </button>
         ) : null}
       </div>
-    </form>
+    </ActionForm>
   );
 }
 
@@ -186,14 +178,7 @@ function Consumers({ consumers, paused, onChanged }: { consumers: ConsumerInfo[]
   const description = consumers.find((c) => c.name === name)?.description;
   return (
     <>
-      <form
-        class="card"
-        aria-labelledby="pause-title"
-        onSubmit={(e) => {
-          e.preventDefault();
-          void pause.run();
-        }}
-      >
+      <ActionForm class="card" aria-labelledby="pause-title" onSubmit={pause.run}>
         <h3 id="pause-title">Pause a consumer</h3>
         {consumers.length > 0 ? (
           <div class="field pause-field">
@@ -243,7 +228,7 @@ function Consumers({ consumers, paused, onChanged }: { consumers: ConsumerInfo[]
             {pause.busy ? "Pausing…" : "Pause consumer"}
           </button>
         </div>
-      </form>
+      </ActionForm>
       <ErrorNotice error={resume.error} context="The consumer was not resumed" />
       {paused.length === 0 ? (
         <p class="hint">No consumer is paused.</p>

@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import { type Payment, PaymentStatus } from "../../../../gen/shop/payment/v1/payment_pb.js";
 import { payments } from "../../api.js";
-import { ErrorNotice, Loading, Notice, PageTitle, Pager } from "../../components/ui.js";
+import { ActionForm, ErrorNotice, Loading, Notice, PageTitle, Pager } from "../../components/ui.js";
 import { formatMoney, formatTime, parseAmount, shortId } from "../../format.js";
 import { useAction, useLoad } from "../../hooks.js";
 import { usePaging } from "../../paging.js";
@@ -128,14 +128,7 @@ function Refund({ payment, onDone }: { payment: Payment; onDone(): void }) {
     onDone();
   });
   return (
-    <form
-      class="card"
-      aria-labelledby="refund-title"
-      onSubmit={(e) => {
-        e.preventDefault();
-        void refund.run();
-      }}
-    >
+    <ActionForm class="card" aria-labelledby="refund-title" onSubmit={refund.run}>
       <h2 id="refund-title">
         Refund {formatMoney(payment.amount)} paid for order <span class="mono small">{payment.orderId}</span>
       </h2>
@@ -165,6 +158,6 @@ function Refund({ payment, onDone }: { payment: Payment; onDone(): void }) {
           Close
         </button>
       </div>
-    </form>
+    </ActionForm>
   );
 }

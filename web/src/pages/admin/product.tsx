@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import { MovementType, type Product, ProductStatus } from "../../../../gen/shop/inventory/v1/inventory_pb.js";
 import { inventory } from "../../api.js";
-import { ErrorNotice, Loading, Notice, PageTitle, Pager } from "../../components/ui.js";
+import { ActionForm, ErrorNotice, Loading, Notice, PageTitle, Pager } from "../../components/ui.js";
 import { amountInput, enumLabel, formatMoney, formatTime, parseAmount, shortId } from "../../format.js";
 import { useAction, useLoad } from "../../hooks.js";
 import { usePaging } from "../../paging.js";
@@ -96,14 +96,7 @@ function PriceAndStatus({ product, onChanged }: { product: Product; onChanged(p:
     setSaved(true);
   });
   return (
-    <form
-      class="card"
-      aria-labelledby="price-status"
-      onSubmit={(e) => {
-        e.preventDefault();
-        void save.run();
-      }}
-    >
+    <ActionForm class="card" aria-labelledby="price-status" onSubmit={save.run}>
       <h2 id="price-status">Price and status</h2>
       <div class="field">
         <label for="price">Price ({currency})</label>
@@ -129,7 +122,7 @@ function PriceAndStatus({ product, onChanged }: { product: Product; onChanged(p:
       <button type="submit" disabled={save.busy}>
         {save.busy ? "Saving…" : "Save"}
       </button>
-    </form>
+    </ActionForm>
   );
 }
 
@@ -151,14 +144,7 @@ function StockChange({ product, kind, onChanged }: { product: Product; kind: "re
   const title = kind === "replenish" ? "Replenish" : "Adjust stock";
   const prefix = `${kind}-`;
   return (
-    <form
-      class="card"
-      aria-labelledby={`${prefix}title`}
-      onSubmit={(e) => {
-        e.preventDefault();
-        void action.run();
-      }}
-    >
+    <ActionForm class="card" aria-labelledby={`${prefix}title`} onSubmit={action.run}>
       <h2 id={`${prefix}title`}>{title}</h2>
       <p class="hint">
         {kind === "replenish" ? "Goods received: adds to the available stock." : "Corrections after a count, damage or loss: a positive or negative change."}
@@ -191,7 +177,7 @@ function StockChange({ product, kind, onChanged }: { product: Product; kind: "re
       <button type="submit" disabled={action.busy}>
         {action.busy ? "Working…" : title}
       </button>
-    </form>
+    </ActionForm>
   );
 }
 

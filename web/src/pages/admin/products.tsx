@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import { ProductStatus } from "../../../../gen/shop/inventory/v1/inventory_pb.js";
 import { inventory } from "../../api.js";
-import { ErrorNotice, Loading, Notice, PageTitle, Pager } from "../../components/ui.js";
+import { ActionForm, ErrorNotice, Loading, Notice, PageTitle, Pager } from "../../components/ui.js";
 import { formatMoney, parseAmount } from "../../format.js";
 import { useAction, useLoad } from "../../hooks.js";
 import { usePaging } from "../../paging.js";
@@ -107,14 +107,7 @@ function CreateProduct() {
     </div>
   );
   return (
-    <form
-      class="card"
-      aria-labelledby="new-product"
-      onSubmit={(event) => {
-        event.preventDefault();
-        void create.run();
-      }}
-    >
+    <ActionForm class="card" aria-labelledby="new-product" onSubmit={create.run}>
       <h2 id="new-product">New product</h2>
       <div class="row">
         {input("sku", "SKU", { required: true, maxLength: 64 })}
@@ -138,6 +131,6 @@ function CreateProduct() {
       <button type="submit" disabled={create.busy}>
         {create.busy ? "Creating…" : "Create product"}
       </button>
-    </form>
+    </ActionForm>
   );
 }
