@@ -22,7 +22,7 @@ import { copyToDeadLetters } from "./dead-letters.js";
 import { errorMessage, isPermanent, PermanentError } from "./errors.js";
 import { EVENT_ID_HEADER, EVENT_TYPE_HEADER, headerRecord, MSG_ID_HEADER } from "./headers.js";
 import type { EventBusNames } from "./names.js";
-import { enqueue, type EnqueueOptions } from "./outbox.js";
+import { enqueue, type EnqueueOptions, withDeferredOutbox } from "./outbox.js";
 import { type PauseSwitch, whilePaused } from "./pause.js";
 import { Signal } from "./signal.js";
 import { Sleeper } from "./sleeper.js";
@@ -403,7 +403,8 @@ function batchHandler<E>(options: BaseConsumerOptions, mode: Mode<E>, settings: 
         delivery.log.debug("event already processed; skipped");
         return false;
       });
-      if (fresh.length > 0) await mode.apply(fresh, em);
+      // The batch's events go to the outbox in one statement, after every handler ran.
+      if (fresh.length > 0) await withDeferredOutbox(em, () => mode.apply(fresh, em));
     });
     // Only now, after the commit. A lost ack means a redelivery, which processed_events absorbs.
     for (const { msg, log } of batch) reply(msg, "ack", log);

@@ -31,7 +31,7 @@ export { requireOrderId } from "./event-fields.js";
 export * from "./headers.js";
 export { EventsMigration, eventsMigration } from "./migration.js";
 export { busNames, DEFAULT_BUS_NAMES, type EventBusNames } from "./names.js";
-export { enqueue, enqueueRecords, type EnqueueOptions, OUTBOX_COLUMNS, outboxRecord, type OutboxRecord } from "./outbox.js";
+export { enqueue, enqueueRecords, type EnqueueOptions, OUTBOX_COLUMNS, outboxRecord, type OutboxRecord, withDeferredOutbox } from "./outbox.js";
 export { kickAfterCommit, kickRelays, startRelay, type OutboxEvent, type Relay, type RelayOptions } from "./relay.js";
 export { Sleeper } from "./sleeper.js";
 export { ensureStreams, type StreamOptions } from "./streams.js";

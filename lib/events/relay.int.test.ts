@@ -5,8 +5,9 @@ import { waitFor } from "../../test/harness/index.js";
 import { uuidv7 } from "../ids.js";
 import { CORRELATION_HEADER } from "../telemetry/index.js";
 import { EVENT_ID_HEADER, EVENT_TYPE_HEADER, MSG_ID_HEADER } from "./headers.js";
-import { enqueue } from "./outbox.js";
+import { enqueue, withDeferredOutbox } from "./outbox.js";
 import { kickRelays, startRelay } from "./relay.js";
+import { transactionOf } from "./sql.js";
 import { consumerSettled, createTestbed, readStream, recordEffect, type Testbed } from "./test-support.js";
 
 let tb: Testbed;
@@ -22,6 +23,11 @@ afterAll(async () => {
 async function outboxRow(id: string): Promise<{ published_at: Date | null; attempts: number; headers: Record<string, string> }> {
   const { rows } = await tb.orm.em.getKnex().raw("select published_at, attempts, headers from outbox where id = ?", [id]);
   return rows[0];
+}
+
+/** Deletes rows a test wrote but no relay should publish (the relay tests count what reaches the stream). */
+async function removeFromOutbox(ids: string[]): Promise<void> {
+  await tb.orm.em.getKnex().raw("delete from outbox where id = any(?::uuid[])", [ids]);
 }
 
 async function unpublished(): Promise<number> {
@@ -48,6 +54,55 @@ describe("outbox", () => {
       }),
     ).rejects.toThrow("state change failed");
     expect(await outboxRow(eventId)).toBeUndefined();
+  });
+
+  it("defers the rows enqueued in withDeferredOutbox to one write at its end, in enqueue order", async () => {
+    const orderIds = [uuidv7(), uuidv7(), uuidv7()];
+    let insideWork = -1;
+    let ids: string[] = [];
+    await tb.orm.em.fork().transactional(async (em) => {
+      ids = await withDeferredOutbox(em, async () => {
+        const enqueued = [];
+        for (const orderId of orderIds) enqueued.push(await enqueue(em, OrderShippedSchema, { orderId }, { aggregateId: orderId }));
+        const { rows } = await transactionOf(em, "test").raw("select count(*)::int as n from outbox where id = any(?::uuid[])", [enqueued]);
+        insideWork = rows[0].n;
+        return enqueued;
+      });
+    });
+    expect(insideWork).toBe(0);
+    const { rows } = await tb.orm.em.getKnex().raw("select id from outbox where id = any(?::uuid[]) order by seq", [ids]);
+    expect(rows.map((row: { id: string }) => row.id)).toEqual(ids);
+    await removeFromOutbox(ids);
+  });
+
+  it("writes nothing deferred when the work throws, and writes a savepoint's events at once", async () => {
+    const orderId = uuidv7();
+    let deferredId = "";
+    await expect(
+      tb.orm.em.fork().transactional((em) =>
+        withDeferredOutbox(em, async () => {
+          deferredId = await enqueue(em, OrderShippedSchema, { orderId }, { aggregateId: orderId });
+          throw new Error("handler failed");
+        }),
+      ),
+    ).rejects.toThrow("handler failed");
+    expect(deferredId).not.toBe("");
+    expect(await outboxRow(deferredId)).toBeUndefined();
+
+    let nestedId = "";
+    let visibleInSavepoint = false;
+    await tb.orm.em.fork().transactional((em) =>
+      withDeferredOutbox(em, () =>
+        em.transactional(async (savepoint) => {
+          nestedId = await enqueue(savepoint, OrderShippedSchema, { orderId }, { aggregateId: orderId });
+          const { rows } = await transactionOf(savepoint, "test").raw("select 1 from outbox where id = ?", [nestedId]);
+          visibleInSavepoint = rows.length === 1;
+        }),
+      ),
+    );
+    expect(visibleInSavepoint).toBe(true);
+    expect(await outboxRow(nestedId)).toBeDefined();
+    await removeFromOutbox([nestedId]);
   });
 });
 
