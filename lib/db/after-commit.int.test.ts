@@ -57,4 +57,15 @@ describe("afterCommit", () => {
     });
     expect(calls).toEqual(["now", "still runs"]);
   });
+
+  it("runs a hook registered inside a savepoint after the outer commit, not at the savepoint's release", async () => {
+    const calls: string[] = [];
+    await orm.em.fork().transactional(async (em) => {
+      await em.transactional(async (savepoint) => {
+        afterCommit(savepoint, () => calls.push("committed"));
+      });
+      expect(calls).toEqual([]);
+    });
+    expect(calls).toEqual(["committed"]);
+  });
 });

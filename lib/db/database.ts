@@ -3,6 +3,7 @@ import { Migrator } from "@mikro-orm/migrations";
 import { PostgreSqlDriver } from "@mikro-orm/postgresql";
 import pg from "pg";
 import type { Logger } from "../log.js";
+import { afterCommitSubscriber } from "./after-commit.js";
 
 export type { EntityManager } from "@mikro-orm/postgresql";
 export type Database = MikroORM<PostgreSqlDriver>;
@@ -51,6 +52,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       tableName: "mikro_orm_migrations",
     },
   });
+  orm.em.getEventManager().registerSubscriber(afterCommitSubscriber);
   try {
     const applied = await withMigrationLock(options.url, () => orm.getMigrator().up());
     if (applied.length > 0) options.logger?.info({ migrations: applied.map((m) => m.name) }, "migrations applied");

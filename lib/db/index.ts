@@ -1,5 +1,6 @@
 export * from "./database.js";
 export * from "./sql.js";
-export { afterCommit } from "./after-commit.js";
+export { afterCommit, outermostTransaction } from "./after-commit.js";
 export * from "./connection-errors.js";
 export * from "./probe.js";
+export { runTransaction } from "./transaction.js";

@@ -13,7 +13,7 @@ import {
 import { performance } from "node:perf_hooks";
 import { errors, nanos } from "@nats-io/transport-node";
 import { context, ROOT_CONTEXT, SpanKind } from "@opentelemetry/api";
-import { type Database, type EntityManager, isDatabaseUnavailable, sql } from "../db/index.js";
+import { type Database, type EntityManager, isDatabaseUnavailable, runTransaction, sql } from "../db/index.js";
 import { isUuid } from "../ids.js";
 import { lazyChild, type Logger } from "../log.js";
 import { consumerMetrics } from "../metrics/index.js";
@@ -389,7 +389,7 @@ function batchHandler<E>(options: BaseConsumerOptions, mode: Mode<E>, settings: 
    */
   async function applyBatch(batch: Delivery<E>[]): Promise<void> {
     const started = performance.now();
-    await orm.em.fork().transactional(async (em) => {
+    await runTransaction(orm, async (em) => {
       const ids = batch.map((d) => d.eventId!);
       const inserted = await sql<{ event_id: string }>(
         em,

@@ -2,7 +2,7 @@ import type { Knex } from "@mikro-orm/postgresql";
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { ROOT_CONTEXT, SpanKind } from "@opentelemetry/api";
-import { type Database, type EntityManager, knexSql } from "../db/index.js";
+import { afterCommit, type Database, outermostTransaction, type EntityManager, knexSql } from "../db/index.js";
 import { lazyChild, type Logger } from "../log.js";
 import { CORRELATION_HEADER, extractHeaders, injectHeaders, ORDER_ID_ATTRIBUTE, recordFailure } from "../telemetry/index.js";
 import { errorMessage } from "./errors.js";
@@ -130,15 +130,11 @@ export function kickRelays(orm: Database): void {
  * was written: an RPC, a consumer or a sweeper. Nothing happens on rollback.
  */
 export function kickAfterCommit(em: EntityManager, trx: Knex.Transaction): void {
-  let top = trx as Knex.Transaction & { parentTransaction?: Knex.Transaction };
-  while (top.parentTransaction) top = top.parentTransaction;
+  const top = outermostTransaction(trx);
   if (watched.has(top)) return;
   watched.add(top);
   const connection = em.getConnection();
-  top.executionPromise.then(
-    () => kick(connection),
-    () => undefined,
-  );
+  afterCommit(em, () => kick(connection));
 }
 
 /**

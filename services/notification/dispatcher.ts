@@ -6,6 +6,7 @@ import type { ServiceDeps, Worker } from "../../lib/runtime/index.js";
 import { inLinkedTrace, inOrderTrace } from "../../lib/telemetry/index.js";
 import { CHANNELS, type ChannelName } from "./domain/recipients.js";
 import { afterFailure } from "./domain/retry.js";
+import { afterCommit } from "../../lib/db/index.js";
 import { GroupWriter } from "../../lib/group-writer.js";
 import { enqueueRecords, type OutboxRecord, Sleeper } from "../../lib/events/index.js";
 import { failedEvent, sentEvent } from "./events.js";
@@ -80,8 +81,6 @@ export function createDispatcher({ orm, logger: parent }: ServiceDeps, options: 
     SMS: createBreaker("sms", options.breaker, logger),
   } satisfies Record<ChannelName, Breaker>;
   const sleeper = new Sleeper();
-  const queued = new WeakSet<object>();
-  let subscribed = false;
 
   function withTimeout<T>(promise: Promise<T>, channel: ChannelName): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
@@ -235,20 +234,10 @@ export function createDispatcher({ orm, logger: parent }: ServiceDeps, options: 
     breakers,
     deliver,
     queuedIn(em) {
-      const trx = em.getTransactionContext();
-      if (trx) queued.add(trx);
+      afterCommit(em, () => sleeper.wake());
     },
     wake: () => sleeper.wake(),
     start() {
-      if (!subscribed) {
-        subscribed = true;
-        // Wake right after the commit of a transaction that queued notifications (a consumer's).
-        orm.em.getEventManager().registerSubscriber({
-          afterTransactionCommit: ({ transaction }) => {
-            if (transaction && queued.has(transaction)) sleeper.wake();
-          },
-        });
-      }
       let stopped = false;
       const loop = (async () => {
         let failures = 0;
