@@ -3,14 +3,18 @@ import {
   canTransition,
   chargeStep,
   FailureReason,
+  givesUpOnProvider,
   intentAfter,
   intentStep,
+  isChargeable,
+  isOpen,
   isRefundable,
   onOrderEnded,
   outageReason,
   planRefund,
   remainingRefundable,
   sagaOutcome,
+  settle,
   statusAfterRefund,
 } from "./payment.js";
 
@@ -130,6 +134,42 @@ describe("saga decisions", () => {
     expect(onOrderEnded("FAILED", { ...completed, status: "FAILED" })).toEqual({ refund: false, intent: "keep" });
     // Charged through the RPC while the saga's intent was still pending.
     expect(onOrderEnded("PENDING", completed)).toEqual({ refund: true, intent: "cancel" });
+  });
+
+  it("keeps an intent open until the saga answers or the order ends, and charges only a PENDING one", () => {
+    expect(isOpen("PENDING")).toBe(true);
+    expect(isOpen("AWAITING_ORDER")).toBe(true);
+    for (const status of ["CHARGED", "FAILED", "CANCELLED", undefined] as const) expect(isOpen(status)).toBe(false);
+    expect(isChargeable("PENDING")).toBe(true);
+    // AWAITING_ORDER has no token or total yet; the settled ones were answered.
+    for (const status of ["AWAITING_ORDER", "CHARGED", "FAILED", "CANCELLED", undefined] as const) expect(isChargeable(status)).toBe(false);
+  });
+
+  it("settles an open intent once: the status and payment are taken, the token is wiped", () => {
+    const pending = { orderId: "o1", status: "PENDING" as const, token: "tok_visa", paymentId: null };
+    expect(settle(pending, "CHARGED", "p1")).toEqual({ orderId: "o1", status: "CHARGED", token: null, paymentId: "p1" });
+    expect(settle({ ...pending, status: "AWAITING_ORDER", token: null }, "CANCELLED")).toEqual({
+      orderId: "o1",
+      status: "CANCELLED",
+      token: null,
+      paymentId: null,
+    });
+    // A settled intent stays as it is: a late cancellation cannot undo a charge, nor a charge a cancellation.
+    const charged = settle(pending, "CHARGED", "p1");
+    expect(settle(charged, "CANCELLED")).toBe(charged);
+    const cancelled = settle(pending, "CANCELLED");
+    expect(settle(cancelled, "CHARGED", "p2")).toBe(cancelled);
+    // The input is not changed: the caller decides what to keep.
+    expect(pending.status).toBe("PENDING");
+  });
+
+  it("gives up on an unreachable provider on the last attempt only", () => {
+    expect(givesUpOnProvider(1, 4)).toBe(false);
+    expect(givesUpOnProvider(3, 4)).toBe(false);
+    expect(givesUpOnProvider(4, 4)).toBe(true);
+    // The server's extra delivery (max_deliver + 1) never reaches the handler, but would give up too.
+    expect(givesUpOnProvider(5, 4)).toBe(true);
+    expect(givesUpOnProvider(1, 1)).toBe(true);
   });
 
   it("names provider outages", () => {

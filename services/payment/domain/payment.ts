@@ -85,7 +85,40 @@ export type ChargeStep =
 
 export function chargeStep(intent: IntentStatus | undefined): ChargeStep {
   if (intent === undefined) return "await-order";
-  return intent === "PENDING" ? "charge" : "skip";
+  return isChargeable(intent) ? "charge" : "skip";
+}
+
+/**
+ * True while an intent waits for the saga's answer (PENDING or AWAITING_ORDER): only an open
+ * intent is settled (charged, failed, cancelled). A settled intent never changes again, so a
+ * late or repeated event cannot undo what was answered.
+ */
+export function isOpen(intent: IntentStatus | undefined): boolean {
+  return intent === "PENDING" || intent === "AWAITING_ORDER";
+}
+
+/** The status of a settled intent: the saga answered (CHARGED / FAILED) or the order ended first (CANCELLED). */
+export type SettledIntentStatus = Exclude<IntentStatus, "PENDING" | "AWAITING_ORDER">;
+
+/** The parts of an intent that settling changes. */
+export interface SettlingIntent {
+  status: IntentStatus;
+  token: string | null;
+  paymentId: string | null;
+}
+
+/**
+ * `intent` once settled as `status` (with the payment that answered it, if any): an open intent
+ * takes the status and drops its token; a settled one stays as it is.
+ */
+export function settle<T extends SettlingIntent>(intent: T, status: SettledIntentStatus, paymentId?: string): T {
+  if (!isOpen(intent.status)) return intent;
+  return { ...intent, status, token: null, paymentId: paymentId ?? intent.paymentId };
+}
+
+/** True if the intent can be charged now: open, with the token and total of order.created (PENDING). */
+export function isChargeable(intent: IntentStatus | undefined): boolean {
+  return intent === "PENDING";
 }
 
 /** What order.created does, given the order's intent. */
@@ -138,8 +171,16 @@ export interface OrderEndPlan {
 export function onOrderEnded(intent: IntentStatus | undefined, payment: RefundablePayment | undefined): OrderEndPlan {
   return {
     refund: payment !== undefined && remainingRefundable(payment) > 0n,
-    intent: intent === undefined ? "tombstone" : intent === "PENDING" || intent === "AWAITING_ORDER" ? "cancel" : "keep",
+    intent: intent === undefined ? "tombstone" : isOpen(intent) ? "cancel" : "keep",
   };
+}
+
+/**
+ * True if a charge whose provider stayed unreachable ends the saga now (recorded FAILED,
+ * retryable) instead of being retried: this was the consumer's last attempt.
+ */
+export function givesUpOnProvider(deliveryCount: number, maxDeliver: number): boolean {
+  return deliveryCount >= maxDeliver;
 }
 
 /** The failure reason recorded when the provider stays unreachable through every retry. */
