@@ -251,7 +251,7 @@ export async function startRefund(em: EntityManager, payment: PaymentRow, amount
 
 /**
  * Fills in the provider's reference of a started refund and the payment's refunded total and
- * status; `payment` and `refund` are updated to match.
+ * status, in one statement; `payment` and `refund` are updated to match.
  */
 export async function completeRefund(
   em: EntityManager,
@@ -260,11 +260,11 @@ export async function completeRefund(
   providerReference: string,
   after: { refundedMinor: bigint; status: PaymentStatus },
 ): Promise<void> {
-  await query(em, "UPDATE refunds SET provider_reference = ? WHERE id = ?", [providerReference, refund.id]);
   const [row] = await query<{ updated_at: Date }>(
     em,
-    "UPDATE payments SET refunded_minor = ?, status = ?, updated_at = now() WHERE id = ? RETURNING updated_at",
-    [after.refundedMinor.toString(), after.status, payment.id],
+    `WITH refund AS (UPDATE refunds SET provider_reference = ? WHERE id = ?)
+     UPDATE payments SET refunded_minor = ?, status = ?, updated_at = now() WHERE id = ? RETURNING updated_at`,
+    [providerReference, refund.id, after.refundedMinor.toString(), after.status, payment.id],
   );
   refund.providerReference = providerReference;
   payment.refundedMinor = after.refundedMinor;
