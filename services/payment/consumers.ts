@@ -1,3 +1,4 @@
+import type { EntityManager } from "@mikro-orm/postgresql";
 import { InventoryReservedSchema } from "../../gen/shop/events/v1/inventory_events_pb.js";
 import {
   OrderCancelledSchema,
@@ -12,10 +13,11 @@ import { isUpstreamFailure } from "../../lib/grpc/index.js";
 import { type ConsumerSpec, consume } from "../../lib/runtime/index.js";
 import { type Money, moneyProblem } from "../../lib/money.js";
 import { tokenOf } from "./card.js";
-import { chargeOrder, recordOutage } from "./charge.js";
-import { chargeStep, intentAfter, intentStep, onOrderEnded, type SagaOutcome, sagaOutcome } from "./domain/payment.js";
+import { askProvider, outageAnswer } from "./charge.js";
+import { chargeStep, givesUpOnProvider, intentAfter, intentStep, isChargeable, onOrderEnded, type SagaOutcome, sagaOutcome, settle } from "./domain/payment.js";
 import type { PaymentRow } from "./entities.js";
 import { publishCompleted, publishFailed, publishRefunded } from "./events.js";
+import { type LockedOrder, lockedOrder, lockOrdersFirst } from "./locked-orders.js";
 import * as store from "./payment-store.js";
 import type { PaymentProvider } from "./provider/index.js";
 import { refundPayment } from "./refund.js";
@@ -38,9 +40,8 @@ function requireTotal(total: Money | undefined): { currency: string; amountMinor
   return { currency: total.currencyCode, amountMinor: total.amountMinor };
 }
 
-/** Publishes the saga's answer for a payment and settles the intent accordingly. */
-async function answer(ctx: EventContext, payment: PaymentRow, outcome: SagaOutcome, retryable = false): Promise<void> {
-  await store.settleIntent(ctx.em, payment.orderId, intentAfter(outcome), payment.id);
+/** Publishes the saga's answer for a payment. */
+async function publishAnswer(ctx: EventContext, payment: PaymentRow, outcome: SagaOutcome, retryable = false): Promise<void> {
   if (outcome.event === "completed") {
     await publishCompleted(ctx.em, payment);
     ctx.logger.info({ payment_id: payment.id, amount_minor: payment.amountMinor.toString(), currency: payment.currency }, "payment completed");
@@ -51,6 +52,18 @@ async function answer(ctx: EventContext, payment: PaymentRow, outcome: SagaOutco
 }
 
 /**
+ * Every consumer batch first locks all its orders and reads their intents and payments, in one
+ * sorted statement each (see locked-orders.ts); the handlers then work from what was read.
+ */
+const lockBatchFirst = {
+  beforeBatch: (events: { orderId: string }[], em: EntityManager) =>
+    lockOrdersFirst(
+      em,
+      events.map((event) => event.orderId),
+    ),
+};
+
+/**
  * The saga steps payment owns: remember the order's token and total on order.created, charge
  * once when both order.created and inventory.reserved have arrived (whichever is second
  * charges; neither waits for the other by retrying), refund (or make sure nothing is ever charged) when the order is
@@ -58,15 +71,14 @@ async function answer(ctx: EventContext, payment: PaymentRow, outcome: SagaOutco
  */
 export function paymentConsumers(options: PaymentConsumerOptions): ConsumerSpec[] {
   const { provider, maxDeliver } = options;
-  const tuning = { maxDeliver, backoffMs: options.backoffMs, concurrency: options.concurrency };
+  const tuning = { maxDeliver, backoffMs: options.backoffMs, concurrency: options.concurrency, ...lockBatchFirst };
 
   const onOrderEnd = (why: string) =>
     async function handle(event: { orderId: string; customerId: string }, ctx: EventContext): Promise<void> {
       const orderId = requireOrderId(event.orderId);
       const { em, logger } = ctx;
-      await store.lockOrder(em, orderId);
-      const intent = await store.lockIntent(em, orderId);
-      const payment = (await store.findPaymentOfOrder(em, orderId, true)) ?? undefined;
+      const order = await lockedOrder(em, orderId);
+      const { intent, payment } = order;
       const plan = onOrderEnded(
         intent?.status,
         payment && { status: payment.status, amountMinor: payment.amountMinor, refundedMinor: payment.refundedMinor ?? 0n },
@@ -79,22 +91,28 @@ export function paymentConsumers(options: PaymentConsumerOptions): ConsumerSpec[
         await publishRefunded(em, outcome.payment, outcome.refund);
         logger.info({ payment_id: payment.id, refund_id: outcome.refund.id, amount_minor: outcome.refund.amountMinor.toString() }, "payment refunded");
       }
-      if (plan.intent === "tombstone") await store.writeTombstone(em, orderId, event.customerId);
-      else if (plan.intent === "cancel") await store.settleIntent(em, orderId, "CANCELLED");
+      if (plan.intent === "tombstone") {
+        order.intent = await store.writeTombstone(em, orderId, event.customerId);
+      } else if (plan.intent === "cancel" && intent) {
+        await store.settleIntent(em, orderId, "CANCELLED");
+        order.intent = settle(intent, "CANCELLED");
+      }
     };
 
   /**
-   * Charges the order of a PENDING intent once and answers the saga. Called with lockOrder held,
-   * from whichever of order.created and inventory.reserved arrives second.
+   * Charges the order of a PENDING intent once and answers the saga. Called with the order
+   * locked, from whichever of order.created and inventory.reserved arrives second.
    */
-  async function chargeIntent(ctx: EventContext, orderId: string): Promise<void> {
+  async function chargeIntent(ctx: EventContext, order: LockedOrder): Promise<void> {
     const { em, logger } = ctx;
-    const intent = await store.lockIntent(em, orderId);
-    if (!intent || intent.status !== "PENDING") throw new Error(`order ${orderId} has no PENDING payment intent to charge`);
-    const existing = await store.findPaymentOfOrder(em, orderId, true);
+    const { orderId, intent, payment: existing } = order;
+    if (!intent || !isChargeable(intent.status)) throw new Error(`order ${orderId} has no PENDING payment intent to charge`);
     if (existing) {
       // Charged through CreatePayment before the saga got here: answer with that payment.
-      await answer(ctx, existing, sagaOutcome(existing));
+      const outcome = sagaOutcome(existing);
+      await store.settleIntent(em, orderId, intentAfter(outcome), existing.id);
+      order.intent = settle(intent, intentAfter(outcome), existing.id);
+      await publishAnswer(ctx, existing, outcome);
       return;
     }
     const input: store.ChargeInput = {
@@ -104,23 +122,27 @@ export function paymentConsumers(options: PaymentConsumerOptions): ConsumerSpec[
       currency: intent.currency!,
       token: intent.token ?? undefined,
     };
-    let payment: PaymentRow;
+    let answer: store.ChargeAnswer;
+    let retryable = false;
     try {
       // Inside this transaction, holding the order lock: safe because of the charge:<order_id>
-      // key (see chargeOrder), which answers a redelivery after a crash with the same charge.
-      payment = await chargeOrder(em, provider, input);
+      // key (see askProvider), which answers a redelivery after a crash with the same charge.
+      answer = await askProvider(provider, input);
     } catch (error) {
-      if (!isUpstreamFailure(error) || ctx.deliveryCount < maxDeliver) throw error;
+      if (!isUpstreamFailure(error) || !givesUpOnProvider(ctx.deliveryCount, maxDeliver)) throw error;
       // Last attempt and the provider is still unreachable: end the saga instead of leaving
       // the order waiting. With a real provider a timed-out call may still have charged; the
       // charge:<order_id> key lets a reconciliation against the provider find and refund it.
-      const timedOut = (error as { code?: unknown }).code === Code.DEADLINE_EXCEEDED;
-      payment = await recordOutage(em, input, timedOut);
+      answer = outageAnswer((error as { code?: unknown }).code === Code.DEADLINE_EXCEEDED);
+      retryable = true;
       logger.warn({ err: error, attempts: ctx.deliveryCount }, "payment provider unreachable on every attempt; payment failed");
-      await answer(ctx, payment, { event: "failed", reason: payment.failureReason! }, true);
-      return;
     }
-    await answer(ctx, payment, sagaOutcome(payment));
+    const outcome = sagaOutcome(answer);
+    // The payment and the intent's settlement in one statement.
+    const payment = await store.recordCharge(em, input, answer, intentAfter(outcome));
+    order.payment = payment;
+    order.intent = settle(intent, intentAfter(outcome), payment.id);
+    await publishAnswer(ctx, payment, outcome, retryable);
   }
 
   return [
@@ -133,22 +155,21 @@ export function paymentConsumers(options: PaymentConsumerOptions): ConsumerSpec[
         const total = requireTotal(event.total);
         const token = tokenOf(event.paymentMethod?.token);
         // Serialized with the charge and cancellation handlers: each sees the other's committed row.
-        await store.lockOrder(em, orderId);
-        const intent = await store.lockIntent(em, orderId);
+        const order = await lockedOrder(em, orderId);
         const details = { orderId, customerId: event.customerId, ...total, token };
-        switch (intentStep(intent?.status)) {
+        switch (intentStep(order.intent?.status)) {
           case "record":
-            await store.recordIntent(em, details);
+            order.intent = await store.recordIntent(em, details);
             if (!token) logger.warn("order.created carries no usable payment token; its charge will fail");
             return;
           case "record-and-charge":
             // inventory.reserved was here first and recorded that; this event completes the step.
-            await store.completeIntent(em, details);
+            order.intent = await store.completeIntent(em, order.intent!, details);
             logger.info("stock was reserved before order.created arrived; charging now");
-            await chargeIntent(ctx, orderId);
+            await chargeIntent(ctx, order);
             return;
           case "skip":
-            logger.info({ intent_status: intent?.status }, "order already has a payment intent (redelivery, or it ended first)");
+            logger.info({ intent_status: order.intent?.status }, "order already has a payment intent (redelivery, or it ended first)");
             return;
         }
       },
@@ -160,20 +181,19 @@ export function paymentConsumers(options: PaymentConsumerOptions): ConsumerSpec[
       "payment-charge",
       async (event, ctx) => {
         const orderId = requireOrderId(event.orderId);
-        await store.lockOrder(ctx.em, orderId);
-        const intent = await store.lockIntent(ctx.em, orderId);
-        switch (chargeStep(intent?.status)) {
+        const order = await lockedOrder(ctx.em, orderId);
+        switch (chargeStep(order.intent?.status)) {
           case "await-order":
             // Events of different subjects are not ordered: order.created (token and total) is
             // still on its way. Record what was seen; order.created charges when it arrives.
-            await store.awaitOrder(ctx.em, orderId, event.customerId);
+            order.intent = await store.awaitOrder(ctx.em, orderId, event.customerId);
             ctx.logger.info("stock reserved before order.created arrived; the charge waits for it");
             return;
           case "skip":
-            ctx.logger.info({ intent_status: intent?.status }, "payment intent already settled or waiting; nothing to charge");
+            ctx.logger.info({ intent_status: order.intent?.status }, "payment intent already settled or waiting; nothing to charge");
             return;
           case "charge":
-            await chargeIntent(ctx, orderId);
+            await chargeIntent(ctx, order);
             return;
         }
       },

@@ -4,22 +4,36 @@ import { uuidv7 } from "../../lib/ids.js";
 import { minorFromSql } from "../../lib/money.js";
 import { currentTraceParent } from "../../lib/telemetry/index.js";
 import { tokenFingerprint } from "./card.js";
-import type { IntentStatus, PaymentStatus } from "./domain/payment.js";
+import type { IntentStatus, PaymentStatus, SettledIntentStatus } from "./domain/payment.js";
 import { type PaymentRow, Refund, type RefundRow } from "./entities.js";
 
 /**
  * Payment state on the caller's transaction: SQL only. The provider is called by charge.ts and
  * refund.ts, which use these to record what they are about to do and what the provider said.
- * Every operation that may create or change an order's payment first takes `lockOrder` (a
- * transaction-scoped advisory lock per order), so the saga consumers and the RPCs are
- * serialized per order: the provider is asked at most once per order at a time, and the UNIQUE
- * order_id of payments stays a last line of defence.
- * Lock order everywhere: order lock, intent row, payment row.
+ * Every operation that may create or change an order's payment first takes the order's lock (a
+ * transaction-scoped advisory lock per order, `lockOrders`), so the saga consumers and the RPCs
+ * are serialized per order: the provider is asked at most once per order at a time, and the
+ * UNIQUE order_id of payments stays a last line of defence.
+ * Lock order everywhere: order locks (sorted), intent rows, payment rows.
  */
 
-/** Serializes every payment change of one order until the transaction ends. */
-export async function lockOrder(em: EntityManager, orderId: string): Promise<void> {
-  await query(em, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [`payment-order:${orderId}`]);
+/**
+ * Serializes every payment change of the given orders until the transaction ends: one advisory
+ * lock per order, taken in one statement in sorted order, so that two transactions locking
+ * overlapping sets queue on their first common order instead of deadlocking. An advisory lock,
+ * not a row lock, because the order's intent may not exist yet (inventory.reserved can arrive
+ * before order.created). `orderIds` must be lower-case UUIDs.
+ */
+export async function lockOrders(em: EntityManager, orderIds: readonly string[]): Promise<void> {
+  const keys = [...new Set(orderIds)].sort().map((orderId) => `payment-order:${orderId}`);
+  if (keys.length === 0) return;
+  // unnest yields the keys in array order, so the locks are taken in the order sorted above.
+  await query(em, "SELECT count(pg_advisory_xact_lock(hashtextextended(key, 0))) FROM unnest(?::text[]) AS key", [keys]);
+}
+
+/** Serializes every payment change of one order until the transaction ends (see `lockOrders`). */
+export function lockOrder(em: EntityManager, orderId: string): Promise<void> {
+  return lockOrders(em, [orderId]);
 }
 
 // --- intents ---------------------------------------------------------------------------------
@@ -44,91 +58,79 @@ export interface NewIntent {
   token: string | undefined;
 }
 
+/** The driver's error of a statement that bound a token, without the statement: its message would quote the token. */
+function withoutToken(what: string, error: unknown): Error {
+  const code = (error as { code?: unknown }).code;
+  return new Error(`${what} failed (${typeof code === "string" ? code : "unknown error"})`);
+}
+
 /**
- * Stores the intent of an order from order.created. Idempotent: an existing intent (a
- * redelivery, or a CANCELLED tombstone of an order that ended first) is left as it is. Call
- * with lockOrder held: otherwise a concurrent cancellation could miss an intent that is being
- * inserted, and the order would stay chargeable.
+ * Stores the intent of an order from order.created (PENDING) and returns it. Call with the
+ * order locked and after finding no intent: an intent that exists anyway (a bug) fails the
+ * insert on its primary key instead of being overwritten.
  */
-export async function recordIntent(em: EntityManager, intent: NewIntent): Promise<boolean> {
+export async function recordIntent(em: EntityManager, intent: NewIntent): Promise<Intent> {
+  const fingerprint = intent.token ? tokenFingerprint(intent.token) : null;
   try {
-    const rows = await query(
+    await query(
       em,
       `INSERT INTO payment_intents (order_id, customer_id, amount_minor, currency, token, token_fingerprint, status, trace_parent)
-       VALUES (?, ?, ?, ?, ?, ?, 'PENDING', ?) ON CONFLICT (order_id) DO NOTHING RETURNING order_id`,
-      [
-        intent.orderId,
-        intent.customerId,
-        intent.amountMinor,
-        intent.currency,
-        intent.token ?? null,
-        intent.token ? tokenFingerprint(intent.token) : null,
-        currentTraceParent(),
-      ],
+       VALUES (?, ?, ?, ?, ?, ?, 'PENDING', ?)`,
+      [intent.orderId, intent.customerId, intent.amountMinor, intent.currency, intent.token ?? null, fingerprint, currentTraceParent()],
     );
-    return rows.length > 0;
   } catch (error) {
-    // Driver errors quote the statement with its bound values, the token among them: keep only the SQLSTATE.
-    const code = (error as { code?: unknown }).code;
-    throw new Error(`storing the payment intent failed (${typeof code === "string" ? code : "unknown error"})`);
+    throw withoutToken("storing the payment intent", error);
   }
+  return {
+    orderId: intent.orderId,
+    customerId: intent.customerId,
+    amountMinor: intent.amountMinor,
+    currency: intent.currency,
+    token: intent.token ?? null,
+    tokenFingerprint: fingerprint,
+    status: "PENDING",
+    paymentId: null,
+  };
 }
 
 /**
  * Records that inventory.reserved arrived before order.created: an AWAITING_ORDER intent without
- * token or total, which order.created completes and charges. Call with lockOrder held.
+ * token or total, which order.created completes and charges. Call with the order locked and
+ * after finding no intent.
  */
-export async function awaitOrder(em: EntityManager, orderId: string, customerId: string): Promise<void> {
-  await query(em, "INSERT INTO payment_intents (order_id, customer_id, status) VALUES (?, ?, 'AWAITING_ORDER') ON CONFLICT (order_id) DO NOTHING", [
-    orderId,
-    customerId,
-  ]);
+export async function awaitOrder(em: EntityManager, orderId: string, customerId: string): Promise<Intent> {
+  await query(em, "INSERT INTO payment_intents (order_id, customer_id, status) VALUES (?, ?, 'AWAITING_ORDER')", [orderId, customerId]);
+  return { orderId, customerId, amountMinor: null, currency: null, token: null, tokenFingerprint: null, status: "AWAITING_ORDER", paymentId: null };
 }
 
-/** Fills in an AWAITING_ORDER intent from order.created; it is PENDING (and chargeable) afterwards. Call with lockOrder held. */
-export async function completeIntent(em: EntityManager, intent: NewIntent): Promise<void> {
+/**
+ * Fills in the `awaiting` (AWAITING_ORDER) intent from order.created and returns it PENDING,
+ * chargeable; it keeps the customer inventory.reserved named. Call with the order locked.
+ */
+export async function completeIntent(em: EntityManager, awaiting: Intent, intent: NewIntent): Promise<Intent> {
+  const fingerprint = intent.token ? tokenFingerprint(intent.token) : null;
   try {
     await query(
       em,
       `UPDATE payment_intents SET amount_minor = ?, currency = ?, token = ?, token_fingerprint = ?, status = 'PENDING', updated_at = now()
        WHERE order_id = ? AND status = 'AWAITING_ORDER'`,
-      [intent.amountMinor, intent.currency, intent.token ?? null, intent.token ? tokenFingerprint(intent.token) : null, intent.orderId],
+      [intent.amountMinor, intent.currency, intent.token ?? null, fingerprint, intent.orderId],
     );
   } catch (error) {
-    // As in recordIntent: the driver's message would quote the token.
-    const code = (error as { code?: unknown }).code;
-    throw new Error(`completing the payment intent failed (${typeof code === "string" ? code : "unknown error"})`);
+    throw withoutToken("completing the payment intent", error);
   }
-}
-
-/** The intent of an order, locked for the rest of the transaction. */
-export async function lockIntent(em: EntityManager, orderId: string): Promise<Intent | undefined> {
-  const [row] = await query(
-    em,
-    `SELECT order_id, customer_id, amount_minor, currency, token, token_fingerprint, status, payment_id
-     FROM payment_intents WHERE order_id = ? FOR UPDATE`,
-    [orderId],
-  );
-  if (!row) return undefined;
   return {
-    orderId: String(row.order_id),
-    customerId: String(row.customer_id),
-    amountMinor: row.amount_minor === null ? null : minorFromSql(row.amount_minor),
-    currency: row.currency === null ? null : String(row.currency),
-    token: row.token === null ? null : String(row.token),
-    tokenFingerprint: row.token_fingerprint === null ? null : String(row.token_fingerprint),
-    status: row.status as IntentStatus,
-    paymentId: row.payment_id === null ? null : String(row.payment_id),
+    ...awaiting,
+    amountMinor: intent.amountMinor,
+    currency: intent.currency,
+    token: intent.token ?? null,
+    tokenFingerprint: fingerprint,
+    status: "PENDING",
   };
 }
 
 /** Settles an open (PENDING or AWAITING_ORDER) intent as CHARGED / FAILED / CANCELLED and wipes its token. */
-export async function settleIntent(
-  em: EntityManager,
-  orderId: string,
-  status: Exclude<IntentStatus, "PENDING" | "AWAITING_ORDER">,
-  paymentId?: string,
-): Promise<void> {
+export async function settleIntent(em: EntityManager, orderId: string, status: SettledIntentStatus, paymentId?: string): Promise<void> {
   await query(
     em,
     `UPDATE payment_intents SET status = ?, payment_id = coalesce(?, payment_id), token = NULL, updated_at = now()
@@ -138,10 +140,11 @@ export async function settleIntent(
 }
 
 /**
- * A CANCELLED intent for an order that ended before its order.created arrived. Should a PENDING
- * intent have appeared meanwhile (callers hold lockOrder, so it cannot), it is cancelled too.
+ * A CANCELLED intent for an order that ended before its order.created arrived; returns it.
+ * Should a PENDING intent have appeared meanwhile (callers hold the order lock, so it cannot),
+ * it is cancelled too.
  */
-export async function writeTombstone(em: EntityManager, orderId: string, customerId: string): Promise<void> {
+export async function writeTombstone(em: EntityManager, orderId: string, customerId: string): Promise<Intent> {
   await query(
     em,
     `INSERT INTO payment_intents (order_id, customer_id, status) VALUES (?, ?, 'CANCELLED')
@@ -149,6 +152,7 @@ export async function writeTombstone(em: EntityManager, orderId: string, custome
      WHERE payment_intents.status IN ('PENDING', 'AWAITING_ORDER')`,
     [orderId, customerId],
   );
+  return { orderId, customerId, amountMinor: null, currency: null, token: null, tokenFingerprint: null, status: "CANCELLED", paymentId: null };
 }
 
 // --- payments --------------------------------------------------------------------------------
@@ -156,25 +160,28 @@ export async function writeTombstone(em: EntityManager, orderId: string, custome
 const PAYMENT_COLUMNS =
   "id, order_id, customer_id, amount_minor, currency, status, card_last4, token_fingerprint, provider_reference, failure_reason, refunded_minor, created_at, updated_at";
 
-function toPayment(row: Record<string, unknown>): PaymentRow {
+/** A payment from `row`, whose columns are PAYMENT_COLUMNS, each named with `prefix` first. */
+function toPayment(row: Record<string, unknown>, prefix = ""): PaymentRow {
+  const column = (name: string) => row[prefix + name];
+  const text = (name: string) => (column(name) == null ? null : String(column(name)));
   return {
-    id: String(row.id),
-    orderId: String(row.order_id),
-    customerId: String(row.customer_id),
-    amountMinor: minorFromSql(row.amount_minor),
-    currency: String(row.currency),
-    status: row.status as PaymentStatus,
-    cardLast4: row.card_last4 == null ? null : String(row.card_last4),
-    tokenFingerprint: row.token_fingerprint == null ? null : String(row.token_fingerprint),
-    providerReference: row.provider_reference == null ? null : String(row.provider_reference),
-    failureReason: row.failure_reason == null ? null : String(row.failure_reason),
-    refundedMinor: minorFromSql(row.refunded_minor),
-    createdAt: new Date(row.created_at as Date),
-    updatedAt: new Date(row.updated_at as Date),
+    id: String(column("id")),
+    orderId: String(column("order_id")),
+    customerId: String(column("customer_id")),
+    amountMinor: minorFromSql(column("amount_minor")),
+    currency: String(column("currency")),
+    status: column("status") as PaymentStatus,
+    cardLast4: text("card_last4"),
+    tokenFingerprint: text("token_fingerprint"),
+    providerReference: text("provider_reference"),
+    failureReason: text("failure_reason"),
+    refundedMinor: minorFromSql(column("refunded_minor")),
+    createdAt: new Date(column("created_at") as Date),
+    updatedAt: new Date(column("updated_at") as Date),
   };
 }
 
-/** The payment of an order; `lock` takes its row lock. Plain SQL: the saga asks once per order. */
+/** The payment of an order; `lock` takes its row lock. */
 export async function findPaymentOfOrder(em: EntityManager, orderId: string, lock = false): Promise<PaymentRow | null> {
   const [row] = await query(em, `SELECT ${PAYMENT_COLUMNS} FROM payments WHERE order_id = ?${lock ? " FOR UPDATE" : ""}`, [orderId]);
   return row ? toPayment(row) : null;
@@ -194,26 +201,103 @@ export interface ChargeInput {
 export type ChargeAnswer =
   { status: "COMPLETED"; cardLast4: string | null; providerReference: string } | { status: "FAILED"; cardLast4?: string | null; failureReason: string };
 
+const INSERT_PAYMENT = `INSERT INTO payments (id, order_id, customer_id, amount_minor, currency, status, card_last4, token_fingerprint, provider_reference, failure_reason)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${PAYMENT_COLUMNS}`;
+
+function paymentValues(id: string, input: ChargeInput, answer: ChargeAnswer): unknown[] {
+  return [
+    id,
+    input.orderId,
+    input.customerId,
+    input.amountMinor.toString(),
+    input.currency,
+    answer.status,
+    answer.cardLast4 ?? null,
+    input.token ? tokenFingerprint(input.token) : null,
+    answer.status === "COMPLETED" ? answer.providerReference : null,
+    answer.status === "FAILED" ? answer.failureReason : null,
+  ];
+}
+
 /** Records the answer to a charge as the order's payment (COMPLETED or FAILED). */
 export async function recordPayment(em: EntityManager, input: ChargeInput, answer: ChargeAnswer): Promise<PaymentRow> {
+  const [row] = await query(em, INSERT_PAYMENT, paymentValues(uuidv7(), input, answer));
+  return toPayment(row);
+}
+
+/**
+ * Records the saga's charge in one statement: the order's payment (as `recordPayment`) and its
+ * open intent settled as `intentStatus`, pointing at the payment, its token wiped.
+ */
+export async function recordCharge(em: EntityManager, input: ChargeInput, answer: ChargeAnswer, intentStatus: "CHARGED" | "FAILED"): Promise<PaymentRow> {
+  const id = uuidv7();
   const [row] = await query(
     em,
-    `INSERT INTO payments (id, order_id, customer_id, amount_minor, currency, status, card_last4, token_fingerprint, provider_reference, failure_reason)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${PAYMENT_COLUMNS}`,
-    [
-      uuidv7(),
-      input.orderId,
-      input.customerId,
-      input.amountMinor.toString(),
-      input.currency,
-      answer.status,
-      answer.cardLast4 ?? null,
-      input.token ? tokenFingerprint(input.token) : null,
-      answer.status === "COMPLETED" ? answer.providerReference : null,
-      answer.status === "FAILED" ? answer.failureReason : null,
-    ],
+    `WITH payment AS (${INSERT_PAYMENT}),
+     intent AS (
+       UPDATE payment_intents SET status = ?, payment_id = ?, token = NULL, updated_at = now()
+       WHERE order_id = ? AND status IN ('PENDING', 'AWAITING_ORDER'))
+     SELECT * FROM payment`,
+    [...paymentValues(id, input, answer), intentStatus, id, input.orderId],
   );
   return toPayment(row);
+}
+
+// --- locked orders ---------------------------------------------------------------------------
+
+const INTENT_COLUMNS = "customer_id, amount_minor, currency, token, token_fingerprint, status, payment_id";
+
+/** An intent from `row`, whose columns are INTENT_COLUMNS named with `prefix` first; undefined if they are all null. */
+function toIntent(orderId: string, row: Record<string, unknown>, prefix: string): Intent | undefined {
+  const column = (name: string) => row[prefix + name];
+  const text = (name: string) => (column(name) == null ? null : String(column(name)));
+  if (column("status") == null) return undefined;
+  return {
+    orderId,
+    customerId: String(column("customer_id")),
+    amountMinor: column("amount_minor") == null ? null : minorFromSql(column("amount_minor")),
+    currency: text("currency"),
+    token: text("token"),
+    tokenFingerprint: text("token_fingerprint"),
+    status: column("status") as IntentStatus,
+    paymentId: text("payment_id"),
+  };
+}
+
+/** `alias.column AS prefixcolumn` for each of `columns`: the result row keeps intent and payment columns apart. */
+function prefixed(alias: string, columns: string, prefix: string): string {
+  return columns
+    .split(", ")
+    .map((name) => `${alias}.${name} AS ${prefix}${name}`)
+    .join(", ");
+}
+
+// The row locks are taken in subqueries: FOR UPDATE may not name the nullable side of an outer join.
+const READ_ORDERS = `SELECT o.order_id, ${prefixed("i", INTENT_COLUMNS, "intent_")}, ${prefixed("p", PAYMENT_COLUMNS, "payment_")}
+  FROM unnest(?::uuid[]) AS o (order_id)
+  LEFT JOIN (SELECT order_id, ${INTENT_COLUMNS} FROM payment_intents WHERE order_id = ANY(?::uuid[]) FOR UPDATE) AS i ON i.order_id = o.order_id
+  LEFT JOIN (SELECT ${PAYMENT_COLUMNS} FROM payments WHERE order_id = ANY(?::uuid[]) FOR UPDATE) AS p ON p.order_id = o.order_id`;
+
+/** What the database holds about one order's payment. */
+export interface OrderPayment {
+  intent: Intent | undefined;
+  payment: PaymentRow | undefined;
+}
+
+/**
+ * The intent and payment of each of `orderIds` (lower-case UUIDs), their rows locked, in one
+ * statement. Call with the orders locked (`lockOrders`) and only after that statement: this one's
+ * snapshot then sees every intent committed before the locks were granted.
+ */
+export async function readOrders(em: EntityManager, orderIds: readonly string[]): Promise<Map<string, OrderPayment>> {
+  const ids = [...new Set(orderIds)];
+  const rows = ids.length === 0 ? [] : await query(em, READ_ORDERS, [ids, ids, ids]);
+  return new Map(
+    rows.map((row) => {
+      const orderId = String(row.order_id);
+      return [orderId, { intent: toIntent(orderId, row, "intent_"), payment: row.payment_id == null ? undefined : toPayment(row, "payment_") }];
+    }),
+  );
 }
 
 // --- refunds ---------------------------------------------------------------------------------

@@ -1,0 +1,46 @@
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { isUuid } from "../../lib/ids.js";
+import type { PaymentRow } from "./entities.js";
+import { type Intent, lockOrders, readOrders } from "./payment-store.js";
+
+/**
+ * One order's payment state inside a consumer transaction that holds its lock. Handlers decide
+ * from it instead of asking the database, and keep it current with what they write, so that a
+ * later event of the same order in the same batch sees the earlier one's effect.
+ */
+export interface LockedOrder {
+  readonly orderId: string;
+  intent: Intent | undefined;
+  payment: PaymentRow | undefined;
+}
+
+// Per transaction (each consumer transaction has an EntityManager of its own): gone with it,
+// so a batch that rolled back leaves nothing behind for the one-at-a-time retry.
+const lockedIn = new WeakMap<EntityManager, Map<string, LockedOrder>>();
+
+/**
+ * Locks the orders of `orderIds` for the rest of `em`'s transaction and reads their intents and
+ * payments: two statements for a whole consumer batch (its `beforeBatch`), instead of a lock and
+ * reads per event. Ids that are not UUIDs are left to the handlers, which reject them.
+ */
+export async function lockOrdersFirst(em: EntityManager, orderIds: readonly string[]): Promise<void> {
+  const orders = lockedIn.get(em) ?? new Map<string, LockedOrder>();
+  lockedIn.set(em, orders);
+  const ids = [...new Set(orderIds.filter(isUuid).map((id) => id.toLowerCase()))].filter((id) => !orders.has(id));
+  if (ids.length === 0) return;
+  await lockOrders(em, ids);
+  // Only after the locks were granted: this statement's snapshot then sees what the previous holder committed.
+  const read = await readOrders(em, ids);
+  for (const orderId of ids) {
+    const found = read.get(orderId);
+    orders.set(orderId, { orderId, intent: found?.intent, payment: found?.payment });
+  }
+}
+
+/** The locked state of `orderId` (a lower-case UUID) in `em`'s transaction; locks and reads it now if the batch did not. */
+export async function lockedOrder(em: EntityManager, orderId: string): Promise<LockedOrder> {
+  const known = lockedIn.get(em)?.get(orderId);
+  if (known) return known;
+  await lockOrdersFirst(em, [orderId]);
+  return lockedIn.get(em)!.get(orderId)!;
+}
