@@ -1,14 +1,17 @@
+import { create, toJsonString } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { LockMode } from "@mikro-orm/core";
+import { ConsumerPauseSchema } from "../../gen/shop/admin/v1/fault_pb.js";
 import { InventoryReservedSchema } from "../../gen/shop/events/v1/inventory_events_pb.js";
 import { OrderCancelledSchema, OrderCreatedSchema, OrderExpiredSchema, OrderRejectedSchema } from "../../gen/shop/events/v1/order_events_pb.js";
 import { PaymentCompletedSchema, PaymentFailedSchema, PaymentRefundedSchema } from "../../gen/shop/events/v1/payment_events_pb.js";
 import { PaymentService, PaymentStatus } from "../../gen/shop/payment/v1/payment_pb.js";
 import { Code } from "../../lib/errors.js";
+import { listDeadLetters } from "../../lib/events/index.js";
 import { createClient, type GrpcClient } from "../../lib/grpc/index.js";
 import { uuidv7 } from "../../lib/ids.js";
 import { createLogger } from "../../lib/log.js";
-import type { RunningService } from "../../lib/runtime/index.js";
+import { faultKeys, openFaultBucket, type RunningService } from "../../lib/runtime/index.js";
 import { EventLog, publishEvent } from "../../test/harness/event-log.js";
 import { waitFor } from "../../test/harness/index.js";
 import { createTestRuntime, type TestRuntime } from "../../test/harness/runtime.js";
@@ -346,6 +349,128 @@ describe("payment service", () => {
       await created(order, "tok_visa");
       await processed("payment-forget-rejected", await publishEvent(runtime.bus, OrderRejectedSchema, { orderId: order.orderId, reason: "insufficient" }));
       expect(await intentOf(order.orderId)).toEqual({ status: "CANCELLED", token: null });
+    });
+  });
+
+  describe("batches", () => {
+    /**
+     * Runs `publish` while `consumer` pulls nothing, so that what it publishes waits in the
+     * stream and arrives together once the consumer resumes: one batch (or few).
+     */
+    async function asOneBatch<T>(consumer: string, publish: () => Promise<T>): Promise<T> {
+      const kv = await openFaultBucket(runtime.bus.nc, runtime.eventsPrefix);
+      await kv.put(faultKeys.consumer(consumer), toJsonString(ConsumerPauseSchema, create(ConsumerPauseSchema, { consumer })));
+      try {
+        await waitFor(() => service.faults.isPaused(consumer), { message: `${consumer} to pause` });
+        return await publish();
+      } finally {
+        await kv.delete(faultKeys.consumer(consumer));
+        await waitFor(() => !service.faults.isPaused(consumer), { message: `${consumer} to resume` });
+      }
+    }
+
+    /** How many transactions wrote the payments of `orders` (rows written by one transaction share its xmin). */
+    async function paymentTransactions(orders: Order[]): Promise<number> {
+      const [{ count }] = await sql<{ count: number }>("SELECT count(DISTINCT xmin::text)::int AS count FROM payments WHERE order_id = ANY(?::uuid[])", [
+        `{${orders.map((o) => o.orderId).join(",")}}`,
+      ]);
+      return count;
+    }
+
+    it("charges a batch of orders together, whatever state each order is in, each once", async () => {
+      const ready = Array.from({ length: 6 }, () => newOrder());
+      const early = newOrder(); // inventory.reserved arrives before its order.created
+      const ended = newOrder(); // cancelled before its reservation arrived
+      await processed("payment-record-intent", ...(await Promise.all([...ready, ended].map((o) => created(o, "tok_visa")))));
+      await processed("payment-refund-cancelled", await cancelled(ended));
+      const eventIds = await asOneBatch("payment-charge", async () => {
+        const ids: string[] = [];
+        for (const order of [...ready, early, ended]) ids.push(await reserved(order));
+        // A second, distinct inventory.reserved of an order in the same batch: it sees the first one's charge.
+        ids.push(await reserved(ready[0]));
+        return ids;
+      });
+      await processed("payment-charge", ...eventIds);
+      for (const order of ready) {
+        expect(await log.expectEvent(PaymentCompletedSchema, order.orderId)).toMatchObject({ amount: { amountMinor: order.amountMinor } });
+        expect(sim.chargeAttempts.get(`charge:${order.orderId}`)).toBe(1);
+        expect(await intentOf(order.orderId)).toEqual({ status: "CHARGED", token: null });
+      }
+      // Fewer transactions than orders: the batch was applied together (a first event may have come alone).
+      expect(await paymentTransactions(ready)).toBeLessThan(ready.length);
+      const [outbox] = await sql<{ count: number }>("SELECT count(*)::int AS count FROM outbox WHERE aggregate_id = ? AND event_type = ?", [
+        ready[0].orderId,
+        PaymentCompletedSchema.typeName,
+      ]);
+      expect(outbox.count).toBe(1);
+      expect(await intentOf(early.orderId)).toEqual({ status: "AWAITING_ORDER", token: null });
+      expect(await intentOf(ended.orderId)).toEqual({ status: "CANCELLED", token: null });
+      expect(sim.chargeAttempts.get(`charge:${ended.orderId}`)).toBeUndefined();
+      // The early order is charged once its order.created arrives.
+      await created(early, "tok_visa");
+      await log.expectEvent(PaymentCompletedSchema, early.orderId);
+      expect(sim.chargeAttempts.get(`charge:${early.orderId}`)).toBe(1);
+    });
+
+    it("dead-letters a poisoned event alone while the rest of its batch applies", async () => {
+      const good = Array.from({ length: 5 }, () => newOrder());
+      const poisoned = newOrder();
+      const { goodIds, poisonedId } = await asOneBatch("payment-record-intent", async () => {
+        const goodIds = [await created(good[0], "tok_visa"), await created(good[1], "tok_visa")];
+        // No total: a PermanentError in the middle of the batch, after other events were applied in it.
+        const poisonedId = await publishEvent(runtime.bus, OrderCreatedSchema, {
+          orderId: poisoned.orderId,
+          customerId: poisoned.customerId,
+          paymentMethod: { token: "tok_visa" },
+        });
+        for (const order of good.slice(2)) goodIds.push(await created(order, "tok_visa"));
+        return { goodIds, poisonedId };
+      });
+      await processed("payment-record-intent", ...goodIds);
+      const dead = await waitFor(
+        async () => {
+          const entries = (await listDeadLetters(runtime.bus.jsm, runtime.bus.names, { limit: 500 })).entries.filter((d) => d.eventId === poisonedId);
+          return entries.length > 0 && entries;
+        },
+        { message: "the poisoned order.created in the DLQ" },
+      );
+      expect(dead).toEqual([expect.objectContaining({ consumer: "payment-record-intent", error: "order.created has no total" })]);
+      for (const order of good) expect(await intentOf(order.orderId)).toEqual({ status: "PENDING", token: "tok_visa" });
+      expect(await intentOf(poisoned.orderId)).toBeUndefined();
+      // The good orders' batch-mates go on to be charged as usual.
+      await reserved(good[2]);
+      await log.expectEvent(PaymentCompletedSchema, good[2].orderId);
+    });
+
+    it("applies nothing twice when part of a batch is redelivered", async () => {
+      const first = Array.from({ length: 3 }, () => newOrder());
+      const second = Array.from({ length: 3 }, () => newOrder());
+      await processed("payment-record-intent", ...(await Promise.all([...first, ...second].map((o) => created(o, "tok_visa")))));
+      const firstIds = await Promise.all(first.map((o) => reserved(o)));
+      await processed("payment-charge", ...firstIds);
+      const secondIds = await asOneBatch("payment-charge", async () => {
+        const ids: string[] = [];
+        for (let i = 0; i < first.length; i++) {
+          // The same events again under other message ids (a lost ack), among new ones.
+          await reserved(first[i], firstIds[i], uuidv7());
+          ids.push(await reserved(second[i]));
+        }
+        return ids;
+      });
+      await processed("payment-charge", ...secondIds);
+      // Every copy was acknowledged: nothing is left pending or waiting for a retry.
+      await waitFor(async () => (await runtime.bus.jsm.consumers.info(runtime.bus.names.stream, "payment-charge")).num_ack_pending === 0, {
+        message: "payment-charge to acknowledge every copy",
+      });
+      const orders = [...first, ...second];
+      for (const order of orders) expect(sim.chargeAttempts.get(`charge:${order.orderId}`)).toBe(1);
+      // Every handler has committed: the outbox holds all the events they will ever publish, one per order.
+      const published = await sql<{ aggregate_id: string; count: number }>(
+        "SELECT aggregate_id, count(*)::int AS count FROM outbox WHERE aggregate_id = ANY(?::text[]) GROUP BY aggregate_id",
+        [`{${orders.map((o) => o.orderId).join(",")}}`],
+      );
+      expect(published).toHaveLength(orders.length);
+      expect(published.every((row) => row.count === 1)).toBe(true);
     });
   });
 
