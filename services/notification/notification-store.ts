@@ -1,9 +1,9 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { uuidv7 } from "../../lib/ids.js";
-import { minorFromSql, type Money } from "../../lib/money.js";
+import { minorFromSql } from "../../lib/money.js";
 import { currentTraceParent } from "../../lib/telemetry/index.js";
 import type { ChannelName } from "./domain/recipients.js";
-import type { OrderContactRow } from "./entities.js";
+import type { Contact, PendingMessage } from "./domain/batch-plan.js";
 import { sql as execute } from "../../lib/db/index.js";
 
 /**
@@ -29,6 +29,8 @@ export interface NewMessage {
   body: string;
   /** The event that caused it, if any. */
   eventId: string | null;
+  /** The trace its first attempt continues; the active span's when left out. */
+  traceParent?: string | null;
 }
 
 /** A row some sender has claimed for attempt number `attempts`. */
@@ -62,22 +64,34 @@ function toClaimed(row: Row): ClaimedNotification {
 const CLAIMED_COLUMNS = "id, order_id, customer_id, channel, recipient, subject, body, attempts, trace_parent";
 
 /**
- * Queues messages as PENDING and due now. A message whose (event_id, channel) is already there
- * is skipped, so an event handled twice never queues twice. Returns how many were queued.
+ * Queues messages as PENDING and due now, in one statement. A message whose (event_id, channel)
+ * is already there is skipped, so an event handled twice never queues twice. Returns how many
+ * were queued.
  */
 export async function queue(em: EntityManager, messages: readonly NewMessage[]): Promise<number> {
-  let queued = 0;
-  for (const m of messages) {
-    const rows = await execute(
-      em,
-      `INSERT INTO notification_log (id, order_id, customer_id, channel, recipient, template, subject, body, status, event_id, next_attempt_at, trace_parent)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, now(), ?)
-       ON CONFLICT (event_id, channel) DO NOTHING RETURNING id`,
-      [uuidv7(), m.orderId, m.customerId, m.channel, m.recipient, m.template, m.subject, m.body, m.eventId, currentTraceParent()],
-    );
-    queued += rows.length;
-  }
-  return queued;
+  if (messages.length === 0) return 0;
+  const traceParent = currentTraceParent();
+  const rows = await execute(
+    em,
+    `INSERT INTO notification_log (id, order_id, customer_id, channel, recipient, template, subject, body, status, event_id, next_attempt_at, trace_parent)
+     SELECT id, order_id, customer_id, channel, recipient, template, subject, body, 'PENDING', event_id, now(), trace_parent
+     FROM unnest(?::uuid[], ?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::uuid[], ?::text[])
+       AS m(id, order_id, customer_id, channel, recipient, template, subject, body, event_id, trace_parent)
+     ON CONFLICT (event_id, channel) DO NOTHING RETURNING id`,
+    [
+      messages.map(() => uuidv7()),
+      messages.map((m) => m.orderId),
+      messages.map((m) => m.customerId),
+      messages.map((m) => m.channel),
+      messages.map((m) => m.recipient),
+      messages.map((m) => m.template),
+      messages.map((m) => m.subject),
+      messages.map((m) => m.body),
+      messages.map((m) => m.eventId),
+      messages.map((m) => (m.traceParent === undefined ? traceParent : m.traceParent)),
+    ],
+  );
+  return rows.length;
 }
 
 /** Inserts a message already claimed for its first attempt, for a caller that sends it at once. */
@@ -172,28 +186,10 @@ export async function release(em: EntityManager, claimed: ClaimedNotification, r
   return rows.length > 0;
 }
 
-export interface Contact {
-  orderId: string;
-  customerId: string;
-  name: string;
-  email: string;
-  phone: string;
-  total?: Money;
-}
-
-/** Stores an order's contact details; the first ones recorded for an order stay. */
-export async function saveContact(em: EntityManager, contact: Contact): Promise<void> {
-  await execute(
-    em,
-    `INSERT INTO notification_contacts (order_id, customer_id, name, email, phone, total_minor, currency_code)
-     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING`,
-    [contact.orderId, contact.customerId, contact.name, contact.email, contact.phone, contact.total?.amountMinor ?? null, contact.total?.currencyCode ?? null],
-  );
-}
-
-/** The contact details recorded for an order, if any (plain SQL: every saga event asks). */
-export async function contactOf(em: EntityManager, orderId: string): Promise<OrderContactRow | null> {
-  const [row] = await execute<{
+/** The contact details stored for `orderIds`, by order id (plain SQL: every saga batch asks). */
+export async function contactsOf(em: EntityManager, orderIds: readonly string[]): Promise<Map<string, Contact>> {
+  if (orderIds.length === 0) return new Map();
+  const rows = await execute<{
     order_id: string;
     customer_id: string;
     name: string;
@@ -201,50 +197,61 @@ export async function contactOf(em: EntityManager, orderId: string): Promise<Ord
     phone: string;
     total_minor: string | null;
     currency_code: string | null;
-    created_at: Date;
-  }>(em, "SELECT order_id, customer_id, name, email, phone, total_minor, currency_code, created_at FROM notification_contacts WHERE order_id = ?", [orderId]);
-  if (!row) return null;
-  return {
-    orderId: row.order_id,
-    customerId: row.customer_id,
-    name: row.name,
-    email: row.email,
-    phone: row.phone,
-    totalMinor: row.total_minor === null ? null : minorFromSql(row.total_minor),
-    currencyCode: row.currency_code,
-    createdAt: new Date(row.created_at),
-  };
-}
-
-/** Serializes the handlers of one order's events until the transaction ends (contact lookup vs. its arrival). */
-export async function lockOrder(em: EntityManager, orderId: string): Promise<void> {
-  await execute(em, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [`notification-order:${orderId}`]);
-}
-
-/** A message whose event arrived before the order's contact details. */
-export interface PendingNotification {
-  eventId: string;
-  orderId: string;
-  customerId: string;
-  template: string;
-  vars: Record<string, string | undefined>;
-}
-
-/** Keeps a message until order.created brings its recipients; once per event. */
-export async function savePending(em: EntityManager, pending: PendingNotification): Promise<void> {
-  await execute(
-    em,
-    `INSERT INTO pending_notifications (event_id, order_id, customer_id, template, vars) VALUES (?, ?, ?, ?, ?::jsonb)
-     ON CONFLICT (event_id) DO NOTHING`,
-    [pending.eventId, pending.orderId, pending.customerId, pending.template, JSON.stringify(pending.vars)],
+  }>(em, "SELECT order_id, customer_id, name, email, phone, total_minor, currency_code FROM notification_contacts WHERE order_id = ANY(?::uuid[])", [orderIds]);
+  return new Map(
+    rows.map((row) => [
+      row.order_id,
+      {
+        orderId: row.order_id,
+        customerId: row.customer_id,
+        name: row.name,
+        email: row.email,
+        phone: row.phone,
+        totalMinor: row.total_minor === null ? null : minorFromSql(row.total_minor),
+        currencyCode: row.currency_code,
+      },
+    ]),
   );
 }
 
-/** Removes and returns the order's pending messages, oldest first. */
-export async function takePending(em: EntityManager, orderId: string): Promise<PendingNotification[]> {
-  const rows = await execute(em, "DELETE FROM pending_notifications WHERE order_id = ? RETURNING event_id, order_id, customer_id, template, vars, created_at", [
-    orderId,
-  ]);
+/**
+ * Serializes the batches that touch the same orders until the transaction ends, so that one
+ * batch's contact lookup and another's arrival of that contact never miss each other. One
+ * statement for all of them, in one order (sorted), so two batches never wait on each other.
+ * The key is the one the per-event consumers used: replicas of both versions exclude each other.
+ */
+export async function lockOrders(em: EntityManager, orderIds: readonly string[]): Promise<void> {
+  if (orderIds.length === 0) return;
+  const keys = [...new Set(orderIds)].map((id) => `notification-order:${id}`).sort();
+  await execute(em, "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(?::text[]) AS k", [keys]);
+}
+
+/**
+ * Stores contact details (the first ones recorded for an order stay) and removes and returns
+ * the pending messages of those orders, oldest first, in one statement.
+ */
+export async function saveContactsTakingPending(em: EntityManager, contacts: readonly Contact[]): Promise<PendingMessage[]> {
+  if (contacts.length === 0) return [];
+  const orderIds = contacts.map((c) => c.orderId);
+  const rows = await execute(
+    em,
+    `WITH saved AS (
+       INSERT INTO notification_contacts (order_id, customer_id, name, email, phone, total_minor, currency_code)
+       SELECT * FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[])
+       ON CONFLICT (order_id) DO NOTHING
+     )
+     DELETE FROM pending_notifications WHERE order_id = ANY(?::uuid[]) RETURNING event_id, order_id, customer_id, template, vars, created_at`,
+    [
+      orderIds,
+      contacts.map((c) => c.customerId),
+      contacts.map((c) => c.name),
+      contacts.map((c) => c.email),
+      contacts.map((c) => c.phone),
+      contacts.map((c) => (c.totalMinor === null ? null : c.totalMinor.toString())),
+      contacts.map((c) => c.currencyCode),
+      orderIds,
+    ],
+  );
   return rows
     .sort(
       (a, b) => new Date(a.created_at as string).getTime() - new Date(b.created_at as string).getTime() || String(a.event_id).localeCompare(String(b.event_id)),
@@ -256,4 +263,22 @@ export async function takePending(em: EntityManager, orderId: string): Promise<P
       template: String(row.template),
       vars: (typeof row.vars === "string" ? JSON.parse(row.vars) : row.vars) as Record<string, string | undefined>,
     }));
+}
+
+/** Keeps messages until order.created brings their recipients; once per event. */
+export async function savePending(em: EntityManager, pending: readonly PendingMessage[]): Promise<void> {
+  if (pending.length === 0) return;
+  await execute(
+    em,
+    `INSERT INTO pending_notifications (event_id, order_id, customer_id, template, vars)
+     SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::text[], ?::text[], ?::jsonb[])
+     ON CONFLICT (event_id) DO NOTHING`,
+    [
+      pending.map((p) => p.eventId),
+      pending.map((p) => p.orderId),
+      pending.map((p) => p.customerId),
+      pending.map((p) => p.template),
+      pending.map((p) => JSON.stringify(p.vars)),
+    ],
+  );
 }
