@@ -132,58 +132,45 @@ export async function claimDue(em: EntityManager, channels: readonly ChannelName
   return rows.map(toClaimed);
 }
 
-const SAME_CLAIM = "id = ? AND status = 'PENDING' AND attempts = ?";
+/** What became of a claimed attempt, to be written back. */
+export type Outcome =
+  | { kind: "sent"; providerMessageId: string }
+  /** The attempt never reached the provider: it does not count, the row is due again after `delayMs`. */
+  | { kind: "released"; reason: string; delayMs: number }
+  | { kind: "retry"; error: string; delayMs: number }
+  /** The last attempt failed: the message is given up. */
+  | { kind: "failed"; error: string };
 
 /**
- * Records that the provider accepted each claimed attempt, in one statement. Returns the ids
- * recorded; a row missing from it had its claim taken over (lease expired) and is not changed.
+ * Writes the outcomes of claimed attempts in one statement. Each is written only if its row is
+ * still the same claim (PENDING, same attempts). Returns the ids written; a row missing from it
+ * had its claim taken over (lease expired) and is not changed.
  */
-export async function markSent(em: EntityManager, sent: readonly { claimed: ClaimedNotification; providerMessageId: string }[]): Promise<Set<string>> {
-  if (sent.length === 0) return new Set();
+export async function recordOutcomes(em: EntityManager, outcomes: readonly { claimed: ClaimedNotification; outcome: Outcome }[]): Promise<Set<string>> {
+  if (outcomes.length === 0) return new Set();
   const rows = await execute<{ id: string }>(
     em,
-    `UPDATE notification_log n SET status = 'SENT', sent_at = now(), updated_at = now(), next_attempt_at = NULL, provider_message_id = s.provider_message_id
-     FROM unnest(?::uuid[], ?::int[], ?::text[]) AS s(id, attempts, provider_message_id)
-     WHERE n.id = s.id AND n.status = 'PENDING' AND n.attempts = s.attempts RETURNING n.id`,
-    [sent.map((s) => s.claimed.id), sent.map((s) => s.claimed.attempts), sent.map((s) => s.providerMessageId)],
+    `UPDATE notification_log n SET
+       status = CASE o.kind WHEN 'sent' THEN 'SENT' WHEN 'failed' THEN 'FAILED' ELSE 'PENDING' END,
+       attempts = n.attempts - (o.kind = 'released')::int,
+       next_attempt_at = CASE WHEN o.kind IN ('retry', 'released') THEN now() + o.delay_ms * interval '1 millisecond' END,
+       sent_at = CASE WHEN o.kind = 'sent' THEN now() END,
+       provider_message_id = CASE WHEN o.kind = 'sent' THEN o.provider_message_id ELSE n.provider_message_id END,
+       last_error = CASE WHEN o.kind = 'sent' THEN n.last_error ELSE o.error END,
+       updated_at = now()
+     FROM unnest(?::uuid[], ?::int[], ?::text[], ?::float8[], ?::text[], ?::text[]) AS o(id, attempts, kind, delay_ms, error, provider_message_id)
+     WHERE n.id = o.id AND n.status = 'PENDING' AND n.attempts = o.attempts
+     RETURNING n.id`,
+    [
+      outcomes.map((o) => o.claimed.id),
+      outcomes.map((o) => o.claimed.attempts),
+      outcomes.map((o) => o.outcome.kind),
+      outcomes.map(({ outcome }) => (outcome.kind === "retry" || outcome.kind === "released" ? outcome.delayMs : null)),
+      outcomes.map(({ outcome }) => (outcome.kind === "sent" ? null : (outcome.kind === "released" ? outcome.reason : outcome.error).slice(0, 2000))),
+      outcomes.map(({ outcome }) => (outcome.kind === "sent" ? outcome.providerMessageId : null)),
+    ],
   );
   return new Set(rows.map((row) => String(row.id)));
-}
-
-/** Records a failed attempt to be retried after `delayMs`. False when the claim was lost. */
-export async function scheduleRetry(em: EntityManager, claimed: ClaimedNotification, error: string, delayMs: number): Promise<boolean> {
-  const rows = await execute(
-    em,
-    `UPDATE notification_log SET last_error = ?, next_attempt_at = now() + ? * interval '1 millisecond', updated_at = now()
-     WHERE ${SAME_CLAIM} RETURNING id`,
-    [error.slice(0, 2000), delayMs, claimed.id, claimed.attempts],
-  );
-  return rows.length > 0;
-}
-
-/** Records the last failed attempt: the message is given up. False when the claim was lost. */
-export async function markFailed(em: EntityManager, claimed: ClaimedNotification, error: string): Promise<boolean> {
-  const rows = await execute(
-    em,
-    `UPDATE notification_log SET status = 'FAILED', last_error = ?, next_attempt_at = NULL, updated_at = now()
-     WHERE ${SAME_CLAIM} RETURNING id`,
-    [error.slice(0, 2000), claimed.id, claimed.attempts],
-  );
-  return rows.length > 0;
-}
-
-/**
- * Gives back a claim whose attempt never reached the provider (its circuit breaker was open):
- * the attempt does not count, and the row is due again after `delayMs`.
- */
-export async function release(em: EntityManager, claimed: ClaimedNotification, reason: string, delayMs: number): Promise<boolean> {
-  const rows = await execute(
-    em,
-    `UPDATE notification_log SET attempts = attempts - 1, last_error = ?, next_attempt_at = now() + ? * interval '1 millisecond', updated_at = now()
-     WHERE ${SAME_CLAIM} RETURNING id`,
-    [reason.slice(0, 2000), delayMs, claimed.id, claimed.attempts],
-  );
-  return rows.length > 0;
 }
 
 /** The contact details stored for `orderIds`, by order id (plain SQL: every saga batch asks). */

@@ -7,6 +7,7 @@ import { DeliveryStatusChangedSchema } from "../../gen/shop/events/v1/delivery_e
 import { NotificationFailedSchema, NotificationSentSchema } from "../../gen/shop/events/v1/notification_events_pb.js";
 import { OrderCancelledSchema, OrderConfirmedSchema, OrderCreatedSchema, OrderShippedSchema } from "../../gen/shop/events/v1/order_events_pb.js";
 import { Channel, type Notification, NotificationService, NotificationStatus } from "../../gen/shop/notification/v1/notification_pb.js";
+import { sql } from "../../lib/db/index.js";
 import { Code } from "../../lib/errors.js";
 import { eventSubject } from "../../lib/events/index.js";
 import { createClient, type GrpcClient } from "../../lib/grpc/index.js";
@@ -17,6 +18,7 @@ import { EventLog, publishEvent } from "../../test/harness/event-log.js";
 import { waitFor } from "../../test/harness/index.js";
 import { createTestRuntime, type TestRuntime } from "../../test/harness/runtime.js";
 import { transientFailure } from "./providers/provider.js";
+import * as store from "./notification-store.js";
 import { start } from "./service.js";
 import { expectCode } from "../../test/harness/expect-code.js";
 
@@ -283,6 +285,47 @@ describe("notification service", () => {
       await expectCode(client.listNotifications({ customerId: "x" }), Code.INVALID_ARGUMENT, /customer_id/);
       await expectCode(client.listNotifications({ pageToken: "x" }), Code.INVALID_ARGUMENT, /page_token/);
       await expectCode(client.listNotifications({ pageSize: -1 }), Code.INVALID_ARGUMENT, /page_size/);
+    });
+  });
+
+  describe("outcomes", () => {
+    it("writes the outcomes of several attempts in one statement, and none whose claim was taken over", async () => {
+      const em = service.orm.em.fork();
+      const claim = (body: string) =>
+        store.insertClaimed(
+          em,
+          { orderId: null, customerId: "", channel: "EMAIL", recipient: "outcomes@example.com", template: null, subject: "s", body, eventId: null },
+          60_000,
+        );
+      const [sent, retry, failed, released, stale] = await Promise.all(["sent", "retry", "failed", "released", "stale"].map(claim));
+      const written = await store.recordOutcomes(em, [
+        { claimed: sent, outcome: { kind: "sent", providerMessageId: "p-1" } },
+        { claimed: retry, outcome: { kind: "retry", error: "busy", delayMs: 60_000 } },
+        { claimed: failed, outcome: { kind: "failed", error: "no such mailbox" } },
+        { claimed: released, outcome: { kind: "released", reason: "circuit open", delayMs: 60_000 } },
+        // Another sender re-claimed it meanwhile (attempt 2): this attempt's outcome is dropped.
+        { claimed: { ...stale, attempts: 0 }, outcome: { kind: "sent", providerMessageId: "p-2" } },
+      ]);
+      expect([...written].sort()).toEqual([sent.id, retry.id, failed.id, released.id].sort());
+      const rows = await sql<{
+        id: string;
+        status: string;
+        attempts: number;
+        last_error: string | null;
+        provider_message_id: string | null;
+        due: boolean | null;
+      }>(
+        em,
+        "SELECT id, status, attempts, last_error, provider_message_id, next_attempt_at > now() + interval '50 seconds' AS due FROM notification_log WHERE id = ANY(?::uuid[])",
+        [[sent.id, retry.id, failed.id, released.id, stale.id]],
+      );
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      expect(byId.get(sent.id)).toMatchObject({ status: "SENT", attempts: 1, last_error: null, provider_message_id: "p-1", due: null });
+      expect(byId.get(retry.id)).toMatchObject({ status: "PENDING", attempts: 1, last_error: "busy", due: true });
+      expect(byId.get(failed.id)).toMatchObject({ status: "FAILED", attempts: 1, last_error: "no such mailbox", due: null });
+      expect(byId.get(released.id)).toMatchObject({ status: "PENDING", attempts: 0, last_error: "circuit open", due: true });
+      expect(byId.get(stale.id)).toMatchObject({ status: "PENDING", attempts: 1, provider_message_id: null });
+      await sql(em, "DELETE FROM notification_log WHERE recipient = 'outcomes@example.com'");
     });
   });
 
