@@ -19,7 +19,7 @@ import { lazyChild, type Logger } from "../../lib/log.js";
 import { formatMoney, money, moneyProblem } from "../../lib/money.js";
 import { type ConsumerSpec, consumeBatches } from "../../lib/runtime/index.js";
 import { currentTraceParent, extractHeaders } from "../../lib/telemetry/index.js";
-import { contactsToSave, type PlanEvent, planBatch } from "./domain/batch-plan.js";
+import { contactsIn, type PlanEvent, planBatch } from "./domain/batch-plan.js";
 import { maskRecipient, normalizeEmail, normalizePhone } from "./domain/recipients.js";
 import type { TemplateName } from "./domain/templates.js";
 import * as store from "./notification-store.js";
@@ -157,9 +157,9 @@ export function notificationConsumers({ logger, onQueued }: NotificationConsumer
   }
 
   /**
-   * Applies a batch with a handful of statements whatever its size: lock its orders, read their
-   * contacts, save the new contacts taking the messages that waited for them, queue every
-   * message, keep the messages still waiting.
+   * Applies a batch with three statements whatever its size (a fourth when messages must wait):
+   * lock its orders; read their contacts while saving the batch's new ones and taking the
+   * messages that waited for them; queue every message. Then keep the messages still waiting.
    */
   async function applyBatch(batch: BatchEvent[], em: EntityManager): Promise<void> {
     const events = batch.flatMap((event) => toPlanEvent(event) ?? []);
@@ -167,8 +167,7 @@ export function notificationConsumers({ logger, onQueued }: NotificationConsumer
     const orderIds = [...new Set(events.map((e) => e.planned.orderId))];
     const planned = events.map((e) => e.planned);
     await store.lockOrders(em, orderIds);
-    const known = await store.contactsOf(em, orderIds);
-    const taken = await store.saveContactsTakingPending(em, contactsToSave(planned, known));
+    const { known, taken } = await store.readContacts(em, orderIds, contactsIn(planned));
     const plan = planBatch(planned, known, taken);
     const queued = await store.queue(em, plan.messages);
     await store.savePending(em, plan.pending);

@@ -173,34 +173,6 @@ export async function recordOutcomes(em: EntityManager, outcomes: readonly { cla
   return new Set(rows.map((row) => String(row.id)));
 }
 
-/** The contact details stored for `orderIds`, by order id (plain SQL: every saga batch asks). */
-export async function contactsOf(em: EntityManager, orderIds: readonly string[]): Promise<Map<string, Contact>> {
-  if (orderIds.length === 0) return new Map();
-  const rows = await execute<{
-    order_id: string;
-    customer_id: string;
-    name: string;
-    email: string;
-    phone: string;
-    total_minor: string | null;
-    currency_code: string | null;
-  }>(em, "SELECT order_id, customer_id, name, email, phone, total_minor, currency_code FROM notification_contacts WHERE order_id = ANY(?::uuid[])", [orderIds]);
-  return new Map(
-    rows.map((row) => [
-      row.order_id,
-      {
-        orderId: row.order_id,
-        customerId: row.customer_id,
-        name: row.name,
-        email: row.email,
-        phone: row.phone,
-        totalMinor: row.total_minor === null ? null : minorFromSql(row.total_minor),
-        currencyCode: row.currency_code,
-      },
-    ]),
-  );
-}
-
 /**
  * Serializes the batches that touch the same orders until the transaction ends, so that one
  * batch's contact lookup and another's arrival of that contact never miss each other. One
@@ -213,43 +185,93 @@ export async function lockOrders(em: EntityManager, orderIds: readonly string[])
   await execute(em, "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(?::text[]) AS k", [keys]);
 }
 
+type ContactRow = {
+  order_id: string;
+  customer_id: string;
+  name: string;
+  email: string;
+  phone: string;
+  total_minor: string | null;
+  currency_code: string | null;
+};
+type TakenRow = { order_id: string; customer_id: string; event_id: string; template: string; vars: unknown; created_at: string };
+
+const CONTACT_COLUMNS = "order_id, customer_id, name, email, phone, total_minor, currency_code";
+
+/** The contacts stored for a batch's orders before it, and the pending messages it takes. */
+export interface BatchContacts {
+  known: Map<string, Contact>;
+  /** Oldest first. */
+  taken: PendingMessage[];
+}
+
 /**
- * Stores contact details (the first ones recorded for an order stay) and removes and returns
- * the pending messages of those orders, oldest first, in one statement.
+ * Reads the contacts stored for `orderIds`; with `newContacts`, in the same statement also
+ * stores those (the first ones recorded for an order stay) and removes and returns the pending
+ * messages of their orders. `known` is what was stored before this statement: the statement's
+ * snapshot does not see its own inserts. Run it after `lockOrders`, in a later statement, so
+ * that its snapshot includes everything the batches that held those locks committed.
  */
-export async function saveContactsTakingPending(em: EntityManager, contacts: readonly Contact[]): Promise<PendingMessage[]> {
-  if (contacts.length === 0) return [];
-  const orderIds = contacts.map((c) => c.orderId);
-  const rows = await execute(
+export async function readContacts(em: EntityManager, orderIds: readonly string[], newContacts: readonly Contact[]): Promise<BatchContacts> {
+  if (newContacts.length === 0) {
+    const rows = await execute<ContactRow>(em, `SELECT ${CONTACT_COLUMNS} FROM notification_contacts WHERE order_id = ANY(?::uuid[])`, [orderIds]);
+    return { known: new Map(rows.map((row) => [row.order_id, toContact(row)])), taken: [] };
+  }
+  const created = newContacts.map((c) => c.orderId);
+  const rows = await execute<(ContactRow & { kind: "contact" }) | (TakenRow & { kind: "pending" })>(
     em,
     `WITH saved AS (
-       INSERT INTO notification_contacts (order_id, customer_id, name, email, phone, total_minor, currency_code)
+       INSERT INTO notification_contacts (${CONTACT_COLUMNS})
        SELECT * FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[])
        ON CONFLICT (order_id) DO NOTHING
+     ), taken AS (
+       DELETE FROM pending_notifications WHERE order_id = ANY(?::uuid[]) RETURNING event_id, order_id, customer_id, template, vars, created_at
      )
-     DELETE FROM pending_notifications WHERE order_id = ANY(?::uuid[]) RETURNING event_id, order_id, customer_id, template, vars, created_at`,
+     SELECT 'contact' AS kind, ${CONTACT_COLUMNS}, NULL::uuid AS event_id, NULL::text AS template, NULL::jsonb AS vars, NULL::timestamptz AS created_at
+     FROM notification_contacts WHERE order_id = ANY(?::uuid[])
+     UNION ALL
+     SELECT 'pending', order_id, customer_id, NULL, NULL, NULL, NULL, NULL, event_id, template, vars, created_at FROM taken`,
     [
-      orderIds,
-      contacts.map((c) => c.customerId),
-      contacts.map((c) => c.name),
-      contacts.map((c) => c.email),
-      contacts.map((c) => c.phone),
-      contacts.map((c) => (c.totalMinor === null ? null : c.totalMinor.toString())),
-      contacts.map((c) => c.currencyCode),
+      created,
+      newContacts.map((c) => c.customerId),
+      newContacts.map((c) => c.name),
+      newContacts.map((c) => c.email),
+      newContacts.map((c) => c.phone),
+      newContacts.map((c) => (c.totalMinor === null ? null : c.totalMinor.toString())),
+      newContacts.map((c) => c.currencyCode),
+      created,
       orderIds,
     ],
   );
-  return rows
-    .sort(
-      (a, b) => new Date(a.created_at as string).getTime() - new Date(b.created_at as string).getTime() || String(a.event_id).localeCompare(String(b.event_id)),
-    )
-    .map((row) => ({
-      eventId: String(row.event_id),
-      orderId: String(row.order_id),
-      customerId: String(row.customer_id),
-      template: String(row.template),
+  const known = new Map<string, Contact>();
+  const taken: TakenRow[] = [];
+  for (const row of rows) {
+    if (row.kind === "contact") known.set(row.order_id, toContact(row));
+    else taken.push(row);
+  }
+  taken.sort((a, b) => new Date(a.created_at).getTime() - new Date(b.created_at).getTime() || a.event_id.localeCompare(b.event_id));
+  return {
+    known,
+    taken: taken.map((row) => ({
+      eventId: row.event_id,
+      orderId: row.order_id,
+      customerId: row.customer_id,
+      template: row.template,
       vars: (typeof row.vars === "string" ? JSON.parse(row.vars) : row.vars) as Record<string, string | undefined>,
-    }));
+    })),
+  };
+}
+
+function toContact(row: ContactRow): Contact {
+  return {
+    orderId: row.order_id,
+    customerId: row.customer_id,
+    name: row.name,
+    email: row.email,
+    phone: row.phone,
+    totalMinor: row.total_minor === null ? null : minorFromSql(row.total_minor),
+    currencyCode: row.currency_code,
+  };
 }
 
 /** Keeps messages until order.created brings their recipients; once per event. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { type Contact, contactsToSave, type PendingMessage, type PlanEvent, planBatch } from "./batch-plan.js";
+import { type Contact, contactsIn, type PendingMessage, type PlanEvent, planBatch } from "./batch-plan.js";
 import { renderTemplate } from "./templates.js";
 
 const A = "0190a000-0000-7000-8000-00000000000a";
@@ -66,11 +66,11 @@ describe("batch plan", () => {
     expect(plan.messages[0].body).not.toContain("Total:");
   });
 
-  it("saves the first contact of each order not known yet", () => {
+  it("brings the first contact of each order in the batch", () => {
     const first = created(A);
     const second = created(A, { name: "Other" });
     const other = created(B);
-    expect(contactsToSave([first, confirmed(A), second, other], new Map([[B, contact(B)]]))).toEqual([first.contact]);
+    expect(contactsIn([first, confirmed(A), second, other, confirmed(B)])).toEqual([first.contact, other.contact]);
   });
 
   it("keeps the stored contact over a later order.created", () => {

@@ -72,20 +72,20 @@ export interface BatchPlan {
 }
 
 /**
- * The contact rows to insert: the first order.created of each order whose contact is not
- * `known` yet. Only these orders can have pending messages to take.
+ * The contacts the batch brings: the first order.created of each order (stored unless the
+ * order has one already). Only these orders can have pending messages to take.
  */
-export function contactsToSave(events: readonly PlanEvent[], known: ReadonlyMap<string, Contact>): Contact[] {
-  const saved = new Map<string, Contact>();
+export function contactsIn(events: readonly PlanEvent[]): Contact[] {
+  const brought = new Map<string, Contact>();
   for (const event of events) {
-    if (event.contact && !known.has(event.orderId) && !saved.has(event.orderId)) saved.set(event.orderId, event.contact);
+    if (event.contact && !brought.has(event.orderId)) brought.set(event.orderId, event.contact);
   }
-  return [...saved.values()];
+  return [...brought.values()];
 }
 
 /**
  * Plans `events` (in stream order) given the contacts stored before the batch (`known`) and the
- * pending messages taken for the orders whose contact this batch saves (`taken`, oldest first).
+ * pending messages taken for the orders whose contact this batch brings (`taken`, oldest first).
  */
 export function planBatch(events: readonly PlanEvent[], known: ReadonlyMap<string, Contact>, taken: readonly PendingMessage[]): BatchPlan {
   const contacts = new Map(known);
