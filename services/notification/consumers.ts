@@ -1,5 +1,6 @@
-import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
+import type { DescMessage, Message, MessageShape } from "@bufbuild/protobuf";
 import type { EntityManager } from "@mikro-orm/postgresql";
+import { ROOT_CONTEXT } from "@opentelemetry/api";
 import { DeliveryStatus } from "../../gen/shop/delivery/v1/delivery_pb.js";
 import { DeliveryStatusChangedSchema } from "../../gen/shop/events/v1/delivery_events_pb.js";
 import { FileInvoiceGeneratedSchema } from "../../gen/shop/events/v1/file_events_pb.js";
@@ -13,28 +14,51 @@ import {
   OrderRejectedSchema,
   OrderShippedSchema,
 } from "../../gen/shop/events/v1/order_events_pb.js";
-import { type EventContext, requireOrderId } from "../../lib/events/index.js";
-import { type ConsumerSpec, consume } from "../../lib/runtime/index.js";
+import { type BatchEvent, EVENT_TYPE_HEADER, requireOrderId, retireConsumers } from "../../lib/events/index.js";
+import { lazyChild, type Logger } from "../../lib/log.js";
 import { formatMoney, money, moneyProblem } from "../../lib/money.js";
-import { type ChannelName, maskRecipient, normalizeEmail, normalizePhone } from "./domain/recipients.js";
-import { isTemplateName, renderTemplate, type TemplateName } from "./domain/templates.js";
-import type { OrderContactRow } from "./entities.js";
+import { type ConsumerSpec, consumeBatches } from "../../lib/runtime/index.js";
+import { currentTraceParent, extractHeaders } from "../../lib/telemetry/index.js";
+import { contactsIn, type PlanEvent, planBatch } from "./domain/batch-plan.js";
+import { maskRecipient, normalizeEmail, normalizePhone } from "./domain/recipients.js";
+import type { TemplateName } from "./domain/templates.js";
 import * as store from "./notification-store.js";
 
 /**
  * The saga's customer messages. order.created brings the only contact details (e-mail, phone,
  * name), kept per order; every later customer-visible transition queues one message per known
- * channel in the handler's transaction (PENDING rows; the dispatcher sends them).
+ * channel (PENDING rows; the dispatcher sends them).
  *
  * Sources, one per transition so nothing is announced twice: order.* events for everything the
  * order service decides (created, confirmed, payment failed, cancelled, rejected, expired,
  * shipped, delivered), file.invoice_generated for the invoice, and delivery.status_changed only
  * for FAILED, which has no order event of its own. payment.failed is not consumed: the order's
  * order.payment_failed reports the same thing.
+ *
+ * One durable consumer, `notification-events`, takes all of them and applies each batch at once
+ * (see `applyBatch`).
  */
 
+/** The durable consumer of the saga's events. */
+export const NOTIFICATION_CONSUMER = "notification-events";
+
+/** The per-event-type consumers it replaced: deleted at startup so they stop collecting messages. */
+export const RETIRED_CONSUMERS = [
+  "notification-order-created",
+  "notification-order-confirmed",
+  "notification-order-payment-failed",
+  "notification-order-cancelled",
+  "notification-order-rejected",
+  "notification-order-expired",
+  "notification-order-shipped",
+  "notification-order-delivered",
+  "notification-delivery-failed",
+  "notification-invoice-ready",
+];
+
 export interface NotificationConsumerOptions {
-  /** Called inside a handler's transaction that queued notifications (wakes the dispatcher after commit). */
+  logger: Logger;
+  /** Called inside a batch's transaction that queued notifications (wakes the dispatcher after commit). */
   onQueued(em: EntityManager): void;
 }
 
@@ -43,119 +67,140 @@ function text(value: string, max = 300): string | undefined {
   return trimmed ? trimmed.slice(0, max) : undefined;
 }
 
-export function notificationConsumers({ onQueued }: NotificationConsumerOptions): ConsumerSpec[] {
-  /** Queues `template` for the contact's channels, once per event and channel. */
-  async function queueFor(
-    em: EntityManager,
-    contact: OrderContactRow,
-    message: { eventId: string; customerId: string; template: TemplateName; vars: Record<string, string | undefined> },
-    logger: EventContext["logger"],
-  ): Promise<void> {
-    const data = {
-      order_id: contact.orderId,
-      name: contact.name,
-      total: contact.totalMinor != null && contact.currencyCode ? formatMoney(contact.totalMinor, contact.currencyCode) : undefined,
-      ...message.vars,
+type Announce<Desc extends DescMessage> = (
+  event: MessageShape<Desc>,
+  log: Logger,
+) => { template: TemplateName; vars?: PlanEvent["vars"]; contact?: PlanEvent["contact"] } | undefined;
+
+/** What each event type announces (undefined: nothing). */
+const ANNOUNCE = new Map<string, Announce<DescMessage>>();
+function on<Desc extends DescMessage>(schema: Desc, announce: Announce<Desc>): void {
+  ANNOUNCE.set(schema.typeName, announce as Announce<DescMessage>);
+}
+
+on(OrderCreatedSchema, (event, log) => {
+  const email = event.customerEmail ? normalizeEmail(event.customerEmail) : undefined;
+  const phone = event.customerPhone ? normalizePhone(event.customerPhone) : undefined;
+  // A bad address loses that channel, not the order's other messages.
+  if (event.customerEmail && !email) log.warn({ recipient: maskRecipient(event.customerEmail) }, "order has an invalid e-mail address; no e-mails");
+  if (event.customerPhone && !phone) log.warn({ recipient: maskRecipient(event.customerPhone) }, "order has an invalid phone number; no SMS");
+  // A total that cannot be shown is left out of the messages, not a reason to send none.
+  const total = event.total && !moneyProblem(event.total) ? money(event.total.currencyCode, event.total.amountMinor) : undefined;
+  const contact = {
+    orderId: event.orderId,
+    customerId: event.customerId,
+    name: text(event.customerName, 200) ?? "",
+    email: email ?? "",
+    phone: phone ?? "",
+    totalMinor: total?.amountMinor ?? null,
+    currencyCode: total?.currencyCode ?? null,
+  };
+  return { template: "order_created", contact };
+});
+on(OrderConfirmedSchema, (event) => ({
+  template: "order_confirmed",
+  vars: { total: event.total && event.total.currencyCode ? formatMoney(event.total) : undefined },
+}));
+on(OrderPaymentFailedSchema, (event) => ({ template: "order_payment_failed", vars: { reason: text(event.reason) } }));
+on(OrderCancelledSchema, (event) => ({ template: "order_cancelled", vars: { reason: text(event.reason), refund: event.wasCharged ? "true" : undefined } }));
+on(OrderRejectedSchema, (event) => ({ template: "order_rejected", vars: { reason: text(event.reason) } }));
+on(OrderExpiredSchema, () => ({ template: "order_expired" }));
+on(OrderShippedSchema, (event) => ({
+  template: "order_shipped",
+  vars: { carrier: text(event.carrier, 100), tracking_number: text(event.trackingNumber, 100) },
+}));
+on(OrderDeliveredSchema, () => ({ template: "order_delivered" }));
+// IN_TRANSIT and DELIVERED are announced from order.shipped / order.delivered instead.
+on(DeliveryStatusChangedSchema, (event) =>
+  event.toStatus === DeliveryStatus.FAILED ? { template: "delivery_failed", vars: { notes: text(event.notes) } } : undefined,
+);
+on(FileInvoiceGeneratedSchema, (event) => ({ template: "invoice_ready", vars: { file_id: text(event.fileId, 100) } }));
+
+const EVENT_TYPES = [
+  OrderCreatedSchema,
+  OrderConfirmedSchema,
+  OrderPaymentFailedSchema,
+  OrderCancelledSchema,
+  OrderRejectedSchema,
+  OrderExpiredSchema,
+  OrderShippedSchema,
+  OrderDeliveredSchema,
+  DeliveryStatusChangedSchema,
+  FileInvoiceGeneratedSchema,
+];
+
+export function notificationConsumers({ logger, onQueued }: NotificationConsumerOptions): ConsumerSpec[] {
+  const consumerLog = logger.child({ consumer: NOTIFICATION_CONSUMER });
+
+  /** The event as the plan takes it, with a logger that carries its order; undefined when it announces nothing. */
+  function toPlanEvent(event: BatchEvent): { planned: PlanEvent; log: Logger } | undefined {
+    const message = event.message as Message & { orderId: string; customerId: string };
+    // An invalid order id fails the batch; applied alone, that event goes to the DLQ.
+    const orderId = requireOrderId(message.orderId);
+    const log = lazyChild(consumerLog, { event_id: event.eventId, event_type: event.headers[EVENT_TYPE_HEADER], order_id: orderId });
+    const announced = ANNOUNCE.get(event.schema.typeName)?.(message, log);
+    if (!announced) return undefined;
+    // The first attempt continues the trace of the event that queued it.
+    const traceParent = currentTraceParent(extractHeaders((key) => event.headers[key], ROOT_CONTEXT));
+    return {
+      planned: {
+        eventId: event.eventId,
+        orderId,
+        customerId: message.customerId,
+        template: announced.template,
+        vars: announced.vars ?? {},
+        contact: announced.contact && { ...announced.contact, orderId },
+        traceParent,
+      },
+      log,
     };
-    const recipients: [ChannelName, string][] = [];
-    if (contact.email) recipients.push(["EMAIL", contact.email]);
-    if (contact.phone) recipients.push(["SMS", contact.phone]);
-    const queued = await store.queue(
-      em,
-      recipients.map(([channel, recipient]) => ({
-        ...renderTemplate(message.template, channel, data),
-        channel,
-        recipient,
-        template: message.template,
-        orderId: contact.orderId,
-        customerId: message.customerId || contact.customerId,
-        eventId: message.eventId,
-      })),
-    );
-    if (queued > 0) onQueued(em);
-    const channels = recipients.map(([c]) => c);
-    logger.debug({ template: message.template, queued, channels }, recipients.length ? "notifications queued" : "no contact channel for the order");
   }
 
   /**
-   * Queues `template` for the order's known channels. Consumers run independently, so this
-   * event may overtake the order's order.created, which brings the recipients: then the message
-   * is kept as pending and order.created queues it. Both sides hold the order's lock, so one of
-   * them always sees the other's row.
+   * Applies a batch with three statements whatever its size (a fourth when messages must wait):
+   * lock its orders; read their contacts while saving the batch's new ones and taking the
+   * messages that waited for them; queue every message. Then keep the messages still waiting.
    */
-  async function notifyOrder(
-    event: { orderId: string; customerId: string },
-    ctx: EventContext,
-    template: TemplateName,
-    vars: Record<string, string | undefined> = {},
-  ): Promise<void> {
-    const orderId = requireOrderId(event.orderId);
-    await store.lockOrder(ctx.em, orderId);
-    const contact = await store.contactOf(ctx.em, orderId);
-    const message = { eventId: ctx.eventId, customerId: event.customerId, template, vars };
-    if (!contact) {
-      await store.savePending(ctx.em, { ...message, orderId });
-      ctx.logger.info({ template }, "no contact details for the order yet; the message waits for order.created");
-      return;
+  async function applyBatch(batch: BatchEvent[], em: EntityManager): Promise<void> {
+    const events = batch.flatMap((event) => toPlanEvent(event) ?? []);
+    if (events.length === 0) return;
+    const orderIds = [...new Set(events.map((e) => e.planned.orderId))];
+    const planned = events.map((e) => e.planned);
+    await store.lockOrders(em, orderIds);
+    const { known, taken } = await store.readContacts(em, orderIds, contactsIn(planned));
+    const plan = planBatch(planned, known, taken);
+    const queued = await store.queue(em, plan.messages);
+    await store.savePending(em, plan.pending);
+    if (queued > 0) onQueued(em);
+
+    const logOf = new Map(events.map((e) => [e.planned.eventId, e.log]));
+    for (const message of plan.pending) {
+      logOf.get(message.eventId)?.info({ template: message.template }, "no contact details for the order yet; the message waits for order.created");
     }
-    await queueFor(ctx.em, contact, message, ctx.logger);
+    for (const message of plan.dropped) {
+      consumerLog.error(
+        { order_id: message.orderId, template: message.template, pending_event_id: message.eventId },
+        "pending notification has an unknown template; dropped",
+      );
+    }
+    for (const message of plan.messages) {
+      logOf.get(message.eventId)?.debug({ template: message.template, channel: message.channel }, "notification queued");
+    }
   }
 
-  function on<Desc extends DescMessage>(schema: Desc, purpose: string, handler: (event: MessageShape<Desc>, ctx: EventContext) => Promise<void>): ConsumerSpec {
-    return consume(schema, `notification-${purpose}`, handler);
-  }
-
+  const events = consumeBatches(EVENT_TYPES, NOTIFICATION_CONSUMER, applyBatch);
   return [
-    on(OrderCreatedSchema, "order-created", async (event, ctx) => {
-      const orderId = requireOrderId(event.orderId);
-      const email = event.customerEmail ? normalizeEmail(event.customerEmail) : undefined;
-      const phone = event.customerPhone ? normalizePhone(event.customerPhone) : undefined;
-      // A bad address loses that channel, not the order's other messages.
-      if (event.customerEmail && !email) ctx.logger.warn({ recipient: maskRecipient(event.customerEmail) }, "order has an invalid e-mail address; no e-mails");
-      if (event.customerPhone && !phone) ctx.logger.warn({ recipient: maskRecipient(event.customerPhone) }, "order has an invalid phone number; no SMS");
-      // A total that cannot be shown is left out of the messages, not a reason to send none.
-      const total = event.total && !moneyProblem(event.total) ? money(event.total.currencyCode, event.total.amountMinor) : undefined;
-      await store.lockOrder(ctx.em, orderId);
-      await store.saveContact(ctx.em, {
-        orderId,
-        customerId: event.customerId,
-        name: text(event.customerName, 200) ?? "",
-        email: email ?? "",
-        phone: phone ?? "",
-        total,
-      });
-      const contact = (await store.contactOf(ctx.em, orderId))!;
-      await queueFor(ctx.em, contact, { eventId: ctx.eventId, customerId: event.customerId, template: "order_created", vars: {} }, ctx.logger);
-      // Messages of events that arrived before this one, in the order they arrived.
-      for (const pending of await store.takePending(ctx.em, orderId)) {
-        if (!isTemplateName(pending.template)) {
-          ctx.logger.error({ template: pending.template, pending_event_id: pending.eventId }, "pending notification has an unknown template; dropped");
-          continue;
-        }
-        await queueFor(ctx.em, contact, { ...pending, template: pending.template }, ctx.logger);
-      }
-    }),
-
-    on(OrderConfirmedSchema, "order-confirmed", (event, ctx) =>
-      notifyOrder(event, ctx, "order_confirmed", {
-        total: event.total && event.total.currencyCode ? formatMoney(event.total) : undefined,
-      }),
-    ),
-    on(OrderPaymentFailedSchema, "order-payment-failed", (event, ctx) => notifyOrder(event, ctx, "order_payment_failed", { reason: text(event.reason) })),
-    on(OrderCancelledSchema, "order-cancelled", (event, ctx) =>
-      notifyOrder(event, ctx, "order_cancelled", { reason: text(event.reason), refund: event.wasCharged ? "true" : undefined }),
-    ),
-    on(OrderRejectedSchema, "order-rejected", (event, ctx) => notifyOrder(event, ctx, "order_rejected", { reason: text(event.reason) })),
-    on(OrderExpiredSchema, "order-expired", (event, ctx) => notifyOrder(event, ctx, "order_expired")),
-    on(OrderShippedSchema, "order-shipped", (event, ctx) =>
-      notifyOrder(event, ctx, "order_shipped", { carrier: text(event.carrier, 100), tracking_number: text(event.trackingNumber, 100) }),
-    ),
-    on(OrderDeliveredSchema, "order-delivered", (event, ctx) => notifyOrder(event, ctx, "order_delivered")),
-    on(DeliveryStatusChangedSchema, "delivery-failed", async (event, ctx) => {
-      // IN_TRANSIT and DELIVERED are announced from order.shipped / order.delivered instead.
-      if (event.toStatus !== DeliveryStatus.FAILED) return;
-      await notifyOrder(event, ctx, "delivery_failed", { notes: text(event.notes) });
-    }),
-    on(FileInvoiceGeneratedSchema, "invoice-ready", (event, ctx) => notifyOrder(event, ctx, "invoice_ready", { file_id: text(event.fileId, 100) })),
+    {
+      consumer: events.consumer,
+      async start(deps) {
+        const running = await events.start(deps);
+        // Only once the replacement runs: nothing is left without a consumer meanwhile. Failing
+        // to clean up is no reason not to serve; the next start tries again.
+        await retireConsumers({ jsm: deps.bus.jsm, stream: deps.bus.names.stream, consumers: RETIRED_CONSUMERS, logger: deps.logger }).catch((error: unknown) =>
+          deps.logger.error({ err: error }, "could not delete the retired notification consumers; will try again at the next start"),
+        );
+        return running;
+      },
+    },
   ];
 }

@@ -6,7 +6,7 @@ import type { ServiceDeps, Worker } from "../../lib/runtime/index.js";
 import { inLinkedTrace, inOrderTrace } from "../../lib/telemetry/index.js";
 import { CHANNELS, type ChannelName } from "./domain/recipients.js";
 import { afterFailure } from "./domain/retry.js";
-import { afterCommit } from "../../lib/db/index.js";
+import { afterCommit, runTransaction } from "../../lib/db/index.js";
 import { GroupWriter } from "../../lib/group-writer.js";
 import { enqueueRecords, type OutboxRecord, Sleeper } from "../../lib/events/index.js";
 import { failedEvent, sentEvent } from "./events.js";
@@ -23,7 +23,7 @@ export interface DispatcherOptions {
   pollMs: number;
   /** Longest a provider call may take; longer counts as a transient failure (NOTIFY_SEND_TIMEOUT_MS). */
   sendTimeoutMs: number;
-  /** Notifications claimed and sent at once (default 20). */
+  /** Notifications claimed and sent at once (default 64). */
   batchSize?: number;
   /** Tuning of the per-provider circuit breakers. */
   breaker?: BreakerOptions;
@@ -74,7 +74,7 @@ export interface Dispatcher {
  */
 export function createDispatcher({ orm, logger: parent }: ServiceDeps, options: DispatcherOptions): Dispatcher {
   const logger = parent.child({ component: "notification-dispatcher" });
-  const batchSize = options.batchSize ?? 20;
+  const batchSize = options.batchSize ?? 64;
   const leaseMs = options.sendTimeoutMs * 2 + 5_000;
   const breakers = {
     EMAIL: createBreaker("email", options.breaker, logger),
@@ -177,37 +177,21 @@ export function createDispatcher({ orm, logger: parent }: ServiceDeps, options: 
     return outcome;
   }
 
-  /**
-   * Writes the outcomes of attempts in one transaction: SENT rows with one statement, the rest
-   * row by row (rare), and their events in one insert.
-   */
+  /** Writes the outcomes of attempts, and the events of those written, in one transaction of two statements. */
   function recordOutcomes(batch: readonly Attempted[]): Promise<AttemptOutcome[]> {
-    return orm.em.fork().transactional(async (em) => {
-      const sent = batch.flatMap((a) => (a.result.kind === "sent" ? [{ claimed: a.claimed, providerMessageId: a.result.providerMessageId }] : []));
-      const recordedSent = await store.markSent(em, sent);
-      const outcomes: AttemptOutcome[] = [];
-      const events: OutboxRecord[] = [];
-      for (const { claimed, result, event } of batch) {
-        let outcome: AttemptOutcome;
-        switch (result.kind) {
-          case "sent":
-            outcome = recordedSent.has(claimed.id) ? "sent" : "lost";
-            break;
-          case "refused":
-            outcome = (await store.release(em, claimed, result.reason, options.retryBaseMs)) ? "released" : "lost";
-            break;
-          case "retry":
-            outcome = (await store.scheduleRetry(em, claimed, result.error, result.delayMs)) ? "retry" : "lost";
-            break;
-          case "failed":
-            outcome = (await store.markFailed(em, claimed, result.error)) ? "failed" : "lost";
-            break;
-        }
-        if (event && outcome !== "lost") events.push(event);
-        outcomes.push(outcome);
-      }
-      await enqueueRecords(em, events);
-      return outcomes;
+    return runTransaction(orm, async (em) => {
+      const written = await store.recordOutcomes(
+        em,
+        batch.map(({ claimed, result }) => ({
+          claimed,
+          outcome: result.kind === "refused" ? { kind: "released" as const, reason: result.reason, delayMs: options.retryBaseMs } : result,
+        })),
+      );
+      await enqueueRecords(
+        em,
+        batch.flatMap(({ claimed, event }) => (event && written.has(claimed.id) ? [event] : [])),
+      );
+      return batch.map(({ claimed, result }) => (!written.has(claimed.id) ? "lost" : result.kind === "refused" ? "released" : result.kind));
     });
   }
 

@@ -43,7 +43,6 @@ export const Notification = defineEntity({
   },
 });
 
-export type OrderContactRow = InferEntity<typeof OrderContact>;
 export type NotificationRow = InferEntity<typeof Notification>;
 
 export const entities = [OrderContact, Notification];

@@ -1,9 +1,9 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { uuidv7 } from "../../lib/ids.js";
-import { minorFromSql, type Money } from "../../lib/money.js";
+import { minorFromSql } from "../../lib/money.js";
 import { currentTraceParent } from "../../lib/telemetry/index.js";
 import type { ChannelName } from "./domain/recipients.js";
-import type { OrderContactRow } from "./entities.js";
+import type { Contact, PendingMessage } from "./domain/batch-plan.js";
 import { sql as execute } from "../../lib/db/index.js";
 
 /**
@@ -29,6 +29,8 @@ export interface NewMessage {
   body: string;
   /** The event that caused it, if any. */
   eventId: string | null;
+  /** The trace its first attempt continues; the active span's when left out. */
+  traceParent?: string | null;
 }
 
 /** A row some sender has claimed for attempt number `attempts`. */
@@ -62,22 +64,34 @@ function toClaimed(row: Row): ClaimedNotification {
 const CLAIMED_COLUMNS = "id, order_id, customer_id, channel, recipient, subject, body, attempts, trace_parent";
 
 /**
- * Queues messages as PENDING and due now. A message whose (event_id, channel) is already there
- * is skipped, so an event handled twice never queues twice. Returns how many were queued.
+ * Queues messages as PENDING and due now, in one statement. A message whose (event_id, channel)
+ * is already there is skipped, so an event handled twice never queues twice. Returns how many
+ * were queued.
  */
 export async function queue(em: EntityManager, messages: readonly NewMessage[]): Promise<number> {
-  let queued = 0;
-  for (const m of messages) {
-    const rows = await execute(
-      em,
-      `INSERT INTO notification_log (id, order_id, customer_id, channel, recipient, template, subject, body, status, event_id, next_attempt_at, trace_parent)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, now(), ?)
-       ON CONFLICT (event_id, channel) DO NOTHING RETURNING id`,
-      [uuidv7(), m.orderId, m.customerId, m.channel, m.recipient, m.template, m.subject, m.body, m.eventId, currentTraceParent()],
-    );
-    queued += rows.length;
-  }
-  return queued;
+  if (messages.length === 0) return 0;
+  const traceParent = currentTraceParent();
+  const rows = await execute(
+    em,
+    `INSERT INTO notification_log (id, order_id, customer_id, channel, recipient, template, subject, body, status, event_id, next_attempt_at, trace_parent)
+     SELECT id, order_id, customer_id, channel, recipient, template, subject, body, 'PENDING', event_id, now(), trace_parent
+     FROM unnest(?::uuid[], ?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::uuid[], ?::text[])
+       AS m(id, order_id, customer_id, channel, recipient, template, subject, body, event_id, trace_parent)
+     ON CONFLICT (event_id, channel) DO NOTHING RETURNING id`,
+    [
+      messages.map(() => uuidv7()),
+      messages.map((m) => m.orderId),
+      messages.map((m) => m.customerId),
+      messages.map((m) => m.channel),
+      messages.map((m) => m.recipient),
+      messages.map((m) => m.template),
+      messages.map((m) => m.subject),
+      messages.map((m) => m.body),
+      messages.map((m) => m.eventId),
+      messages.map((m) => (m.traceParent === undefined ? traceParent : m.traceParent)),
+    ],
+  );
+  return rows.length;
 }
 
 /** Inserts a message already claimed for its first attempt, for a caller that sends it at once. */
@@ -118,92 +132,137 @@ export async function claimDue(em: EntityManager, channels: readonly ChannelName
   return rows.map(toClaimed);
 }
 
-const SAME_CLAIM = "id = ? AND status = 'PENDING' AND attempts = ?";
+/** What became of a claimed attempt, to be written back. */
+export type Outcome =
+  | { kind: "sent"; providerMessageId: string }
+  /** The attempt never reached the provider: it does not count, the row is due again after `delayMs`. */
+  | { kind: "released"; reason: string; delayMs: number }
+  | { kind: "retry"; error: string; delayMs: number }
+  /** The last attempt failed: the message is given up. */
+  | { kind: "failed"; error: string };
 
 /**
- * Records that the provider accepted each claimed attempt, in one statement. Returns the ids
- * recorded; a row missing from it had its claim taken over (lease expired) and is not changed.
+ * Writes the outcomes of claimed attempts in one statement. Each is written only if its row is
+ * still the same claim (PENDING, same attempts). Returns the ids written; a row missing from it
+ * had its claim taken over (lease expired) and is not changed.
  */
-export async function markSent(em: EntityManager, sent: readonly { claimed: ClaimedNotification; providerMessageId: string }[]): Promise<Set<string>> {
-  if (sent.length === 0) return new Set();
+export async function recordOutcomes(em: EntityManager, outcomes: readonly { claimed: ClaimedNotification; outcome: Outcome }[]): Promise<Set<string>> {
+  if (outcomes.length === 0) return new Set();
   const rows = await execute<{ id: string }>(
     em,
-    `UPDATE notification_log n SET status = 'SENT', sent_at = now(), updated_at = now(), next_attempt_at = NULL, provider_message_id = s.provider_message_id
-     FROM unnest(?::uuid[], ?::int[], ?::text[]) AS s(id, attempts, provider_message_id)
-     WHERE n.id = s.id AND n.status = 'PENDING' AND n.attempts = s.attempts RETURNING n.id`,
-    [sent.map((s) => s.claimed.id), sent.map((s) => s.claimed.attempts), sent.map((s) => s.providerMessageId)],
+    `UPDATE notification_log n SET
+       status = CASE o.kind WHEN 'sent' THEN 'SENT' WHEN 'failed' THEN 'FAILED' ELSE 'PENDING' END,
+       attempts = n.attempts - (o.kind = 'released')::int,
+       next_attempt_at = CASE WHEN o.kind IN ('retry', 'released') THEN now() + o.delay_ms * interval '1 millisecond' END,
+       sent_at = CASE WHEN o.kind = 'sent' THEN now() END,
+       provider_message_id = CASE WHEN o.kind = 'sent' THEN o.provider_message_id ELSE n.provider_message_id END,
+       last_error = CASE WHEN o.kind = 'sent' THEN n.last_error ELSE o.error END,
+       updated_at = now()
+     FROM unnest(?::uuid[], ?::int[], ?::text[], ?::float8[], ?::text[], ?::text[]) AS o(id, attempts, kind, delay_ms, error, provider_message_id)
+     WHERE n.id = o.id AND n.status = 'PENDING' AND n.attempts = o.attempts
+     RETURNING n.id`,
+    [
+      outcomes.map((o) => o.claimed.id),
+      outcomes.map((o) => o.claimed.attempts),
+      outcomes.map((o) => o.outcome.kind),
+      outcomes.map(({ outcome }) => (outcome.kind === "retry" || outcome.kind === "released" ? outcome.delayMs : null)),
+      outcomes.map(({ outcome }) => (outcome.kind === "sent" ? null : (outcome.kind === "released" ? outcome.reason : outcome.error).slice(0, 2000))),
+      outcomes.map(({ outcome }) => (outcome.kind === "sent" ? outcome.providerMessageId : null)),
+    ],
   );
   return new Set(rows.map((row) => String(row.id)));
 }
 
-/** Records a failed attempt to be retried after `delayMs`. False when the claim was lost. */
-export async function scheduleRetry(em: EntityManager, claimed: ClaimedNotification, error: string, delayMs: number): Promise<boolean> {
-  const rows = await execute(
-    em,
-    `UPDATE notification_log SET last_error = ?, next_attempt_at = now() + ? * interval '1 millisecond', updated_at = now()
-     WHERE ${SAME_CLAIM} RETURNING id`,
-    [error.slice(0, 2000), delayMs, claimed.id, claimed.attempts],
-  );
-  return rows.length > 0;
-}
-
-/** Records the last failed attempt: the message is given up. False when the claim was lost. */
-export async function markFailed(em: EntityManager, claimed: ClaimedNotification, error: string): Promise<boolean> {
-  const rows = await execute(
-    em,
-    `UPDATE notification_log SET status = 'FAILED', last_error = ?, next_attempt_at = NULL, updated_at = now()
-     WHERE ${SAME_CLAIM} RETURNING id`,
-    [error.slice(0, 2000), claimed.id, claimed.attempts],
-  );
-  return rows.length > 0;
-}
-
 /**
- * Gives back a claim whose attempt never reached the provider (its circuit breaker was open):
- * the attempt does not count, and the row is due again after `delayMs`.
+ * Serializes the batches that touch the same orders until the transaction ends, so that one
+ * batch's contact lookup and another's arrival of that contact never miss each other. One
+ * statement for all of them, in one order (sorted), so two batches never wait on each other.
+ * The key is the one the per-event consumers used: replicas of both versions exclude each other.
  */
-export async function release(em: EntityManager, claimed: ClaimedNotification, reason: string, delayMs: number): Promise<boolean> {
-  const rows = await execute(
-    em,
-    `UPDATE notification_log SET attempts = attempts - 1, last_error = ?, next_attempt_at = now() + ? * interval '1 millisecond', updated_at = now()
-     WHERE ${SAME_CLAIM} RETURNING id`,
-    [reason.slice(0, 2000), delayMs, claimed.id, claimed.attempts],
-  );
-  return rows.length > 0;
+export async function lockOrders(em: EntityManager, orderIds: readonly string[]): Promise<void> {
+  if (orderIds.length === 0) return;
+  const keys = [...new Set(orderIds)].map((id) => `notification-order:${id}`).sort();
+  await execute(em, "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(?::text[]) AS k", [keys]);
 }
 
-export interface Contact {
-  orderId: string;
-  customerId: string;
+type ContactRow = {
+  order_id: string;
+  customer_id: string;
   name: string;
   email: string;
   phone: string;
-  total?: Money;
+  total_minor: string | null;
+  currency_code: string | null;
+};
+type TakenRow = { order_id: string; customer_id: string; event_id: string; template: string; vars: unknown; created_at: string };
+
+const CONTACT_COLUMNS = "order_id, customer_id, name, email, phone, total_minor, currency_code";
+
+/** The contacts stored for a batch's orders before it, and the pending messages it takes. */
+export interface BatchContacts {
+  known: Map<string, Contact>;
+  /** Oldest first. */
+  taken: PendingMessage[];
 }
 
-/** Stores an order's contact details; the first ones recorded for an order stay. */
-export async function saveContact(em: EntityManager, contact: Contact): Promise<void> {
-  await execute(
+/**
+ * Reads the contacts stored for `orderIds`; with `newContacts`, in the same statement also
+ * stores those (the first ones recorded for an order stay) and removes and returns the pending
+ * messages of their orders. `known` is what was stored before this statement: the statement's
+ * snapshot does not see its own inserts. Run it after `lockOrders`, in a later statement, so
+ * that its snapshot includes everything the batches that held those locks committed.
+ */
+export async function readContacts(em: EntityManager, orderIds: readonly string[], newContacts: readonly Contact[]): Promise<BatchContacts> {
+  if (newContacts.length === 0) {
+    const rows = await execute<ContactRow>(em, `SELECT ${CONTACT_COLUMNS} FROM notification_contacts WHERE order_id = ANY(?::uuid[])`, [orderIds]);
+    return { known: new Map(rows.map((row) => [row.order_id, toContact(row)])), taken: [] };
+  }
+  const created = newContacts.map((c) => c.orderId);
+  const rows = await execute<(ContactRow & { kind: "contact" }) | (TakenRow & { kind: "pending" })>(
     em,
-    `INSERT INTO notification_contacts (order_id, customer_id, name, email, phone, total_minor, currency_code)
-     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING`,
-    [contact.orderId, contact.customerId, contact.name, contact.email, contact.phone, contact.total?.amountMinor ?? null, contact.total?.currencyCode ?? null],
+    `WITH saved AS (
+       INSERT INTO notification_contacts (${CONTACT_COLUMNS})
+       SELECT * FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[])
+       ON CONFLICT (order_id) DO NOTHING
+     ), taken AS (
+       DELETE FROM pending_notifications WHERE order_id = ANY(?::uuid[]) RETURNING event_id, order_id, customer_id, template, vars, created_at
+     )
+     SELECT 'contact' AS kind, ${CONTACT_COLUMNS}, NULL::uuid AS event_id, NULL::text AS template, NULL::jsonb AS vars, NULL::timestamptz AS created_at
+     FROM notification_contacts WHERE order_id = ANY(?::uuid[])
+     UNION ALL
+     SELECT 'pending', order_id, customer_id, NULL, NULL, NULL, NULL, NULL, event_id, template, vars, created_at FROM taken`,
+    [
+      created,
+      newContacts.map((c) => c.customerId),
+      newContacts.map((c) => c.name),
+      newContacts.map((c) => c.email),
+      newContacts.map((c) => c.phone),
+      newContacts.map((c) => (c.totalMinor === null ? null : c.totalMinor.toString())),
+      newContacts.map((c) => c.currencyCode),
+      created,
+      orderIds,
+    ],
   );
+  const known = new Map<string, Contact>();
+  const taken: TakenRow[] = [];
+  for (const row of rows) {
+    if (row.kind === "contact") known.set(row.order_id, toContact(row));
+    else taken.push(row);
+  }
+  taken.sort((a, b) => new Date(a.created_at).getTime() - new Date(b.created_at).getTime() || a.event_id.localeCompare(b.event_id));
+  return {
+    known,
+    taken: taken.map((row) => ({
+      eventId: row.event_id,
+      orderId: row.order_id,
+      customerId: row.customer_id,
+      template: row.template,
+      vars: (typeof row.vars === "string" ? JSON.parse(row.vars) : row.vars) as Record<string, string | undefined>,
+    })),
+  };
 }
 
-/** The contact details recorded for an order, if any (plain SQL: every saga event asks). */
-export async function contactOf(em: EntityManager, orderId: string): Promise<OrderContactRow | null> {
-  const [row] = await execute<{
-    order_id: string;
-    customer_id: string;
-    name: string;
-    email: string;
-    phone: string;
-    total_minor: string | null;
-    currency_code: string | null;
-    created_at: Date;
-  }>(em, "SELECT order_id, customer_id, name, email, phone, total_minor, currency_code, created_at FROM notification_contacts WHERE order_id = ?", [orderId]);
-  if (!row) return null;
+function toContact(row: ContactRow): Contact {
   return {
     orderId: row.order_id,
     customerId: row.customer_id,
@@ -212,48 +271,23 @@ export async function contactOf(em: EntityManager, orderId: string): Promise<Ord
     phone: row.phone,
     totalMinor: row.total_minor === null ? null : minorFromSql(row.total_minor),
     currencyCode: row.currency_code,
-    createdAt: new Date(row.created_at),
   };
 }
 
-/** Serializes the handlers of one order's events until the transaction ends (contact lookup vs. its arrival). */
-export async function lockOrder(em: EntityManager, orderId: string): Promise<void> {
-  await execute(em, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [`notification-order:${orderId}`]);
-}
-
-/** A message whose event arrived before the order's contact details. */
-export interface PendingNotification {
-  eventId: string;
-  orderId: string;
-  customerId: string;
-  template: string;
-  vars: Record<string, string | undefined>;
-}
-
-/** Keeps a message until order.created brings its recipients; once per event. */
-export async function savePending(em: EntityManager, pending: PendingNotification): Promise<void> {
+/** Keeps messages until order.created brings their recipients; once per event. */
+export async function savePending(em: EntityManager, pending: readonly PendingMessage[]): Promise<void> {
+  if (pending.length === 0) return;
   await execute(
     em,
-    `INSERT INTO pending_notifications (event_id, order_id, customer_id, template, vars) VALUES (?, ?, ?, ?, ?::jsonb)
+    `INSERT INTO pending_notifications (event_id, order_id, customer_id, template, vars)
+     SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::text[], ?::text[], ?::jsonb[])
      ON CONFLICT (event_id) DO NOTHING`,
-    [pending.eventId, pending.orderId, pending.customerId, pending.template, JSON.stringify(pending.vars)],
+    [
+      pending.map((p) => p.eventId),
+      pending.map((p) => p.orderId),
+      pending.map((p) => p.customerId),
+      pending.map((p) => p.template),
+      pending.map((p) => JSON.stringify(p.vars)),
+    ],
   );
-}
-
-/** Removes and returns the order's pending messages, oldest first. */
-export async function takePending(em: EntityManager, orderId: string): Promise<PendingNotification[]> {
-  const rows = await execute(em, "DELETE FROM pending_notifications WHERE order_id = ? RETURNING event_id, order_id, customer_id, template, vars, created_at", [
-    orderId,
-  ]);
-  return rows
-    .sort(
-      (a, b) => new Date(a.created_at as string).getTime() - new Date(b.created_at as string).getTime() || String(a.event_id).localeCompare(String(b.event_id)),
-    )
-    .map((row) => ({
-      eventId: String(row.event_id),
-      orderId: String(row.order_id),
-      customerId: String(row.customer_id),
-      template: String(row.template),
-      vars: (typeof row.vars === "string" ? JSON.parse(row.vars) : row.vars) as Record<string, string | undefined>,
-    }));
 }

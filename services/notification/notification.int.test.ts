@@ -1,10 +1,15 @@
+import { randomBytes } from "node:crypto";
+import { create, type DescMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { headers as natsHeaders } from "@nats-io/transport-node";
 import { DeliveryStatus } from "../../gen/shop/delivery/v1/delivery_pb.js";
 import { DeliveryStatusChangedSchema } from "../../gen/shop/events/v1/delivery_events_pb.js";
 import { NotificationFailedSchema, NotificationSentSchema } from "../../gen/shop/events/v1/notification_events_pb.js";
 import { OrderCancelledSchema, OrderConfirmedSchema, OrderCreatedSchema, OrderShippedSchema } from "../../gen/shop/events/v1/order_events_pb.js";
 import { Channel, type Notification, NotificationService, NotificationStatus } from "../../gen/shop/notification/v1/notification_pb.js";
+import { sql } from "../../lib/db/index.js";
 import { Code } from "../../lib/errors.js";
+import { eventSubject } from "../../lib/events/index.js";
 import { createClient, type GrpcClient } from "../../lib/grpc/index.js";
 import { uuidv7 } from "../../lib/ids.js";
 import type { RunningService } from "../../lib/runtime/index.js";
@@ -13,6 +18,7 @@ import { EventLog, publishEvent } from "../../test/harness/event-log.js";
 import { waitFor } from "../../test/harness/index.js";
 import { createTestRuntime, type TestRuntime } from "../../test/harness/runtime.js";
 import { transientFailure } from "./providers/provider.js";
+import * as store from "./notification-store.js";
 import { start } from "./service.js";
 import { expectCode } from "../../test/harness/expect-code.js";
 
@@ -48,6 +54,16 @@ describe("notification service", () => {
       customerPhone: contact.phone ?? "+49 30 1234567",
       customerName: "Jane",
     };
+  }
+
+  /** Publishes an event as the relay does, with a W3C traceparent header. */
+  async function publishTraced<Desc extends DescMessage>(schema: Desc, message: MessageInitShape<Desc>, traceParent: string): Promise<void> {
+    const h = natsHeaders();
+    const eventId = uuidv7();
+    h.set("event-id", eventId);
+    h.set("event-type", schema.typeName);
+    h.set("traceparent", traceParent);
+    await runtime.bus.js.publish(eventSubject(runtime.bus.names, schema), toBinary(schema, create(schema, message)), { msgID: eventId, headers: h });
   }
 
   async function byOrder(orderId: string): Promise<Notification[]> {
@@ -106,7 +122,9 @@ describe("notification service", () => {
     it("retries a transiently failing recipient with backoff until it is accepted, or gives up after the last attempt", async () => {
       const orderId = uuidv7();
       // flaky.example fails twice then accepts; numbers ending in 99990 always fail transiently.
-      await publishEvent(runtime.bus, OrderCreatedSchema, created(orderId, { email: "jane@flaky.example", phone: "+4930199990" }));
+      // As the relay publishes it: with the trace context of the order's saga.
+      const saga = { traceId: randomBytes(16).toString("hex"), spanId: randomBytes(8).toString("hex") };
+      await publishTraced(OrderCreatedSchema, created(orderId, { email: "jane@flaky.example", phone: "+4930199990" }), `00-${saga.traceId}-${saga.spanId}-01`);
       const rows = await settled(orderId, 2);
       const email = rows.find((n) => n.channel === Channel.EMAIL)!;
       expect(email).toMatchObject({ status: NotificationStatus.SENT, attempts: 3 });
@@ -138,7 +156,8 @@ describe("notification service", () => {
         ["notify email", 3, "sent"],
       ]);
       const [first, ...retries] = spans;
-      expect(first.parentSpanContext?.spanId).toBeDefined();
+      expect(first.spanContext().traceId).toBe(saga.traceId);
+      expect(first.parentSpanContext?.spanId).toBe(saga.spanId);
       expect(first.attributes["shop.order.id"]).toBe(orderId);
       for (const retry of retries) {
         expect(retry.parentSpanContext).toBeUndefined();
@@ -190,12 +209,10 @@ describe("notification service", () => {
         });
       const confirmed = await publishEvent(runtime.bus, OrderConfirmedSchema, { orderId, customerId: event.customerId });
       const cancelled = await publishEvent(runtime.bus, OrderCancelledSchema, { orderId, customerId: event.customerId, reason: "too slow", wasCharged: true });
-      await handled("notification-order-confirmed", confirmed);
-      await handled("notification-order-cancelled", cancelled);
+      await handled("notification-events", confirmed);
+      await handled("notification-events", cancelled);
       // Handled on the first delivery: the dependency is recorded, not retried into the DLQ.
-      for (const consumer of ["notification-order-confirmed", "notification-order-cancelled"]) {
-        expect((await runtime.bus.jsm.consumers.info(runtime.bus.names.stream, consumer)).num_redelivered).toBe(0);
-      }
+      expect((await runtime.bus.jsm.consumers.info(runtime.bus.names.stream, "notification-events")).num_redelivered).toBe(0);
       expect(await sql("SELECT template FROM pending_notifications WHERE order_id = ? ORDER BY event_id", [orderId])).toEqual([
         { template: "order_confirmed" },
         { template: "order_cancelled" },
@@ -268,6 +285,47 @@ describe("notification service", () => {
       await expectCode(client.listNotifications({ customerId: "x" }), Code.INVALID_ARGUMENT, /customer_id/);
       await expectCode(client.listNotifications({ pageToken: "x" }), Code.INVALID_ARGUMENT, /page_token/);
       await expectCode(client.listNotifications({ pageSize: -1 }), Code.INVALID_ARGUMENT, /page_size/);
+    });
+  });
+
+  describe("outcomes", () => {
+    it("writes the outcomes of several attempts in one statement, and none whose claim was taken over", async () => {
+      const em = service.orm.em.fork();
+      const claim = (body: string) =>
+        store.insertClaimed(
+          em,
+          { orderId: null, customerId: "", channel: "EMAIL", recipient: "outcomes@example.com", template: null, subject: "s", body, eventId: null },
+          60_000,
+        );
+      const [sent, retry, failed, released, stale] = await Promise.all(["sent", "retry", "failed", "released", "stale"].map(claim));
+      const written = await store.recordOutcomes(em, [
+        { claimed: sent, outcome: { kind: "sent", providerMessageId: "p-1" } },
+        { claimed: retry, outcome: { kind: "retry", error: "busy", delayMs: 60_000 } },
+        { claimed: failed, outcome: { kind: "failed", error: "no such mailbox" } },
+        { claimed: released, outcome: { kind: "released", reason: "circuit open", delayMs: 60_000 } },
+        // Another sender re-claimed it meanwhile (attempt 2): this attempt's outcome is dropped.
+        { claimed: { ...stale, attempts: 0 }, outcome: { kind: "sent", providerMessageId: "p-2" } },
+      ]);
+      expect([...written].sort()).toEqual([sent.id, retry.id, failed.id, released.id].sort());
+      const rows = await sql<{
+        id: string;
+        status: string;
+        attempts: number;
+        last_error: string | null;
+        provider_message_id: string | null;
+        due: boolean | null;
+      }>(
+        em,
+        "SELECT id, status, attempts, last_error, provider_message_id, next_attempt_at > now() + interval '50 seconds' AS due FROM notification_log WHERE id = ANY(?::uuid[])",
+        [[sent.id, retry.id, failed.id, released.id, stale.id]],
+      );
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      expect(byId.get(sent.id)).toMatchObject({ status: "SENT", attempts: 1, last_error: null, provider_message_id: "p-1", due: null });
+      expect(byId.get(retry.id)).toMatchObject({ status: "PENDING", attempts: 1, last_error: "busy", due: true });
+      expect(byId.get(failed.id)).toMatchObject({ status: "FAILED", attempts: 1, last_error: "no such mailbox", due: null });
+      expect(byId.get(released.id)).toMatchObject({ status: "PENDING", attempts: 0, last_error: "circuit open", due: true });
+      expect(byId.get(stale.id)).toMatchObject({ status: "PENDING", attempts: 1, provider_message_id: null });
+      await sql(em, "DELETE FROM notification_log WHERE recipient = 'outcomes@example.com'");
     });
   });
 

@@ -103,7 +103,7 @@ export function start(config: NotificationConfig, options: NotificationStartOpti
       entities,
       migrations,
       rpc: (deps) => [serve(NotificationService, notificationRpc({ orm: deps.orm, dispatcher: dispatcherOf(deps) }))],
-      consumers: (deps) => notificationConsumers({ onQueued: (em) => dispatcherOf(deps).queuedIn(em) }),
+      consumers: (deps) => notificationConsumers({ logger: deps.logger, onQueued: (em) => dispatcherOf(deps).queuedIn(em) }),
       workers: (deps) => [dispatcherOf(deps).start()],
     },
     config,

@@ -1,0 +1,172 @@
+import { create, toJsonString } from "@bufbuild/protobuf";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import type { KV } from "@nats-io/kv";
+import { ConsumerPauseSchema } from "../../gen/shop/admin/v1/fault_pb.js";
+import { OrderCancelledSchema, OrderConfirmedSchema, OrderCreatedSchema, OrderShippedSchema } from "../../gen/shop/events/v1/order_events_pb.js";
+import { sql } from "../../lib/db/index.js";
+import { listDeadLetters } from "../../lib/events/index.js";
+import { uuidv7 } from "../../lib/ids.js";
+import { faultKeys, openFaultBucket } from "../../lib/runtime/fault-flags.js";
+import type { RunningService } from "../../lib/runtime/index.js";
+import { publishEvent } from "../../test/harness/event-log.js";
+import { waitFor } from "../../test/harness/index.js";
+import { createTestRuntime, type TestRuntime } from "../../test/harness/runtime.js";
+import { NOTIFICATION_CONSUMER, RETIRED_CONSUMERS } from "./consumers.js";
+import { start } from "./service.js";
+
+const SETTINGS = { latencyMs: 0, failureRate: 0, maxAttempts: 4, retryBaseMs: 50, pollMs: 50, sendTimeoutMs: 2_000 };
+
+describe("notification-events: batches", () => {
+  let runtime: TestRuntime;
+  let service: RunningService;
+  let flags: KV;
+
+  beforeAll(async () => {
+    runtime = await createTestRuntime();
+    const config = await runtime.config("notification");
+    // A consumer of the old per-event-type kind, as a deployment upgraded in place still has.
+    await runtime.bus.jsm.consumers.add(runtime.bus.names.stream, { durable_name: RETIRED_CONSUMERS[0], filter_subject: `${runtime.bus.names.subjectRoot}.>` });
+    service = await start({ ...config, ...SETTINGS }, { logger: runtime.logger });
+    flags = await openFaultBucket(runtime.bus.nc, runtime.eventsPrefix);
+  });
+
+  afterAll(async () => {
+    await service?.stop();
+    await runtime?.cleanup();
+  });
+
+  const query = <T = Record<string, unknown>>(text: string, params: unknown[] = []) => sql<T>(service.orm.em.fork(), text, params);
+
+  function created(orderId: string, customerId = uuidv7()) {
+    return {
+      orderId,
+      customerId,
+      total: { currencyCode: "EUR", amountMinor: 1999n },
+      customerEmail: "jane@example.com",
+      customerPhone: "+49 30 1234567",
+      customerName: "Jane",
+    };
+  }
+
+  /** Publishes while the consumer is paused, so that everything published arrives as one burst. */
+  async function burst(publish: () => Promise<void>): Promise<void> {
+    await flags.put(
+      faultKeys.consumer(NOTIFICATION_CONSUMER),
+      toJsonString(ConsumerPauseSchema, create(ConsumerPauseSchema, { consumer: NOTIFICATION_CONSUMER })),
+    );
+    await waitFor(() => service.faults.isPaused(NOTIFICATION_CONSUMER), { message: "the consumer to pause" });
+    await publish();
+    await flags.delete(faultKeys.consumer(NOTIFICATION_CONSUMER));
+  }
+
+  /** Waits until the consumer has handled every event published so far. */
+  async function drained(): Promise<void> {
+    await waitFor(
+      async () => {
+        const info = await runtime.bus.jsm.consumers.info(runtime.bus.names.stream, NOTIFICATION_CONSUMER);
+        return info.num_pending === 0 && info.num_ack_pending === 0;
+      },
+      { message: "the consumer to handle everything published" },
+    );
+  }
+
+  async function logRows(orderIds: string[]) {
+    return query<{ order_id: string; event_id: string; channel: string; template: string; subject: string; trace_parent: string | null; tx: string }>(
+      "SELECT order_id, event_id, channel, template, subject, trace_parent, xmin::text AS tx FROM notification_log WHERE order_id = ANY(?::uuid[]) ORDER BY id",
+      [orderIds],
+    );
+  }
+
+  it("deletes the retired per-event-type consumers at startup", async () => {
+    const names: string[] = [];
+    for await (const info of runtime.bus.jsm.consumers.list(runtime.bus.names.stream)) names.push(info.name);
+    expect(names).toContain(NOTIFICATION_CONSUMER);
+    expect(names.filter((name) => RETIRED_CONSUMERS.includes(name))).toEqual([]);
+  });
+
+  it("applies the events of several orders in one transaction, queuing what overtook order.created after it", async () => {
+    const [a, b, c] = [uuidv7(), uuidv7(), uuidv7()];
+    let early = "";
+    await burst(async () => {
+      early = await publishEvent(runtime.bus, OrderConfirmedSchema, { orderId: a });
+      for (const orderId of [a, b, c]) await publishEvent(runtime.bus, OrderCreatedSchema, created(orderId));
+      await publishEvent(runtime.bus, OrderShippedSchema, { orderId: b, carrier: "DHL" });
+    });
+    await drained();
+    const rows = await logRows([a, b, c]);
+    expect(rows.map((r) => [r.order_id, r.template, r.channel])).toEqual([
+      [a, "order_created", "EMAIL"],
+      [a, "order_created", "SMS"],
+      [a, "order_confirmed", "EMAIL"],
+      [a, "order_confirmed", "SMS"],
+      [b, "order_created", "EMAIL"],
+      [b, "order_created", "SMS"],
+      [c, "order_created", "EMAIL"],
+      [c, "order_created", "SMS"],
+      [b, "order_shipped", "EMAIL"],
+      [b, "order_shipped", "SMS"],
+    ]);
+    expect(new Set(rows.map((r) => r.tx)).size).toBe(1);
+    expect(rows.find((r) => r.event_id === early && r.channel === "EMAIL")?.subject).toBe(`Your order #${a.slice(-8).toUpperCase()} is confirmed`);
+    expect(await query("SELECT 1 FROM pending_notifications WHERE order_id = ANY(?::uuid[])", [[a, b, c]])).toEqual([]);
+  });
+
+  it("dead-letters a poisoned event alone while the rest of its batch applies", async () => {
+    const [a, b] = [uuidv7(), uuidv7()];
+    let poisoned = "";
+    await burst(async () => {
+      await publishEvent(runtime.bus, OrderCreatedSchema, created(a));
+      poisoned = await publishEvent(runtime.bus, OrderCancelledSchema, { orderId: "not-an-order-id" });
+      await publishEvent(runtime.bus, OrderCreatedSchema, created(b));
+    });
+    await drained();
+    expect((await logRows([a, b])).map((r) => [r.order_id, r.template, r.channel])).toEqual([
+      [a, "order_created", "EMAIL"],
+      [a, "order_created", "SMS"],
+      [b, "order_created", "EMAIL"],
+      [b, "order_created", "SMS"],
+    ]);
+    const { entries } = await listDeadLetters(runtime.bus.jsm, runtime.bus.names, { limit: 500 });
+    expect(entries.filter((e) => e.consumer === NOTIFICATION_CONSUMER).map((e) => e.eventId)).toEqual([poisoned]);
+  });
+
+  it("applies nothing twice when part of a batch is delivered again", async () => {
+    const [a, b] = [uuidv7(), uuidv7()];
+    const ids: Record<string, string> = {};
+    await burst(async () => {
+      ids.created = await publishEvent(runtime.bus, OrderCreatedSchema, created(a));
+      ids.confirmed = await publishEvent(runtime.bus, OrderConfirmedSchema, { orderId: a });
+      // No contact for b yet: its message waits.
+      ids.waiting = await publishEvent(runtime.bus, OrderCancelledSchema, { orderId: b, reason: "too slow" });
+    });
+    await drained();
+    await burst(async () => {
+      // The same events again, past the stream's de-duplication, with one new event among them.
+      for (const schema of [OrderConfirmedSchema, OrderCancelledSchema] as const) {
+        const key = schema === OrderConfirmedSchema ? "confirmed" : "waiting";
+        const orderId = key === "confirmed" ? a : b;
+        await publishEvent(runtime.bus, schema, { orderId, reason: "too slow" }, ids[key], uuidv7());
+      }
+      ids.shipped = await publishEvent(runtime.bus, OrderShippedSchema, { orderId: a });
+      await publishEvent(runtime.bus, OrderCreatedSchema, created(a), ids.created, uuidv7());
+    });
+    await drained();
+    const counts = await query<{ event_id: string; count: number }>(
+      "SELECT event_id, count(*)::int AS count FROM notification_log WHERE order_id = ? GROUP BY event_id",
+      [a],
+    );
+    expect(Object.fromEntries(counts.map((r) => [r.event_id, r.count]))).toEqual({ [ids.created]: 2, [ids.confirmed]: 2, [ids.shipped]: 2 });
+    expect(await query("SELECT event_id FROM pending_notifications WHERE order_id = ?", [b])).toEqual([{ event_id: ids.waiting }]);
+
+    // Its contact arrives: the waiting message is queued once, after order.created's.
+    await publishEvent(runtime.bus, OrderCreatedSchema, created(b));
+    await drained();
+    expect((await logRows([b])).map((r) => [r.template, r.channel])).toEqual([
+      ["order_created", "EMAIL"],
+      ["order_created", "SMS"],
+      ["order_cancelled", "EMAIL"],
+      ["order_cancelled", "SMS"],
+    ]);
+    expect(await query("SELECT 1 FROM pending_notifications WHERE order_id = ?", [b])).toEqual([]);
+  });
+});
