@@ -64,17 +64,17 @@ function soldOutError(soldOut: readonly SoldOutLine[]): ServiceError {
 }
 
 /**
- * CreateOrder: validates, prices the lines from the catalog (inventory's BatchGetProducts
- * through the breaker, or its cache), refuses at once (FAILED_PRECONDITION) a line whose product
- * the catalog says is sold out, then stores the key, the order, its items, its first history row
- * and the order.created event in one statement. Stock is not reserved here: inventory reserves
- * asynchronously and rejects what it cannot fill. A key that is already taken answers with its
- * order (ALREADY_EXISTS for a different request). Two round trips to the database in all: the
- * customer and that statement.
+ * CreateOrder: validates, prices the lines from the catalog (its cache, else inventory's
+ * BatchGetProducts through the breaker), refuses at once (FAILED_PRECONDITION) a line whose
+ * product the catalog says is sold out, then reads the customer and stores the key, the order,
+ * its items, its first history row and the order.created event in one statement. Stock is not
+ * reserved here: inventory reserves asynchronously and rejects what it cannot fill. A key that is
+ * already taken answers with its order (ALREADY_EXISTS for a different request). Two round trips
+ * to the database in all: the customer and that statement.
  *
- * `admit` (the saga backlog's shedding) runs after the refusals and before the order is stored:
- * a refusal costs no saga, so a sold-out product is answered as such even while new orders are
- * shed.
+ * `admit` (the saga backlog's shedding) runs after the refusals the catalog answers and before
+ * any database work, so a shed request costs no more than its validation and a catalog cache
+ * lookup, and a sold-out product is still answered as such while new orders are shed.
  */
 export async function placeOrder(
   deps: OrderDeps,
@@ -84,14 +84,12 @@ export async function placeOrder(
 ): Promise<store.OrderView> {
   const command = parseCreateOrder(request);
   const hash = requestHash(command);
-  const em = deps.orm.em.fork();
-  const customer = await store.findCustomer(em, command.customerId);
-  if (!customer) {
-    // A key used before still answers with its order, as long as the request is the same.
+  // A key used before still answers with its order, as long as the request is the same.
+  const refuse = async (error: ServiceError) => {
     const replay = command.idempotencyKey ? await replayOf(deps, command, hash) : undefined;
     if (replay) return replay;
-    throw notFound("customer", command.customerId);
-  }
+    throw error;
+  };
 
   // The id is made before the catalog call, so that call, the spans and the events all carry it.
   const orderId = uuidv7();
@@ -101,21 +99,16 @@ export async function placeOrder(
       call,
     );
     const pricing = priceOrder(command.items, catalog, command.currencyCode);
-    if (!pricing.ok) {
-      const replay = command.idempotencyKey ? await replayOf(deps, command, hash) : undefined;
-      if (replay) return replay;
-      throw pricingError(pricing.problem);
-    }
+    if (!pricing.ok) return refuse(pricingError(pricing.problem));
+    // A retry of an order placed before the product sold out still gets its order.
     const soldOut = findSoldOut(command.items, catalog);
-    if (soldOut.length > 0) {
-      // A retry of an order placed before the product sold out still gets its order.
-      const replay = command.idempotencyKey ? await replayOf(deps, command, hash) : undefined;
-      if (replay) return replay;
-      throw soldOutError(soldOut);
-    }
+    if (soldOut.length > 0) return refuse(soldOutError(soldOut));
     options.admit?.();
     const priced: PricedOrder = pricing.order;
 
+    const em = deps.orm.em.fork();
+    const customer = await store.findCustomer(em, command.customerId);
+    if (!customer) return refuse(notFound("customer", command.customerId));
     const placed = await store.insertPlacedOrder(em, {
       id: orderId,
       customerId: command.customerId,
