@@ -9,8 +9,10 @@ const pending = new WeakMap<object, (() => Promise<void>)[]>();
  * commits (never at a savepoint's release), after everything else the transaction did: for
  * writes collected over a transaction and made in one statement at its end. Hooks run one at a
  * time in the order they were queued; a hook may queue more. A hook that throws rolls the whole
- * transaction back; a transaction that rolls back drops its hooks unrun. Throws outside a
- * transaction, where there is no commit to run before.
+ * transaction back; a transaction that rolls back drops its hooks unrun. A hook queued inside a
+ * savepoint belongs to the outermost transaction: it still runs if that savepoint alone rolls
+ * back, so queue from a savepoint only what the outer transaction keeps either way. Throws
+ * outside a transaction, where there is no commit to run before.
  */
 export function beforeCommit(em: EntityManager, fn: () => Promise<void>): void {
   const trx = em.getTransactionContext<Knex.Transaction>();
