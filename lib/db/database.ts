@@ -4,6 +4,7 @@ import { PostgreSqlDriver } from "@mikro-orm/postgresql";
 import pg from "pg";
 import type { Logger } from "../log.js";
 import { afterCommitSubscriber } from "./after-commit.js";
+import { beforeCommitSubscriber } from "./before-commit.js";
 
 export type { EntityManager } from "@mikro-orm/postgresql";
 export type Database = MikroORM<PostgreSqlDriver>;
@@ -52,6 +53,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       tableName: "mikro_orm_migrations",
     },
   });
+  orm.em.getEventManager().registerSubscriber(beforeCommitSubscriber);
   orm.em.getEventManager().registerSubscriber(afterCommitSubscriber);
   try {
     const applied = await withMigrationLock(options.url, () => orm.getMigrator().up());

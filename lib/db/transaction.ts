@@ -1,5 +1,6 @@
 import type { EntityManager, Knex } from "@mikro-orm/postgresql";
 import { settleAfterCommit } from "./after-commit.js";
+import { dropBeforeCommit, runBeforeCommit } from "./before-commit.js";
 import type { Database } from "./database.js";
 
 /** The parts of a knex client (its pool) a transaction uses. */
@@ -17,8 +18,9 @@ interface PgConnection {
 /**
  * Runs `work` in one transaction and commits, or rolls back and rethrows if `work` (or the
  * commit) throws. `work` gets a forked EntityManager bound to the transaction: `sql()`,
- * `enqueue()`, `afterCommit()` and MikroORM's own queries and `flush()` all run in it, as in
- * `em.transactional()`. Entities left dirty are flushed before the commit.
+ * `enqueue()`, `beforeCommit()`, `afterCommit()` and MikroORM's own queries and `flush()` all run
+ * in it, as in `em.transactional()`. After `work`, the `beforeCommit` hooks run, then entities
+ * left dirty are flushed, then it commits.
  *
  * BEGIN and COMMIT go straight to the pooled node-postgres connection. A knex transaction
  * (which `em.transactional()` opens) builds a whole knex instance and an event-forwarding client
@@ -48,6 +50,7 @@ export async function runTransaction<T>(orm: Database, work: (em: EntityManager)
   try {
     await connection.query("BEGIN");
     const result = await work(em);
+    await runBeforeCommit(trx);
     await em.flush();
     await connection.query("COMMIT");
     settleAfterCommit(trx, true);
@@ -59,6 +62,7 @@ export async function runTransaction<T>(orm: Database, work: (em: EntityManager)
       // A connection that cannot even roll back is broken: never hand it out again.
       connection.__knex__disposed = rollbackError;
     }
+    dropBeforeCommit(trx);
     settleAfterCommit(trx, false);
     throw error;
   } finally {

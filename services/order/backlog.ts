@@ -48,29 +48,25 @@ export class SagaBacklog {
   }
 
   async sample(): Promise<void> {
-    const em = this.orm.em.fork();
-    const [row] = await sql<{ unsettled: string; oldest: string | null }>(
-      em,
-      "SELECT count(*) AS unsettled, min(id::text) AS oldest FROM orders WHERE status IN ('PENDING', 'RESERVED')",
-    );
-    // The drain rate: transitions out of PENDING / RESERVED since the last sample, read from the
-    // history's primary key onwards (the rows of one interval, whichever replica wrote them).
-    const [moved] = await sql<{ settled: string; last: string | null }>(
-      em,
-      `SELECT count(*) FILTER (WHERE from_status IN ('PENDING', 'RESERVED') AND to_status NOT IN ('PENDING', 'RESERVED')) AS settled,
-              max(id)::text AS last
-       FROM order_status_history WHERE id > ?::bigint`,
+    // One statement: the unsettled orders and the oldest of them (one scan of
+    // orders_status_idx); the transitions out of PENDING / RESERVED since the last sample, read
+    // from the history's primary key onwards (the rows of one interval, whichever replica wrote
+    // them); and the newest history row, where the next sample starts.
+    const [row] = await sql<{ unsettled: string; oldest: string | null; settled: string; last: string | null }>(
+      this.orm.em.fork(),
+      `SELECT o.unsettled, o.oldest, h.settled, (SELECT max(id)::text FROM order_status_history) AS last
+       FROM (SELECT count(*) AS unsettled, min(id::text) AS oldest FROM orders WHERE status IN ('PENDING', 'RESERVED')) o,
+            (SELECT count(*) FILTER (WHERE from_status IN ('PENDING', 'RESERVED') AND to_status NOT IN ('PENDING', 'RESERVED')) AS settled
+             FROM order_status_history WHERE id > ?::bigint) h`,
       [this.lastHistoryId ?? "9223372036854775806"],
     );
     const now = Date.now();
-    if (this.lastHistoryId === undefined) {
-      const [top] = await sql<{ last: string | null }>(em, "SELECT max(id)::text AS last FROM order_status_history");
-      this.lastHistoryId = top?.last ?? "0";
-    } else {
-      const sample = { settled: Number(moved?.settled ?? 0), intervalMs: now - this.sampledAt, unsettledAtStart: this.unsettled };
+    // The first sample only finds where to start counting.
+    if (this.lastHistoryId !== undefined) {
+      const sample = { settled: Number(row?.settled ?? 0), intervalMs: now - this.sampledAt, unsettledAtStart: this.unsettled };
       this.drainPerSecond = nextDrainRate(this.drainPerSecond, sample, this.options.minOrders);
-      if (moved?.last) this.lastHistoryId = moved.last;
     }
+    this.lastHistoryId = row?.last ?? "0";
     const oldest = row?.oldest ?? undefined;
     const shedding = this.verdict().shed;
     this.unsettled = Number(row?.unsettled ?? 0);

@@ -1,5 +1,4 @@
 import { timestampNow } from "@bufbuild/protobuf/wkt";
-import type { EntityManager } from "@mikro-orm/postgresql";
 import {
   OrderCancelledSchema,
   OrderConfirmedSchema,
@@ -11,15 +10,15 @@ import {
   OrderRejectedSchema,
   OrderShippedSchema,
 } from "../../gen/shop/events/v1/order_events_pb.js";
-import { enqueue, outboxRecord, type OutboxRecord } from "../../lib/events/index.js";
+import { outboxRecord, type OutboxRecord } from "../../lib/events/index.js";
 import { money } from "../../lib/money.js";
 import type { Compensation, OrderStatus } from "./domain/order-status.js";
 import type { PricedOrder } from "./domain/pricing.js";
-import { type CustomerRow, type OrderItemRow, type OrderRow } from "./entities.js";
-import { findCustomer, findItems } from "./order-store.js";
+import type { CustomerRow } from "./entities.js";
+import type { LockedOrder } from "./order-store.js";
 import type { AddressData } from "./domain/address.js";
 
-/** The order events, written to the outbox on the caller's transaction. */
+/** The order events, as outbox rows for the statement that writes what caused them. */
 
 function eventLines(currencyCode: string, items: readonly { productId: string; quantity: number; productName: string; unitPriceMinor: bigint }[]) {
   return items.map((i) => ({ productId: i.productId, quantity: i.quantity, productName: i.productName, unitPrice: money(currencyCode, i.unitPriceMinor) }));
@@ -61,57 +60,50 @@ export interface TransitionDetails {
 }
 
 /**
- * Publishes the event that announces `after.status`, if that status has one. RESERVED has no
- * order event (inventory.reserved already says it). DELIVERY_FAILED publishes
+ * The event that announces `after.status` as an outbox row, or undefined if that status has none.
+ * RESERVED has no order event (inventory.reserved already says it). DELIVERY_FAILED publishes
  * order.delivery_failed only when the state machine owes a compensation (refund and restock).
+ * order.confirmed needs the order locked with its confirmation details (lockOrders).
  */
-export async function publishTransition(
-  em: EntityManager,
+export function transitionEvent(
   before: OrderStatus,
-  after: OrderRow,
+  after: LockedOrder,
   reason: string,
   details: TransitionDetails = {},
   compensation?: Compensation,
-): Promise<void> {
+): OutboxRecord | undefined {
   const head = { orderId: after.id, customerId: after.customerId, occurredAt: timestampNow() };
   const options = { aggregateId: after.id };
   switch (after.status) {
     case "CONFIRMED": {
-      const items: OrderItemRow[] = await findItems(em, [after.id]);
-      // The invoice names the customer; carrying them here spares the file service a wait for order.created.
-      const customer = await findCustomer(em, after.customerId);
-      await enqueue(
-        em,
+      const confirmation = after.confirmation;
+      if (!confirmation) throw new Error(`order ${after.id} was confirmed without its confirmation details`);
+      return outboxRecord(
         OrderConfirmedSchema,
         {
           ...head,
-          lines: eventLines(after.currencyCode, items),
+          lines: eventLines(after.currencyCode, confirmation.items),
           total: money(after.currencyCode, after.totalMinor),
           shippingAddress: after.shippingAddress,
           paymentId: after.paymentId,
           cardLast4: after.cardLast4,
-          customerName: customer?.name ?? "",
-          customerEmail: customer?.email ?? "",
+          // The invoice names the customer; carrying them here spares the file service a wait for order.created.
+          customerName: confirmation.customerName,
+          customerEmail: confirmation.customerEmail,
         },
         options,
       );
-      return;
     }
     case "REJECTED":
-      await enqueue(em, OrderRejectedSchema, { ...head, reason, shortProductIds: details.shortProductIds ?? [] }, options);
-      return;
+      return outboxRecord(OrderRejectedSchema, { ...head, reason, shortProductIds: details.shortProductIds ?? [] }, options);
     case "PAYMENT_FAILED":
-      await enqueue(em, OrderPaymentFailedSchema, { ...head, reason }, options);
-      return;
+      return outboxRecord(OrderPaymentFailedSchema, { ...head, reason }, options);
     case "CANCELLED":
-      await enqueue(em, OrderCancelledSchema, { ...head, reason, previousStatus: before, wasCharged: before === "CONFIRMED" }, options);
-      return;
+      return outboxRecord(OrderCancelledSchema, { ...head, reason, previousStatus: before, wasCharged: before === "CONFIRMED" }, options);
     case "EXPIRED":
-      await enqueue(em, OrderExpiredSchema, head, options);
-      return;
+      return outboxRecord(OrderExpiredSchema, head, options);
     case "SHIPPED":
-      await enqueue(
-        em,
+      return outboxRecord(
         OrderShippedSchema,
         {
           ...head,
@@ -121,16 +113,13 @@ export async function publishTransition(
         },
         options,
       );
-      return;
     case "DELIVERED":
-      await enqueue(em, OrderDeliveredSchema, { ...head, deliveryId: details.delivery?.deliveryId ?? "" }, options);
-      return;
+      return outboxRecord(OrderDeliveredSchema, { ...head, deliveryId: details.delivery?.deliveryId ?? "" }, options);
     case "DELIVERY_FAILED":
-      if (!compensation) return;
-      await enqueue(em, OrderDeliveryFailedSchema, { ...head, reason, deliveryId: details.delivery?.deliveryId ?? "", previousStatus: before }, options);
-      return;
+      if (!compensation) return undefined;
+      return outboxRecord(OrderDeliveryFailedSchema, { ...head, reason, deliveryId: details.delivery?.deliveryId ?? "", previousStatus: before }, options);
     case "PENDING":
     case "RESERVED":
-      return;
+      return undefined;
   }
 }

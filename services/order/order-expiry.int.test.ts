@@ -66,16 +66,18 @@ describe("order service with inventory down", () => {
     expect(counts[0]).toEqual({ orders: 0, keys: 0, outbox: 0 });
   });
 
-  it("still validates before calling inventory", async () => {
+  it("still validates before calling inventory, and reads the customer only after it", async () => {
     await expectCode(
       t.orders.createOrder({ customerId: uuidv7(), items: [], shippingAddress: ADDRESS, paymentMethod: { token: "t" } }),
       Code.INVALID_ARGUMENT,
       /^items/,
     );
+    // The customer is read after the catalog and the shedding decision (no database work for a
+    // shed request), so with inventory down an unknown customer hears UNAVAILABLE too.
     await expectCode(
       t.orders.createOrder({ customerId: uuidv7(), items: [{ productId: uuidv7(), quantity: 1 }], shippingAddress: ADDRESS, paymentMethod: { token: "t" } }),
-      Code.NOT_FOUND,
-      /customer/,
+      Code.UNAVAILABLE,
+      /inventory/,
     );
   });
 });
@@ -118,6 +120,8 @@ describe("order service behind on its sagas", () => {
     await expectCode(t.orders.createOrder({ ...request, idempotencyKey: `shed-${uuidv7()}` }), Code.RESOURCE_EXHAUSTED, /retry in/);
     await expectCode(t.orders.createOrders({ orders: [request] }), Code.RESOURCE_EXHAUSTED, /retry in/);
     expect(await count()).toBe(before);
+    // Shed before any database work: not even the customer is looked up.
+    await expectCode(t.orders.createOrder({ ...request, customerId: uuidv7() }), Code.RESOURCE_EXHAUSTED, /retry in/);
   });
 
   it("answers a sold-out product as sold out while it sheds: a refusal costs no saga", async () => {

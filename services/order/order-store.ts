@@ -1,9 +1,10 @@
-import type { EntityManager } from "@mikro-orm/postgresql";
-import { hasFailureReason, type OrderStatus } from "./domain/order-status.js";
+import type { EntityManager, Knex } from "@mikro-orm/postgresql";
+import type { OrderStatus } from "./domain/order-status.js";
+import { orderUpdates, type StatusChange, storedReason } from "./domain/status-changes.js";
 import type { PricedOrder } from "./domain/pricing.js";
 import { IdempotencyKey, Order, type OrderItemRow, type OrderRow, OrderStatusHistory, type OrderStatusHistoryRow } from "./entities.js";
 import type { AddressData } from "./domain/address.js";
-import { OUTBOX_COLUMNS, type OutboxRecord } from "../../lib/events/index.js";
+import { kickAfterCommit, OUTBOX_COLUMNS, type OutboxRecord } from "../../lib/events/index.js";
 import { sql as execute } from "../../lib/db/index.js";
 
 /**
@@ -154,30 +155,72 @@ export async function insertPlacedOrder(em: EntityManager, order: PlacedOrder): 
   };
 }
 
-async function insertHistory(
-  em: EntityManager,
-  change: { orderId: string; from: OrderStatus | null; to: OrderStatus; reason: string; eventId: string | null },
-): Promise<void> {
-  // The NOTIFY is delivered at commit, to every replica's WatchOrder listener.
-  await execute(
-    em,
-    `WITH h AS (
-       INSERT INTO order_status_history (order_id, from_status, to_status, reason, event_id) VALUES (?, ?, ?, ?, ?) RETURNING order_id
-     ) SELECT pg_notify(?, order_id::text) FROM h`,
-    [change.orderId, change.from, change.to, change.reason.slice(0, 1000), change.eventId, STATUS_CHANNEL],
-  );
+/** What the order.confirmed event carries besides the order: its lines and who the customer is. */
+export interface ConfirmationDetails {
+  items: OrderItemRow[];
+  customerName: string;
+  customerEmail: string;
 }
 
-/** The order, locked for the rest of the transaction (transitions of one order are serialized). */
-export async function lockOrder(em: EntityManager, orderId: string): Promise<OrderRow | null> {
-  const [row] = await execute<Record<string, unknown>>(
-    em,
-    `SELECT id, customer_id, status, currency_code, total_minor, shipping_address, card_last4, payment_id, refunded_minor,
-            failure_reason, created_at, updated_at, version
-     FROM orders WHERE id = ? FOR UPDATE`,
-    [orderId],
-  );
-  return row ? toOrderRow(row) : null;
+/** An order read under its row lock; `confirmation` when it was locked to be confirmed. */
+export type LockedOrder = OrderRow & { confirmation?: ConfirmationDetails };
+
+const ORDER_COLUMNS = `o.id, o.customer_id, o.status, o.currency_code, o.total_minor, o.shipping_address, o.card_last4, o.payment_id,
+  o.refunded_minor, o.failure_reason, o.created_at, o.updated_at, o.version`;
+
+// Always in id order: transactions that lock overlapping sets of orders then wait for each other
+// instead of deadlocking.
+const LOCK_ORDERS = `SELECT ${ORDER_COLUMNS} FROM orders o WHERE o.id = ANY(?::uuid[]) ORDER BY o.id FOR UPDATE`;
+
+// The same, with what order.confirmed needs, so a confirmation reads nothing more.
+const LOCK_ORDERS_TO_CONFIRM = `
+  SELECT ${ORDER_COLUMNS}, c.name AS customer_name, c.email AS customer_email,
+    (SELECT json_agg(json_build_object('product_id', i.product_id, 'position', i.position, 'product_name', i.product_name,
+                                       'quantity', i.quantity, 'unit_price_minor', i.unit_price_minor::text,
+                                       'line_total_minor', i.line_total_minor::text) ORDER BY i.position)
+     FROM order_items i WHERE i.order_id = o.id) AS items
+  FROM orders o LEFT JOIN customers c ON c.id = o.customer_id
+  WHERE o.id = ANY(?::uuid[]) ORDER BY o.id FOR UPDATE OF o`;
+
+/**
+ * Locks the orders among `orderIds` that exist, in one statement, for the rest of the
+ * transaction (transitions of one order are serialized), and returns them by id. With
+ * `confirmation`, each comes with its items and customer (see ConfirmationDetails).
+ */
+export async function lockOrders(em: EntityManager, orderIds: readonly string[], options: { confirmation?: boolean } = {}): Promise<Map<string, LockedOrder>> {
+  const locked = new Map<string, LockedOrder>();
+  if (orderIds.length === 0) return locked;
+  const rows = await execute<Record<string, unknown>>(em, options.confirmation ? LOCK_ORDERS_TO_CONFIRM : LOCK_ORDERS, [orderIds]);
+  for (const row of rows) {
+    const order: LockedOrder = toOrderRow(row);
+    if (options.confirmation) order.confirmation = toConfirmation(order.id, row);
+    locked.set(order.id, order);
+  }
+  return locked;
+}
+
+function toConfirmation(orderId: string, row: Record<string, unknown>): ConfirmationDetails {
+  const items = (row.items ?? []) as {
+    product_id: string;
+    position: number;
+    product_name: string;
+    quantity: number;
+    unit_price_minor: string;
+    line_total_minor: string;
+  }[];
+  return {
+    items: items.map((item) => ({
+      orderId,
+      productId: item.product_id,
+      position: item.position,
+      productName: item.product_name,
+      quantity: item.quantity,
+      unitPriceMinor: BigInt(item.unit_price_minor),
+      lineTotalMinor: BigInt(item.line_total_minor),
+    })),
+    customerName: String(row.customer_name ?? ""),
+    customerEmail: String(row.customer_email ?? ""),
+  };
 }
 
 function toOrderRow(row: Record<string, unknown>): OrderRow {
@@ -198,41 +241,57 @@ function toOrderRow(row: Record<string, unknown>): OrderRow {
   };
 }
 
-export interface Transition {
-  from: OrderStatus;
-  to: OrderStatus;
-  reason: string;
-  /** The event that caused it; null for an RPC. */
-  eventId: string | null;
-  /** Set on payment.completed. */
-  payment?: { paymentId: string; cardLast4: string };
-}
+// One statement for every status change of a transaction: the orders (one update each, guarded
+// by the status they were locked in), a history row per change, the changes' outbox rows, and the
+// NOTIFY that wakes WatchOrder streams (delivered at commit, to every replica's listener). Rows
+// are inserted in array order, so an order's history ids grow in the order of its changes.
+const WRITE_STATUS_CHANGES = `
+  WITH u AS (
+    UPDATE orders o SET status = t.to_status, failure_reason = t.failure_reason,
+      payment_id = coalesce(t.payment_id, o.payment_id), card_last4 = coalesce(t.card_last4, o.card_last4),
+      updated_at = now(), version = o.version + t.steps
+    FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[])
+      AS t(id, from_status, to_status, failure_reason, payment_id, card_last4, steps)
+    WHERE o.id = t.id AND o.status = t.from_status
+    RETURNING o.id
+  ), h AS (
+    INSERT INTO order_status_history (order_id, from_status, to_status, reason, event_id)
+    SELECT * FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::uuid[])
+  ), x AS (
+    INSERT INTO outbox (${OUTBOX_COLUMNS})
+    SELECT * FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bytea[], ?::jsonb[])
+  )
+  SELECT u.id, pg_notify(?, u.id::text) FROM u`;
 
 /**
- * Moves a locked order from `transition.from` to `transition.to` and records the change in
- * order_status_history. Returns the order as it is now.
+ * Writes the status changes of locked orders, in the order they were made, with the outbox rows
+ * of the events they publish, in one statement (see above) on `em`'s transaction. Throws when an
+ * order is not in the status its first change starts from (it changed under the lock: a bug).
  */
-export async function applyTransition(em: EntityManager, order: OrderRow, transition: Transition): Promise<OrderRow> {
-  if (order.status !== transition.from) throw new Error(`order ${order.id} is ${order.status}, not ${transition.from}`);
-  const failureReason = hasFailureReason(transition.to) ? transition.reason.slice(0, 1000) : "";
-  const [row] = await execute<{ updated_at: Date | string; version: number }>(
-    em,
-    `UPDATE orders SET status = ?, failure_reason = ?, payment_id = coalesce(?, payment_id), card_last4 = coalesce(?, card_last4),
-       updated_at = now(), version = version + 1
-     WHERE id = ? AND status = ? RETURNING updated_at, version`,
-    [transition.to, failureReason, transition.payment?.paymentId ?? null, transition.payment?.cardLast4 ?? null, order.id, transition.from],
-  );
-  if (!row) throw new Error(`order ${order.id} changed under a lock`);
-  await insertHistory(em, { orderId: order.id, from: transition.from, to: transition.to, reason: transition.reason, eventId: transition.eventId });
-  return {
-    ...order,
-    status: transition.to,
-    failureReason,
-    paymentId: transition.payment?.paymentId ?? order.paymentId,
-    cardLast4: transition.payment?.cardLast4 ?? order.cardLast4,
-    updatedAt: new Date(row.updated_at),
-    version: row.version,
-  };
+export async function writeStatusChanges(em: EntityManager, changes: readonly StatusChange[], events: readonly OutboxRecord[]): Promise<void> {
+  if (changes.length === 0 && events.length === 0) return;
+  const trx = em.getTransactionContext<Knex.Transaction>();
+  if (!trx) throw new Error("writeStatusChanges must run in the transaction that locked the orders");
+  const updates = orderUpdates(changes);
+  const column = (i: number) => events.map((event) => event.values[i]);
+  const rows = await execute(em, WRITE_STATUS_CHANGES, [
+    updates.map((u) => u.orderId),
+    updates.map((u) => u.from),
+    updates.map((u) => u.to),
+    updates.map((u) => u.failureReason),
+    updates.map((u) => u.paymentId),
+    updates.map((u) => u.cardLast4),
+    updates.map((u) => u.steps),
+    changes.map((c) => c.orderId),
+    changes.map((c) => c.from),
+    changes.map((c) => c.to),
+    changes.map((c) => storedReason(c.reason)),
+    changes.map((c) => c.eventId),
+    ...[0, 1, 2, 3, 4, 5, 6].map(column),
+    STATUS_CHANNEL,
+  ]);
+  if (rows.length !== updates.length) throw new Error(`${updates.length - rows.length} of ${updates.length} orders changed under their row lock`);
+  if (events.length > 0) kickAfterCommit(em, trx);
 }
 
 /** Adds a refund to the order's refunded total. Returns false when the order does not exist. */

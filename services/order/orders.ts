@@ -7,12 +7,12 @@ import { uuidv7 } from "../../lib/ids.js";
 import { runForOrder } from "../../lib/telemetry/index.js";
 import type { Logger } from "../../lib/log.js";
 import type { Catalog } from "./catalog.js";
-import { decide, type OrderInput, type OrderOutcome, type OrderStatus } from "./domain/order-status.js";
+import type { OrderInput, OrderStatus } from "./domain/order-status.js";
 import { type PricedOrder, type PricingProblem, priceOrder } from "./domain/pricing.js";
 import { findSoldOut, type SoldOutLine } from "./domain/sold-out.js";
-import type { OrderRow } from "./entities.js";
-import { createdEvent, publishTransition, type TransitionDetails } from "./events.js";
-import { countCreated, countTransition } from "./metrics.js";
+import { createdEvent } from "./events.js";
+import { countCreated } from "./metrics.js";
+import { applyInput, type InputEffect, type InputSource, lockBatch, lockedOrder } from "./order-batch.js";
 import * as store from "./order-store.js";
 import { type PlaceOrderCommand, parseCreateOrder, requestHash } from "./validate.js";
 
@@ -64,17 +64,17 @@ function soldOutError(soldOut: readonly SoldOutLine[]): ServiceError {
 }
 
 /**
- * CreateOrder: validates, prices the lines from the catalog (inventory's BatchGetProducts
- * through the breaker, or its cache), refuses at once (FAILED_PRECONDITION) a line whose product
- * the catalog says is sold out, then stores the key, the order, its items, its first history row
- * and the order.created event in one statement. Stock is not reserved here: inventory reserves
- * asynchronously and rejects what it cannot fill. A key that is already taken answers with its
- * order (ALREADY_EXISTS for a different request). Two round trips to the database in all: the
- * customer and that statement.
+ * CreateOrder: validates, prices the lines from the catalog (its cache, else inventory's
+ * BatchGetProducts through the breaker), refuses at once (FAILED_PRECONDITION) a line whose
+ * product the catalog says is sold out, then reads the customer and stores the key, the order,
+ * its items, its first history row and the order.created event in one statement. Stock is not
+ * reserved here: inventory reserves asynchronously and rejects what it cannot fill. A key that is
+ * already taken answers with its order (ALREADY_EXISTS for a different request). Two round trips
+ * to the database in all: the customer and that statement.
  *
- * `admit` (the saga backlog's shedding) runs after the refusals and before the order is stored:
- * a refusal costs no saga, so a sold-out product is answered as such even while new orders are
- * shed.
+ * `admit` (the saga backlog's shedding) runs after the refusals the catalog answers and before
+ * any database work, so a shed request costs no more than its validation and a catalog cache
+ * lookup, and a sold-out product is still answered as such while new orders are shed.
  */
 export async function placeOrder(
   deps: OrderDeps,
@@ -84,14 +84,12 @@ export async function placeOrder(
 ): Promise<store.OrderView> {
   const command = parseCreateOrder(request);
   const hash = requestHash(command);
-  const em = deps.orm.em.fork();
-  const customer = await store.findCustomer(em, command.customerId);
-  if (!customer) {
-    // A key used before still answers with its order, as long as the request is the same.
+  // A key used before still answers with its order, as long as the request is the same.
+  const refuse = async (error: ServiceError) => {
     const replay = command.idempotencyKey ? await replayOf(deps, command, hash) : undefined;
     if (replay) return replay;
-    throw notFound("customer", command.customerId);
-  }
+    throw error;
+  };
 
   // The id is made before the catalog call, so that call, the spans and the events all carry it.
   const orderId = uuidv7();
@@ -101,21 +99,16 @@ export async function placeOrder(
       call,
     );
     const pricing = priceOrder(command.items, catalog, command.currencyCode);
-    if (!pricing.ok) {
-      const replay = command.idempotencyKey ? await replayOf(deps, command, hash) : undefined;
-      if (replay) return replay;
-      throw pricingError(pricing.problem);
-    }
+    if (!pricing.ok) return refuse(pricingError(pricing.problem));
+    // A retry of an order placed before the product sold out still gets its order.
     const soldOut = findSoldOut(command.items, catalog);
-    if (soldOut.length > 0) {
-      // A retry of an order placed before the product sold out still gets its order.
-      const replay = command.idempotencyKey ? await replayOf(deps, command, hash) : undefined;
-      if (replay) return replay;
-      throw soldOutError(soldOut);
-    }
+    if (soldOut.length > 0) return refuse(soldOutError(soldOut));
     options.admit?.();
     const priced: PricedOrder = pricing.order;
 
+    const em = deps.orm.em.fork();
+    const customer = await store.findCustomer(em, command.customerId);
+    if (!customer) return refuse(notFound("customer", command.customerId));
     const placed = await store.insertPlacedOrder(em, {
       id: orderId,
       customerId: command.customerId,
@@ -177,49 +170,31 @@ export async function setOrderStatus(deps: OrderDeps, orderId: string, to: Order
 /** Applies a command under the order's row lock; a refusal is FAILED_PRECONDITION. */
 async function changeStatus(deps: OrderDeps, orderId: string, input: OrderInput, customerId?: string): Promise<store.OrderView> {
   await deps.orm.em.fork().transactional(async (em) => {
-    const order = await store.lockOrder(em, orderId);
+    await lockBatch(em, [orderId]);
+    const order = lockedOrder(em, orderId);
     if (!order || (customerId !== undefined && order.customerId !== customerId)) throw notFound("order", orderId);
-    const outcome = decide(order.status, input);
-    if (outcome.kind === "refused") throw failedPrecondition(outcome.why);
-    if (outcome.kind === "ignored") return;
-    const after = await store.applyTransition(em, order, { from: outcome.from, to: outcome.to, reason: outcome.reason, eventId: null });
-    await publishTransition(em, outcome.from, after, outcome.reason);
-    countTransition(em, after);
+    const effect = applyInput(em, order, input, { eventId: null });
+    if (effect.kind === "refused") throw failedPrecondition(effect.why);
   });
   return requireOrder(deps.orm.em.fork(), orderId);
 }
 
 /** What an event did to its order. */
-export type EventEffect =
-  | { kind: "transition"; before: OrderRow["status"]; after: OrderRow; outcome: Extract<OrderOutcome, { kind: "transition" }> }
-  | { kind: "ignored"; order: OrderRow; why: string };
+export type EventEffect = Exclude<InputEffect, { kind: "refused" }>;
 
 /**
- * Applies a saga event to its order inside the consumer's transaction: locks the order,
- * decides with the state machine, and on a transition updates the order, records the history
- * row (with the event id) and publishes the matching order event. An unknown order is retried
- * (plain Error) and dead-lettered after the last delivery: other services only learn of an
- * order from order.created, which is published after the order commits, so this means a bug or
- * a foreign event, and retrying a few times first costs little.
+ * Applies a saga event to its order, locked by the consumer's beforeBatch (lockBatch), inside
+ * the consumer's transaction: the state machine decides, and a transition's order update,
+ * history row (with the event id) and order event are written at commit. An unknown order is
+ * retried (plain Error) and dead-lettered after the last delivery: other services only learn of
+ * an order from order.created, which is published after the order commits, so this means a bug
+ * or a foreign event, and retrying a few times first costs little.
  */
-export async function applyEvent(
-  em: EntityManager,
-  orderId: string,
-  input: OrderInput,
-  event: { eventId: string; payment?: { paymentId: string; cardLast4: string }; details?: TransitionDetails },
-): Promise<EventEffect> {
-  const order = await store.lockOrder(em, orderId);
+export function applyEvent(em: EntityManager, orderId: string, input: OrderInput, source: InputSource & { eventId: string }): EventEffect {
+  const order = lockedOrder(em, orderId);
   if (!order) throw new Error(`order ${orderId} not found; retrying in case it is not committed yet`);
-  const outcome = decide(order.status, input);
-  if (outcome.kind !== "transition") return { kind: "ignored", order, why: outcome.why };
-  const after = await store.applyTransition(em, order, {
-    from: outcome.from,
-    to: outcome.to,
-    reason: outcome.reason,
-    eventId: event.eventId,
-    payment: outcome.to === "CONFIRMED" ? event.payment : undefined,
-  });
-  await publishTransition(em, outcome.from, after, outcome.reason, event.details, outcome.compensation);
-  countTransition(em, after);
-  return { kind: "transition", before: outcome.from, after, outcome };
+  const effect = applyInput(em, order, input, source);
+  // Saga events are never refused: the state machine ignores what does not apply.
+  if (effect.kind === "refused") throw new Error(`order ${orderId}: ${input.type} was refused: ${effect.why}`);
+  return effect;
 }

@@ -138,7 +138,8 @@ export function orderRpc({ orm, catalog, notifier, watchPollMs, backlog }: Order
 
   return {
     async createOrder(request, ctx) {
-      // Shed after the refusals: a sold-out product is answered as such even while sagas are behind.
+      // Shed after the refusals the catalog answers (a sold-out product is answered as such even
+      // while sagas are behind) and before any database work.
       const view = await placeOrder(deps, request, ctx, { admit: () => backlog?.admit() });
       return { order: toOrderMessage(view) };
     },
