@@ -257,7 +257,6 @@ export function inventoryRpc({ orm, reservationTtlMs }: InventoryRpcOptions): Se
     async release(request) {
       const orderId = requireId("order_id", request.orderId);
       const result = await inTransaction(async (em) => {
-        if (!(await store.getReservation(em, orderId))) throw notFound("reservation for order", orderId);
         const outcome = await store.applyToReservation(em, orderId, { type: "release", reason: "MANUAL" });
         if (outcome.kind === "released") await publishReleased(em, outcome.reservation, outcome.lines, outcome.reason);
         return outcome;
