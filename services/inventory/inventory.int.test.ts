@@ -311,6 +311,38 @@ describe("inventory service", () => {
       await expectConserved(p.id);
     });
 
+    it("never oversells when consumer batches and Reserve RPCs take the same product at once", async () => {
+      const p = await product(10);
+      const viaEvents = Array.from({ length: 15 }, () => uuidv7());
+      const [rpcResults] = await Promise.all([
+        Promise.allSettled(Array.from({ length: 15 }, () => client.reserve({ orderId: uuidv7(), lines: [{ productId: p.id, quantity: 1 }] }))),
+        Promise.all(viaEvents.map((orderId) => publishEvent(runtime.bus, OrderCreatedSchema, orderCreated(orderId, [{ productId: p.id, quantity: 1 }])))),
+      ]);
+      // One order after the other: EventLog reads the stream with a cursor that concurrent calls would share.
+      const outcomes = async () => {
+        const counts: { reserved: number; insufficient: number }[] = [];
+        for (const orderId of viaEvents) {
+          counts.push({
+            reserved: (await log.events(InventoryReservedSchema, orderId)).length,
+            insufficient: (await log.events(InventoryInsufficientSchema, orderId)).length,
+          });
+        }
+        return counts;
+      };
+      const answered = await waitFor(
+        async () => {
+          const counts = await outcomes();
+          return counts.every((c) => c.reserved + c.insufficient === 1) && counts;
+        },
+        { message: "every order.created answered once" },
+      );
+      const reservedByEvents = answered.filter((c) => c.reserved === 1).length;
+      const reservedByRpc = rpcResults.filter((r) => r.status === "fulfilled").length;
+      expect(reservedByEvents + reservedByRpc).toBe(10);
+      expect((await client.getProduct({ productId: p.id })).product).toMatchObject({ available: 0, reserved: 10, sold: 0 });
+      await expectConserved(p.id);
+    });
+
     it("publishes inventory.insufficient naming the short products", async () => {
       const p = await product(1);
       const orderId = uuidv7();
