@@ -77,6 +77,8 @@ describe("inventory service", () => {
       const { products, missingProductIds } = await client.batchGetProducts({ productIds: [created.id, uuidv7()] });
       expect(products.map((p) => p.id)).toEqual([created.id]);
       expect(missingProductIds).toHaveLength(1);
+      // BatchGetProducts reads with plain SQL, GetProduct through MikroORM: the same product either way.
+      expect(products[0]).toEqual(updated);
       const listed = await client.listProducts({ pageSize: 1, status: ProductStatus.INACTIVE });
       expect(listed.products.map((p) => p.id)).toEqual([created.id]);
     });
