@@ -1,21 +1,17 @@
-import { LockMode } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { uuidv7 } from "../../lib/ids.js";
 import { currentTraceParent } from "../../lib/telemetry/index.js";
 import { type DeliveryStatus, decideTransition, onOrderCancelled } from "./domain/delivery-status.js";
 import type { AddressData } from "./domain/address.js";
-import { Delivery, DeliveryLog, type DeliveryLogRow, type DeliveryRow } from "./entities.js";
+import { DeliveryLog, type DeliveryLogRow, type DeliveryRow } from "./entities.js";
 import { sql as execute } from "../../lib/db/index.js";
 
 /**
- * Delivery changes on the caller's transaction. Every change locks the delivery row first
- * (one delivery per order, so concurrent events and RPCs for an order serialise on it) and
- * appends a delivery_logs row for every status the delivery enters.
+ * Delivery changes on the caller's transaction, in plain SQL. Every change locks the delivery
+ * row first (one delivery per order, so concurrent events and RPCs for an order serialise on
+ * it) and appends a delivery_logs row for every status the delivery enters, in the same
+ * statement as the change.
  */
-
-async function insertLog(em: EntityManager, deliveryId: string, status: DeliveryStatus, notes: string): Promise<void> {
-  await execute(em, "INSERT INTO delivery_logs (id, delivery_id, status, notes) VALUES (?, ?, ?, ?)", [uuidv7(), deliveryId, status, notes]);
-}
 
 const DELIVERY_COLUMNS = "id, order_id, customer_id, address, status, carrier, tracking_number, created_at, updated_at, trace_parent";
 
@@ -48,7 +44,16 @@ function toDelivery(row: DeliveryRecord): DeliveryRow {
   };
 }
 
-/** Inserts a delivery unless the order already has one; returns it, or undefined on conflict. */
+/** The delivery matching `where` (a unique column), locked for this transaction. */
+async function lockDelivery(em: EntityManager, where: "id" | "order_id", value: string): Promise<DeliveryRow | undefined> {
+  const [row] = await execute<DeliveryRecord>(em, `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE ${where} = ? FOR UPDATE`, [value]);
+  return row && toDelivery(row);
+}
+
+/**
+ * Inserts a delivery and its first log entry in one statement, unless the order already has a
+ * delivery; returns it, or undefined on conflict (then no log entry is written either).
+ */
 async function insertDelivery(
   em: EntityManager,
   order: { orderId: string; customerId: string },
@@ -58,13 +63,34 @@ async function insertDelivery(
 ): Promise<DeliveryRow | undefined> {
   const [inserted] = await execute<DeliveryRecord>(
     em,
-    `INSERT INTO deliveries (id, order_id, customer_id, address, status, trace_parent) VALUES (?, ?, ?, ?::jsonb, ?, ?)
-     ON CONFLICT (order_id) DO NOTHING RETURNING ${DELIVERY_COLUMNS}`,
-    [uuidv7(), order.orderId, order.customerId, JSON.stringify(address), status, currentTraceParent()],
+    `WITH d AS (
+       INSERT INTO deliveries (id, order_id, customer_id, address, status, trace_parent) VALUES (?, ?, ?, ?::jsonb, ?, ?)
+       ON CONFLICT (order_id) DO NOTHING RETURNING ${DELIVERY_COLUMNS}
+     ), log AS (
+       INSERT INTO delivery_logs (id, delivery_id, status, notes) SELECT ?, id, status, ? FROM d
+     )
+     SELECT ${DELIVERY_COLUMNS} FROM d`,
+    [uuidv7(), order.orderId, order.customerId, JSON.stringify(address), status, currentTraceParent(), uuidv7(), notes],
   );
-  if (!inserted) return undefined;
-  await insertLog(em, inserted.id, status, notes);
-  return toDelivery(inserted);
+  return inserted && toDelivery(inserted);
+}
+
+/**
+ * Writes a locked delivery's new status, carrier and tracking number, and logs the status when
+ * it changed, in one statement; returns the delivery as written.
+ */
+async function writeDelivery(em: EntityManager, delivery: DeliveryRow, change: { status: DeliveryStatus; logNotes?: string }): Promise<DeliveryRow> {
+  const [row] = await execute<DeliveryRecord>(
+    em,
+    `WITH d AS (
+       UPDATE deliveries SET status = ?, carrier = ?, tracking_number = ?, updated_at = now() WHERE id = ? RETURNING ${DELIVERY_COLUMNS}
+     ), log AS (
+       INSERT INTO delivery_logs (id, delivery_id, status, notes) SELECT ?, id, status, ? FROM d WHERE ?::boolean
+     )
+     SELECT ${DELIVERY_COLUMNS} FROM d`,
+    [change.status, delivery.carrier, delivery.trackingNumber, delivery.id, uuidv7(), change.logNotes ?? "", change.logNotes !== undefined],
+  );
+  return toDelivery(row);
 }
 
 export type CreateResult = { kind: "created"; delivery: DeliveryRow } | { kind: "existing"; delivery: DeliveryRow };
@@ -81,7 +107,9 @@ export async function createDelivery(
 ): Promise<CreateResult> {
   const created = await insertDelivery(em, order, order.address, "PENDING", notes);
   if (created) return { kind: "created", delivery: created };
-  return { kind: "existing", delivery: await em.findOneOrFail(Delivery, { orderId: order.orderId }) };
+  const [existing] = await execute<DeliveryRecord>(em, `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE order_id = ?`, [order.orderId]);
+  if (!existing) throw new Error(`the delivery of order ${order.orderId} conflicted on insert but cannot be read`);
+  return { kind: "existing", delivery: toDelivery(existing) };
 }
 
 export type CancelResult =
@@ -95,7 +123,7 @@ export async function cancelForOrder(em: EntityManager, order: { orderId: string
   // Two rounds at most: when a concurrent create commits between our read and our tombstone,
   // the tombstone loses on order_id and the second round cancels the delivery that won.
   for (let round = 0; round < 2; round++) {
-    const delivery = await em.findOne(Delivery, { orderId: order.orderId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    const delivery = await lockDelivery(em, "order_id", order.orderId);
     if (!delivery) {
       const tombstone = await insertDelivery(em, order, {}, "CANCELLED", `${notes} (before the delivery was created)`);
       if (tombstone) return { kind: "tombstone" };
@@ -103,10 +131,7 @@ export async function cancelForOrder(em: EntityManager, order: { orderId: string
     }
     const outcome = onOrderCancelled(delivery.status);
     if (outcome.kind === "ignore") return { kind: "ignored", delivery, why: outcome.why, warn: outcome.warn };
-    delivery.status = "CANCELLED";
-    await em.flush();
-    await insertLog(em, delivery.id, "CANCELLED", notes);
-    return { kind: "cancelled", delivery, from: outcome.from };
+    return { kind: "cancelled", delivery: await writeDelivery(em, delivery, { status: "CANCELLED", logNotes: notes }), from: outcome.from };
   }
   throw new Error(`the delivery of order ${order.orderId} changed concurrently; retry`);
 }
@@ -128,20 +153,17 @@ export async function updateStatus(
   to: DeliveryStatus,
   change: { notes: string; carrier?: string; trackingNumber?: string },
 ): Promise<UpdateResult> {
-  const delivery = await em.findOne(Delivery, { id: deliveryId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+  const delivery = await lockDelivery(em, "id", deliveryId);
   if (!delivery) return { kind: "missing" };
   const outcome = decideTransition(delivery.status, to);
   if (outcome.kind === "refused") return outcome;
-  if (change.carrier !== undefined) delivery.carrier = change.carrier;
-  if (change.trackingNumber !== undefined) delivery.trackingNumber = change.trackingNumber;
+  const wanted = { ...delivery, carrier: change.carrier ?? delivery.carrier, trackingNumber: change.trackingNumber ?? delivery.trackingNumber };
   if (outcome.kind === "unchanged") {
-    await em.flush();
-    return { kind: "unchanged", delivery };
+    // Nothing to write unless carrier or tracking number differ; no status entered, so no log entry.
+    if (wanted.carrier === delivery.carrier && wanted.trackingNumber === delivery.trackingNumber) return { kind: "unchanged", delivery };
+    return { kind: "unchanged", delivery: await writeDelivery(em, wanted, { status: delivery.status }) };
   }
-  delivery.status = to;
-  await em.flush();
-  await insertLog(em, delivery.id, to, change.notes);
-  return { kind: "changed", delivery, from: outcome.from };
+  return { kind: "changed", delivery: await writeDelivery(em, wanted, { status: to, logNotes: change.notes }), from: outcome.from };
 }
 
 /** The status histories of `deliveryIds`, oldest entry first. */

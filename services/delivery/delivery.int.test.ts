@@ -97,6 +97,9 @@ describe("delivery service", () => {
       expect(await log.events(DeliveryCreatedSchema, orderId)).toHaveLength(1);
       const [{ count }] = await service.orm.em.getConnection().execute("SELECT count(*)::int AS count FROM deliveries WHERE order_id = ?", [orderId]);
       expect(count).toBe(1);
+      // The create and its log entry are one statement: the inserts that lost on order_id logged nothing.
+      const { delivery } = await client.getDeliveryByOrder({ orderId });
+      expect(await logRows(delivery!.id)).toEqual([{ status: "PENDING", notes: "delivery created" }]);
     });
 
     it("cancels a PENDING delivery on order.cancelled", async () => {
@@ -136,6 +139,7 @@ describe("delivery service", () => {
       const { delivery } = await client.getDeliveryByOrder({ orderId });
       expect(delivery?.status).toBe(DeliveryStatus.CANCELLED);
       expect(delivery?.address).toBeUndefined();
+      expect(await logRows(delivery!.id)).toEqual([{ status: "CANCELLED", notes: "order cancelled: fast cancel (before the delivery was created)" }]);
       await expectCode(client.createDelivery({ orderId, customerId: uuidv7(), address: ADDRESS }), Code.ALREADY_EXISTS);
     });
   });

@@ -12,6 +12,7 @@ import { isUuid } from "../../lib/ids.js";
 import { type ConsumerSpec, consume } from "../../lib/runtime/index.js";
 import { describeShortages, type Line } from "./domain/stock.js";
 import { publishInsufficient, publishLowStock, publishReleased, publishReserved } from "./events.js";
+import { lockReservationsAndStock } from "./reservation-lock.js";
 import * as store from "./stock-store.js";
 
 function linesOf(event: { lines: { productId: string; quantity: number }[] }): Line[] {
@@ -63,13 +64,15 @@ export function inventoryConsumers(options: { reservationTtlMs: number }): Consu
       await announce(em, order, await store.applyToReservation(em, order.orderId, { type: "release", reason }), logger);
     };
 
-  // Every batch first locks all the stock its events touch, in one order (see lockStockFirst).
+  // Every batch first reads and locks, in one statement, the reservations of its orders and all
+  // the stock its events touch; the handlers then decide on those rows without reading again.
   const lockFirst = {
-    beforeBatch: (events: { orderId: string; lines?: { productId: string }[] }[], em: EntityManager) =>
-      store.lockStockFirst(em, {
+    beforeBatch: async (events: { orderId: string; lines?: { productId: string }[] }[], em: EntityManager) => {
+      await lockReservationsAndStock(em, {
+        orderIds: events.map((event) => event.orderId),
         productIds: events.flatMap((event) => (event.lines ?? []).map((line) => line.productId)),
-        orderIds: events.map((event) => event.orderId.toLowerCase()),
-      }),
+      });
+    },
   };
 
   return [

@@ -10,6 +10,7 @@ import { OrderCancelledSchema, OrderConfirmedSchema, OrderCreatedSchema, OrderPa
 import { AvailabilityProblem, InventoryService, MovementType, ProductStatus, StockStatus } from "../../gen/shop/inventory/v1/inventory_pb.js";
 import { Code } from "../../lib/errors.js";
 import { createClient, type GrpcClient } from "../../lib/grpc/index.js";
+import { listDeadLetters } from "../../lib/events/index.js";
 import { uuidv7 } from "../../lib/ids.js";
 import type { RunningService } from "../../lib/runtime/index.js";
 import { setupTelemetry } from "../../lib/telemetry/index.js";
@@ -17,9 +18,15 @@ import { EventLog, publishEvent } from "../../test/harness/event-log.js";
 import { waitFor } from "../../test/harness/index.js";
 import { createTestRuntime, type TestRuntime } from "../../test/harness/runtime.js";
 import { DEV_CATALOG, seedCatalog } from "./seed.js";
-import { start } from "./service.js";
-import { lockStockFirst } from "./stock-store.js";
+import { type InventoryConfig, start } from "./service.js";
+import { lockReservationsAndStock } from "./reservation-lock.js";
+import { applyToReservation } from "./stock-store.js";
+import { runTransaction } from "../../lib/db/index.js";
 import { expectCode } from "../../test/harness/expect-code.js";
+
+function orderCreated(orderId: string, lines: { productId: string; quantity: number }[]) {
+  return { orderId, customerId: uuidv7(), lines: lines.map((l) => ({ ...l, unitPrice: { currencyCode: "USD", amountMinor: 100n } })) };
+}
 
 describe("inventory service", () => {
   let runtime: TestRuntime;
@@ -70,6 +77,8 @@ describe("inventory service", () => {
       const { products, missingProductIds } = await client.batchGetProducts({ productIds: [created.id, uuidv7()] });
       expect(products.map((p) => p.id)).toEqual([created.id]);
       expect(missingProductIds).toHaveLength(1);
+      // BatchGetProducts reads with plain SQL, GetProduct through MikroORM: the same product either way.
+      expect(products[0]).toEqual(updated);
       const listed = await client.listProducts({ pageSize: 1, status: ProductStatus.INACTIVE });
       expect(listed.products.map((p) => p.id)).toEqual([created.id]);
     });
@@ -233,10 +242,6 @@ describe("inventory service", () => {
   });
 
   describe("saga", () => {
-    function orderCreated(orderId: string, lines: { productId: string; quantity: number }[]) {
-      return { orderId, customerId: uuidv7(), lines: lines.map((l) => ({ ...l, unitPrice: { currencyCode: "USD", amountMinor: 100n } })) };
-    }
-
     it("reserves on order.created, once even when the event is delivered twice", async () => {
       const p = await product(10);
       const orderId = uuidv7();
@@ -253,15 +258,15 @@ describe("inventory service", () => {
       expect((await client.getProduct({ productId: p.id })).product).toMatchObject({ available: 6, reserved: 4 });
     });
 
-    it("locks the stock of a whole batch first: named products and those an order's reservation holds", async () => {
+    it("locks a whole batch's reservations and stock first: named products and those an order's reservation holds", async () => {
       const [held, named, other] = [await product(5), await product(5), await product(5)];
       const orderId = uuidv7();
       await publishEvent(runtime.bus, OrderCreatedSchema, orderCreated(orderId, [{ productId: held.id, quantity: 1 }]));
       await log.expectEvent(InventoryReservedSchema, orderId);
-      const lockedNow = async (productId: string) => {
+      const lockedNow = async (table: "products" | "reservations", column: string, id: string) => {
         // NOWAIT from another connection: fails at once on a row the batch's transaction holds.
         try {
-          await service.orm.em.fork().getConnection().execute("SELECT 1 FROM products WHERE id = ? FOR UPDATE NOWAIT", [productId]);
+          await service.orm.em.fork().getConnection().execute(`SELECT 1 FROM ${table} WHERE ${column} = ? FOR UPDATE NOWAIT`, [id]);
           return false;
         } catch (error) {
           if ((error as { code?: string }).code === "55P03") return true;
@@ -269,12 +274,75 @@ describe("inventory service", () => {
         }
       };
       await service.orm.em.fork().transactional(async (em) => {
-        await lockStockFirst(em, { productIds: [named.id, "not-a-uuid"], orderIds: [orderId, uuidv7()] });
-        expect(await lockedNow(held.id)).toBe(true);
-        expect(await lockedNow(named.id)).toBe(true);
-        expect(await lockedNow(other.id)).toBe(false);
+        const locked = await lockReservationsAndStock(em, { productIds: [named.id, "not-a-uuid"], orderIds: [orderId.toUpperCase(), uuidv7()] });
+        expect(await lockedNow("reservations", "order_id", orderId)).toBe(true);
+        expect(await lockedNow("products", "id", held.id)).toBe(true);
+        expect(await lockedNow("products", "id", named.id)).toBe(true);
+        expect(await lockedNow("products", "id", other.id)).toBe(false);
+        // What the handlers decide on, read in the same statement.
+        expect(locked.reservations.get(orderId)).toMatchObject({ status: "ACTIVE", lines: [{ productId: held.id, quantity: 1 }] });
+        expect(locked.stock.get(held.id)).toMatchObject({ available: 4, reserved: 1 });
+        expect([...locked.reservations.values()].filter((r) => r === null)).toHaveLength(1);
       });
-      expect(await lockedNow(held.id)).toBe(false);
+      expect(await lockedNow("products", "id", held.id)).toBe(false);
+    });
+
+    it("applies several orders in one transaction, each deciding on what the ones before it wrote", async () => {
+      const p = await product(5);
+      const [first, second, third, cancelled] = [uuidv7(), uuidv7(), uuidv7(), uuidv7()];
+      const lines = (quantity: number) => [{ productId: p.id, quantity }];
+      const results = await runTransaction(service.orm, async (em) => {
+        await lockReservationsAndStock(em, { orderIds: [first, second, third, cancelled], productIds: [p.id] });
+        const reserve = (orderId: string, quantity: number) =>
+          applyToReservation(em, orderId, { type: "reserve", customerId: "c", lines: lines(quantity), ttlMs: 60_000 });
+        return [
+          await reserve(first, 3),
+          // Only 2 left after the first order: the batch's own write is what this decides on.
+          await reserve(second, 3),
+          await reserve(third, 2),
+          await applyToReservation(em, first, { type: "commit", customerId: "c", lines: lines(3) }),
+          await applyToReservation(em, cancelled, { type: "release", reason: "CANCELLED" }),
+          // A late order.created after the cancellation, in the same batch: the tombstone stops it.
+          await reserve(cancelled, 1),
+          // A repeated order.created of an order reserved earlier in the batch.
+          await reserve(third, 2),
+        ];
+      });
+      expect(results.map((r) => r.kind)).toEqual(["reserved", "insufficient", "reserved", "committed", "recorded", "ignored", "ignored"]);
+      expect((await client.getProduct({ productId: p.id })).product).toMatchObject({ available: 0, reserved: 2, sold: 3 });
+      await expectConserved(p.id);
+    });
+
+    it("never oversells when consumer batches and Reserve RPCs take the same product at once", async () => {
+      const p = await product(10);
+      const viaEvents = Array.from({ length: 15 }, () => uuidv7());
+      const [rpcResults] = await Promise.all([
+        Promise.allSettled(Array.from({ length: 15 }, () => client.reserve({ orderId: uuidv7(), lines: [{ productId: p.id, quantity: 1 }] }))),
+        Promise.all(viaEvents.map((orderId) => publishEvent(runtime.bus, OrderCreatedSchema, orderCreated(orderId, [{ productId: p.id, quantity: 1 }])))),
+      ]);
+      // One order after the other: EventLog reads the stream with a cursor that concurrent calls would share.
+      const outcomes = async () => {
+        const counts: { reserved: number; insufficient: number }[] = [];
+        for (const orderId of viaEvents) {
+          counts.push({
+            reserved: (await log.events(InventoryReservedSchema, orderId)).length,
+            insufficient: (await log.events(InventoryInsufficientSchema, orderId)).length,
+          });
+        }
+        return counts;
+      };
+      const answered = await waitFor(
+        async () => {
+          const counts = await outcomes();
+          return counts.every((c) => c.reserved + c.insufficient === 1) && counts;
+        },
+        { message: "every order.created answered once" },
+      );
+      const reservedByEvents = answered.filter((c) => c.reserved === 1).length;
+      const reservedByRpc = rpcResults.filter((r) => r.status === "fulfilled").length;
+      expect(reservedByEvents + reservedByRpc).toBe(10);
+      expect((await client.getProduct({ productId: p.id })).product).toMatchObject({ available: 0, reserved: 10, sold: 0 });
+      await expectConserved(p.id);
     });
 
     it("publishes inventory.insufficient naming the short products", async () => {
@@ -504,5 +572,92 @@ describe("inventory reservation expiry and dev catalog", () => {
     expect(await seedCatalog(service.orm)).toBe(0);
     const [{ count }] = await service.orm.em.getConnection().execute("SELECT count(*)::int AS count FROM products");
     expect(count).toBe(5);
+  });
+});
+
+describe("inventory consumer batches", () => {
+  let runtime: TestRuntime;
+  let config: InventoryConfig;
+  let service: RunningService | undefined;
+  let client: GrpcClient<typeof InventoryService> | undefined;
+  let log: EventLog;
+
+  async function startInventory(): Promise<GrpcClient<typeof InventoryService>> {
+    service = await start(config, { logger: runtime.logger, inMemoryTelemetry: true });
+    client = createClient(InventoryService, `127.0.0.1:${service.grpcPort}`, { name: "inventory", deadlineMs: 10_000 });
+    return client;
+  }
+
+  async function stopInventory(): Promise<void> {
+    client?.close();
+    client = undefined;
+    await service?.stop();
+    service = undefined;
+  }
+
+  beforeAll(async () => {
+    runtime = await createTestRuntime();
+    config = { ...(await runtime.config("inventory")), reservationTtlMs: 60_000, sweepIntervalMs: 60_000 };
+    log = new EventLog(runtime.bus);
+  });
+
+  afterAll(async () => {
+    await stopInventory();
+    await runtime?.cleanup();
+  });
+
+  /** Event ids in this suite's dead-letter stream. */
+  async function deadLetters(): Promise<string[]> {
+    return (await listDeadLetters(runtime.bus.jsm, runtime.bus.names)).entries.map((entry) => entry.eventId);
+  }
+
+  it("applies events that arrived together; a poisoned one goes to the DLQ alone; a redelivered part applies nothing twice", async () => {
+    let rpc = await startInventory();
+    const create = async (initialQuantity: number) =>
+      (await rpc.createProduct({ sku: `sku-${uuidv7()}`, name: "Batch", price: { currencyCode: "USD", amountMinor: 100n }, initialQuantity })).product!;
+    const [a, b] = [await create(10), await create(5)];
+    const [o1, o2, o3, o4, o5] = [uuidv7(), uuidv7(), uuidv7(), uuidv7(), uuidv7()];
+    const events = {
+      o1: orderCreated(o1, [{ productId: a.id, quantity: 2 }]),
+      o2: orderCreated(o2, [
+        { productId: a.id, quantity: 3 },
+        { productId: b.id, quantity: 1 },
+      ]),
+      // Poisoned: a line of zero units can never be reserved.
+      o3: orderCreated(o3, [{ productId: a.id, quantity: 0 }]),
+      o4: orderCreated(o4, [{ productId: b.id, quantity: 2 }]),
+    };
+
+    // With the service stopped the events wait in the stream, and arrive together when it starts.
+    await stopInventory();
+    const ids = {
+      o1: await publishEvent(runtime.bus, OrderCreatedSchema, events.o1),
+      o2: await publishEvent(runtime.bus, OrderCreatedSchema, events.o2),
+      o3: await publishEvent(runtime.bus, OrderCreatedSchema, events.o3),
+      o4: await publishEvent(runtime.bus, OrderCreatedSchema, events.o4),
+    };
+    await publishEvent(runtime.bus, OrderCreatedSchema, events.o1, ids.o1, uuidv7());
+    rpc = await startInventory();
+    for (const orderId of [o1, o2, o4]) await log.expectEvent(InventoryReservedSchema, orderId);
+    await waitFor(async () => (await deadLetters()).includes(ids.o3), { message: "the poisoned event in the DLQ" });
+    expect(await deadLetters()).toEqual([ids.o3]);
+    expect((await rpc.getProduct({ productId: a.id })).product).toMatchObject({ available: 5, reserved: 5 });
+    expect((await rpc.getProduct({ productId: b.id })).product).toMatchObject({ available: 2, reserved: 3 });
+    const [{ count }] = await service!.orm.em.fork().getConnection().execute("SELECT count(*)::int AS count FROM reservations WHERE order_id = ?", [o3]);
+    expect(count).toBe(0);
+
+    // Part of that batch again (same event ids, new message ids), together with a new event.
+    await stopInventory();
+    await publishEvent(runtime.bus, OrderCreatedSchema, events.o1, ids.o1, uuidv7());
+    await publishEvent(runtime.bus, OrderCreatedSchema, events.o2, ids.o2, uuidv7());
+    await publishEvent(runtime.bus, OrderCreatedSchema, orderCreated(o5, [{ productId: a.id, quantity: 1 }]));
+    await publishEvent(runtime.bus, OrderCreatedSchema, events.o4, ids.o4, uuidv7());
+    rpc = await startInventory();
+    await log.expectEvent(InventoryReservedSchema, o5);
+    for (const orderId of [o1, o2, o4]) expect(await log.events(InventoryReservedSchema, orderId)).toHaveLength(1);
+    expect((await rpc.listStockMovements({ orderId: o2, pageSize: 10 })).movements).toHaveLength(2);
+    expect((await rpc.getProduct({ productId: a.id })).product).toMatchObject({ available: 4, reserved: 6, sold: 0 });
+    expect((await rpc.getProduct({ productId: b.id })).product).toMatchObject({ available: 2, reserved: 3, sold: 0 });
+    expect(await deadLetters()).toEqual([ids.o3]);
   });
 });

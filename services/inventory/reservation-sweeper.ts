@@ -1,6 +1,7 @@
 import { type ServiceDeps, startPeriodic, type Worker } from "../../lib/runtime/index.js";
 import { inLinkedTrace } from "../../lib/telemetry/index.js";
 import { publishReleased } from "./events.js";
+import { lockReservationsAndStock } from "./reservation-lock.js";
 import * as store from "./stock-store.js";
 
 /**
@@ -11,6 +12,8 @@ export function startReservationSweeper({ orm, logger }: ServiceDeps, options: {
   async function sweepBatch(): Promise<number> {
     return orm.em.fork().transactional(async (em) => {
       const expired = await store.claimExpired(em, options.batchSize ?? 100);
+      // The claimed reservations and their stock, read and locked at once for the whole batch.
+      await lockReservationsAndStock(em, { orderIds: expired.map((e) => e.orderId) });
       for (const { orderId, traceParent } of expired) {
         // Timer work: a trace of its own per order (the expiry and all it causes), linked to the order's.
         await inLinkedTrace({ name: "expire reservation", orderId, traceParent }, async () => {

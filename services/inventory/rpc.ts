@@ -20,6 +20,7 @@ import { requireId, requireQuantity, requireText } from "../../lib/validate.js";
 import { describeShortages, findShortages, type Shortage, type StockLevel, stockStatus } from "./domain/stock.js";
 import { Product, type ProductRow, StockMovement } from "./entities.js";
 import { publishLowStock, publishProductChanged, publishReleased } from "./events.js";
+import { readProducts } from "./product-read.js";
 import * as store from "./stock-store.js";
 import { requireLines } from "./validate.js";
 
@@ -103,7 +104,7 @@ export function inventoryRpc({ orm, reservationTtlMs }: InventoryRpcOptions): Se
     async batchGetProducts(request) {
       if (request.productIds.length > 100) throw invalidArgument("product_ids", "must contain at most 100 ids");
       const ids = [...new Set(request.productIds.map((id, i) => requireId(`product_ids[${i}]`, id)))];
-      const products = ids.length ? await orm.em.fork().find(Product, { id: { $in: ids } }) : [];
+      const products = await readProducts(orm.em.fork(), ids);
       const found = new Set(products.map((p) => p.id));
       return { products: products.map(toProductMessage), missingProductIds: ids.filter((id) => !found.has(id)) };
     },
@@ -257,7 +258,6 @@ export function inventoryRpc({ orm, reservationTtlMs }: InventoryRpcOptions): Se
     async release(request) {
       const orderId = requireId("order_id", request.orderId);
       const result = await inTransaction(async (em) => {
-        if (!(await store.getReservation(em, orderId))) throw notFound("reservation for order", orderId);
         const outcome = await store.applyToReservation(em, orderId, { type: "release", reason: "MANUAL" });
         if (outcome.kind === "released") await publishReleased(em, outcome.reservation, outcome.lines, outcome.reason);
         return outcome;

@@ -1,6 +1,5 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
-import { isUuid, uuidv7 } from "../../lib/ids.js";
-import { currentTraceParent } from "../../lib/telemetry/index.js";
+import { uuidv7 } from "../../lib/ids.js";
 import {
   decideReservation,
   type ReleaseReason as DomainReleaseReason,
@@ -8,32 +7,22 @@ import {
   type ReservationOutcome,
   type ReservationState,
 } from "./domain/reservation.js";
-import { crossedLowStock, crossedZero, findShortages, type Line, normalizeLines, type Shortage, type StockLevel } from "./domain/stock.js";
+import { crossedLowStock, crossedZero, findShortages, type Line, moveLevel, normalizeLines, type Shortage, type StockLevel } from "./domain/stock.js";
 import { sql as query } from "../../lib/db/index.js";
 import { publishProductChanged } from "./events.js";
+import { forgetReservation, lockReservationsAndStock, type LockedState, type ReservationRow } from "./reservation-lock.js";
+import { insertReservation, type StockMove, updateReservation, type WrittenReservation } from "./reservation-write.js";
 
 /**
  * Stock changes as SQL on the caller's transaction. Every change locks the product rows it
  * touches (in product-id order, so concurrent multi-line reservations cannot deadlock), writes
  * a stock_movements row, and keeps `initial + replenished + adjusted = available + reserved + sold`.
  * A product whose available stock runs out or comes back is announced (inventory.product_changed)
- * on the same transaction.
+ * on the same transaction. Reservation changes read through reservation-lock.ts and write
+ * through reservation-write.ts; replenish and adjust (RPCs, one product) are here.
  */
 
-export type ReservationStatus = "ACTIVE" | "COMMITTED" | "RELEASED" | "EXPIRED";
-
-export interface ReservationRow {
-  id: string;
-  orderId: string;
-  customerId: string;
-  status: ReservationStatus;
-  expiresAt: Date;
-  createdAt: Date;
-  updatedAt: Date;
-  lines: Line[];
-  /** Why it was released (RELEASED and EXPIRED only). */
-  releaseReason: string | null;
-}
+export type { ReservationRow, ReservationStatus } from "./reservation-lock.js";
 
 export interface LowStock {
   productId: string;
@@ -67,32 +56,11 @@ async function lockProducts(em: EntityManager, productIds: string[]): Promise<Ma
 }
 
 /**
- * Locks, sorted by id, every product named in `productIds` or held by a reservation of
- * `orderIds`. A consumer batch does this first (see `beforeBatch` in lib/events): its handlers
- * then only re-take locks it holds, so two batches side by side queue on their first common
- * product instead of each locking rows event by event into a deadlock. Ids that are not UUIDs
- * are left to the handlers, which reject them.
- */
-export async function lockStockFirst(em: EntityManager, ids: { productIds?: readonly string[]; orderIds?: readonly string[] }): Promise<void> {
-  const productIds = [...new Set((ids.productIds ?? []).filter(isUuid))];
-  const orderIds = [...new Set((ids.orderIds ?? []).filter(isUuid))];
-  if (productIds.length === 0 && orderIds.length === 0) return;
-  await query(
-    em,
-    `SELECT id FROM products WHERE id IN (
-       SELECT unnest(?::uuid[])
-       UNION SELECT l.product_id FROM reservation_lines l JOIN reservations r ON r.id = l.reservation_id WHERE r.order_id = ANY(?::uuid[])
-     ) ORDER BY id FOR UPDATE`,
-    [productIds, orderIds],
-  );
-}
-
-/**
- * Moves `quantity` per line between the counters, e.g. available -> reserved. Every change of
- * `available` goes through here, so this is where a product that sells out (available reaches
+ * Replenish's and adjust's change of `available`. A product that sells out (available reaches
  * 0) or comes back (0 -> more) is announced: inventory.product_changed on the caller's
  * transaction, which order's catalog cache turns into a refusal of sold-out products. The
- * UPDATE returns the new counts, so the normal path costs no extra statement.
+ * UPDATE returns the new counts, so the normal path costs no extra statement. (Reservations
+ * move stock in reservation-write.ts and announce the same way, see `afterMove`.)
  */
 async function moveStock(em: EntityManager, lines: Line[], change: { available?: 1 | -1; reserved?: 1 | -1; sold?: 1 | -1 }): Promise<void> {
   const set = (["available", "reserved", "sold"] as const)
@@ -120,41 +88,6 @@ async function recordMovements(em: EntityManager, lines: Line[], type: string, o
      SELECT id, product_id, ?::uuid, ?, quantity, ? FROM unnest(?::uuid[], ?::uuid[], ?::int[]) AS m(id, product_id, quantity)`,
     [orderId, type, reason, lines.map(() => uuidv7()), lines.map((l) => l.productId), lines.map((l) => sign * l.quantity)],
   );
-}
-
-async function loadReservation(em: EntityManager, orderId: string, lock: boolean): Promise<ReservationRow | undefined> {
-  const [row] = await query(
-    em,
-    `SELECT id, order_id, customer_id, status, expires_at, release_reason, created_at, updated_at FROM reservations WHERE order_id = ?${lock ? " FOR UPDATE" : ""}`,
-    [orderId],
-  );
-  if (!row) return undefined;
-  const lines = await query(em, "SELECT product_id, quantity FROM reservation_lines WHERE reservation_id = ? ORDER BY product_id", [row.id]);
-  return {
-    id: String(row.id),
-    orderId: String(row.order_id),
-    customerId: String(row.customer_id),
-    status: row.status as ReservationStatus,
-    expiresAt: new Date(row.expires_at as string),
-    createdAt: new Date(row.created_at as string),
-    updatedAt: new Date(row.updated_at as string),
-    lines: lines.map((l) => ({ productId: String(l.product_id), quantity: Number(l.quantity) })),
-    releaseReason: row.release_reason === null || row.release_reason === undefined ? null : String(row.release_reason),
-  };
-}
-
-async function setStatus(em: EntityManager, reservation: ReservationRow, status: ReservationStatus, reason?: string): Promise<ReservationRow> {
-  const [row] = await query<{ updated_at: string }>(
-    em,
-    "UPDATE reservations SET status = ?, release_reason = coalesce(?, release_reason), updated_at = now() WHERE id = ? RETURNING updated_at",
-    [status, reason ?? null, reservation.id],
-  );
-  return { ...reservation, status, releaseReason: reason ?? reservation.releaseReason, updatedAt: new Date(row.updated_at) };
-}
-
-/** The reservation of an order, if any. */
-export function getReservation(em: EntityManager, orderId: string): Promise<ReservationRow | undefined> {
-  return loadReservation(em, orderId, false);
 }
 
 /** What the saga and the RPCs ask of an order's reservation; the lines come with the inputs that may need them. */
@@ -189,31 +122,8 @@ function domainInput(request: ReservationRequest): ReservationInput {
   return request.type === "release" ? { type: "release", reason: request.reason } : { type: request.type };
 }
 
-/** Inserts the order's reservation row; false when a concurrent transaction inserted one first. */
-async function insertReservation(
-  em: EntityManager,
-  orderId: string,
-  row: { customerId: string; status: ReservationStatus; reason: string | null; ttlMs: number; lines: readonly Line[] },
-): Promise<boolean> {
-  const id = uuidv7();
-  const inserted = await query(
-    em,
-    `INSERT INTO reservations (id, order_id, customer_id, status, expires_at, release_reason, trace_parent)
-     VALUES (?, ?, ?, ?, now() + ? * interval '1 millisecond', ?, ?) ON CONFLICT (order_id) DO NOTHING RETURNING id`,
-    [id, orderId, row.customerId, row.status, row.ttlMs, row.reason, currentTraceParent()],
-  );
-  if (inserted.length === 0) return false;
-  if (row.lines.length > 0) {
-    await query(em, "INSERT INTO reservation_lines (reservation_id, product_id, quantity) SELECT ?, * FROM unnest(?::uuid[], ?::int[])", [
-      id,
-      row.lines.map((l) => l.productId),
-      row.lines.map((l) => l.quantity),
-    ]);
-  }
-  return true;
-}
-
-function lowStockOf(lines: readonly Line[], stock: ReadonlyMap<string, StockLevel>): LowStock[] {
+/** Products whose available stock crosses the low-stock threshold when `lines` are taken from it. */
+function lowStockOf(lines: readonly Line[], stock: LockedState["stock"]): LowStock[] {
   return lines.flatMap((line) => {
     const level = stock.get(line.productId)!;
     const after = level.available - line.quantity;
@@ -223,36 +133,69 @@ function lowStockOf(lines: readonly Line[], stock: ReadonlyMap<string, StockLeve
   });
 }
 
+/** Makes sure the transaction holds the products of `lines` (no statement when it does). */
+async function lockLines(em: EntityManager, lines: readonly Line[]): Promise<LockedState> {
+  return lockReservationsAndStock(em, { productIds: lines.map((l) => l.productId) });
+}
+
 /**
- * The one place where an order's reservation changes. Locks the reservation row, asks
- * `decideReservation` (domain/reservation.ts) what the request does in the reservation's state,
- * and applies that outcome: stock counters, movements and the reservation's status, all on the
- * caller's transaction. Reserve, commit, release and expiry arrive on separate consumers in any
- * order; because each decides here under the same row lock, the order they run in cannot make
- * a cancelled order's units count as sold.
+ * Brings the locked levels up to date with a move just written, and announces every product
+ * whose available stock ran out or came back (inventory.product_changed, on this transaction).
+ */
+async function afterMove(em: EntityManager, locked: LockedState, move: StockMove): Promise<void> {
+  for (const line of move.lines) {
+    const before = locked.stock.get(line.productId);
+    if (!before) throw new Error(`product ${line.productId} moved without being locked first`);
+    const after = moveLevel(before, line.quantity, move.change);
+    locked.stock.set(line.productId, after);
+    if (crossedZero(before.available, after.available)) await publishProductChanged(em, line.productId);
+  }
+}
+
+/**
+ * The one place where an order's reservation changes. Locks the reservation row and the stock
+ * it and the request touch (one statement, or none when a consumer batch's `beforeBatch`
+ * already locked them: see reservation-lock.ts), asks `decideReservation`
+ * (domain/reservation.ts) what the request does in the reservation's state, and applies that
+ * outcome in one statement (reservation-write.ts): reservation row, lines, stock counters and
+ * movements, all on the caller's transaction. Reserve, commit, release and expiry arrive on
+ * separate consumers in any order; because each decides here under the same row lock, the
+ * order they run in cannot make a cancelled order's units count as sold.
  *
  * While the order has no reservation there is no row to lock: an outcome that creates one
  * inserts it with ON CONFLICT DO NOTHING, and when a concurrent transaction's row won, decides
- * again on that row (now locked).
+ * again on that row (now read and locked).
  */
 export async function applyToReservation(em: EntityManager, orderId: string, request: ReservationRequest): Promise<ReservationResult> {
+  const productIds = "lines" in request ? request.lines.map((l) => l.productId) : [];
   for (let round = 0; round < 2; round++) {
-    const reservation = await loadReservation(em, orderId, true);
+    const locked = await lockReservationsAndStock(em, { orderIds: [orderId], productIds });
+    const reservation = locked.reservations.get(orderId) ?? undefined;
     const outcome = decideReservation(stateOf(reservation), domainInput(request));
-    const result = await applyOutcome(em, orderId, request, reservation, outcome);
+    const result = await applyOutcome(em, locked, orderId, request, reservation, outcome);
     if (result !== "lost-race") return result;
+    forgetReservation(em, orderId);
   }
   throw new Error(`the reservation of order ${orderId} changed concurrently; retry`);
 }
 
 async function applyOutcome(
   em: EntityManager,
+  locked: LockedState,
   orderId: string,
   request: ReservationRequest,
   reservation: ReservationRow | undefined,
   outcome: ReservationOutcome,
 ): Promise<ReservationResult | "lost-race"> {
   const customerId = "customerId" in request ? request.customerId : "";
+  // What this transaction wrote is what the next event of the batch decides on.
+  const remember = (row: ReservationRow): ReservationRow => {
+    locked.reservations.set(orderId, row);
+    return row;
+  };
+  const inserted = (row: WrittenReservation, fields: Pick<ReservationRow, "status" | "lines" | "releaseReason">): ReservationRow =>
+    remember({ ...row, orderId, customerId, ...fields });
+
   switch (outcome.kind) {
     case "ignore":
       return { kind: "ignored", reservation, why: outcome.why };
@@ -260,74 +203,78 @@ async function applyOutcome(
     case "reserve": {
       if (request.type !== "reserve") throw new Error(`reserve outcome for a ${request.type} request`);
       const lines = normalizeLines(request.lines);
-      const stock = await lockProducts(
-        em,
-        lines.map((l) => l.productId),
-      );
-      const shortages = findShortages(lines, stock);
+      const shortages = findShortages(lines, locked.stock);
       if (shortages.length > 0) return { kind: "insufficient", shortages };
-      if (!(await insertReservation(em, orderId, { customerId, status: "ACTIVE", reason: null, ttlMs: request.ttlMs, lines }))) return "lost-race";
-      await moveStock(em, lines, { available: -1, reserved: 1 });
-      await recordMovements(em, lines, "RESERVE", orderId, "order reservation");
-      return { kind: "reserved", reservation: (await loadReservation(em, orderId, false))!, lowStock: lowStockOf(lines, stock) };
+      const move: StockMove = { lines, change: { available: -1, reserved: 1 }, type: "RESERVE", note: "order reservation" };
+      const row = await insertReservation(em, orderId, { customerId, status: "ACTIVE", reason: null, ttlMs: request.ttlMs, lines }, move);
+      if (!row) return "lost-race";
+      const lowStock = lowStockOf(lines, locked.stock);
+      await afterMove(em, locked, move);
+      return { kind: "reserved", reservation: inserted(row, { status: "ACTIVE", lines, releaseReason: null }), lowStock };
     }
 
     case "commit-reserved": {
       const held = reservation!;
-      await lockProducts(
-        em,
-        held.lines.map((l) => l.productId),
-      );
-      await moveStock(em, held.lines, { reserved: -1, sold: 1 });
-      await recordMovements(em, held.lines, "COMMIT", orderId, "order confirmed");
-      return { kind: "committed", reservation: await setStatus(em, held, "COMMITTED") };
+      const move: StockMove = { lines: held.lines, change: { reserved: -1, sold: 1 }, type: "COMMIT", note: "order confirmed" };
+      await lockLines(em, held.lines);
+      const updatedAt = await updateReservation(em, held.id, "COMMITTED", null, move);
+      await afterMove(em, locked, move);
+      return { kind: "committed", reservation: remember({ ...held, status: "COMMITTED", updatedAt }) };
     }
 
     case "take-sold": {
       // The reservation's own lines when it has them; an order confirmed before it was reserved brings its lines.
       const lines = reservation && reservation.lines.length > 0 ? reservation.lines : normalizeLines(request.type === "commit" ? request.lines : []);
-      const stock = await lockProducts(
-        em,
-        lines.map((l) => l.productId),
-      );
-      const shortages = lines.length === 0 ? [] : findShortages(lines, stock);
+      await lockLines(em, lines);
+      const shortages = lines.length === 0 ? [] : findShortages(lines, locked.stock);
       if (shortages.length > 0 || lines.length === 0) {
         // The order is paid but its stock is gone: inventory.insufficient cancels (and refunds) it.
         if (!reservation) {
-          if (!(await insertReservation(em, orderId, { customerId, status: "RELEASED", reason: "UNFILLED", ttlMs: 0, lines: [] }))) return "lost-race";
-          return { kind: "insufficient", shortages, reservation: (await loadReservation(em, orderId, false))! };
+          const row = await insertReservation(em, orderId, { customerId, status: "RELEASED", reason: "UNFILLED", ttlMs: 0, lines: [] });
+          if (!row) return "lost-race";
+          return { kind: "insufficient", shortages, reservation: inserted(row, { status: "RELEASED", lines: [], releaseReason: "UNFILLED" }) };
         }
-        return { kind: "insufficient", shortages, reservation: await setStatus(em, reservation, "RELEASED", "UNFILLED") };
+        const updatedAt = await updateReservation(em, reservation.id, "RELEASED", "UNFILLED");
+        return { kind: "insufficient", shortages, reservation: remember({ ...reservation, status: "RELEASED", releaseReason: "UNFILLED", updatedAt }) };
       }
-      if (!reservation && !(await insertReservation(em, orderId, { customerId, status: "COMMITTED", reason: null, ttlMs: 0, lines }))) return "lost-race";
-      await moveStock(em, lines, { available: -1, sold: 1 });
       const note = reservation ? `order confirmed after its reservation was ${reservation.status.toLowerCase()}` : "order confirmed before it was reserved";
-      await recordMovements(em, lines, "COMMIT", orderId, note);
-      const committed = reservation ? await setStatus(em, reservation, "COMMITTED") : (await loadReservation(em, orderId, false))!;
-      return { kind: "committed", reservation: committed };
+      const move: StockMove = { lines, change: { available: -1, sold: 1 }, type: "COMMIT", note };
+      if (!reservation) {
+        const row = await insertReservation(em, orderId, { customerId, status: "COMMITTED", reason: null, ttlMs: 0, lines }, move);
+        if (!row) return "lost-race";
+        await afterMove(em, locked, move);
+        return { kind: "committed", reservation: inserted(row, { status: "COMMITTED", lines, releaseReason: null }) };
+      }
+      const updatedAt = await updateReservation(em, reservation.id, "COMMITTED", null, move);
+      await afterMove(em, locked, move);
+      return { kind: "committed", reservation: remember({ ...reservation, status: "COMMITTED", updatedAt }) };
     }
 
     case "release-reserved":
     case "return-sold": {
       const held = reservation!;
       const reason: ReleaseReason = outcome.reason;
-      await lockProducts(
-        em,
-        held.lines.map((l) => l.productId),
-      );
-      if (outcome.kind === "return-sold") await moveStock(em, held.lines, { available: 1, sold: -1 });
-      else await moveStock(em, held.lines, { available: 1, reserved: -1 });
-      const type = reason === "EXPIRED" ? "EXPIRE" : "RELEASE";
-      const note = outcome.kind === "return-sold" ? `returned: ${reason.toLowerCase()}` : reason.toLowerCase();
-      await recordMovements(em, held.lines, type, orderId, note);
-      const updated = await setStatus(em, held, reason === "EXPIRED" ? "EXPIRED" : "RELEASED", reason);
-      return { kind: "released", reservation: updated, lines: held.lines, reason };
+      const move: StockMove = {
+        lines: held.lines,
+        change: outcome.kind === "return-sold" ? { available: 1, sold: -1 } : { available: 1, reserved: -1 },
+        type: reason === "EXPIRED" ? "EXPIRE" : "RELEASE",
+        note: outcome.kind === "return-sold" ? `returned: ${reason.toLowerCase()}` : reason.toLowerCase(),
+      };
+      const status = reason === "EXPIRED" ? "EXPIRED" : "RELEASED";
+      await lockLines(em, held.lines);
+      const updatedAt = await updateReservation(em, held.id, status, reason, move);
+      await afterMove(em, locked, move);
+      return { kind: "released", reservation: remember({ ...held, status, releaseReason: reason, updatedAt }), lines: held.lines, reason };
     }
 
     case "record": {
-      if (reservation) return { kind: "recorded", reservation: await setStatus(em, reservation, outcome.to, outcome.reason) };
-      if (!(await insertReservation(em, orderId, { customerId, status: outcome.to, reason: outcome.reason, ttlMs: 0, lines: [] }))) return "lost-race";
-      return { kind: "recorded", reservation: (await loadReservation(em, orderId, false))! };
+      if (reservation) {
+        const updatedAt = await updateReservation(em, reservation.id, outcome.to, outcome.reason);
+        return { kind: "recorded", reservation: remember({ ...reservation, status: outcome.to, releaseReason: outcome.reason, updatedAt }) };
+      }
+      const row = await insertReservation(em, orderId, { customerId, status: outcome.to, reason: outcome.reason, ttlMs: 0, lines: [] });
+      if (!row) return "lost-race";
+      return { kind: "recorded", reservation: inserted(row, { status: outcome.to, lines: [], releaseReason: outcome.reason }) };
     }
   }
 }

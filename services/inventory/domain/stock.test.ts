@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { crossedLowStock, crossedZero, describeShortages, findShortages, normalizeLines, type StockLevel, stockStatus } from "./stock.js";
+import { crossedLowStock, crossedZero, describeShortages, findShortages, moveLevel, normalizeLines, type StockLevel, stockStatus } from "./stock.js";
 
 function level(productId: string, available: number, status: StockLevel["status"] = "ACTIVE"): StockLevel {
   return { productId, status, available, reserved: 0, sold: 0, lowStockThreshold: 5 };
@@ -88,5 +88,20 @@ describe("crossedZero", () => {
     expect(crossedZero(5, 4)).toBe(false);
     expect(crossedZero(4, 5)).toBe(false);
     expect(crossedZero(0, 0)).toBe(false);
+  });
+});
+
+describe("moveLevel", () => {
+  it("moves the quantity between the named counters and keeps their sum when it only moves units", () => {
+    const before = { ...level("a", 10), reserved: 4, sold: 1 };
+    const after = moveLevel(before, 3, { available: -1, reserved: 1 });
+    expect(after).toEqual({ ...before, available: 7, reserved: 7, sold: 1 });
+    expect(after.available + after.reserved + after.sold).toBe(before.available + before.reserved + before.sold);
+    expect(moveLevel(after, 2, { reserved: -1, sold: 1 })).toMatchObject({ available: 7, reserved: 5, sold: 3 });
+  });
+
+  it("changes the sum only by the counters it names alone (replenish, adjust)", () => {
+    expect(moveLevel(level("a", 1), 4, { available: 1 })).toMatchObject({ available: 5, reserved: 0, sold: 0 });
+    expect(moveLevel(level("a", 5), 5, { available: -1 })).toMatchObject({ available: 0 });
   });
 });

@@ -45,7 +45,7 @@ export function normalizeLines(lines: readonly Line[]): Line[] {
 }
 
 /** All lines or none: the shortages that prevent reserving `lines` against `stock` (empty = reservable). */
-export function findShortages(lines: readonly Line[], stock: ReadonlyMap<string, StockLevel>): Shortage[] {
+export function findShortages(lines: readonly Line[], stock: ReadonlyMap<string, StockLevel | null>): Shortage[] {
   const shortages: Shortage[] = [];
   for (const line of lines) {
     const level = stock.get(line.productId);
@@ -83,4 +83,17 @@ export function crossedLowStock(before: number, after: number, lowStockThreshold
  */
 export function crossedZero(before: number, after: number): boolean {
   return before > 0 !== after > 0;
+}
+
+/** Which counters a stock move adds the quantity to (+1) or takes it from (-1). */
+export type StockChange = Partial<Record<"available" | "reserved" | "sold", 1 | -1>>;
+
+/** The level after moving `quantity` units as `change` says; the counters it does not name stay. */
+export function moveLevel(level: StockLevel, quantity: number, change: StockChange): StockLevel {
+  return {
+    ...level,
+    available: level.available + (change.available ?? 0) * quantity,
+    reserved: level.reserved + (change.reserved ?? 0) * quantity,
+    sold: level.sold + (change.sold ?? 0) * quantity,
+  };
 }
