@@ -120,7 +120,7 @@ export async function generateInvoice(
   }
 
   const invoice = invoiceOf(confirmed);
-  const pdf = await renderInvoicePdf({ ...invoice, orderId });
+  const pdf = renderInvoicePdf({ ...invoice, orderId });
   const sha256 = createHash("sha256").update(pdf).digest("hex");
   const storageKey = invoiceKey(orderId);
   const id = uuidv7();
