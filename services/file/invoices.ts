@@ -115,16 +115,15 @@ const claimedInvoices = new WeakMap<EntityManager, Map<string, FileRow>>();
  * never an orphan, and the row that finally commits describes the bytes under its key.
  */
 export async function claimInvoices(em: EntityManager, store: ObjectStore, events: readonly OrderConfirmed[]): Promise<void> {
-  const rendered = new Map<string, { id: string; pdf: Buffer; sha256: string; customerId: string | null }>();
+  const drafts = new Map<string, { id: string; orderId: string; customerId: string | null; pdf: Buffer; sha256: string }>();
   for (const event of events) {
     const orderId = requireOrderId(event.orderId);
-    if (rendered.has(orderId)) continue;
+    if (drafts.has(orderId)) continue;
     const invoice = invoiceOf(event);
     const pdf = renderInvoicePdf({ ...invoice, orderId });
-    rendered.set(orderId, { id: uuidv7(), pdf, sha256: createHash("sha256").update(pdf).digest("hex"), customerId: invoice.customerId || null });
+    drafts.set(orderId, { id: uuidv7(), orderId, customerId: invoice.customerId || null, pdf, sha256: createHash("sha256").update(pdf).digest("hex") });
   }
-  const orderIds = [...rendered.keys()];
-  const pick = <T>(field: (orderId: string) => T) => orderIds.map(field);
+  const list = [...drafts.values()];
   const rows = await sql(
     em,
     `INSERT INTO file_metadata (id, kind, file_name, content_type, size_bytes, sha256, order_id, customer_id, storage_key)
@@ -135,20 +134,20 @@ export async function claimInvoices(em: EntityManager, store: ObjectStore, event
      ON CONFLICT DO NOTHING
      RETURNING ${FILE_COLUMNS}`,
     [
-      pick((o) => rendered.get(o)!.id),
-      pick((o) => `invoice-${o}.pdf`),
-      pick((o) => rendered.get(o)!.pdf.length),
-      pick((o) => rendered.get(o)!.sha256),
-      orderIds,
-      pick((o) => rendered.get(o)!.customerId),
-      pick(invoiceKey),
+      list.map((d) => d.id),
+      list.map((d) => `invoice-${d.orderId}.pdf`),
+      list.map((d) => d.pdf.length),
+      list.map((d) => d.sha256),
+      list.map((d) => d.orderId),
+      list.map((d) => d.customerId),
+      list.map((d) => invoiceKey(d.orderId)),
     ],
   );
   const claimed = new Map(rows.map((row) => [String(row.order_id), toFileMetadata(row)]));
   // Every PUT settles before the batch goes on or rolls back: none is left running into a retry.
   const puts = await Promise.allSettled(
     [...claimed.values()].map((file) =>
-      store.put(file.storageKey, rendered.get(file.orderId!)!.pdf, {
+      store.put(file.storageKey, drafts.get(file.orderId!)!.pdf, {
         contentType: "application/pdf",
         metadata: { "file-id": file.id, "order-id": file.orderId!, kind: "invoice", sha256: file.sha256 },
       }),
