@@ -1,7 +1,7 @@
 import { OrderConfirmedSchema } from "../../gen/shop/events/v1/order_events_pb.js";
 import { requireOrderId } from "../../lib/events/index.js";
 import { type ConsumerSpec, consume } from "../../lib/runtime/index.js";
-import { generateInvoice } from "./invoices.js";
+import { announceInvoice, claimInvoices } from "./invoices.js";
 import type { ObjectStore } from "./storage.js";
 
 /**
@@ -9,12 +9,18 @@ import type { ObjectStore } from "./storage.js";
  * and publish file.invoice_generated. The invoice is made from order.confirmed alone (it carries
  * lines, prices, customer, address and payment), so it waits for no other event; and since only
  * a confirmed order has that event, a cancelled or refunded order that never confirmed gets none.
- * An S3 outage throws an ordinary error: the event is retried on the backoff schedule.
+ * An S3 outage throws an ordinary error: the events are retried on the backoff schedule.
  */
 export function fileConsumers({ store }: { store: ObjectStore }): ConsumerSpec[] {
   return [
-    consume(OrderConfirmedSchema, "file-invoice-confirmed", async (event, ctx) => {
-      await generateInvoice(ctx, store, requireOrderId(event.orderId), event);
-    }),
+    consume(
+      OrderConfirmedSchema,
+      "file-invoice-confirmed",
+      async (event, ctx) => {
+        await announceInvoice(ctx, requireOrderId(event.orderId));
+      },
+      // The batch's invoices are rendered, claimed with one insert and stored together first.
+      { beforeBatch: (events, em) => claimInvoices(em, store, events) },
+    ),
   ];
 }

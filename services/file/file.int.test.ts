@@ -1,17 +1,21 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import type { MessageInitShape } from "@bufbuild/protobuf";
+import { create, fromBinary, type MessageInitShape, toJsonString } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { ConsumerPauseSchema } from "../../gen/shop/admin/v1/fault_pb.js";
 import { FileInvoiceGeneratedSchema } from "../../gen/shop/events/v1/file_events_pb.js";
 import { OrderCancelledSchema, OrderConfirmedSchema, OrderCreatedSchema } from "../../gen/shop/events/v1/order_events_pb.js";
 import { PaymentCompletedSchema } from "../../gen/shop/events/v1/payment_events_pb.js";
 import { type DownloadResponse, FileKind, FileService, type UploadRequestSchema } from "../../gen/shop/file/v1/file_pb.js";
+import { sql } from "../../lib/db/index.js";
 import { Code } from "../../lib/errors.js";
+import { readStream } from "../../lib/events/test-support.js";
 import { createClient, type GrpcClient } from "../../lib/grpc/index.js";
 import { uuidv7 } from "../../lib/ids.js";
 import type { RunningService } from "../../lib/runtime/index.js";
+import { faultKeys, openFaultBucket } from "../../lib/runtime/fault-flags.js";
 import { EventLog, publishEvent } from "../../test/harness/event-log.js";
 import { testInfra, uniqueId, waitFor } from "../../test/harness/index.js";
 import { createTestRuntime, type TestRuntime } from "../../test/harness/runtime.js";
@@ -185,6 +189,105 @@ describe("file service", () => {
       await log.expectEvent(FileInvoiceGeneratedSchema, marker);
       expect(await log.events(FileInvoiceGeneratedSchema, orderId)).toHaveLength(0);
       await expectCode(client.getInvoice({ orderId }), Code.NOT_FOUND);
+    });
+
+    /**
+     * Runs `publish` with the invoice consumer paused, then resumes it: what was published
+     * meanwhile arrives together and is applied as one batch.
+     */
+    async function asOneBatch(publish: () => Promise<void>): Promise<void> {
+      const consumer = "file-invoice-confirmed";
+      const kv = await openFaultBucket(runtime.bus.nc, runtime.eventsPrefix);
+      await kv.put(faultKeys.consumer(consumer), toJsonString(ConsumerPauseSchema, create(ConsumerPauseSchema, { consumer })));
+      try {
+        await waitFor(() => service.faults.isPaused(consumer), { message: "the invoice consumer paused" });
+        await publish();
+      } finally {
+        await kv.delete(faultKeys.consumer(consumer));
+      }
+    }
+
+    /** The transaction id that wrote each order's invoice row. */
+    async function writers(orderIds: string[]): Promise<Map<string, string>> {
+      const rows = await sql<{ order_id: string; xmin: string }>(
+        service.orm.em.fork(),
+        "SELECT order_id, xmin::text AS xmin FROM file_metadata WHERE kind = 'INVOICE' AND order_id = ANY(?::uuid[])",
+        [orderIds],
+      );
+      return new Map(rows.map((row) => [row.order_id, row.xmin]));
+    }
+
+    it("applies a batch of several orders together: one transaction, one invoice each, repeats inside the batch ignored", async () => {
+      const orderIds = Array.from({ length: 5 }, () => uuidv7());
+      await asOneBatch(async () => {
+        for (const orderId of orderIds) await publishEvent(runtime.bus, OrderConfirmedSchema, orderConfirmed(orderId));
+        // Another order.confirmed for the first order, in the same batch.
+        await publishEvent(runtime.bus, OrderConfirmedSchema, orderConfirmed(orderIds[0]));
+      });
+      const events = [];
+      // One at a time: the event log reads the stream sequentially.
+      for (const orderId of orderIds) events.push(await log.expectEvent(FileInvoiceGeneratedSchema, orderId));
+      const written = await writers(orderIds);
+      expect(written.size).toBe(orderIds.length);
+      expect(new Set(written.values()).size).toBe(1);
+      for (const event of events) expect(sha256(await objectBytes(event.storageKey))).toBe(event.sha256);
+      // The marker's invoice exists once everything before it was handled.
+      const marker = uuidv7();
+      await publishEvent(runtime.bus, OrderConfirmedSchema, orderConfirmed(marker));
+      await log.expectEvent(FileInvoiceGeneratedSchema, marker);
+      expect(await log.events(FileInvoiceGeneratedSchema, orderIds[0])).toHaveLength(1);
+    });
+
+    it("dead-letters a poisoned event of a batch alone while the others get their invoices", async () => {
+      const good = Array.from({ length: 4 }, () => uuidv7());
+      const poisoned = uuidv7();
+      await asOneBatch(async () => {
+        for (const orderId of good.slice(0, 2)) await publishEvent(runtime.bus, OrderConfirmedSchema, orderConfirmed(orderId));
+        await publishEvent(runtime.bus, OrderConfirmedSchema, { ...orderConfirmed(poisoned), total: { currencyCode: "usd", amountMinor: 1n }, lines: [] });
+        for (const orderId of good.slice(2)) await publishEvent(runtime.bus, OrderConfirmedSchema, orderConfirmed(orderId));
+      });
+      for (const orderId of good) await log.expectEvent(FileInvoiceGeneratedSchema, orderId);
+      const dead = await waitFor(
+        async () => {
+          const messages = await readStream(runtime.bus, runtime.bus.names.dlqStream, ">");
+          const orders = messages.map((message) => fromBinary(OrderConfirmedSchema, message.data).orderId);
+          return orders.includes(poisoned) && orders;
+        },
+        { message: "the poisoned event in the DLQ" },
+      );
+      expect(dead.filter((orderId) => orderId === poisoned)).toHaveLength(1);
+      expect(dead.filter((orderId) => good.includes(orderId))).toEqual([]);
+      expect((await writers([...good, poisoned])).size).toBe(good.length);
+      await expectCode(client.getInvoice({ orderId: poisoned }), Code.NOT_FOUND);
+    });
+
+    it("applies nothing twice when part of a batch is a redelivery", async () => {
+      const done = uuidv7();
+      const confirmed = orderConfirmed(done);
+      const eventId = await publishEvent(runtime.bus, OrderConfirmedSchema, confirmed);
+      const first = await log.expectEvent(FileInvoiceGeneratedSchema, done);
+      const before = await objectBytes(first.storageKey);
+
+      const fresh = [uuidv7(), uuidv7()];
+      await asOneBatch(async () => {
+        await publishEvent(runtime.bus, OrderConfirmedSchema, orderConfirmed(fresh[0]));
+        // The same event again (past the stream's de-duplication), and a new one for the same order.
+        await publishEvent(runtime.bus, OrderConfirmedSchema, confirmed, eventId, uuidv7());
+        await publishEvent(runtime.bus, OrderConfirmedSchema, orderConfirmed(done));
+        await publishEvent(runtime.bus, OrderConfirmedSchema, orderConfirmed(fresh[1]));
+      });
+      for (const orderId of fresh) await log.expectEvent(FileInvoiceGeneratedSchema, orderId);
+      const written = await writers([done, ...fresh]);
+      expect(written.get(fresh[0])).toBe(written.get(fresh[1]));
+      expect(written.get(done)).not.toBe(written.get(fresh[0]));
+
+      const marker = uuidv7();
+      await publishEvent(runtime.bus, OrderConfirmedSchema, orderConfirmed(marker));
+      await log.expectEvent(FileInvoiceGeneratedSchema, marker);
+      expect(await log.events(FileInvoiceGeneratedSchema, done)).toHaveLength(1);
+      expect((await client.listFiles({ orderId: done })).files.map((f) => f.id)).toEqual([first.fileId]);
+      // The object is still the one the row describes.
+      expect((await objectBytes(first.storageKey)).equals(before)).toBe(true);
     });
 
     it("dead-letters an order.confirmed no invoice can be made from instead of retrying it", async () => {

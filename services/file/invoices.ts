@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import type { OrderConfirmed } from "../../gen/shop/events/v1/order_events_pb.js";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { type EventContext, PermanentError } from "../../lib/events/index.js";
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { type EventContext, PermanentError, requireOrderId } from "../../lib/events/index.js";
 import { sql } from "../../lib/db/index.js";
 import { uuidv7 } from "../../lib/ids.js";
 import type { Money } from "../../lib/money.js";
@@ -69,7 +70,8 @@ export function invoiceOf(event: OrderConfirmed): Invoice {
   };
 }
 
-export type InvoiceOutcome = { kind: "generated"; file: FileRow } | { kind: "existing"; file: FileRow };
+/** What `announceInvoice` did for an event: published the invoice its batch generated, or nothing (the order had one). */
+export type InvoiceOutcome = { kind: "generated"; file: FileRow } | { kind: "existing" };
 
 const FILE_COLUMNS = "id, kind, file_name, content_type, size_bytes, sha256, order_id, customer_id, storage_key, created_at";
 
@@ -88,51 +90,89 @@ function toFileMetadata(row: Record<string, unknown>): FileRow {
   };
 }
 
-/**
- * Generates the invoice of a confirmed order, at most once per order, inside the consumer's
- * transaction `em`. Only order.confirmed leads here: an order that was never confirmed (rejected,
- * payment failed, cancelled or expired before payment) gets no invoice, whatever the order its
- * events arrive in, and every confirmed order gets exactly one.
- * 1. take the order's invoice lock, which serializes two replicas handling events of one order;
- * 2. if the order has an invoice, do nothing (a redelivery, or a repeated event);
- * 3. render the PDF, store it at `invoices/<order_id>.pdf`, insert its file_metadata row and
- *    enqueue file.invoice_generated; all of it commits together with the processed event.
- *
- * The object is written before the commit. If the process dies or the commit fails after the
- * PUT, the event is redelivered and the next attempt renders the same invoice to the same key,
- * overwriting the object rather than adding one: the object left behind by a failed attempt is
- * never an orphan, and the row that finally commits describes the bytes under its key (the
- * unique index on (order_id) WHERE kind = 'INVOICE' guards the "once" in any case).
- */
-export async function generateInvoice(
-  { em, logger, publish }: Pick<EventContext, "em" | "logger" | "publish">,
-  store: ObjectStore,
-  orderId: string,
-  confirmed: OrderConfirmed,
-): Promise<InvoiceOutcome> {
-  // Plain SQL on this path: it runs once per confirmed order.
-  await sql(em, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [`invoice:${orderId}`]);
-  const [found] = await sql(em, `SELECT ${FILE_COLUMNS} FROM file_metadata WHERE order_id = ? AND kind = 'INVOICE'`, [orderId]);
-  if (found) {
-    const existing = toFileMetadata(found);
-    logger.info({ file_id: existing.id }, "order already has an invoice");
-    return { kind: "existing", file: existing };
-  }
+/** The invoices a batch's claim inserted, by order id, until its handlers announce them. */
+const claimedInvoices = new WeakMap<EntityManager, Map<string, FileRow>>();
 
-  const invoice = invoiceOf(confirmed);
-  const pdf = await renderInvoicePdf({ ...invoice, orderId });
-  const sha256 = createHash("sha256").update(pdf).digest("hex");
-  const storageKey = invoiceKey(orderId);
-  const id = uuidv7();
-  await store.put(storageKey, pdf, { contentType: "application/pdf", metadata: { "file-id": id, "order-id": orderId, kind: "invoice", sha256 } });
-  const [row] = await sql(
+/**
+ * Generates the invoices of a batch of order.confirmed events inside the consumer's transaction
+ * `em` (its beforeBatch), at most one per order. Only order.confirmed leads here: an order that
+ * was never confirmed (rejected, payment failed, cancelled or expired before payment) gets no
+ * invoice, whatever the order its events arrive in, and every confirmed order gets exactly one.
+ * 1. render each order's PDF (the first event of an order in the batch; an event no invoice can
+ *    be made from throws PermanentError, and the batch falls back to one event at a time);
+ * 2. insert all their file_metadata rows in one statement, ON CONFLICT DO NOTHING: the unique
+ *    index on (order_id) WHERE kind = 'INVOICE' is the one place that decides, and its lock
+ *    makes a second replica inserting the same order wait for the first to commit or roll back.
+ *    Orders that already have an invoice (a repeated event) insert nothing and are done;
+ * 3. store the PDFs of the inserted rows at `invoices/<order_id>.pdf`; each event's handler then
+ *    enqueues file.invoice_generated (`announceInvoice`), and all of it commits with the
+ *    batch's processed events.
+ *
+ * Rows are inserted in order id order, so two batches sharing orders cannot deadlock. The
+ * objects are written before the commit. If the process dies or the commit fails after a PUT,
+ * the events are redelivered and the next attempt renders the same invoice to the same key,
+ * overwriting the object rather than adding one: the object left behind by a failed attempt is
+ * never an orphan, and the row that finally commits describes the bytes under its key.
+ */
+export async function claimInvoices(em: EntityManager, store: ObjectStore, events: readonly OrderConfirmed[]): Promise<void> {
+  const drafts = new Map<string, { id: string; orderId: string; customerId: string | null; pdf: Buffer; sha256: string }>();
+  for (const event of events) {
+    const orderId = requireOrderId(event.orderId);
+    if (drafts.has(orderId)) continue;
+    const invoice = invoiceOf(event);
+    const pdf = renderInvoicePdf({ ...invoice, orderId });
+    drafts.set(orderId, { id: uuidv7(), orderId, customerId: invoice.customerId || null, pdf, sha256: createHash("sha256").update(pdf).digest("hex") });
+  }
+  const list = [...drafts.values()];
+  const rows = await sql(
     em,
     `INSERT INTO file_metadata (id, kind, file_name, content_type, size_bytes, sha256, order_id, customer_id, storage_key)
-     VALUES (?, 'INVOICE', ?, 'application/pdf', ?, ?, ?, ?, ?) RETURNING ${FILE_COLUMNS}`,
-    [id, `invoice-${orderId}.pdf`, pdf.length, sha256, orderId, invoice.customerId || null, storageKey],
+     SELECT id, 'INVOICE', file_name, 'application/pdf', size_bytes, sha256, order_id, customer_id, storage_key
+     FROM unnest(?::uuid[], ?::text[], ?::bigint[], ?::text[], ?::uuid[], ?::text[], ?::text[])
+       AS claim(id, file_name, size_bytes, sha256, order_id, customer_id, storage_key)
+     ORDER BY order_id
+     ON CONFLICT DO NOTHING
+     RETURNING ${FILE_COLUMNS}`,
+    [
+      list.map((d) => d.id),
+      list.map((d) => `invoice-${d.orderId}.pdf`),
+      list.map((d) => d.pdf.length),
+      list.map((d) => d.sha256),
+      list.map((d) => d.orderId),
+      list.map((d) => d.customerId),
+      list.map((d) => invoiceKey(d.orderId)),
+    ],
   );
-  const file = toFileMetadata(row);
+  const claimed = new Map(rows.map((row) => [String(row.order_id), toFileMetadata(row)]));
+  // Every PUT settles before the batch goes on or rolls back: none is left running into a retry.
+  const puts = await Promise.allSettled(
+    [...claimed.values()].map((file) =>
+      store.put(file.storageKey, drafts.get(file.orderId!)!.pdf, {
+        contentType: "application/pdf",
+        metadata: { "file-id": file.id, "order-id": file.orderId!, kind: "invoice", sha256: file.sha256 },
+      }),
+    ),
+  );
+  const failed = puts.find((put) => put.status === "rejected");
+  if (failed) throw failed.reason;
+  claimedInvoices.set(em, claimed);
+}
+
+/**
+ * The handler's part for one order.confirmed, after `claimInvoices` ran for its batch on `em`:
+ * enqueues file.invoice_generated for the invoice the batch generated for the order, once. An
+ * order whose invoice existed before (or was announced for an earlier event of the batch) gets
+ * nothing more.
+ */
+export async function announceInvoice({ em, logger, publish }: Pick<EventContext, "em" | "logger" | "publish">, orderId: string): Promise<InvoiceOutcome> {
+  const claimed = claimedInvoices.get(em);
+  const file = claimed?.get(orderId);
+  if (!file) {
+    logger.info("order already has an invoice");
+    return { kind: "existing" };
+  }
+  claimed!.delete(orderId);
   await publishInvoiceGenerated(publish, { ...file, orderId });
-  logger.info({ file_id: id, size_bytes: pdf.length }, "invoice generated");
+  logger.info({ file_id: file.id, size_bytes: file.sizeBytes }, "invoice generated");
   return { kind: "generated", file };
 }

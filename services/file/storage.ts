@@ -1,18 +1,10 @@
-import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
-import {
-  CreateBucketCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  PutObjectCommand,
-  S3Client,
-  S3ServiceException,
-} from "@aws-sdk/client-s3";
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { Code, ServiceError } from "../../lib/errors.js";
 import { type Breaker, createBreaker, type BreakerOptions } from "../../lib/grpc/index.js";
 import { throughBreaker } from "../../lib/grpc/index.js";
 import type { Logger } from "../../lib/log.js";
+import { S3Put, S3ResponseError } from "./s3-put.js";
 
 /** How to reach the bucket (S3_* settings). */
 export interface S3Settings {
@@ -51,6 +43,7 @@ export class ObjectStore {
   readonly bucket: string;
   readonly breaker: Breaker;
   readonly #client: S3Client;
+  readonly #put: S3Put;
   readonly #settings: S3Settings;
 
   constructor(settings: S3Settings, logger?: Logger) {
@@ -68,6 +61,13 @@ export class ObjectStore {
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
       requestHandler: { connectionTimeout: settings.connectTimeoutMs, socketTimeout: settings.socketTimeoutMs },
+    });
+    const fixed = settings.credentials;
+    // PutObject, the hot path (every invoice), goes around the SDK; with no static keys it signs
+    // with whatever the SDK's default chain resolves (env, profile, IRSA; memoized by the SDK).
+    this.#put = new S3Put({
+      ...settings,
+      credentials: fixed ? () => Promise.resolve(fixed) : () => this.#client.config.credentials(),
     });
     this.breaker = createBreaker("s3", settings.breaker, logger);
   }
@@ -101,20 +101,7 @@ export class ObjectStore {
 
   /** Stores `body` at `key` (replacing what was there), with a Content-MD5 that S3 verifies. */
   async put(key: string, body: Buffer, options: PutOptions): Promise<void> {
-    await this.#run(key, options.signal, (abortSignal) =>
-      this.#client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Body: body,
-          ContentLength: body.length,
-          ContentType: options.contentType,
-          ContentMD5: createHash("md5").update(body).digest("base64"),
-          Metadata: options.metadata,
-        }),
-        { abortSignal },
-      ),
-    );
+    await this.#run(key, options.signal, (signal) => this.#put.put({ key, body, contentType: options.contentType, metadata: options.metadata, signal }));
   }
 
   /**
@@ -136,6 +123,7 @@ export class ObjectStore {
   /** Closes the SDK's sockets and the breaker; later calls fail with UNAVAILABLE. */
   destroy(): void {
     this.breaker.shutdown();
+    this.#put.destroy();
     this.#client.destroy();
   }
 
@@ -174,6 +162,7 @@ function isNotFound(error: unknown): boolean {
 /** A short reason without request details: the error's code and HTTP status, or its network code. */
 function describe(error: unknown): string {
   if (error instanceof S3ServiceException) return `${error.name}, HTTP ${error.$metadata.httpStatusCode ?? "?"}`;
+  if (error instanceof S3ResponseError) return `${error.code}, HTTP ${error.status}`;
   const { code, name, message } = (error ?? {}) as { code?: unknown; name?: unknown; message?: unknown };
   if (typeof code === "string") return code;
   // The SDK wraps errors from another realm (jest's vm contexts) as plain messages: "... connect ECONNREFUSED ...".
