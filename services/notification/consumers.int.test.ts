@@ -120,12 +120,16 @@ describe("notification-events: batches", () => {
       await publishEvent(runtime.bus, OrderCreatedSchema, created(b));
     });
     await drained();
-    expect((await logRows([a, b])).map((r) => [r.order_id, r.template, r.channel])).toEqual([
-      [a, "order_created", "EMAIL"],
-      [a, "order_created", "SMS"],
-      [b, "order_created", "EMAIL"],
-      [b, "order_created", "SMS"],
-    ]);
+    // The fall-back applies the good events one at a time, in whatever order they come back.
+    const byOrder = (rows: string[][]) => rows.sort((x, y) => x.join().localeCompare(y.join()));
+    expect(byOrder((await logRows([a, b])).map((r) => [r.order_id, r.template, r.channel]))).toEqual(
+      byOrder([
+        [a, "order_created", "EMAIL"],
+        [a, "order_created", "SMS"],
+        [b, "order_created", "EMAIL"],
+        [b, "order_created", "SMS"],
+      ]),
+    );
     const { entries } = await listDeadLetters(runtime.bus.jsm, runtime.bus.names, { limit: 500 });
     expect(entries.filter((e) => e.consumer === NOTIFICATION_CONSUMER).map((e) => e.eventId)).toEqual([poisoned]);
   });
