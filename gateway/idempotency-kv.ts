@@ -6,6 +6,7 @@ import type { Logger } from "../lib/log.js";
 import { GatewayError } from "./errors.js";
 import type { Claim, IdempotencyBackend, Reservation } from "./idempotency.js";
 import type { LazyNats } from "./nats-connection.js";
+import { writeWithRetries } from "./retry-write.js";
 
 /** A record in the bucket: a request still running somewhere, or its stored response. */
 type Record = { state: "pending"; owner: string; leaseUntil: number } | { state: "done"; requestHash: string; value: JsonValue };
@@ -44,12 +45,13 @@ export class KvIdempotencyStore implements IdempotencyBackend<JsonValue> {
     const kv = await this.#bucket();
     const id = `k.${createHash("sha256").update(`${scope.length}:${scope}:${key}`).digest("hex")}`;
     const owner = randomUUID();
-    const pending = (): Record => ({ state: "pending", owner, leaseUntil: this.#now() + this.options.leaseMs });
+    const pending = () => ({ state: "pending", owner, leaseUntil: this.#now() + this.options.leaseMs }) satisfies Record;
     return this.#unavailableOnError(async () => {
       for (let attempt = 0; attempt < 3; attempt++) {
         try {
-          const revision = await kv.create(id, JSON.stringify(pending()));
-          return { state: "claimed", reservation: this.#reservation(kv, id, revision) };
+          const claim = pending();
+          const revision = await kv.create(id, JSON.stringify(claim));
+          return { state: "claimed", reservation: this.#reservation(kv, id, revision, claim.leaseUntil) };
         } catch (error) {
           if (!isWrongRevision(error)) throw error;
         }
@@ -60,8 +62,9 @@ export class KvIdempotencyStore implements IdempotencyBackend<JsonValue> {
         if (record.leaseUntil > this.#now()) return { state: "pending" };
         // The replica that held it stopped answering: take the key over, unless someone else just did.
         try {
-          const revision = await kv.update(id, JSON.stringify(pending()), entry.revision);
-          return { state: "claimed", reservation: this.#reservation(kv, id, revision) };
+          const claim = pending();
+          const revision = await kv.update(id, JSON.stringify(claim), entry.revision);
+          return { state: "claimed", reservation: this.#reservation(kv, id, revision, claim.leaseUntil) };
         } catch (error) {
           if (!isWrongRevision(error)) throw error;
           return { state: "pending" };
@@ -71,20 +74,31 @@ export class KvIdempotencyStore implements IdempotencyBackend<JsonValue> {
     });
   }
 
-  #reservation(kv: KV, id: string, revision: number): Reservation<JsonValue> {
-    const { logger } = this.options;
+  #reservation(kv: KV, id: string, revision: number, leaseUntil: number): Reservation<JsonValue> {
     return {
-      complete: async (requestHash, value) => {
+      complete: (requestHash, value) => {
         const record: Record = { state: "done", requestHash, value };
-        await kv.update(id, JSON.stringify(record), revision).catch((error: unknown) => {
-          // Our lease ran out and another request took the key; its answer will be kept instead.
-          logger.warn({ err: error }, "could not store an idempotent response");
-        });
+        return this.#endClaim("store an idempotent response", () => kv.update(id, JSON.stringify(record), revision), leaseUntil);
       },
-      abandon: async () => {
-        await kv.delete(id, { previousSeq: revision }).catch((error: unknown) => logger.warn({ err: error }, "could not release an idempotency key"));
-      },
+      abandon: () => this.#endClaim("release an idempotency key", () => kv.delete(id, { previousSeq: revision }), leaseUntil),
     };
+  }
+
+  /**
+   * Writes the end of a claim without failing the request, whose answer is already decided. A
+   * write NATS could not take is retried in the background until the lease runs out: left
+   * pending, the key would answer every replay 409 for the rest of the lease although its
+   * response exists (the chaos run found it when nats-server restarted mid-request).
+   */
+  async #endClaim(what: string, write: () => Promise<unknown>, leaseUntil: number): Promise<void> {
+    const { logger } = this.options;
+    const { written } = await writeWithRetries(write, {
+      deadline: leaseUntil,
+      now: this.#now,
+      isFinal: isWrongRevision,
+      onGiveUp: (error) => logger.warn({ err: error }, `gave up trying to ${what}`),
+    });
+    if (!written) logger.warn(`could not ${what} yet; retrying in the background until its lease runs out`);
   }
 
   #bucket(): Promise<KV> {
