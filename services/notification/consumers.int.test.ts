@@ -66,7 +66,8 @@ describe("notification-events: batches", () => {
         const info = await runtime.bus.jsm.consumers.info(runtime.bus.names.stream, NOTIFICATION_CONSUMER);
         return info.num_pending === 0 && info.num_ack_pending === 0;
       },
-      { message: "the consumer to handle everything published" },
+      // A failed batch is applied again one event at a time: seconds on a loaded machine.
+      { message: "the consumer to handle everything published", timeoutMs: 20_000 },
     );
   }
 
