@@ -199,15 +199,18 @@ export async function lockOrders(em: EntityManager, orderIds: readonly string[],
   return locked;
 }
 
+/** An order item as its columns come back from PostgreSQL (bigints as strings). */
+interface OrderItemColumns {
+  product_id: string;
+  position: number;
+  product_name: string;
+  quantity: number;
+  unit_price_minor: string;
+  line_total_minor: string;
+}
+
 function toConfirmation(orderId: string, row: Record<string, unknown>): ConfirmationDetails {
-  const items = (row.items ?? []) as {
-    product_id: string;
-    position: number;
-    product_name: string;
-    quantity: number;
-    unit_price_minor: string;
-    line_total_minor: string;
-  }[];
+  const items = (row.items ?? []) as OrderItemColumns[];
   return {
     items: items.map((item) => ({
       orderId,
@@ -306,15 +309,7 @@ export async function recordRefund(em: EntityManager, orderId: string, amountMin
 /** The items of `orderIds`, by order and position: plain SQL, as it runs for every confirmation. */
 export async function findItems(em: EntityManager, orderIds: string[]): Promise<OrderItemRow[]> {
   if (orderIds.length === 0) return [];
-  const rows = await execute<{
-    order_id: string;
-    product_id: string;
-    position: number;
-    product_name: string;
-    quantity: number;
-    unit_price_minor: string;
-    line_total_minor: string;
-  }>(
+  const rows = await execute<OrderItemColumns & { order_id: string }>(
     em,
     `SELECT order_id, product_id, position, product_name, quantity, unit_price_minor, line_total_minor
      FROM order_items WHERE order_id = ANY(?::uuid[]) ORDER BY order_id, position`,
