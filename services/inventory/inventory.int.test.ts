@@ -341,6 +341,9 @@ describe("inventory service", () => {
       const reservedByEvents = answered.filter((c) => c.reserved === 1).length;
       const reservedByRpc = rpcResults.filter((r) => r.status === "fulfilled").length;
       expect(reservedByEvents + reservedByRpc).toBe(10);
+      // A refused Reserve was refused for want of stock, not by a deadlock or a lost race.
+      const refusals = rpcResults.flatMap((r) => (r.status === "rejected" ? [(r.reason as { code?: unknown }).code] : []));
+      expect(refusals).toEqual(refusals.map(() => Code.FAILED_PRECONDITION));
       expect((await client.getProduct({ productId: p.id })).product).toMatchObject({ available: 0, reserved: 10, sold: 0 });
       await expectConserved(p.id);
     });

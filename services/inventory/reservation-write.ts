@@ -14,7 +14,7 @@ import type { ReservationStatus } from "./reservation-lock.js";
  * written either.
  */
 
-export type MovementType = "RESERVE" | "RELEASE" | "COMMIT" | "EXPIRE";
+type MovementType = "RESERVE" | "RELEASE" | "COMMIT" | "EXPIRE";
 
 /** Units moved between a product's counters together with the reservation change, and their audit rows. */
 export interface StockMove {

@@ -22,7 +22,7 @@ import { insertReservation, type StockMove, updateReservation, type WrittenReser
  * through reservation-write.ts; replenish and adjust (RPCs, one product) are here.
  */
 
-export type { ReservationRow, ReservationStatus } from "./reservation-lock.js";
+export type { ReservationRow } from "./reservation-lock.js";
 
 export interface LowStock {
   productId: string;
@@ -173,7 +173,11 @@ export async function applyToReservation(em: EntityManager, orderId: string, req
     const reservation = locked.reservations.get(orderId) ?? undefined;
     const outcome = decideReservation(stateOf(reservation), domainInput(request));
     const result = await applyOutcome(em, locked, orderId, request, reservation, outcome);
-    if (result !== "lost-race") return result;
+    // A refusal for an order without a reservation may rest on a read made before this
+    // statement waited for the stock locks, while a concurrent commit wrote the order's
+    // reservation: read it again before refusing stock to what may be a paid order.
+    const readBeforeWaiting = round === 0 && outcome.kind === "reserve" && result !== "lost-race" && result.kind === "insufficient";
+    if (result !== "lost-race" && !readBeforeWaiting) return result;
     forgetReservation(em, orderId);
   }
   throw new Error(`the reservation of order ${orderId} changed concurrently; retry`);
@@ -260,7 +264,7 @@ async function applyOutcome(
         type: reason === "EXPIRED" ? "EXPIRE" : "RELEASE",
         note: outcome.kind === "return-sold" ? `returned: ${reason.toLowerCase()}` : reason.toLowerCase(),
       };
-      const status = reason === "EXPIRED" ? "EXPIRED" : "RELEASED";
+      const status = outcome.kind === "release-reserved" ? outcome.to : "RELEASED";
       await lockLines(em, held.lines);
       const updatedAt = await updateReservation(em, held.id, status, reason, move);
       await afterMove(em, locked, move);
