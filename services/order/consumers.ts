@@ -117,14 +117,20 @@ export function orderConsumers(): ConsumerSpec[] {
       { beforeBatch: lockOrdersOf() },
     ),
 
-    consume(PaymentRefundedSchema, "order-payment-refunded", async (event, ctx) => {
-      // Recorded on the order (refunded_minor); a refund never changes the status.
-      const orderId = requireOrderId(event.orderId);
-      const amount = event.amount?.amountMinor ?? 0n;
-      if (amount < 0n) throw new PermanentError(`refund amount must not be negative, got ${amount}`);
-      if (!(await recordRefund(ctx.em, orderId, amount))) throw new Error(`order ${orderId} not found; retrying`);
-      ctx.logger.info({ refund_id: event.refundId, amount_minor: amount.toString() }, "refund recorded");
-    }),
+    consume(
+      PaymentRefundedSchema,
+      "order-payment-refunded",
+      async (event, ctx) => {
+        // Recorded on the order (refunded_minor); a refund never changes the status.
+        const orderId = requireOrderId(event.orderId);
+        const amount = event.amount?.amountMinor ?? 0n;
+        if (amount < 0n) throw new PermanentError(`refund amount must not be negative, got ${amount}`);
+        if (!(await recordRefund(ctx.em, orderId, amount))) throw new Error(`order ${orderId} not found; retrying`);
+        ctx.logger.info({ refund_id: event.refundId, amount_minor: amount.toString() }, "refund recorded");
+      },
+      // Locked like every other writer of the order rows, sorted, so batches cannot deadlock.
+      { beforeBatch: lockOrdersOf() },
+    ),
 
     consume(
       DeliveryStatusChangedSchema,

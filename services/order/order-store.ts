@@ -209,18 +209,22 @@ interface OrderItemColumns {
   line_total_minor: string;
 }
 
+function toOrderItem(orderId: string, item: OrderItemColumns): OrderItemRow {
+  return {
+    orderId,
+    productId: item.product_id,
+    position: item.position,
+    productName: item.product_name,
+    quantity: item.quantity,
+    unitPriceMinor: BigInt(item.unit_price_minor),
+    lineTotalMinor: BigInt(item.line_total_minor),
+  };
+}
+
 function toConfirmation(orderId: string, row: Record<string, unknown>): ConfirmationDetails {
   const items = (row.items ?? []) as OrderItemColumns[];
   return {
-    items: items.map((item) => ({
-      orderId,
-      productId: item.product_id,
-      position: item.position,
-      productName: item.product_name,
-      quantity: item.quantity,
-      unitPriceMinor: BigInt(item.unit_price_minor),
-      lineTotalMinor: BigInt(item.line_total_minor),
-    })),
+    items: items.map((item) => toOrderItem(orderId, item)),
     customerName: String(row.customer_name ?? ""),
     customerEmail: String(row.customer_email ?? ""),
   };
@@ -307,7 +311,7 @@ export async function recordRefund(em: EntityManager, orderId: string, amountMin
 }
 
 /** The items of `orderIds`, by order and position: plain SQL, as it runs for every confirmation. */
-export async function findItems(em: EntityManager, orderIds: string[]): Promise<OrderItemRow[]> {
+async function findItems(em: EntityManager, orderIds: string[]): Promise<OrderItemRow[]> {
   if (orderIds.length === 0) return [];
   const rows = await execute<OrderItemColumns & { order_id: string }>(
     em,
@@ -315,15 +319,7 @@ export async function findItems(em: EntityManager, orderIds: string[]): Promise<
      FROM order_items WHERE order_id = ANY(?::uuid[]) ORDER BY order_id, position`,
     [orderIds],
   );
-  return rows.map((row) => ({
-    orderId: row.order_id,
-    productId: row.product_id,
-    position: row.position,
-    productName: row.product_name,
-    quantity: row.quantity,
-    unitPriceMinor: BigInt(row.unit_price_minor),
-    lineTotalMinor: BigInt(row.line_total_minor),
-  }));
+  return rows.map((row) => toOrderItem(row.order_id, row));
 }
 
 /** Status changes of an order after history row `afterId` (0 for all), oldest first. */
