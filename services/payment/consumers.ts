@@ -77,7 +77,7 @@ export function paymentConsumers(options: PaymentConsumerOptions): ConsumerSpec[
     async function handle(event: { orderId: string; customerId: string }, ctx: EventContext): Promise<void> {
       const orderId = requireOrderId(event.orderId);
       const { em, logger } = ctx;
-      const order = await lockedOrder(em, orderId);
+      const order = lockedOrder(em, orderId);
       const { intent, payment } = order;
       const plan = onOrderEnded(
         intent?.status,
@@ -155,7 +155,7 @@ export function paymentConsumers(options: PaymentConsumerOptions): ConsumerSpec[
         const total = requireTotal(event.total);
         const token = tokenOf(event.paymentMethod?.token);
         // Serialized with the charge and cancellation handlers: each sees the other's committed row.
-        const order = await lockedOrder(em, orderId);
+        const order = lockedOrder(em, orderId);
         const details = { orderId, customerId: event.customerId, ...total, token };
         switch (intentStep(order.intent?.status)) {
           case "record":
@@ -181,7 +181,7 @@ export function paymentConsumers(options: PaymentConsumerOptions): ConsumerSpec[
       "payment-charge",
       async (event, ctx) => {
         const orderId = requireOrderId(event.orderId);
-        const order = await lockedOrder(ctx.em, orderId);
+        const order = lockedOrder(ctx.em, orderId);
         switch (chargeStep(order.intent?.status)) {
           case "await-order":
             // Events of different subjects are not ordered: order.created (token and total) is

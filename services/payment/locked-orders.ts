@@ -37,10 +37,12 @@ export async function lockOrdersFirst(em: EntityManager, orderIds: readonly stri
   }
 }
 
-/** The locked state of `orderId` (a lower-case UUID) in `em`'s transaction; locks and reads it now if the batch did not. */
-export async function lockedOrder(em: EntityManager, orderId: string): Promise<LockedOrder> {
+/**
+ * The locked state of `orderId` (a lower-case UUID) in `em`'s transaction. Throws unless the
+ * batch locked it first: a lock taken here, after the batch's sorted ones, could deadlock.
+ */
+export function lockedOrder(em: EntityManager, orderId: string): LockedOrder {
   const known = lockedIn.get(em)?.get(orderId);
-  if (known) return known;
-  await lockOrdersFirst(em, [orderId]);
-  return lockedIn.get(em)!.get(orderId)!;
+  if (!known) throw new Error(`order ${orderId} was not locked by its batch: lock it in beforeBatch (lockOrdersFirst)`);
+  return known;
 }
