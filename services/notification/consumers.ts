@@ -20,6 +20,7 @@ import { formatMoney, money, moneyProblem } from "../../lib/money.js";
 import { type ConsumerSpec, consumeBatches } from "../../lib/runtime/index.js";
 import { currentTraceParent, extractHeaders } from "../../lib/telemetry/index.js";
 import { contactsIn, type PlanEvent, planBatch } from "./domain/batch-plan.js";
+import { storedText as text } from "./domain/stored-text.js";
 import { maskRecipient, normalizeEmail, normalizePhone } from "./domain/recipients.js";
 import type { TemplateName } from "./domain/templates.js";
 import * as store from "./notification-store.js";
@@ -62,20 +63,17 @@ export interface NotificationConsumerOptions {
   onQueued(em: EntityManager): void;
 }
 
-function text(value: string, max = 300): string | undefined {
-  const trimmed = value.trim();
-  return trimmed ? trimmed.slice(0, max) : undefined;
-}
-
 type Announce<Desc extends DescMessage> = (
   event: MessageShape<Desc>,
   log: Logger,
 ) => { template: TemplateName; vars?: PlanEvent["vars"]; contact?: PlanEvent["contact"] } | undefined;
 
-/** What each event type announces (undefined: nothing). */
+/** What each event type announces (undefined: nothing), and the types the consumer takes. */
 const ANNOUNCE = new Map<string, Announce<DescMessage>>();
+const EVENT_TYPES: DescMessage[] = [];
 function on<Desc extends DescMessage>(schema: Desc, announce: Announce<Desc>): void {
   ANNOUNCE.set(schema.typeName, announce as Announce<DescMessage>);
+  EVENT_TYPES.push(schema);
 }
 
 on(OrderCreatedSchema, (event, log) => {
@@ -116,30 +114,18 @@ on(DeliveryStatusChangedSchema, (event) =>
 );
 on(FileInvoiceGeneratedSchema, (event) => ({ template: "invoice_ready", vars: { file_id: text(event.fileId, 100) } }));
 
-const EVENT_TYPES = [
-  OrderCreatedSchema,
-  OrderConfirmedSchema,
-  OrderPaymentFailedSchema,
-  OrderCancelledSchema,
-  OrderRejectedSchema,
-  OrderExpiredSchema,
-  OrderShippedSchema,
-  OrderDeliveredSchema,
-  DeliveryStatusChangedSchema,
-  FileInvoiceGeneratedSchema,
-];
-
 export function notificationConsumers({ logger, onQueued }: NotificationConsumerOptions): ConsumerSpec[] {
   const consumerLog = logger.child({ consumer: NOTIFICATION_CONSUMER });
 
   /** The event as the plan takes it, with a logger that carries its order; undefined when it announces nothing. */
   function toPlanEvent(event: BatchEvent): { planned: PlanEvent; log: Logger } | undefined {
     const message = event.message as Message & { orderId: string; customerId: string };
+    const log = lazyChild(consumerLog, { event_id: event.eventId, event_type: event.headers[EVENT_TYPE_HEADER], order_id: message.orderId });
+    const announced = ANNOUNCE.get(event.schema.typeName)?.(message, log);
+    // An event that announces nothing is done with, whatever its order id says.
+    if (!announced) return undefined;
     // An invalid order id fails the batch; applied alone, that event goes to the DLQ.
     const orderId = requireOrderId(message.orderId);
-    const log = lazyChild(consumerLog, { event_id: event.eventId, event_type: event.headers[EVENT_TYPE_HEADER], order_id: orderId });
-    const announced = ANNOUNCE.get(event.schema.typeName)?.(message, log);
-    if (!announced) return undefined;
     // The first attempt continues the trace of the event that queued it.
     const traceParent = currentTraceParent(extractHeaders((key) => event.headers[key], ROOT_CONTEXT));
     return {
