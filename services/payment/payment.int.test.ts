@@ -1,7 +1,5 @@
-import { create, toJsonString } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { LockMode } from "@mikro-orm/core";
-import { ConsumerPauseSchema } from "../../gen/shop/admin/v1/fault_pb.js";
 import { InventoryReservedSchema } from "../../gen/shop/events/v1/inventory_events_pb.js";
 import { OrderCancelledSchema, OrderCreatedSchema, OrderExpiredSchema, OrderRejectedSchema } from "../../gen/shop/events/v1/order_events_pb.js";
 import { PaymentCompletedSchema, PaymentFailedSchema, PaymentRefundedSchema } from "../../gen/shop/events/v1/payment_events_pb.js";
@@ -11,9 +9,10 @@ import { listDeadLetters } from "../../lib/events/index.js";
 import { createClient, type GrpcClient } from "../../lib/grpc/index.js";
 import { uuidv7 } from "../../lib/ids.js";
 import { createLogger } from "../../lib/log.js";
-import { faultKeys, openFaultBucket, type RunningService } from "../../lib/runtime/index.js";
+import type { RunningService } from "../../lib/runtime/index.js";
 import { EventLog, publishEvent } from "../../test/harness/event-log.js";
 import { waitFor } from "../../test/harness/index.js";
+import { asOneDelivery } from "../../test/harness/one-delivery.js";
 import { createTestRuntime, type TestRuntime } from "../../test/harness/runtime.js";
 import type { ChargeRequest, ChargeResult, PaymentProvider, ProviderCallOptions, RefundRequest, RefundResult } from "./provider/index.js";
 import { SimulatedProvider } from "./provider/index.js";
@@ -353,22 +352,6 @@ describe("payment service", () => {
   });
 
   describe("batches", () => {
-    /**
-     * Runs `publish` while `consumer` pulls nothing, so that what it publishes waits in the
-     * stream and arrives together once the consumer resumes: one batch (or few).
-     */
-    async function asOneBatch<T>(consumer: string, publish: () => Promise<T>): Promise<T> {
-      const kv = await openFaultBucket(runtime.bus.nc, runtime.eventsPrefix);
-      await kv.put(faultKeys.consumer(consumer), toJsonString(ConsumerPauseSchema, create(ConsumerPauseSchema, { consumer })));
-      try {
-        await waitFor(() => service.faults.isPaused(consumer), { message: `${consumer} to pause` });
-        return await publish();
-      } finally {
-        await kv.delete(faultKeys.consumer(consumer));
-        await waitFor(() => !service.faults.isPaused(consumer), { message: `${consumer} to resume` });
-      }
-    }
-
     /** How many transactions wrote the payments of `orders` (rows written by one transaction share its xmin). */
     async function paymentTransactions(orders: Order[]): Promise<number> {
       const [{ count }] = await sql<{ count: number }>("SELECT count(DISTINCT xmin::text)::int AS count FROM payments WHERE order_id = ANY(?::uuid[])", [
@@ -383,7 +366,7 @@ describe("payment service", () => {
       const ended = newOrder(); // cancelled before its reservation arrived
       await processed("payment-record-intent", ...(await Promise.all([...ready, ended].map((o) => created(o, "tok_visa")))));
       await processed("payment-refund-cancelled", await cancelled(ended));
-      const eventIds = await asOneBatch("payment-charge", async () => {
+      const eventIds = await asOneDelivery(runtime, service, "payment-charge", async () => {
         const ids: string[] = [];
         for (const order of [...ready, early, ended]) ids.push(await reserved(order));
         // A second, distinct inventory.reserved of an order in the same batch: it sees the first one's charge.
@@ -415,7 +398,7 @@ describe("payment service", () => {
     it("dead-letters a poisoned event alone while the rest of its batch applies", async () => {
       const good = Array.from({ length: 5 }, () => newOrder());
       const poisoned = newOrder();
-      const { goodIds, poisonedId } = await asOneBatch("payment-record-intent", async () => {
+      const { goodIds, poisonedId } = await asOneDelivery(runtime, service, "payment-record-intent", async () => {
         const goodIds = [await created(good[0], "tok_visa"), await created(good[1], "tok_visa")];
         // No total: a PermanentError in the middle of the batch, after other events were applied in it.
         const poisonedId = await publishEvent(runtime.bus, OrderCreatedSchema, {
@@ -448,7 +431,7 @@ describe("payment service", () => {
       await processed("payment-record-intent", ...(await Promise.all([...first, ...second].map((o) => created(o, "tok_visa")))));
       const firstIds = await Promise.all(first.map((o) => reserved(o)));
       await processed("payment-charge", ...firstIds);
-      const secondIds = await asOneBatch("payment-charge", async () => {
+      const secondIds = await asOneDelivery(runtime, service, "payment-charge", async () => {
         const ids: string[] = [];
         for (let i = 0; i < first.length; i++) {
           // The same events again under other message ids (a lost ack), among new ones.
