@@ -12,7 +12,7 @@ import {
   OrderRejectedSchema,
   OrderShippedSchema,
 } from "../../gen/shop/events/v1/order_events_pb.js";
-import { InventoryInsufficientSchema } from "../../gen/shop/events/v1/inventory_events_pb.js";
+import { InventoryInsufficientSchema, InventoryReleasedSchema } from "../../gen/shop/events/v1/inventory_events_pb.js";
 import { PaymentCompletedSchema, PaymentFailedSchema } from "../../gen/shop/events/v1/payment_events_pb.js";
 import { testInfra, waitFor } from "../../test/harness/index.js";
 import { uuidv7 } from "../ids.js";
@@ -157,6 +157,48 @@ describe("consumer", () => {
     expect(await deadLetters(InventoryInsufficientSchema)).toHaveLength(0);
     // Held in hand, not redelivered: every attempt was the first delivery.
     expect(new Set(deliveries)).toEqual(new Set([1]));
+  });
+
+  it("keeps an event handled for longer than its ack wait with progress reports, and sends none for events handled promptly", async () => {
+    const consumer = "test-progress";
+    // Acks and progress reports go to the message's reply subject, which this connection can watch.
+    const replies: string[] = [];
+    const watch = tb.bus.nc.subscribe(`$JS.ACK.${tb.names.stream}.${consumer}.>`, { callback: (_error, msg) => replies.push(msg.string()) });
+    await tb.bus.nc.flush();
+    const reports = () => replies.filter((reply) => reply === "+WPI").length;
+    const deliveries: number[] = [];
+    let slowOrder = "";
+    await tb.consumer({
+      consumer,
+      event: InventoryReleasedSchema,
+      // A 1.5 s ack wait: a handler still busy after it is redelivered unless it reports
+      // progress; reports start after 500 ms, which a prompt handler never reaches.
+      backoffMs: [1_500, 3_000],
+      handler: async (event, ctx) => {
+        if (event.orderId === slowOrder) {
+          deliveries.push(ctx.deliveryCount);
+          // Busy for longer than the ack wait: the fourth report comes 2 s or more after delivery.
+          await waitFor(() => reports() >= 4, { timeoutMs: 10_000, message: "progress reports for the slow event" });
+        }
+        await recordEffect(ctx, consumer);
+      },
+    });
+    try {
+      const prompt = [uuidv7(), uuidv7(), uuidv7()];
+      for (const orderId of prompt) await emit(InventoryReleasedSchema, { orderId }, orderId);
+      await waitFor(async () => (await tb.effects(consumer)).length === prompt.length, { message: "the prompt events applied" });
+      await waitFor(() => replies.length === prompt.length, { message: "their acks" });
+      expect(replies).toEqual(["+ACK", "+ACK", "+ACK"]);
+
+      slowOrder = uuidv7();
+      const slowId = await emit(InventoryReleasedSchema, { orderId: slowOrder }, slowOrder);
+      await waitFor(async () => (await tb.effects(consumer)).some((effect) => effect.event_id === slowId), { message: "the slow event applied" });
+      await waitFor(() => consumerSettled(tb.bus, consumer, 0), { message: "the slow event acked" });
+      expect(deliveries).toEqual([1]);
+      expect(replies.slice(prompt.length).filter((reply) => reply !== "+WPI")).toEqual(["+ACK"]);
+    } finally {
+      watch.unsubscribe();
+    }
   });
 
   it("sends a PermanentError to the DLQ on the first delivery", async () => {

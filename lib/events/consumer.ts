@@ -319,8 +319,8 @@ interface ConsumerSettings {
   schedule: number[];
   concurrency: number;
   batchSize: number;
-  /** How often messages waiting or in hand report progress. */
-  heartbeatMs: number;
+  /** How long a message may be held without a sign of life before it reports progress. */
+  reportAfterMs: number;
 }
 
 /** Checks the tuning of `options` (the defaults filled in); throws naming the wrong setting. */
@@ -336,9 +336,10 @@ function consumerSettings(options: BaseConsumerOptions): ConsumerSettings {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error("batchSize must be an integer >= 1");
   // The server requires fewer backoff entries than max_deliver; later deliveries reuse the last.
   const schedule = backoffMs.slice(0, maxDeliver);
-  // Progress reports must reach the server well within the shortest ack wait.
-  const heartbeatMs = Math.max(10, Math.floor(Math.min(...schedule) / 3));
-  return { maxDeliver, schedule, concurrency, batchSize, heartbeatMs };
+  // Checked every half of it, a held message reports at most half the shortest ack wait after
+  // its last sign of life: well within the wait, and never for one handled promptly.
+  const reportAfterMs = Math.max(10, Math.floor(Math.min(...schedule) / 3));
+  return { maxDeliver, schedule, concurrency, batchSize, reportAfterMs };
 }
 
 /**
@@ -508,20 +509,27 @@ function batchHandler<E>(options: BaseConsumerOptions, mode: Mode<E>, settings: 
  * already arrived be handled and acknowledged.
  */
 function pullAndHandle(pull: Consumer, options: BaseConsumerOptions, settings: ConsumerSettings, logger: Logger, handler: BatchHandling): EventConsumer {
-  const { batchSize, concurrency, heartbeatMs } = settings;
-  // Received messages wait here until a worker takes them; they and the ones being handled are
-  // kept alive with progress reports, so a long batch never lets their ack wait run out.
+  const { batchSize, concurrency, reportAfterMs } = settings;
+  // Received messages wait here until a worker takes them.
   const waiting: JsMsg[] = [];
-  const inHand = new Set<JsMsg>();
+  // Every message received and not yet settled (waiting or in hand), with its last sign of life
+  // (arrival or progress report). Those held long report progress, so a long batch or a long
+  // wait for a worker never lets their ack wait run out; the many handled within
+  // `reportAfterMs` never send a report, which would cost NATS and the server as much as an ack.
+  const held = new Map<JsMsg, number>();
   let heartbeat: NodeJS.Timeout | undefined;
   function keepAlive(): void {
-    if (waiting.length + inHand.size === 0) {
+    if (held.size === 0) {
       clearInterval(heartbeat);
       heartbeat = undefined;
       return;
     }
-    for (const msg of waiting) reply(msg, "working");
-    for (const msg of inHand) reply(msg, "working");
+    const now = Date.now();
+    for (const [msg, since] of held) {
+      if (now - since < reportAfterMs) continue;
+      reply(msg, "working");
+      held.set(msg, now);
+    }
   }
   const arrived = new Signal();
   const drained = new Signal();
@@ -538,7 +546,7 @@ function pullAndHandle(pull: Consumer, options: BaseConsumerOptions, settings: C
         await whilePaused(options.pause, () => stopping);
         continue;
       }
-      const room = batchSize * concurrency * 2 - waiting.length - inHand.size;
+      const room = batchSize * concurrency * 2 - held.size;
       if (room <= 0) {
         await drained.wait(1_000);
         continue;
@@ -549,7 +557,8 @@ function pullAndHandle(pull: Consumer, options: BaseConsumerOptions, settings: C
         for await (const msg of fetching) {
           failures = 0;
           waiting.push(msg);
-          heartbeat ??= setInterval(keepAlive, heartbeatMs);
+          held.set(msg, Date.now());
+          heartbeat ??= setInterval(keepAlive, reportAfterMs / 2);
           arrived.notify();
           if (options.pause?.paused()) await fetching.close();
         }
@@ -582,7 +591,6 @@ function pullAndHandle(pull: Consumer, options: BaseConsumerOptions, settings: C
         continue;
       }
       const batch = waiting.splice(0, batchSize);
-      for (const msg of batch) inHand.add(msg);
       drained.notify();
       try {
         await handler.handle(batch);
@@ -590,7 +598,7 @@ function pullAndHandle(pull: Consumer, options: BaseConsumerOptions, settings: C
         // Only reachable through a bug in handle(); the messages are redelivered after their ack wait.
         logger.error({ err: error }, "unexpected failure handling events");
       } finally {
-        for (const msg of batch) inHand.delete(msg);
+        for (const msg of batch) held.delete(msg);
       }
       // Let other workers sleeping on `arrived` see what is left.
       if (waiting.length > 0) arrived.notify();
