@@ -22,7 +22,7 @@ import { runSteady, type ScenarioOutcome } from "./scenarios/steady.js";
 const USAGE = `usage: npm run bench -- [options]
   --scenario steady|flash-sale|chaos|all   (default all = steady and flash-sale)
   --gateway URL                      target a running mesh instead of starting one
-  --concurrency N                    steady: concurrent customers (default 64)
+  --concurrency N                    steady: customers, each one order at a time in the closed loop (default 64)
   --duration S                       steady: seconds of load (default 30)
   --rate N                           steady: offered orders/s in all, open loop (default 0 = closed loop)
   --products N                       steady: products in the mix (default 50)
@@ -206,7 +206,8 @@ try {
   }
   adminToken ??= await mint("bench-admin", true);
   const haveSecret = !values["admin-token"] || Boolean(values["jwt-secret"] || process.env.JWT_SECRET);
-  const maxSockets = Math.max(steady.concurrency, flash.buyers, setupConcurrency) + 8;
+  // The open loop keeps sending while answers are late: room for 10 s of its orders.
+  const maxSockets = Math.max(steady.concurrency, steady.rate * 10, flash.buyers, setupConcurrency) + 8;
   const client = new GatewayClient(gatewayUrl, { maxSockets, transport });
   const ctx: BenchContext = {
     client,

@@ -17,7 +17,7 @@ import {
 import type { Check } from "../invariants.js";
 
 export interface SteadyOptions {
-  /** Concurrent customers, each placing one order after another (closed loop). */
+  /** Customers; in the closed loop, each places one order after another. */
   concurrency: number;
   durationSeconds: number;
   /** Bench products the orders mix (1 to 3 distinct lines of 1 to 3 units). */
@@ -47,8 +47,8 @@ function pick<T>(items: readonly T[], count: number): T[] {
 /**
  * steady: `concurrency` customers place orders over a mix of products for `durationSeconds`.
  * Closed loop by default (each customer sends its next order when the previous one is
- * answered); with `rate` each customer sends on a fixed schedule and latency is measured from
- * the scheduled send time, so a slow answer is not hidden by a late next request.
+ * answered); with `rate` the orders go out on a fixed schedule whether or not earlier ones
+ * were answered (open loop), spread over the customers.
  */
 export async function runSteady(ctx: BenchContext, options: SteadyOptions): Promise<ScenarioOutcome> {
   ctx.say(`steady: creating ${options.concurrency} customers and ${options.products} products (${options.stockPerProduct} units each)`);
@@ -64,6 +64,10 @@ export async function runSteady(ctx: BenchContext, options: SteadyOptions): Prom
   const deadline = started + options.durationSeconds * 1000;
   const progress = new Progress("steady", () => stats.line()).start();
   const intervalMs = options.rate > 0 ? (1000 * options.concurrency) / options.rate : 0;
+  // Open loop: orders still unanswered. A customer does not wait for them before its next
+  // order, so the mesh sees the offered rate, not at most one order per customer at a time
+  // (that would hide the excess in this process and never put the mesh's shedding to work).
+  const unanswered = new Set<Promise<unknown>>();
 
   await Promise.all(
     customers.map(async (customer, index) => {
@@ -79,18 +83,23 @@ export async function runSteady(ctx: BenchContext, options: SteadyOptions): Prom
         }
         const lines = pick(productIds, 1 + Math.floor(Math.random() * 3)).map((product_id) => ({ product_id, quantity: 1 + Math.floor(Math.random() * 3) }));
         const body = { customer_id: customer.id, items: lines, shipping_address: SHIPPING_ADDRESS, payment_method: { token: "tok_visa" } };
+        if (intervalMs > 0) {
+          // A shed order is lost: the schedule goes on, as independent shoppers' would.
+          const placed = stats.place(ctx, customer.token, body, { scheduledAt: next });
+          unanswered.add(placed);
+          void placed.finally(() => unanswered.delete(placed));
+          next += intervalMs;
+          continue;
+        }
         // A closed-loop customer that was shed waits as long as the answer asked (Retry-After),
-        // as a real client does; in the open loop the schedule goes on and a shed order is lost.
+        // as a real client does.
         let backOffMs = 0;
-        await stats.place(ctx, customer.token, body, {
-          scheduledAt: intervalMs > 0 ? next : undefined,
-          onError: (error) => (backOffMs = isTransient(error) ? retryDelayMs(error, 1) : 0),
-        });
-        if (intervalMs === 0 && backOffMs > 0) await new Promise((resolve) => setTimeout(resolve, backOffMs));
-        next += intervalMs;
+        await stats.place(ctx, customer.token, body, { onError: (error) => (backOffMs = isTransient(error) ? retryDelayMs(error, 1) : 0) });
+        if (backOffMs > 0) await new Promise((resolve) => setTimeout(resolve, backOffMs));
       }
     }),
   );
+  await Promise.all(unanswered);
   const loadSeconds = (Date.now() - started) / 1000;
   progress.stop();
 
