@@ -19,7 +19,7 @@ import { waitFor } from "../../test/harness/index.js";
 import { createTestRuntime, type TestRuntime } from "../../test/harness/runtime.js";
 import { DEV_CATALOG, seedCatalog } from "./seed.js";
 import { type InventoryConfig, start } from "./service.js";
-import { lockReservationsAndStock } from "./reservation-lock.js";
+import { lockReservationsAndStock } from "./stock-lock.js";
 import { applyToReservation } from "./stock-store.js";
 import { runTransaction } from "../../lib/db/index.js";
 import { expectCode } from "../../test/harness/expect-code.js";

@@ -3,7 +3,7 @@ import { sql as query } from "../../lib/db/index.js";
 import { uuidv7 } from "../../lib/ids.js";
 import { currentTraceParent } from "../../lib/telemetry/index.js";
 import type { Line, StockChange } from "./domain/stock.js";
-import type { ReservationStatus } from "./reservation-lock.js";
+import type { ReservationStatus } from "./stock-lock.js";
 
 /**
  * Each change of a reservation as ONE statement: the reservation row (inserted or updated), its

@@ -10,7 +10,7 @@ import {
 import { crossedLowStock, crossedZero, findShortages, type Line, moveLevel, normalizeLines, type Shortage, type StockLevel } from "./domain/stock.js";
 import { sql as query } from "../../lib/db/index.js";
 import { publishProductChanged } from "./events.js";
-import { forgetReservation, lockReservationsAndStock, type LockedState, type ReservationRow } from "./reservation-lock.js";
+import { forgetReservation, lockReservationsAndStock, type LockedState, type ReservationRow } from "./stock-lock.js";
 import { insertReservation, type StockMove, updateReservation, type WrittenReservation } from "./reservation-write.js";
 
 /**
@@ -18,11 +18,11 @@ import { insertReservation, type StockMove, updateReservation, type WrittenReser
  * touches (in product-id order, so concurrent multi-line reservations cannot deadlock), writes
  * a stock_movements row, and keeps `initial + replenished + adjusted = available + reserved + sold`.
  * A product whose available stock runs out or comes back is announced (inventory.product_changed)
- * on the same transaction. Reservation changes read through reservation-lock.ts and write
+ * on the same transaction. Reservation changes read through stock-lock.ts and write
  * through reservation-write.ts; replenish and adjust (RPCs, one product) are here.
  */
 
-export type { ReservationRow } from "./reservation-lock.js";
+export type { ReservationRow } from "./stock-lock.js";
 
 export interface LowStock {
   productId: string;
@@ -155,7 +155,7 @@ async function afterMove(em: EntityManager, locked: LockedState, move: StockMove
 /**
  * The one place where an order's reservation changes. Locks the reservation row and the stock
  * it and the request touch (one statement, or none when a consumer batch's `beforeBatch`
- * already locked them: see reservation-lock.ts), asks `decideReservation`
+ * already locked them: see stock-lock.ts), asks `decideReservation`
  * (domain/reservation.ts) what the request does in the reservation's state, and applies that
  * outcome in one statement (reservation-write.ts): reservation row, lines, stock counters and
  * movements, all on the caller's transaction. Reserve, commit, release and expiry arrive on
