@@ -44,15 +44,38 @@ function toDelivery(row: DeliveryRecord): DeliveryRow {
   };
 }
 
-/** The delivery matching `where` (a unique column), locked for this transaction. */
-async function lockDelivery(em: EntityManager, where: "id" | "order_id", value: string): Promise<DeliveryRow | undefined> {
-  const [row] = await execute<DeliveryRecord>(em, `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE ${where} = ? FOR UPDATE`, [value]);
+/**
+ * The delivery matching `where` (a unique column); with `lock`, locked for this transaction.
+ * The store's one SELECT of a deliveries row: every change locks the row first; only the
+ * conflict path of `createDelivery`, which changes nothing, reads without a lock.
+ */
+async function readDelivery(em: EntityManager, where: "id" | "order_id", value: string, lock: boolean): Promise<DeliveryRow | undefined> {
+  const [row] = await execute<DeliveryRecord>(em, `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE ${where} = ?${lock ? " FOR UPDATE" : ""}`, [value]);
   return row && toDelivery(row);
 }
 
 /**
- * Inserts a delivery and its first log entry in one statement, unless the order already has a
- * delivery; returns it, or undefined on conflict (then no log entry is written either).
+ * Runs `write` (an INSERT or UPDATE of one deliveries row, without RETURNING) and, when
+ * `logNotes` is given, appends the status the row then has to delivery_logs, in one statement;
+ * returns the row as written, or undefined when `write` wrote none (then nothing is logged).
+ */
+async function writeAndLog(em: EntityManager, write: string, params: readonly unknown[], logNotes: string | undefined): Promise<DeliveryRow | undefined> {
+  const [row] = await execute<DeliveryRecord>(
+    em,
+    `WITH d AS (
+       ${write} RETURNING ${DELIVERY_COLUMNS}
+     ), log AS (
+       INSERT INTO delivery_logs (id, delivery_id, status, notes) SELECT ?, id, status, ? FROM d WHERE ?::boolean
+     )
+     SELECT ${DELIVERY_COLUMNS} FROM d`,
+    [...params, uuidv7(), logNotes ?? "", logNotes !== undefined],
+  );
+  return row && toDelivery(row);
+}
+
+/**
+ * Inserts a delivery and its first log entry, unless the order already has a delivery; returns
+ * it, or undefined on conflict.
  */
 async function insertDelivery(
   em: EntityManager,
@@ -61,36 +84,28 @@ async function insertDelivery(
   status: DeliveryStatus,
   notes: string,
 ): Promise<DeliveryRow | undefined> {
-  const [inserted] = await execute<DeliveryRecord>(
+  return writeAndLog(
     em,
-    `WITH d AS (
-       INSERT INTO deliveries (id, order_id, customer_id, address, status, trace_parent) VALUES (?, ?, ?, ?::jsonb, ?, ?)
-       ON CONFLICT (order_id) DO NOTHING RETURNING ${DELIVERY_COLUMNS}
-     ), log AS (
-       INSERT INTO delivery_logs (id, delivery_id, status, notes) SELECT ?, id, status, ? FROM d
-     )
-     SELECT ${DELIVERY_COLUMNS} FROM d`,
-    [uuidv7(), order.orderId, order.customerId, JSON.stringify(address), status, currentTraceParent(), uuidv7(), notes],
+    `INSERT INTO deliveries (id, order_id, customer_id, address, status, trace_parent) VALUES (?, ?, ?, ?::jsonb, ?, ?)
+       ON CONFLICT (order_id) DO NOTHING`,
+    [uuidv7(), order.orderId, order.customerId, JSON.stringify(address), status, currentTraceParent()],
+    notes,
   );
-  return inserted && toDelivery(inserted);
 }
 
 /**
  * Writes a locked delivery's new status, carrier and tracking number, and logs the status when
- * it changed, in one statement; returns the delivery as written.
+ * it changed; returns the delivery as written.
  */
 async function writeDelivery(em: EntityManager, delivery: DeliveryRow, change: { status: DeliveryStatus; logNotes?: string }): Promise<DeliveryRow> {
-  const [row] = await execute<DeliveryRecord>(
+  const written = await writeAndLog(
     em,
-    `WITH d AS (
-       UPDATE deliveries SET status = ?, carrier = ?, tracking_number = ?, updated_at = now() WHERE id = ? RETURNING ${DELIVERY_COLUMNS}
-     ), log AS (
-       INSERT INTO delivery_logs (id, delivery_id, status, notes) SELECT ?, id, status, ? FROM d WHERE ?::boolean
-     )
-     SELECT ${DELIVERY_COLUMNS} FROM d`,
-    [change.status, delivery.carrier, delivery.trackingNumber, delivery.id, uuidv7(), change.logNotes ?? "", change.logNotes !== undefined],
+    "UPDATE deliveries SET status = ?, carrier = ?, tracking_number = ?, updated_at = now() WHERE id = ?",
+    [change.status, delivery.carrier, delivery.trackingNumber, delivery.id],
+    change.logNotes,
   );
-  return toDelivery(row);
+  if (!written) throw new Error(`delivery ${delivery.id} vanished while locked`);
+  return written;
 }
 
 export type CreateResult = { kind: "created"; delivery: DeliveryRow } | { kind: "existing"; delivery: DeliveryRow };
@@ -107,9 +122,9 @@ export async function createDelivery(
 ): Promise<CreateResult> {
   const created = await insertDelivery(em, order, order.address, "PENDING", notes);
   if (created) return { kind: "created", delivery: created };
-  const [existing] = await execute<DeliveryRecord>(em, `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE order_id = ?`, [order.orderId]);
+  const existing = await readDelivery(em, "order_id", order.orderId, false);
   if (!existing) throw new Error(`the delivery of order ${order.orderId} conflicted on insert but cannot be read`);
-  return { kind: "existing", delivery: toDelivery(existing) };
+  return { kind: "existing", delivery: existing };
 }
 
 export type CancelResult =
@@ -123,7 +138,7 @@ export async function cancelForOrder(em: EntityManager, order: { orderId: string
   // Two rounds at most: when a concurrent create commits between our read and our tombstone,
   // the tombstone loses on order_id and the second round cancels the delivery that won.
   for (let round = 0; round < 2; round++) {
-    const delivery = await lockDelivery(em, "order_id", order.orderId);
+    const delivery = await readDelivery(em, "order_id", order.orderId, true);
     if (!delivery) {
       const tombstone = await insertDelivery(em, order, {}, "CANCELLED", `${notes} (before the delivery was created)`);
       if (tombstone) return { kind: "tombstone" };
@@ -153,7 +168,7 @@ export async function updateStatus(
   to: DeliveryStatus,
   change: { notes: string; carrier?: string; trackingNumber?: string },
 ): Promise<UpdateResult> {
-  const delivery = await lockDelivery(em, "id", deliveryId);
+  const delivery = await readDelivery(em, "id", deliveryId, true);
   if (!delivery) return { kind: "missing" };
   const outcome = decideTransition(delivery.status, to);
   if (outcome.kind === "refused") return outcome;

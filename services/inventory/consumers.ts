@@ -12,7 +12,7 @@ import { isUuid } from "../../lib/ids.js";
 import { type ConsumerSpec, consume } from "../../lib/runtime/index.js";
 import { describeShortages, type Line } from "./domain/stock.js";
 import { publishInsufficient, publishLowStock, publishReleased, publishReserved } from "./events.js";
-import { lockReservationsAndStock } from "./reservation-lock.js";
+import { lockReservationsAndStock } from "./stock-lock.js";
 import * as store from "./stock-store.js";
 
 function linesOf(event: { lines: { productId: string; quantity: number }[] }): Line[] {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import type { EntityManager, Knex } from "@mikro-orm/postgresql";
 import {
   InventoryInsufficientSchema,
   InventoryProductChangedSchema,
@@ -19,10 +20,15 @@ import { waitFor } from "../../test/harness/index.js";
 import { createTestRuntime, type TestRuntime } from "../../test/harness/runtime.js";
 import { DEV_CATALOG, seedCatalog } from "./seed.js";
 import { type InventoryConfig, start } from "./service.js";
-import { lockReservationsAndStock } from "./reservation-lock.js";
-import { applyToReservation } from "./stock-store.js";
+import { lockReservationsAndStock } from "./stock-lock.js";
+import { adjust, applyToReservation, replenish } from "./stock-store.js";
 import { runTransaction } from "../../lib/db/index.js";
 import { expectCode } from "../../test/harness/expect-code.js";
+
+/** The part of a node-postgres connection the statement count wraps. */
+interface PgConnection {
+  query(...args: unknown[]): Promise<unknown>;
+}
 
 function orderCreated(orderId: string, lines: { productId: string; quantity: number }[]) {
   return { orderId, customerId: uuidv7(), lines: lines.map((l) => ({ ...l, unitPrice: { currencyCode: "USD", amountMinor: 100n } })) };
@@ -310,6 +316,41 @@ describe("inventory service", () => {
       });
       expect(results.map((r) => r.kind)).toEqual(["reserved", "insufficient", "reserved", "committed", "recorded", "ignored", "ignored"]);
       expect((await client.getProduct({ productId: p.id })).product).toMatchObject({ available: 0, reserved: 2, sold: 3 });
+      await expectConserved(p.id);
+    });
+
+    it("costs one statement per step: the lock (none when the batch holds it) and the write", async () => {
+      const p = await product(50);
+      const [cold, batched] = [uuidv7(), uuidv7()];
+      const lines = [{ productId: p.id, quantity: 1 }];
+      /** The statements `work` runs on its transaction's connection. */
+      const statementsOf = (work: (em: EntityManager) => Promise<unknown>) =>
+        runTransaction(service.orm, async (em) => {
+          const source = em.getTransactionContext<Knex.Transaction>()!.client as unknown as { acquireConnection(): Promise<PgConnection> };
+          const connection = await source.acquireConnection();
+          const query = connection.query;
+          let count = 0;
+          connection.query = (...args) => (count++, query.apply(connection, args));
+          try {
+            await work(em);
+          } finally {
+            connection.query = query;
+          }
+          return count;
+        });
+      const counts = {
+        reserve: await statementsOf((em) => applyToReservation(em, cold, { type: "reserve", customerId: "c", lines, ttlMs: 60_000 })),
+        reserveInBatch: await statementsOf(async (em) => {
+          await lockReservationsAndStock(em, { orderIds: [batched], productIds: [p.id] });
+          await applyToReservation(em, batched, { type: "reserve", customerId: "c", lines, ttlMs: 60_000 });
+        }),
+        commit: await statementsOf((em) => applyToReservation(em, cold, { type: "commit", customerId: "c", lines })),
+        release: await statementsOf((em) => applyToReservation(em, batched, { type: "release", reason: "CANCELLED" })),
+        replenish: await statementsOf((em) => replenish(em, p.id, 5, "delivery")),
+        adjust: await statementsOf((em) => adjust(em, p.id, -3, "stock count")),
+      };
+      expect(counts).toEqual({ reserve: 2, reserveInBatch: 2, commit: 2, release: 2, replenish: 2, adjust: 2 });
+      expect((await client.getProduct({ productId: p.id })).product).toMatchObject({ available: 51, reserved: 0, sold: 1 });
       await expectConserved(p.id);
     });
 

@@ -1,7 +1,7 @@
 import { type ServiceDeps, startPeriodic, type Worker } from "../../lib/runtime/index.js";
 import { inLinkedTrace } from "../../lib/telemetry/index.js";
 import { publishReleased } from "./events.js";
-import { lockReservationsAndStock } from "./reservation-lock.js";
+import { lockReservationsAndStock } from "./stock-lock.js";
 import * as store from "./stock-store.js";
 
 /**

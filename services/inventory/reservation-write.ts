@@ -2,47 +2,16 @@ import type { EntityManager } from "@mikro-orm/postgresql";
 import { sql as query } from "../../lib/db/index.js";
 import { uuidv7 } from "../../lib/ids.js";
 import { currentTraceParent } from "../../lib/telemetry/index.js";
-import type { Line, StockChange } from "./domain/stock.js";
-import type { ReservationStatus } from "./reservation-lock.js";
+import type { Line } from "./domain/stock.js";
+import type { ReservationStatus } from "./stock-lock.js";
+import { moveCtes, type StockMove } from "./stock-write.js";
 
 /**
  * Each change of a reservation as ONE statement: the reservation row (inserted or updated), its
- * lines, the product counters and the stock_movements rows, as data-modifying CTEs fed from
- * unnest() arrays. The caller has locked the products and decided (domain/) that the move is
- * allowed; the CHECK constraints on the counters are the last line against a wrong decision.
- * Every CTE reads the reservation CTE `r`, so when an insert loses on order_id nothing else is
- * written either.
+ * lines, and the stock move that goes with it (stock-write.ts), as data-modifying CTEs fed from
+ * unnest() arrays. Every CTE reads the reservation CTE `r`, so when an insert loses on order_id
+ * nothing else is written either.
  */
-
-type MovementType = "RESERVE" | "RELEASE" | "COMMIT" | "EXPIRE";
-
-/** Units moved between a product's counters together with the reservation change, and their audit rows. */
-export interface StockMove {
-  lines: readonly Line[];
-  change: StockChange;
-  type: MovementType;
-  /** The stock_movements reason. */
-  note: string;
-}
-
-/** The CTEs that apply `move` for the reservation CTE `r` (which returns order_id), with their parameters. */
-function moveCtes(move: StockMove | undefined): { text: string; params: unknown[] } {
-  if (!move || move.lines.length === 0) return { text: "", params: [] };
-  const set = (["available", "reserved", "sold"] as const)
-    .filter((column) => move.change[column])
-    .map((column) => `${column} = p.${column} ${move.change[column] === 1 ? "+" : "-"} u.quantity`);
-  return {
-    text: `,
-     u AS (SELECT * FROM unnest(?::uuid[], ?::int[], ?::uuid[]) AS u(product_id, quantity, movement_id)),
-     moved AS (
-       UPDATE products p SET ${set.join(", ")}, version = p.version + 1, updated_at = now() FROM u, r WHERE p.id = u.product_id
-     ),
-     logged AS (
-       INSERT INTO stock_movements (id, product_id, order_id, type, quantity, reason) SELECT u.movement_id, u.product_id, r.order_id, ?, u.quantity, ? FROM u, r
-     )`,
-    params: [move.lines.map((l) => l.productId), move.lines.map((l) => l.quantity), move.lines.map(() => uuidv7()), move.type, move.note],
-  };
-}
 
 /** The columns a write returns for the reservation it wrote. */
 export interface WrittenReservation {

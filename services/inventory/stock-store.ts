@@ -1,5 +1,4 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
-import { uuidv7 } from "../../lib/ids.js";
 import {
   decideReservation,
   type ReleaseReason as DomainReleaseReason,
@@ -7,22 +6,24 @@ import {
   type ReservationOutcome,
   type ReservationState,
 } from "./domain/reservation.js";
-import { crossedLowStock, crossedZero, findShortages, type Line, moveLevel, normalizeLines, type Shortage, type StockLevel } from "./domain/stock.js";
+import { crossedLowStock, crossedZero, findShortages, type Line, moveLevel, normalizeLines, type Shortage } from "./domain/stock.js";
 import { sql as query } from "../../lib/db/index.js";
 import { publishProductChanged } from "./events.js";
-import { forgetReservation, lockReservationsAndStock, type LockedState, type ReservationRow } from "./reservation-lock.js";
-import { insertReservation, type StockMove, updateReservation, type WrittenReservation } from "./reservation-write.js";
+import { forgetReservation, lockReservationsAndStock, lockStock, type LockedState, type ReservationRow } from "./stock-lock.js";
+import { insertReservation, updateReservation, type WrittenReservation } from "./reservation-write.js";
+import { moveStock, type StockMove } from "./stock-write.js";
 
 /**
- * Stock changes as SQL on the caller's transaction. Every change locks the product rows it
- * touches (in product-id order, so concurrent multi-line reservations cannot deadlock), writes
- * a stock_movements row, and keeps `initial + replenished + adjusted = available + reserved + sold`.
- * A product whose available stock runs out or comes back is announced (inventory.product_changed)
- * on the same transaction. Reservation changes read through reservation-lock.ts and write
- * through reservation-write.ts; replenish and adjust (RPCs, one product) are here.
+ * Stock changes on the caller's transaction. Every change locks the product rows it touches
+ * (stock-lock.ts, in product-id order, so concurrent multi-line reservations cannot deadlock),
+ * writes a stock_movements row with every move (stock-write.ts), and keeps
+ * `initial + replenished + adjusted = available + reserved + sold`. A product whose available
+ * stock runs out or comes back is announced (inventory.product_changed) on the same transaction.
+ * Reservation changes write through reservation-write.ts; replenish and adjust (RPCs, one
+ * product) move stock alone.
  */
 
-export type { ReservationRow } from "./reservation-lock.js";
+export type { ReservationRow } from "./stock-lock.js";
 
 export interface LowStock {
   productId: string;
@@ -32,63 +33,6 @@ export interface LowStock {
 
 /** The reasons stock goes back: the domain's, and the sweeper's expiry. */
 export type ReleaseReason = DomainReleaseReason | "EXPIRED";
-
-type Row = Record<string, unknown>;
-
-function toLevel(row: Row): StockLevel {
-  return {
-    productId: String(row.id),
-    status: row.status as StockLevel["status"],
-    available: Number(row.available),
-    reserved: Number(row.reserved),
-    sold: Number(row.sold),
-    lowStockThreshold: Number(row.low_stock_threshold),
-  };
-}
-
-async function lockProducts(em: EntityManager, productIds: string[]): Promise<Map<string, StockLevel>> {
-  const rows = await query(
-    em,
-    "SELECT id, status, available, reserved, sold, low_stock_threshold FROM products WHERE id = ANY(?::uuid[]) ORDER BY id FOR UPDATE",
-    [productIds],
-  );
-  return new Map(rows.map((row) => [String(row.id), toLevel(row)]));
-}
-
-/**
- * Replenish's and adjust's change of `available`. A product that sells out (available reaches
- * 0) or comes back (0 -> more) is announced: inventory.product_changed on the caller's
- * transaction, which order's catalog cache turns into a refusal of sold-out products. The
- * UPDATE returns the new counts, so the normal path costs no extra statement. (Reservations
- * move stock in reservation-write.ts and announce the same way, see `afterMove`.)
- */
-async function moveStock(em: EntityManager, lines: Line[], change: { available?: 1 | -1; reserved?: 1 | -1; sold?: 1 | -1 }): Promise<void> {
-  const set = (["available", "reserved", "sold"] as const)
-    .filter((column) => change[column])
-    .map((column) => `${column} = p.${column} ${change[column] === 1 ? "+" : "-"} l.quantity`);
-  const rows = await query<{ id: string; available: number; quantity: number }>(
-    em,
-    `UPDATE products p SET ${set.join(", ")}, version = p.version + 1, updated_at = now()
-     FROM unnest(?::uuid[], ?::int[]) AS l(product_id, quantity) WHERE p.id = l.product_id
-     ${change.available ? "RETURNING p.id, p.available, l.quantity" : ""}`,
-    [lines.map((l) => l.productId), lines.map((l) => l.quantity)],
-  );
-  const sign = change.available;
-  if (!sign) return;
-  for (const row of rows) {
-    const after = Number(row.available);
-    if (crossedZero(after - sign * Number(row.quantity), after)) await publishProductChanged(em, String(row.id));
-  }
-}
-
-async function recordMovements(em: EntityManager, lines: Line[], type: string, orderId: string | null, reason: string, sign: 1 | -1 = 1): Promise<void> {
-  await query(
-    em,
-    `INSERT INTO stock_movements (id, product_id, order_id, type, quantity, reason)
-     SELECT id, product_id, ?::uuid, ?, quantity, ? FROM unnest(?::uuid[], ?::uuid[], ?::int[]) AS m(id, product_id, quantity)`,
-    [orderId, type, reason, lines.map(() => uuidv7()), lines.map((l) => l.productId), lines.map((l) => sign * l.quantity)],
-  );
-}
 
 /** What the saga and the RPCs ask of an order's reservation; the lines come with the inputs that may need them. */
 export type ReservationRequest =
@@ -155,7 +99,7 @@ async function afterMove(em: EntityManager, locked: LockedState, move: StockMove
 /**
  * The one place where an order's reservation changes. Locks the reservation row and the stock
  * it and the request touch (one statement, or none when a consumer batch's `beforeBatch`
- * already locked them: see reservation-lock.ts), asks `decideReservation`
+ * already locked them: see stock-lock.ts), asks `decideReservation`
  * (domain/reservation.ts) what the request does in the reservation's state, and applies that
  * outcome in one statement (reservation-write.ts): reservation row, lines, stock counters and
  * movements, all on the caller's transaction. Reserve, commit, release and expiry arrive on
@@ -295,10 +239,9 @@ export async function claimExpired(em: EntityManager, limit: number): Promise<{ 
 
 /** Adds `quantity` (> 0) to available stock. */
 export async function replenish(em: EntityManager, productId: string, quantity: number, reason: string): Promise<boolean> {
-  const stock = await lockProducts(em, [productId]);
-  if (!stock.has(productId)) return false;
-  await moveStock(em, [{ productId, quantity }], { available: 1 });
-  await recordMovements(em, [{ productId, quantity }], "REPLENISH", null, reason || "replenished");
+  const locked = await lockStock(em, [productId]);
+  if (!locked.stock.get(productId)) return false;
+  await moveAndAnnounce(em, locked, { lines: [{ productId, quantity }], change: { available: 1 }, type: "REPLENISH", note: reason || "replenished" });
   return true;
 }
 
@@ -306,17 +249,23 @@ export type AdjustResult = { kind: "adjusted" } | { kind: "missing" } | { kind: 
 
 /** Corrects available stock by `delta` (a stock count, damage, loss); never below zero. */
 export async function adjust(em: EntityManager, productId: string, delta: number, reason: string): Promise<AdjustResult> {
-  const stock = await lockProducts(em, [productId]);
-  const level = stock.get(productId);
+  const locked = await lockStock(em, [productId]);
+  const level = locked.stock.get(productId);
   if (!level) return { kind: "missing" };
   if (level.available + delta < 0) return { kind: "negative", available: level.available };
-  const line = { productId, quantity: Math.abs(delta) };
-  await moveStock(em, [line], { available: delta >= 0 ? 1 : -1 });
-  await recordMovements(em, [line], "ADJUST", null, reason, delta >= 0 ? 1 : -1);
+  // The signed delta as the quantity: added to available, and logged as the correction it is.
+  await moveAndAnnounce(em, locked, { lines: [{ productId, quantity: delta }], change: { available: 1 }, type: "ADJUST", note: reason });
   return { kind: "adjusted" };
 }
 
 /** Records the stock a product was created with, so the movement log sums to its counters. */
 export async function recordInitialStock(em: EntityManager, productId: string, quantity: number): Promise<void> {
-  await recordMovements(em, [{ productId, quantity }], "REPLENISH", null, "initial stock");
+  // The counters already hold it (the product was inserted with them): log only.
+  await moveStock(em, { lines: [{ productId, quantity }], change: {}, type: "REPLENISH", note: "initial stock" });
+}
+
+/** A move of locked stock on its own (no reservation): written, then announced as `afterMove` says. */
+async function moveAndAnnounce(em: EntityManager, locked: LockedState, move: StockMove): Promise<void> {
+  await moveStock(em, move);
+  await afterMove(em, locked, move);
 }

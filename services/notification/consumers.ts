@@ -90,8 +90,7 @@ on(OrderCreatedSchema, (event, log) => {
     name: text(event.customerName, 200) ?? "",
     email: email ?? "",
     phone: phone ?? "",
-    totalMinor: total?.amountMinor ?? null,
-    currencyCode: total?.currencyCode ?? null,
+    total: total ?? null,
   };
   return { template: "order_created", contact };
 });

@@ -1,10 +1,10 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { uuidv7 } from "../../lib/ids.js";
-import { minorFromSql } from "../../lib/money.js";
 import { currentTraceParent } from "../../lib/telemetry/index.js";
 import type { ChannelName } from "./domain/recipients.js";
 import type { Contact, PendingMessage } from "./domain/batch-plan.js";
 import { sql as execute } from "../../lib/db/index.js";
+import { totalFromColumns, totalToColumns } from "./total-columns.js";
 
 /**
  * notification_log is both the log and the send queue. A row is PENDING with a next_attempt_at
@@ -237,8 +237,8 @@ export async function readContacts(em: EntityManager, orderIds: readonly string[
       newContacts.map((c) => c.name),
       newContacts.map((c) => c.email),
       newContacts.map((c) => c.phone),
-      newContacts.map((c) => (c.totalMinor === null ? null : c.totalMinor.toString())),
-      newContacts.map((c) => c.currencyCode),
+      newContacts.map((c) => totalToColumns(c.total).total_minor),
+      newContacts.map((c) => totalToColumns(c.total).currency_code),
       created,
       orderIds,
     ],
@@ -269,8 +269,7 @@ function toContact(row: ContactRow): Contact {
     name: row.name,
     email: row.email,
     phone: row.phone,
-    totalMinor: row.total_minor === null ? null : minorFromSql(row.total_minor),
-    currencyCode: row.currency_code,
+    total: totalFromColumns(row),
   };
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
+import { money } from "../../../lib/money.js";
 import { type Contact, contactsIn, type PendingMessage, type PlanEvent, planBatch } from "./batch-plan.js";
 import { renderTemplate } from "./templates.js";
 
@@ -12,8 +13,7 @@ function contact(orderId: string, details: Partial<Contact> = {}): Contact {
     name: "Jane",
     email: "jane@example.com",
     phone: "+49301234567",
-    totalMinor: 1999n,
-    currencyCode: "EUR",
+    total: money("EUR", 1999n),
     ...details,
   };
 }
@@ -60,7 +60,7 @@ describe("batch plan", () => {
   });
 
   it("leaves out a channel the contact has no address for, and the total when there is none", () => {
-    const event = created(A, { phone: "", totalMinor: null, currencyCode: null });
+    const event = created(A, { phone: "", total: null });
     const plan = planBatch([event], none, []);
     expect(plan.messages.map((m) => m.channel)).toEqual(["EMAIL"]);
     expect(plan.messages[0].body).not.toContain("Total:");

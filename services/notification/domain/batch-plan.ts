@@ -1,4 +1,4 @@
-import { formatMoney } from "../../../lib/money.js";
+import { formatMoney, type Money } from "../../../lib/money.js";
 import type { ChannelName } from "./recipients.js";
 import { isTemplateName, renderTemplate, type TemplateName } from "./templates.js";
 
@@ -22,8 +22,8 @@ export interface Contact {
   email: string;
   /** Normalised; empty when the order has no usable phone number. */
   phone: string;
-  totalMinor: bigint | null;
-  currencyCode: string | null;
+  /** The order's total; null when order.created brought none that can be shown. */
+  total: Money | null;
 }
 
 /** A message waiting for its order's contact details. */
@@ -99,7 +99,7 @@ export function planBatch(events: readonly PlanEvent[], known: ReadonlyMap<strin
     const data = {
       order_id: contact.orderId,
       name: contact.name,
-      total: contact.totalMinor != null && contact.currencyCode ? formatMoney(contact.totalMinor, contact.currencyCode) : undefined,
+      total: contact.total ? formatMoney(contact.total) : undefined,
       ...message.vars,
     };
     for (const [channel, recipient] of recipientsOf(contact)) {

@@ -4,11 +4,11 @@ import { isUuid } from "../../lib/ids.js";
 import type { Line, StockLevel } from "./domain/stock.js";
 
 /**
- * Reads, under lock and in one statement, the reservations of some orders (with their lines)
- * and the product rows they and a request touch, and keeps what it read for the rest of the
- * transaction: the decisions are made on these rows, and the writes keep them current, so a
- * consumer batch reads its state once (in `beforeBatch`) and every event of it then costs only
- * its write.
+ * The one place that reads stock for a change: the product rows (as domain `StockLevel`s) and
+ * the reservations of some orders (with their lines), under lock and in one statement, kept for
+ * the rest of the transaction. Every stock change decides on these rows (reservation changes, and
+ * replenish and adjust through `lockStock`), and the writes keep them current, so a consumer
+ * batch reads its state once (in `beforeBatch`) and every event of it then costs only its write.
  *
  * Lock order: the reservations (by order id), then the products (by product id). The products
  * are read from the locked reservations' lines, so the statement cannot take them first; the
@@ -136,6 +136,14 @@ export async function lockReservationsAndStock(em: EntityManager, ids: { orderId
   for (const record of row.reservations) state.reservations.set(record.order_id, toReservation(record));
   for (const record of row.products) state.stock.set(record.id, toLevel(record));
   return state;
+}
+
+/**
+ * Locks (and remembers for the transaction) the product rows of `productIds`, for a change that
+ * involves no reservation (replenish, adjust). No statement when the transaction holds them.
+ */
+export async function lockStock(em: EntityManager, productIds: readonly string[]): Promise<LockedState> {
+  return lockReservationsAndStock(em, { productIds });
 }
 
 /**
