@@ -163,7 +163,7 @@ describe("consumer", () => {
     const consumer = "test-progress";
     // Acks and progress reports go to the message's reply subject, which this connection can watch.
     const replies: string[] = [];
-    const watch = tb.bus.nc.subscribe(`$JS.ACK.${tb.names.stream}.${consumer}.>`, { callback: (_error, msg) => replies.push(msg.string()) });
+    const watch = tb.bus.nc.subscribe(`$JS.ACK.${tb.names.stream}.${consumer}.>`, { callback: (_error, msg) => void replies.push(msg.string()) });
     await tb.bus.nc.flush();
     const reports = () => replies.filter((reply) => reply === "+WPI").length;
     const deliveries: number[] = [];
