@@ -14,23 +14,32 @@ import { invalidArgument } from "./errors.js";
 // eslint-disable-next-line no-control-regex
 const SUSPECT = /[\u0000\ud800-\udfff]/;
 
-/** What is wrong with `value` as stored text, or undefined when nothing is. */
-export function textProblem(value: string): string | undefined {
-  if (!SUSPECT.test(value)) return undefined;
+/** Index of the first NUL or unpaired surrogate in `value`, -1 when there is none. */
+function unstorableAt(value: string): number {
+  if (!SUSPECT.test(value)) return -1;
+  // Rare: a NUL, or (more often) emoji, which are pairs and fine.
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
-    if (c === 0) return `must not contain a NUL character (U+0000), found at index ${i}`;
+    if (c === 0) return i;
     if (c >= 0xd800 && c <= 0xdbff) {
       const next = i + 1 < value.length ? value.charCodeAt(i + 1) : 0;
       if (next >= 0xdc00 && next <= 0xdfff) {
         i++;
         continue;
       }
-      return `is not valid Unicode: unpaired surrogate at index ${i}`;
+      return i;
     }
-    if (c >= 0xdc00 && c <= 0xdfff) return `is not valid Unicode: unpaired surrogate at index ${i}`;
+    if (c >= 0xdc00 && c <= 0xdfff) return i;
   }
-  return undefined;
+  return -1;
+}
+
+/** What is wrong with `value` as stored text, or undefined when nothing is. */
+export function textProblem(value: string): string | undefined {
+  const i = unstorableAt(value);
+  if (i < 0) return undefined;
+  if (value.charCodeAt(i) === 0) return `must not contain a NUL character (U+0000), found at index ${i}`;
+  return `is not valid Unicode: unpaired surrogate at index ${i}`;
 }
 
 // The slow path's replacement: NUL, and surrogates without their partner.
@@ -40,12 +49,9 @@ const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff
 /** What an unstorable character becomes: U+FFFD REPLACEMENT CHARACTER. */
 export const REPLACEMENT_CHARACTER = "\ufffd";
 
-/** `value` repaired, or undefined when it is storable as it is (one regex test, no allocation). */
+/** `value` repaired, or undefined when it is storable as it is (then nothing was allocated). */
 function repaired(value: string): string | undefined {
-  if (!SUSPECT.test(value)) return undefined;
-  const fixed = value.replace(UNSTORABLE, REPLACEMENT_CHARACTER);
-  // Only surrogate pairs (emoji): nothing was wrong.
-  return fixed === value ? undefined : fixed;
+  return unstorableAt(value) < 0 ? undefined : value.replace(UNSTORABLE, REPLACEMENT_CHARACTER);
 }
 
 /**
