@@ -6,6 +6,7 @@ import { PaymentFailedSchema } from "../gen/shop/events/v1/payment_events_pb.js"
 import { SendNotificationRequestSchema } from "../gen/shop/notification/v1/notification_pb.js";
 import { CreateOrderRequestSchema } from "../gen/shop/order/v1/order_pb.js";
 import { Code, ServiceError } from "./errors.js";
+import { isUuid, uuidv7 } from "./ids.js";
 import { cutText, makeStorable, requireStorableMessage, storableText, textProblem } from "./text.js";
 
 function failure(fn: () => void): ServiceError {
@@ -78,6 +79,9 @@ describe("storableText", () => {
     expect(storableText("x\udc00y")).toBe("x\ufffdy");
     expect(storableText("😀\ud83d")).toBe("😀\ufffd");
     expect(storableText("\ude00😀\ud83d\ud83d\ude00")).toBe("\ufffd😀\ufffd😀");
+    // Replaced, not dropped: a malformed id stays malformed instead of becoming another, valid one.
+    const id = uuidv7();
+    expect(isUuid(storableText(`${id}\u0000`))).toBe(false);
     for (const bad of ["a\u0000", "\ud800x", "\udfff", "\ud83d\ud83d"]) {
       expect(textProblem(storableText(bad))).toBeUndefined();
       expect(storableText(bad)).toHaveLength(bad.length);
