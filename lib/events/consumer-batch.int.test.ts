@@ -1,11 +1,11 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { headers as natsHeaders } from "@nats-io/transport-node";
-import { OrderShippedSchema } from "../../gen/shop/events/v1/order_events_pb.js";
+import { type OrderShipped, OrderShippedSchema } from "../../gen/shop/events/v1/order_events_pb.js";
 import { testInfra, waitFor } from "../../test/harness/index.js";
 import { uuidv7 } from "../ids.js";
 import { connectBus } from "./bus.js";
-import { startConsumer } from "./consumer.js";
+import { type BatchEvent, startBatchConsumer, startConsumer } from "./consumer.js";
 import { PermanentError } from "./errors.js";
 import { DLQ_ERROR_HEADER, EVENT_ID_HEADER, EVENT_TYPE_HEADER } from "./headers.js";
 import { transactionOf } from "./sql.js";
@@ -28,11 +28,11 @@ afterAll(async () => {
 });
 
 /** Publishes order.shipped for `orderId` with event id `eventId` (and a Nats-Msg-Id of its own). */
-async function publish(orderId: string, eventId = uuidv7(), msgID = eventId): Promise<string> {
+async function publish(orderId: string, eventId = uuidv7(), msgID = eventId, carrier = ""): Promise<string> {
   const h = natsHeaders();
   h.set(EVENT_ID_HEADER, eventId);
   h.set(EVENT_TYPE_HEADER, OrderShippedSchema.typeName);
-  const payload = toBinary(OrderShippedSchema, create(OrderShippedSchema, { orderId }));
+  const payload = toBinary(OrderShippedSchema, create(OrderShippedSchema, { orderId, carrier }));
   await tb.bus.js.publish(eventSubject(tb.names, OrderShippedSchema), payload, { msgID, headers: h });
   return eventId;
 }
@@ -208,6 +208,52 @@ describe("consumer batches", () => {
     } finally {
       release();
       await first.stop();
+    }
+  });
+
+  it("hands no handler a NUL: the text is stored as U+FFFD with the rest of the batch, nothing dead-lettered", async () => {
+    const orders = Array.from({ length: 4 }, () => uuidv7());
+    const carriers = ["UPS", "DHL\u0000Express", "\u0000", "Poste 😀"];
+    const stored = ["UPS", "DHL\ufffdExpress", "\ufffd", "Poste 😀"];
+    const before = await streamLength();
+    const eventIds: string[] = [];
+    for (const [i, orderId] of orders.entries()) eventIds.push(await publish(orderId, uuidv7(), undefined, carriers[i]));
+    const mine = new Set(orders);
+    const insert = "insert into effects (consumer, event_id, note) select ?, unnest(?::uuid[]), unnest(?::text[])";
+    // One consumer of each kind, both writing the text where PostgreSQL refuses a NUL.
+    await tb.consumer({
+      consumer: "text-single",
+      event: OrderShippedSchema,
+      backoffMs: FAST,
+      handler: async (event, ctx) => {
+        if (mine.has(event.orderId)) await transactionOf(ctx.em, "test").raw(insert, ["text-single", [ctx.eventId], [event.carrier]]);
+      },
+    });
+    const batch = await startBatchConsumer({
+      orm: tb.orm,
+      js: tb.bus.js,
+      jsm: tb.bus.jsm,
+      names: tb.names,
+      logger: tb.logger,
+      consumer: "text-batch",
+      events: [OrderShippedSchema],
+      backoffMs: FAST,
+      handler: async (events: BatchEvent[], em) => {
+        const shipped = events.map((e) => ({ eventId: e.eventId, event: e.message as OrderShipped }));
+        const ours = shipped.filter((e) => mine.has(e.event.orderId));
+        await transactionOf(em, "test").raw(insert, ["text-batch", ours.map((e) => e.eventId), ours.map((e) => e.event.carrier)]);
+      },
+    });
+    try {
+      for (const consumer of ["text-single", "text-batch"]) {
+        await waitFor(() => consumerSettled(tb.bus, consumer, before + orders.length), { message: `${consumer} settled` });
+        const notes = new Map((await tb.effects(consumer)).map((row) => [row.event_id, row.note]));
+        expect(eventIds.map((id) => notes.get(id))).toEqual(stored);
+      }
+      const dead = await readStream(tb.bus, tb.names.dlqStream, `${tb.names.dlqSubjectRoot}.>`);
+      expect(dead.filter((m) => eventIds.includes(m.header.get(EVENT_ID_HEADER)))).toHaveLength(0);
+    } finally {
+      await batch.stop();
     }
   });
 });

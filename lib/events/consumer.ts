@@ -18,6 +18,7 @@ import { isUuid } from "../ids.js";
 import { lazyChild, type Logger } from "../log.js";
 import { consumerMetrics } from "../metrics/index.js";
 import { CORRELATION_HEADER, extractHeaders, ORDER_ID_ATTRIBUTE, recordFailure } from "../telemetry/index.js";
+import { makeStorable } from "../text.js";
 import { copyToDeadLetters } from "./dead-letters.js";
 import { errorMessage, isPermanent, PermanentError } from "./errors.js";
 import { EVENT_ID_HEADER, EVENT_TYPE_HEADER, headerRecord, MSG_ID_HEADER } from "./headers.js";
@@ -113,6 +114,8 @@ interface Mode<E> {
   description: string;
   /** The decoded event, or undefined for an event this consumer does not take. */
   decode(data: Uint8Array, eventType: string): E | undefined;
+  /** Makes the decoded event's text storable in place (see `makeStorable`); the fields repaired. */
+  repair(event: E): string[] | undefined;
   apply(fresh: Delivery<E>[], em: EntityManager): Promise<void>;
 }
 
@@ -152,6 +155,9 @@ interface Delivery<E> {
  *
  * Every event runs in a CONSUMER span whose parent is the publisher's trace context, with the
  * publisher's correlation id active. An undecodable or mistyped message goes to the DLQ at once.
+ * A decoded event's text is made storable first (NUL and unpaired surrogates become U+FFFD, see
+ * `makeStorable` in lib/text), so neither beforeBatch nor a handler ever sees what PostgreSQL
+ * refuses: requests are checked at the RPC layer, events here.
  * A failed attempt is redelivered after backoffMs[attempt-1]; after maxDeliver attempts, or at
  * once for a PermanentError, the message is copied to the DLQ and terminated. A database that
  * cannot be reached is not the event's failure: the batch is held and applied again once the
@@ -212,6 +218,7 @@ export function startConsumer<Desc extends DescMessage>(options: ConsumerOptions
     subject: eventSubject(options.names, schema),
     description: `${consumer}: ${schema.typeName}`,
     decode: (data, eventType) => decode(schema, data, eventType),
+    repair: (event) => makeStorable(schema, event),
     async apply(fresh, em) {
       if (options.beforeBatch)
         await options.beforeBatch(
@@ -243,6 +250,7 @@ export function startBatchConsumer(options: BatchConsumerOptions): Promise<Event
       const schema = byType.get(eventType);
       return schema && { schema, message: decode(schema, data, eventType) };
     },
+    repair: (event) => makeStorable(event.schema, event.message),
     async apply(fresh, em) {
       // One CONSUMER span per event, in the trace of the event's publisher, all covering the
       // batch's one handler call: every order's trace shows this service's part in it.
@@ -376,9 +384,14 @@ function batchHandler<E>(options: BaseConsumerOptions, mode: Mode<E>, settings: 
       const eventId = validEventId(headers);
       const event = mode.decode(msg.data, headers[EVENT_TYPE_HEADER] ?? "");
       if (event === undefined) return { msg, headers, log: logFor(undefined), eventId, skip: true };
+      // Before any handler sees it, so none has to remember: a NUL in one event's text would
+      // make PostgreSQL refuse its whole batch, and then the event itself on every retry.
+      const repaired = mode.repair(event);
       // Every shop event starts with order_id: logs carry it even when a publisher set no correlation id.
       const message = (event as { message?: unknown }).message ?? event;
-      return { msg, headers, log: logFor((message as { orderId?: unknown }).orderId), eventId, event };
+      const log = logFor((message as { orderId?: unknown }).orderId);
+      if (repaired) log.warn({ fields: repaired }, "event text PostgreSQL cannot store (NUL, unpaired surrogate) replaced with U+FFFD");
+      return { msg, headers, log, eventId, event };
     } catch (error) {
       return { msg, headers, log: logFor(undefined), eventId: rawId, invalid: error as PermanentError };
     }

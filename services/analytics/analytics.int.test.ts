@@ -284,6 +284,23 @@ describe("analytics service", () => {
         message: "the bad one dead-lettered",
       });
     });
+
+    it("records a payment.failed whose reason held a NUL and is cut at an emoji, dead-lettering nothing", async () => {
+      const orderId = uuidv7();
+      const dead = (await runtime.bus.jsm.streams.info(runtime.bus.names.dlqStream)).state.messages;
+      // Cut to 197 code units for a dimension, right through the emoji.
+      const reason = `\u0000${"r".repeat(195)}😀 and more`;
+      await publishEvent(runtime.bus, PaymentFailedSchema, { orderId, reason, occurredAt: timestampFromDate(new Date()) });
+      const { entries } = await waitFor(
+        async () => {
+          const timeline = await client.getOrderTimeline({ orderId });
+          return timeline.entries.length === 1 && timeline;
+        },
+        { message: "the payment.failed recorded" },
+      );
+      expect(entries[0].summary).toBe(`payment failed: \ufffd${"r".repeat(195)}...`);
+      expect((await runtime.bus.jsm.streams.info(runtime.bus.names.dlqStream)).state.messages).toBe(dead);
+    });
   });
 
   describe("RPC input", () => {

@@ -3,6 +3,7 @@ import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { eventRoute, PermanentError } from "../../lib/events/index.js";
 import { isUuid } from "../../lib/ids.js";
 import { type ConsumerSpec, consumeBatches } from "../../lib/runtime/index.js";
+import { cutText } from "../../lib/text.js";
 import { applyEvents, sqlOn } from "./analytics-store.js";
 import { EVENT_TYPES } from "./event-types.js";
 import type { AnalyticsEvent } from "./facts.js";
@@ -31,7 +32,7 @@ export function toAnalyticsEvent(schema: DescMessage, message: Message, eventId:
     service: route.aggregateType,
     occurredAt: Number.isNaN(occurredAt.getTime()) ? receivedAt : occurredAt,
     orderId: orderId === "" ? null : orderId.toLowerCase(),
-    customerId: (common.customerId ?? "").slice(0, 100),
+    customerId: cutText(common.customerId ?? "", 100),
     message,
   };
 }

@@ -24,6 +24,7 @@ import {
 import { PaymentCompletedSchema, PaymentFailedSchema, PaymentRefundedSchema } from "../../gen/shop/events/v1/payment_events_pb.js";
 import { isUuid } from "../../lib/ids.js";
 import { formatMoney, type Money } from "../../lib/money.js";
+import { cutText } from "../../lib/text.js";
 import { type CounterDelta, Metric } from "./domain/cohort.js";
 import { type OrderProgress, type OrderStatusName, type StageName, withImpliedStages } from "./domain/order-progress.js";
 import { minuteOf } from "./domain/window.js";
@@ -77,7 +78,8 @@ const MAX_DIM = 200;
 
 function dim(text: string): string {
   const line = text.replace(/\s+/g, " ").trim();
-  return line.length > MAX_DIM ? `${line.slice(0, MAX_DIM - 3)}...` : line;
+  // Half an emoji would make jsonb refuse the whole batch.
+  return line.length > MAX_DIM ? `${cutText(line, MAX_DIM - 3)}...` : line;
 }
 
 function enumName(value: number, names: Record<number, string>): string {

@@ -1,6 +1,7 @@
 import { OrderCancelledSchema, OrderConfirmedSchema } from "../../gen/shop/events/v1/order_events_pb.js";
 import { requireOrderId } from "../../lib/events/index.js";
 import { type ConsumerSpec, consume } from "../../lib/runtime/index.js";
+import { cutText } from "../../lib/text.js";
 import * as store from "./delivery-store.js";
 import { publishCreated, publishStatusChanged } from "./events.js";
 import { requireAddress } from "./validate.js";
@@ -24,7 +25,7 @@ export function deliveryConsumers(): ConsumerSpec[] {
 
     consume(OrderCancelledSchema, "delivery-cancel", async (event, { em, logger }) => {
       const orderId = requireOrderId(event.orderId);
-      const notes = event.reason ? `order cancelled: ${event.reason.slice(0, 500)}` : "order cancelled";
+      const notes = event.reason ? `order cancelled: ${cutText(event.reason, 500)}` : "order cancelled";
       const outcome = await store.cancelForOrder(em, { orderId, customerId: event.customerId }, notes);
       switch (outcome.kind) {
         case "cancelled":

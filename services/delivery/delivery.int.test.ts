@@ -117,6 +117,22 @@ describe("delivery service", () => {
       expect(after?.logs.map((l) => l.status)).toEqual([DeliveryStatus.PENDING, DeliveryStatus.CANCELLED]);
     });
 
+    it("stores event text that held a NUL, repaired: the address of order.confirmed, the reason of order.cancelled", async () => {
+      const orderId = uuidv7();
+      await publishEvent(runtime.bus, OrderConfirmedSchema, { ...confirmed(orderId), shippingAddress: { ...ADDRESS, line2: "Hinterhaus\u0000links" } });
+      await log.expectEvent(DeliveryCreatedSchema, orderId);
+      const { delivery } = await client.getDeliveryByOrder({ orderId });
+      expect(delivery?.address?.line2).toBe("Hinterhaus\ufffdlinks");
+      // 501 code units: the cut to 500 must not leave half of the emoji.
+      await publishEvent(runtime.bus, OrderCancelledSchema, { orderId, reason: `\u0000${"r".repeat(498)}😀` });
+      const notes = `order cancelled: \ufffd${"r".repeat(498)}`;
+      expect(await log.expectEvent(DeliveryStatusChangedSchema, orderId)).toMatchObject({ toStatus: DeliveryStatus.CANCELLED, notes });
+      expect(await logRows(delivery!.id)).toEqual([
+        { status: "PENDING", notes: "delivery created" },
+        { status: "CANCELLED", notes },
+      ]);
+    });
+
     it("leaves a delivery that has shipped alone on order.cancelled", async () => {
       const delivery = await confirmedDelivery();
       await client.updateDeliveryStatus({ deliveryId: delivery.id, status: DeliveryStatus.IN_TRANSIT });

@@ -8,10 +8,11 @@ import { CHANNELS, type ChannelName } from "./domain/recipients.js";
 import { afterFailure } from "./domain/retry.js";
 import { afterCommit, runTransaction } from "../../lib/db/index.js";
 import { GroupWriter } from "../../lib/group-writer.js";
+import { storableText } from "../../lib/text.js";
 import { enqueueRecords, type OutboxRecord, Sleeper } from "../../lib/events/index.js";
 import { failedEvent, sentEvent } from "./events.js";
 import * as store from "./notification-store.js";
-import { isPermanentFailure, type MessageProvider } from "./providers/provider.js";
+import { failureText, isPermanentFailure, type MessageProvider } from "./providers/provider.js";
 
 export interface DispatcherOptions {
   providers: Record<ChannelName, MessageProvider>;
@@ -98,13 +99,13 @@ export function createDispatcher({ orm, logger: parent }: ServiceDeps, options: 
     const message = { channel: claimed.channel, recipient: claimed.recipient, subject: claimed.subject, body: claimed.body, idempotencyKey: claimed.id };
     try {
       const result = (await breakers[claimed.channel].fire(() => withTimeout(provider.send(message), claimed.channel))) as { providerMessageId: string };
-      return { kind: "sent" as const, providerMessageId: result.providerMessageId };
+      // The provider's id, kept in notification_log: as storable as its failures (see failureText).
+      return { kind: "sent" as const, providerMessageId: storableText(result.providerMessageId) };
     } catch (error) {
       const code = (error as { code?: unknown } | undefined)?.code;
       if (code === "EOPENBREAKER" || code === "ESHUTDOWN")
         return { kind: "refused" as const, reason: `${claimed.channel} provider unavailable (circuit open)` };
-      const text = error instanceof Error ? error.message || error.name : String(error);
-      return { kind: "error" as const, error: text, permanent: isPermanentFailure(error) };
+      return { kind: "error" as const, error: failureText(error), permanent: isPermanentFailure(error) };
     }
   }
 

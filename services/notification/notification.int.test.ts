@@ -17,7 +17,7 @@ import { setupTelemetry } from "../../lib/telemetry/index.js";
 import { EventLog, publishEvent } from "../../test/harness/event-log.js";
 import { waitFor } from "../../test/harness/index.js";
 import { createTestRuntime, type TestRuntime } from "../../test/harness/runtime.js";
-import { transientFailure } from "./providers/provider.js";
+import { permanentFailure, transientFailure } from "./providers/provider.js";
 import * as store from "./notification-store.js";
 import { start } from "./service.js";
 import { expectCode } from "../../test/harness/expect-code.js";
@@ -439,6 +439,14 @@ describe("notification dispatcher: wake-up and circuit breaker", () => {
       {
         logger: runtime.logger,
         providers: {
+          // Accepts every address but one, which it refuses in words PostgreSQL cannot store.
+          EMAIL: {
+            channel: "EMAIL",
+            send: async (message) => {
+              if (message.recipient === "nul@example.com") throw permanentFailure("mailbox\u0000 unknown \ud83d");
+              return { providerMessageId: `id-${message.idempotencyKey}` };
+            },
+          },
           SMS: {
             channel: "SMS",
             send: async () => {
@@ -482,5 +490,10 @@ describe("notification dispatcher: wake-up and circuit breaker", () => {
     // E-mail has its own breaker and still works.
     const { notification: email } = await client.sendNotification({ channel: Channel.EMAIL, recipient: "jane@example.com", body: "x" });
     expect(email?.status).toBe(NotificationStatus.SENT);
+  });
+
+  it("records a provider's refusal whose text holds a NUL, repaired", async () => {
+    const { notification } = await client.sendNotification({ channel: Channel.EMAIL, recipient: "nul@example.com", body: "x" });
+    expect(notification).toMatchObject({ status: NotificationStatus.FAILED, attempts: 1, lastError: "mailbox\ufffd unknown \ufffd" });
   });
 });

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { DeliveryStatus } from "../../gen/shop/delivery/v1/delivery_pb.js";
 import { DeliveryStatusChangedSchema } from "../../gen/shop/events/v1/delivery_events_pb.js";
-import { OrderConfirmedSchema, OrderDeliveredSchema, OrderShippedSchema } from "../../gen/shop/events/v1/order_events_pb.js";
-import { PaymentCompletedSchema } from "../../gen/shop/events/v1/payment_events_pb.js";
+import { OrderConfirmedSchema, OrderDeliveredSchema, OrderPaymentFailedSchema, OrderShippedSchema } from "../../gen/shop/events/v1/order_events_pb.js";
+import { PaymentCompletedSchema, PaymentFailedSchema } from "../../gen/shop/events/v1/payment_events_pb.js";
 import { OrderStatus } from "../../gen/shop/order/v1/order_pb.js";
 import { runTransaction, sql } from "../../lib/db/index.js";
 import { EVENT_ID_HEADER } from "../../lib/events/index.js";
@@ -108,6 +108,30 @@ describe("order consumers applying batches", () => {
     expect(dead.filter((m) => m.header.get(EVENT_ID_HEADER) === poisoned)).toHaveLength(1);
     expect(dead.filter((m) => shipped.includes(m.header.get(EVENT_ID_HEADER)))).toHaveLength(0);
     expect(await t.sql("SELECT 1 FROM processed_events WHERE event_id = ?", [poisoned])).toHaveLength(0);
+  });
+
+  it("stores a payment.failed whose reason holds a NUL with the rest of its batch, nothing dead-lettered", async () => {
+    const { customerId, orderIds } = await reservedOrders(3);
+    const reasons = ["card_declined", "declined: do not honour\u0000\u0000 (issuer)", "insufficient_funds \ud83d"];
+    const eventIds = await asOneDelivery(t.runtime, t.order, "order-payment-failed", async () => {
+      const ids: string[] = [];
+      for (const [i, orderId] of orderIds.entries()) {
+        ids.push(await publishEvent(t.runtime.bus, PaymentFailedSchema, { orderId, customerId, paymentId: uuidv7(), reason: reasons[i] }));
+      }
+      return ids;
+    });
+    // Each NUL became U+FFFD (the lone surrogate already did on the wire: protobuf encodes UTF-8).
+    const stored = ["card_declined", "declined: do not honour\ufffd\ufffd (issuer)", "insufficient_funds \ufffd"];
+    for (const [i, orderId] of orderIds.entries()) {
+      const { order } = await t.orders.getOrder({ orderId });
+      expect(order).toMatchObject({ status: OrderStatus.PAYMENT_FAILED, failureReason: stored[i] });
+      expect((await historyOf(orderId)).at(-1)).toEqual({ from_status: "RESERVED", to_status: "PAYMENT_FAILED", event_id: eventIds[i] });
+      expect((await t.log.expectEvent(OrderPaymentFailedSchema, orderId)).reason).toBe(stored[i]);
+    }
+    // Applied in batches, not one by one after a failed batch (a pull may arrive as two reads).
+    expect((await writers(orderIds)).size).toBeLessThan(orderIds.length);
+    const dead = await readStream(t.runtime.bus, t.runtime.bus.names.dlqStream, `${t.runtime.bus.names.dlqSubjectRoot}.>`);
+    expect(dead.filter((m) => eventIds.includes(m.header.get(EVENT_ID_HEADER)))).toHaveLength(0);
   });
 
   it("applies nothing twice when part of a batch is delivered again", async () => {

@@ -24,12 +24,17 @@ import { expectCode } from "../../test/harness/expect-code.js";
 
 /**
  * The simulated provider, plus a switch that makes a charge "lose the connection" right after the
- * provider answered: what a crash between the provider's charge and the commit looks like.
+ * provider answered: what a crash between the provider's charge and the commit looks like. And
+ * one that declines a charge with the provider's own words.
  */
 class CrashAfterCharge implements PaymentProvider {
   readonly crashAfter = new Set<string>();
+  /** Decline reason by idempotency key. */
+  readonly declineWith = new Map<string, string>();
   constructor(readonly sim: SimulatedProvider) {}
   async charge(request: ChargeRequest, options?: ProviderCallOptions): Promise<ChargeResult> {
+    const reason = this.declineWith.get(request.idempotencyKey);
+    if (reason !== undefined) return { status: "declined", reason, last4: "0002" };
     const result = await this.sim.charge(request, options);
     if (this.crashAfter.delete(request.idempotencyKey)) throw new Error("connection lost after the provider charged");
     return result;
@@ -193,6 +198,22 @@ describe("payment service", () => {
       expect(sim.chargesFor(`charge:${order.orderId}`)).toHaveLength(0);
       expect(await intentOf(order.orderId)).toEqual({ status: "FAILED", token: null });
       expect(await log.events(PaymentCompletedSchema, order.orderId)).toHaveLength(0);
+    });
+
+    it("stores and publishes a decline whose provider text holds a NUL, repaired, dead-lettering nothing", async () => {
+      const order = newOrder();
+      provider.declineWith.set(`charge:${order.orderId}`, "Do not honour\u0000 (issuer 05)");
+      await created(order, "tok_visa");
+      const reservedId = await reserved(order);
+      const failed = await log.expectEvent(PaymentFailedSchema, order.orderId);
+      expect(failed).toMatchObject({ reason: "Do not honour\ufffd (issuer 05)", retryable: false });
+      expect(await paymentOf(order.orderId)).toMatchObject({
+        status: PaymentStatus.FAILED,
+        failureReason: "Do not honour\ufffd (issuer 05)",
+        cardLast4: "0002",
+      });
+      const dead = (await listDeadLetters(runtime.bus.jsm, runtime.bus.names, { limit: 500 })).entries;
+      expect(dead.filter((d) => d.eventId === reservedId)).toHaveLength(0);
     });
 
     it("retries an unreachable provider, then ends the saga with a retryable payment.failed", async () => {

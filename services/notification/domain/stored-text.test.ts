@@ -8,15 +8,14 @@ describe("storedText", () => {
     expect(storedText("   ")).toBeUndefined();
   });
 
-  it("cuts at max code points, never inside an emoji", () => {
+  it("cuts at max code units, never inside an emoji", () => {
     const cut = storedText(`${"a".repeat(9)}😀😀`, 10)!;
-    expect(cut).toBe(`${"a".repeat(9)}😀`);
+    expect(cut).toBe("a".repeat(9));
     expect(textProblem(cut)).toBeUndefined();
+    expect(storedText(`${"a".repeat(8)}😀😀`, 10)).toBe(`${"a".repeat(8)}😀`);
   });
 
-  it("drops what PostgreSQL text cannot hold: NUL and unpaired surrogates", () => {
-    const cleaned = storedText("dam\u0000aged \ud83d box \ude00 ok 😀")!;
-    expect(cleaned).toBe("damaged  box  ok 😀");
-    expect(textProblem(cleaned)).toBeUndefined();
+  it("keeps what lib/events repaired as it is", () => {
+    expect(storedText("dam\ufffdaged box \ufffd ok 😀")).toBe("dam\ufffdaged box \ufffd ok 😀");
   });
 });

@@ -1,4 +1,5 @@
 import { Code, isInfrastructureCode, ServiceError, unavailable } from "../../../lib/errors.js";
+import { cutText, storableText } from "../../../lib/text.js";
 import type { ChannelName } from "../domain/recipients.js";
 
 /** One message to hand to a provider. */
@@ -36,4 +37,18 @@ export function permanentFailure(message: string): ServiceError {
 /** True for a failure a retry cannot fix: a ServiceError that is not about the infrastructure. */
 export function isPermanentFailure(error: unknown): boolean {
   return error instanceof ServiceError && !isInfrastructureCode(error.code);
+}
+
+/** Longest failure text kept from a provider. */
+export const MAX_FAILURE_TEXT = 2000;
+
+/**
+ * A provider's failure as notification_log.last_error and notification.failed keep it: its
+ * message (else its name), made storable (NUL and unpaired surrogates become U+FFFD) and cut.
+ * This is the provider's own text: one NUL in it would fail the write of every outcome
+ * recorded with it.
+ */
+export function failureText(error: unknown): string {
+  const text = error instanceof Error ? error.message || error.name : String(error);
+  return cutText(storableText(text), MAX_FAILURE_TEXT);
 }

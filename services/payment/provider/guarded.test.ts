@@ -1,12 +1,14 @@
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { Code } from "../../../lib/errors.js";
 import { type Breaker, createBreaker } from "../../../lib/grpc/index.js";
+import { MAX_DECLINE_REASON } from "./answers.js";
 import { GuardedProvider, withDeadline } from "./guarded.js";
+import type { ChargeResult, PaymentProvider } from "./provider.js";
 import { SimulatedProvider } from "./simulated.js";
 
 const breakers: Breaker[] = [];
 
-function guarded(inner: SimulatedProvider, timeoutMs = 1_000, volumeThreshold = 5) {
+function guarded(inner: PaymentProvider, timeoutMs = 1_000, volumeThreshold = 5) {
   const breaker = createBreaker("payment-provider", { volumeThreshold, errorThresholdPercentage: 50, resetTimeoutMs: 60_000 });
   breakers.push(breaker);
   return { provider: new GuardedProvider(inner, { timeoutMs, breaker }), breaker };
@@ -65,5 +67,17 @@ describe("GuardedProvider", () => {
     expect(breaker.opened).toBe(false);
     for (let i = 0; i < 12; i++) await provider.charge(charge("tok_timeout")).catch(() => undefined);
     expect(breaker.opened).toBe(true);
+  });
+
+  it("answers with text the service can store: NUL and half emoji repaired, long reasons cut, odd last4 dropped", async () => {
+    let answer: ChargeResult = { status: "declined", reason: "do not honour\u0000 \ud83d", last4: "12a4" };
+    const inner: PaymentProvider = { charge: async () => answer, refund: async () => ({ reference: "re_\u0000" }) };
+    const { provider } = guarded(inner);
+    await expect(provider.charge(charge("tok_any"))).resolves.toEqual({ status: "declined", reason: "do not honour\ufffd \ufffd" });
+    answer = { status: "declined", reason: `${"x".repeat(MAX_DECLINE_REASON - 1)}😀`, last4: "0002" };
+    await expect(provider.charge(charge("tok_any"))).resolves.toEqual({ status: "declined", reason: "x".repeat(MAX_DECLINE_REASON - 1), last4: "0002" });
+    answer = { status: "succeeded", reference: "ch_\u0000", last4: "\u00004242" };
+    await expect(provider.charge(charge("tok_any"))).resolves.toEqual({ status: "succeeded", reference: "ch_\ufffd", last4: "" });
+    await expect(provider.refund({ idempotencyKey: "r", chargeReference: "ch_1", amountMinor: 1n })).resolves.toEqual({ reference: "re_\ufffd" });
   });
 });

@@ -1,4 +1,5 @@
 import { type Breaker, throughBreaker } from "../../../lib/grpc/index.js";
+import { storableCharge, storableRefund } from "./answers.js";
 import { type ChargeRequest, type ChargeResult, type PaymentProvider, ProviderTimeoutError, type RefundRequest, type RefundResult } from "./provider.js";
 
 export interface GuardOptions {
@@ -11,7 +12,8 @@ export interface GuardOptions {
 /**
  * The provider as the service calls it: every call has a deadline and goes through the
  * circuit breaker. While the circuit is open calls fail fast with UNAVAILABLE instead of
- * piling up on a provider that is down.
+ * piling up on a provider that is down. Its answers come back storable (see `storableCharge`):
+ * this is where the provider's text enters the service.
  */
 export class GuardedProvider implements PaymentProvider {
   constructor(
@@ -20,11 +22,11 @@ export class GuardedProvider implements PaymentProvider {
   ) {}
 
   charge(request: ChargeRequest): Promise<ChargeResult> {
-    return this.#call((signal) => this.inner.charge(request, { signal }));
+    return this.#call((signal) => this.inner.charge(request, { signal })).then(storableCharge);
   }
 
   refund(request: RefundRequest): Promise<RefundResult> {
-    return this.#call((signal) => this.inner.refund(request, { signal }));
+    return this.#call((signal) => this.inner.refund(request, { signal })).then(storableRefund);
   }
 
   #call<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
