@@ -9,6 +9,7 @@ import {
   OrderCreatedSchema,
   OrderDeliveredSchema,
   OrderExpiredSchema,
+  OrderPaymentFailedSchema,
   OrderRejectedSchema,
   OrderShippedSchema,
 } from "../../gen/shop/events/v1/order_events_pb.js";
@@ -18,7 +19,7 @@ import { testInfra, waitFor } from "../../test/harness/index.js";
 import { uuidv7 } from "../ids.js";
 import { CORRELATION_HEADER, getCorrelationId, setupTelemetry, type Telemetry } from "../telemetry/index.js";
 import { connectBus } from "./bus.js";
-import { startConsumer } from "./consumer.js";
+import { type EventContext, startConsumer } from "./consumer.js";
 import { PermanentError } from "./errors.js";
 import {
   DLQ_CONSUMER_HEADER,
@@ -270,6 +271,47 @@ describe("consumer", () => {
       release();
       await first.stop();
     }
+  });
+
+  it("creates a durable consumer at its startSequence, and never moves one that exists", async () => {
+    const consumer = "test-start-sequence";
+    const schema = OrderPaymentFailedSchema;
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push(await emit(schema, { orderId: uuidv7() }, uuidv7()));
+    const published = await waitFor(
+      async () => {
+        const found = await readStream(tb.bus, tb.names.stream, eventSubject(tb.names, schema));
+        return found.length === 3 && found;
+      },
+      { message: "three events on the stream" },
+    );
+    const options = { consumer, event: schema, handler: (_event: unknown, ctx: EventContext) => recordEffect(ctx, consumer) };
+    const asked: string[] = [];
+    const first = await tb.consumer({
+      ...options,
+      startSequence: async ({ stream }) => {
+        asked.push(stream);
+        return published[1].seq;
+      },
+    });
+    await waitFor(async () => (await tb.effects(consumer)).length === 2, { message: "the events from the start sequence" });
+    await first.stop();
+    expect(asked).toEqual([tb.names.stream]);
+
+    // A restart (or a replica) asks nothing and continues where the consumer is.
+    ids.push(await emit(schema, { orderId: uuidv7() }, uuidv7()));
+    await tb.consumer({
+      ...options,
+      startSequence: async () => {
+        asked.push("again");
+        return 1;
+      },
+    });
+    await waitFor(async () => (await tb.effects(consumer)).length === 3, { message: "the event published while it was stopped" });
+    await waitFor(() => consumerSettled(tb.bus, consumer, published[2].seq + 1), { message: "the consumer to settle" });
+    expect(asked).toEqual([tb.names.stream]);
+    expect((await tb.effects(consumer)).map((e) => e.event_id)).toEqual(ids.slice(1));
+    expect((await tb.bus.jsm.consumers.info(tb.names.stream, consumer)).config.opt_start_seq).toBe(published[1].seq);
   });
 
   it("applies an event delivered twice (same event id, different Nats-Msg-Id) once", async () => {

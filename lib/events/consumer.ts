@@ -7,6 +7,7 @@ import {
   DeliverPolicy,
   type JetStreamClient,
   type JetStreamManager,
+  JetStreamApiCodes,
   JetStreamApiError,
   type JsMsg,
 } from "@nats-io/jetstream";
@@ -52,6 +53,12 @@ export interface EventContext {
  */
 export type EventHandler<Desc extends DescMessage> = (event: MessageShape<Desc>, ctx: EventContext) => Promise<void>;
 
+/**
+ * The first stream sequence a durable consumer being created is to deliver, or undefined for
+ * the whole stream. Gets the manager and stream the consumer is created on.
+ */
+export type StartSequence = (on: { jsm: JetStreamManager; stream: string }) => Promise<number | undefined>;
+
 /** What every consumer needs, whatever it consumes. */
 export interface BaseConsumerOptions {
   orm: Database;
@@ -71,6 +78,12 @@ export interface BaseConsumerOptions {
   batchSize?: number;
   /** While on, pull nothing (fault flags; see pause.ts); events being handled still finish. */
   pause?: PauseSwitch;
+  /**
+   * Where the durable consumer starts when it does not exist yet (default: the whole stream).
+   * Called only then, just before it is created: a consumer that exists keeps its position
+   * whatever this would say, so a restart can never move it. A failure fails the start.
+   */
+  startSequence?: StartSequence;
 }
 
 export interface ConsumerOptions<Desc extends DescMessage> extends BaseConsumerOptions {
@@ -287,15 +300,21 @@ async function runConsumer<E>(options: BaseConsumerOptions, mode: Mode<E>): Prom
   const settings = consumerSettings(options);
   const { maxDeliver, schedule } = settings;
   const logger = options.logger.child({ consumer });
-  await ensureConsumer(jsm, names.stream, {
-    durable_name: consumer,
-    description: mode.description,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    filter_subject: mode.subject,
-    max_deliver: maxDeliver + 1,
-    backoff: schedule.map((ms) => nanos(ms)),
-  });
+  await ensureConsumer(
+    jsm,
+    names.stream,
+    {
+      durable_name: consumer,
+      description: mode.description,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: mode.subject,
+      max_deliver: maxDeliver + 1,
+      backoff: schedule.map((ms) => nanos(ms)),
+    },
+    options.startSequence,
+    logger,
+  );
   const pull = await js.consumers.get(names.stream, consumer);
   const running = pullAndHandle(pull, options, settings, logger, batchHandler(options, mode, settings, logger));
   logger.info(
@@ -657,13 +676,42 @@ function decode<Desc extends DescMessage>(schema: Desc, data: Uint8Array, eventT
   }
 }
 
-/** Creates the durable consumer, or updates the settings that may change between deploys. */
-async function ensureConsumer(jsm: JetStreamManager, stream: string, config: Partial<ConsumerConfig> & { durable_name: string }): Promise<void> {
+/**
+ * Creates the durable consumer, or updates the settings that may change between deploys. Its
+ * position is only ever chosen here, at creation (`startSequence`): the server refuses to change
+ * the deliver policy of one that exists, so an add that finds one (created meanwhile by another
+ * replica, say) falls back to the update and leaves the position alone.
+ */
+async function ensureConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  config: Partial<ConsumerConfig> & { durable_name: string },
+  startSequence: StartSequence | undefined,
+  logger: Logger,
+): Promise<void> {
+  if (startSequence && !(await consumerExists(jsm, stream, config.durable_name))) {
+    const seq = await startSequence({ jsm, stream });
+    if (seq !== undefined) {
+      if (!Number.isSafeInteger(seq) || seq < 1) throw new Error(`start sequence ${seq} of consumer ${config.durable_name} must be an integer >= 1`);
+      config = { ...config, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: seq };
+      logger.info({ stream, start_seq: seq }, "creating the durable consumer at a start sequence");
+    }
+  }
   try {
     await jsm.consumers.add(stream, config);
   } catch (error) {
     if (!(error instanceof JetStreamApiError)) throw error;
     const { description, max_deliver, backoff } = config;
     await jsm.consumers.update(stream, config.durable_name, { description, max_deliver, backoff });
+  }
+}
+
+async function consumerExists(jsm: JetStreamManager, stream: string, consumer: string): Promise<boolean> {
+  try {
+    await jsm.consumers.info(stream, consumer);
+    return true;
+  } catch (error) {
+    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound) return false;
+    throw error;
   }
 }
