@@ -105,6 +105,8 @@ export interface BatchEvent {
   readonly message: Message;
   readonly eventId: string;
   readonly subject: string;
+  /** Its sequence in the stream, which a redelivery keeps: the order in which events arrived. */
+  readonly streamSequence: number;
   readonly headers: Readonly<Record<string, string>>;
 }
 
@@ -282,7 +284,14 @@ export function startBatchConsumer(options: BatchConsumerOptions): Promise<Event
       });
       try {
         await handler(
-          fresh.map((d) => ({ schema: d.event!.schema, message: d.event!.message, eventId: d.eventId!, subject: d.msg.subject, headers: d.headers })),
+          fresh.map((d) => ({
+            schema: d.event!.schema,
+            message: d.event!.message,
+            eventId: d.eventId!,
+            subject: d.msg.subject,
+            streamSequence: d.msg.info.streamSequence,
+            headers: d.headers,
+          })),
           em,
         );
       } catch (error) {

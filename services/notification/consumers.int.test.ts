@@ -1,7 +1,14 @@
 import type { DescMessage } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { AckPolicy, DeliverPolicy, type JsMsg } from "@nats-io/jetstream";
-import { OrderCancelledSchema, OrderConfirmedSchema, OrderCreatedSchema, OrderShippedSchema } from "../../gen/shop/events/v1/order_events_pb.js";
+import { FileInvoiceGeneratedSchema } from "../../gen/shop/events/v1/file_events_pb.js";
+import {
+  OrderCancelledSchema,
+  OrderConfirmedSchema,
+  OrderCreatedSchema,
+  OrderDeliveredSchema,
+  OrderShippedSchema,
+} from "../../gen/shop/events/v1/order_events_pb.js";
 import { sql } from "../../lib/db/index.js";
 import { eventSubject, listDeadLetters } from "../../lib/events/index.js";
 import { uuidv7 } from "../../lib/ids.js";
@@ -111,6 +118,31 @@ describe("notification-events: batches", () => {
     expect(new Set(rows.map((r) => r.tx)).size).toBeLessThan(5);
     expect(rows.find((r) => r.event_id === early && r.channel === "EMAIL")?.subject).toBe(`Your order #${a.slice(-8).toUpperCase()} is confirmed`);
     expect(await query("SELECT 1 FROM pending_notifications WHERE order_id = ANY(?::uuid[])", [[a, b, c]])).toEqual([]);
+  });
+
+  it("queues the messages that waited for order.created in the order their events arrived, not by event id", async () => {
+    const a = uuidv7();
+    // Event ids that sort against the order of arrival.
+    const [confirmed, invoice, shipped, delivered] = [uuidv7(), uuidv7(), uuidv7(), uuidv7()].reverse();
+    await asOneDelivery(runtime, service, NOTIFICATION_CONSUMER, async () => {
+      await publishEvent(runtime.bus, OrderConfirmedSchema, { orderId: a }, confirmed);
+      await publishEvent(runtime.bus, FileInvoiceGeneratedSchema, { orderId: a, fileId: "f-1" }, invoice);
+      await publishEvent(runtime.bus, OrderShippedSchema, { orderId: a, carrier: "DHL" }, shipped);
+      await publishEvent(runtime.bus, OrderDeliveredSchema, { orderId: a }, delivered);
+    });
+    // Saved together (a pull's messages may arrive in two reads): some of them share created_at.
+    const waiting = await query<{ tx: string }>("SELECT xmin::text AS tx FROM pending_notifications WHERE order_id = ?", [a]);
+    expect(waiting).toHaveLength(4);
+    expect(new Set(waiting.map((r) => r.tx)).size).toBeLessThan(4);
+
+    await publishEvent(runtime.bus, OrderCreatedSchema, created(a));
+    await drained();
+    expect((await logRows([a])).map((r) => [r.template, r.channel])).toEqual(
+      ["order_created", "order_confirmed", "invoice_ready", "order_shipped", "order_delivered"].flatMap((template) => [
+        [template, "EMAIL"],
+        [template, "SMS"],
+      ]),
+    );
   });
 
   it("dead-letters a poisoned event alone while the rest of its batch applies", async () => {

@@ -136,6 +136,7 @@ export function notificationConsumers({ logger, onQueued }: NotificationConsumer
     return {
       planned: {
         eventId: event.eventId,
+        streamSequence: event.streamSequence,
         orderId,
         customerId: message.customerId,
         template: announced.template,
