@@ -13,7 +13,7 @@ import {
   OrderRejectedSchema,
   OrderShippedSchema,
 } from "../../gen/shop/events/v1/order_events_pb.js";
-import { InventoryInsufficientSchema } from "../../gen/shop/events/v1/inventory_events_pb.js";
+import { InventoryInsufficientSchema, InventoryReservedSchema } from "../../gen/shop/events/v1/inventory_events_pb.js";
 import { PaymentCompletedSchema, PaymentFailedSchema } from "../../gen/shop/events/v1/payment_events_pb.js";
 import { testInfra, waitFor } from "../../test/harness/index.js";
 import { uuidv7 } from "../ids.js";
@@ -399,6 +399,29 @@ describe("consumer", () => {
     for (const orderId of orders) await emit(OrderShippedSchema, { orderId }, orderId);
     await waitFor(async () => (await tb.effects(consumer)).length === 3, { message: "three effects" });
     expect(peak).toBe(3);
+  });
+
+  it("keeps consuming after a pause that caught a message on its way in, and stops", async () => {
+    const consumer = "test-pause-race";
+    // A switch whose listeners never hear of the pause: the pull it should end is still open
+    // when the next message arrives, as when a pause lands while a message is on its way.
+    let paused = false;
+    const running = await tb.consumer({
+      consumer,
+      event: InventoryReservedSchema,
+      pause: { paused: () => paused, onPause: () => () => undefined },
+      handler: (_event, ctx) => recordEffect(ctx, consumer),
+    });
+    // Wait until the pull is open, so that the next message reaches this very pull.
+    await waitFor(async () => (await tb.bus.jsm.consumers.info(tb.names.stream, consumer)).num_waiting > 0, { message: "the consumer to pull" });
+    paused = true;
+    const first = await emit(InventoryReservedSchema, { orderId: uuidv7() }, uuidv7());
+    await waitFor(async () => (await tb.effects(consumer)).length === 1, { message: "the message that arrived with the pause" });
+    paused = false;
+    const second = await emit(InventoryReservedSchema, { orderId: uuidv7() }, uuidv7());
+    await waitFor(async () => (await tb.effects(consumer)).length === 2, { message: "a message after the pause" });
+    expect((await tb.effects(consumer)).map((e) => e.event_id)).toEqual([first, second]);
+    await running.stop();
   });
 
   it("stops gracefully: the in-flight handler finishes and is acked before stop() resolves", async () => {

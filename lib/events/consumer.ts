@@ -573,13 +573,15 @@ function pullAndHandle(pull: Consumer, options: BaseConsumerOptions, settings: C
       }
       try {
         fetching = await pull.fetch({ max_messages: room, expires: 30_000 });
-        if (stopping) await fetching.close();
+        // Never awaited here: close() resolves once this loop has read the iterator to its end,
+        // so awaiting it before or inside the loop waits forever (and so would stop()).
+        if (stopping) void fetching.close();
         for await (const msg of fetching) {
           failures = 0;
           waiting.push(msg);
           heartbeat ??= setInterval(keepAlive, heartbeatMs);
           arrived.notify();
-          if (options.pause?.paused()) await fetching.close();
+          if (options.pause?.paused()) void fetching.close();
         }
       } catch (error) {
         if (stopping) break;
