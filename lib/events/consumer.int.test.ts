@@ -9,16 +9,17 @@ import {
   OrderCreatedSchema,
   OrderDeliveredSchema,
   OrderExpiredSchema,
+  OrderPaymentFailedSchema,
   OrderRejectedSchema,
   OrderShippedSchema,
 } from "../../gen/shop/events/v1/order_events_pb.js";
-import { InventoryInsufficientSchema, InventoryReleasedSchema } from "../../gen/shop/events/v1/inventory_events_pb.js";
+import { InventoryInsufficientSchema, InventoryReleasedSchema, InventoryReservedSchema } from "../../gen/shop/events/v1/inventory_events_pb.js";
 import { PaymentCompletedSchema, PaymentFailedSchema } from "../../gen/shop/events/v1/payment_events_pb.js";
 import { testInfra, waitFor } from "../../test/harness/index.js";
 import { uuidv7 } from "../ids.js";
 import { CORRELATION_HEADER, getCorrelationId, setupTelemetry, type Telemetry } from "../telemetry/index.js";
 import { connectBus } from "./bus.js";
-import { startConsumer } from "./consumer.js";
+import { type EventContext, startConsumer } from "./consumer.js";
 import { PermanentError } from "./errors.js";
 import {
   DLQ_CONSUMER_HEADER,
@@ -314,6 +315,47 @@ describe("consumer", () => {
     }
   });
 
+  it("creates a durable consumer at its startSequence, and never moves one that exists", async () => {
+    const consumer = "test-start-sequence";
+    const schema = OrderPaymentFailedSchema;
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push(await emit(schema, { orderId: uuidv7() }, uuidv7()));
+    const published = await waitFor(
+      async () => {
+        const found = await readStream(tb.bus, tb.names.stream, eventSubject(tb.names, schema));
+        return found.length === 3 && found;
+      },
+      { message: "three events on the stream" },
+    );
+    const options = { consumer, event: schema, handler: (_event: unknown, ctx: EventContext) => recordEffect(ctx, consumer) };
+    const asked: string[] = [];
+    const first = await tb.consumer({
+      ...options,
+      startSequence: async ({ stream }) => {
+        asked.push(stream);
+        return published[1].seq;
+      },
+    });
+    await waitFor(async () => (await tb.effects(consumer)).length === 2, { message: "the events from the start sequence" });
+    await first.stop();
+    expect(asked).toEqual([tb.names.stream]);
+
+    // A restart (or a replica) asks nothing and continues where the consumer is.
+    ids.push(await emit(schema, { orderId: uuidv7() }, uuidv7()));
+    await tb.consumer({
+      ...options,
+      startSequence: async () => {
+        asked.push("again");
+        return 1;
+      },
+    });
+    await waitFor(async () => (await tb.effects(consumer)).length === 3, { message: "the event published while it was stopped" });
+    await waitFor(() => consumerSettled(tb.bus, consumer, published[2].seq + 1), { message: "the consumer to settle" });
+    expect(asked).toEqual([tb.names.stream]);
+    expect((await tb.effects(consumer)).map((e) => e.event_id)).toEqual(ids.slice(1));
+    expect((await tb.bus.jsm.consumers.info(tb.names.stream, consumer)).config.opt_start_seq).toBe(published[1].seq);
+  });
+
   it("applies an event delivered twice (same event id, different Nats-Msg-Id) once", async () => {
     const consumer = "test-duplicate";
     let calls = 0;
@@ -399,6 +441,29 @@ describe("consumer", () => {
     for (const orderId of orders) await emit(OrderShippedSchema, { orderId }, orderId);
     await waitFor(async () => (await tb.effects(consumer)).length === 3, { message: "three effects" });
     expect(peak).toBe(3);
+  });
+
+  it("keeps consuming after a pause that caught a message on its way in, and stops", async () => {
+    const consumer = "test-pause-race";
+    // A switch whose listeners never hear of the pause: the pull it should end is still open
+    // when the next message arrives, as when a pause lands while a message is on its way.
+    let paused = false;
+    const running = await tb.consumer({
+      consumer,
+      event: InventoryReservedSchema,
+      pause: { paused: () => paused, onPause: () => () => undefined },
+      handler: (_event, ctx) => recordEffect(ctx, consumer),
+    });
+    // Wait until the pull is open, so that the next message reaches this very pull.
+    await waitFor(async () => (await tb.bus.jsm.consumers.info(tb.names.stream, consumer)).num_waiting > 0, { message: "the consumer to pull" });
+    paused = true;
+    const first = await emit(InventoryReservedSchema, { orderId: uuidv7() }, uuidv7());
+    await waitFor(async () => (await tb.effects(consumer)).length === 1, { message: "the message that arrived with the pause" });
+    paused = false;
+    const second = await emit(InventoryReservedSchema, { orderId: uuidv7() }, uuidv7());
+    await waitFor(async () => (await tb.effects(consumer)).length === 2, { message: "a message after the pause" });
+    expect((await tb.effects(consumer)).map((e) => e.event_id)).toEqual([first, second]);
+    await running.stop();
   });
 
   it("stops gracefully: the in-flight handler finishes and is acked before stop() resolves", async () => {

@@ -7,6 +7,7 @@ import {
   DeliverPolicy,
   type JetStreamClient,
   type JetStreamManager,
+  JetStreamApiCodes,
   JetStreamApiError,
   type JsMsg,
 } from "@nats-io/jetstream";
@@ -53,6 +54,12 @@ export interface EventContext {
  */
 export type EventHandler<Desc extends DescMessage> = (event: MessageShape<Desc>, ctx: EventContext) => Promise<void>;
 
+/**
+ * The first stream sequence a durable consumer being created is to deliver, or undefined for
+ * the whole stream. Gets the manager and stream the consumer is created on.
+ */
+export type StartSequence = (on: { jsm: JetStreamManager; stream: string }) => Promise<number | undefined>;
+
 /** What every consumer needs, whatever it consumes. */
 export interface BaseConsumerOptions {
   orm: Database;
@@ -72,6 +79,12 @@ export interface BaseConsumerOptions {
   batchSize?: number;
   /** While on, pull nothing (fault flags; see pause.ts); events being handled still finish. */
   pause?: PauseSwitch;
+  /**
+   * Where the durable consumer starts when it does not exist yet (default: the whole stream).
+   * Called only then, just before it is created: a consumer that exists keeps its position
+   * whatever this would say, so a restart can never move it. A failure fails the start.
+   */
+  startSequence?: StartSequence;
 }
 
 export interface ConsumerOptions<Desc extends DescMessage> extends BaseConsumerOptions {
@@ -93,6 +106,8 @@ export interface BatchEvent {
   readonly message: Message;
   readonly eventId: string;
   readonly subject: string;
+  /** Its sequence in the stream, which a redelivery keeps: the order in which events arrived. */
+  readonly streamSequence: number;
   readonly headers: Readonly<Record<string, string>>;
 }
 
@@ -277,7 +292,14 @@ export function startBatchConsumer(options: BatchConsumerOptions): Promise<Event
       });
       try {
         await handler(
-          fresh.map((d) => ({ schema: d.event!.schema, message: d.event!.message, eventId: d.eventId!, subject: d.msg.subject, headers: d.headers })),
+          fresh.map((d) => ({
+            schema: d.event!.schema,
+            message: d.event!.message,
+            eventId: d.eventId!,
+            subject: d.msg.subject,
+            streamSequence: d.msg.info.streamSequence,
+            headers: d.headers,
+          })),
           em,
         );
       } catch (error) {
@@ -295,15 +317,21 @@ async function runConsumer<E>(options: BaseConsumerOptions, mode: Mode<E>): Prom
   const settings = consumerSettings(options);
   const { maxDeliver, schedule } = settings;
   const logger = options.logger.child({ consumer });
-  await ensureConsumer(jsm, names.stream, {
-    durable_name: consumer,
-    description: mode.description,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    filter_subject: mode.subject,
-    max_deliver: maxDeliver + 1,
-    backoff: schedule.map((ms) => nanos(ms)),
-  });
+  await ensureConsumer(
+    jsm,
+    names.stream,
+    {
+      durable_name: consumer,
+      description: mode.description,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: mode.subject,
+      max_deliver: maxDeliver + 1,
+      backoff: schedule.map((ms) => nanos(ms)),
+    },
+    options.startSequence,
+    logger,
+  );
   const pull = await js.consumers.get(names.stream, consumer);
   const running = pullAndHandle(pull, options, settings, logger, batchHandler(options, mode, settings, logger));
   logger.info(
@@ -566,14 +594,16 @@ function pullAndHandle(pull: Consumer, options: BaseConsumerOptions, settings: C
       }
       try {
         fetching = await pull.fetch({ max_messages: room, expires: 30_000 });
-        if (stopping) await fetching.close();
+        // Never awaited here: close() resolves once this loop has read the iterator to its end,
+        // so awaiting it before or inside the loop waits forever (and so would stop()).
+        if (stopping) void fetching.close();
         for await (const msg of fetching) {
           failures = 0;
           waiting.push(msg);
           held.set(msg, Date.now());
           heartbeat ??= setInterval(keepAlive, reportAfterMs / 2);
           arrived.notify();
-          if (options.pause?.paused()) await fetching.close();
+          if (options.pause?.paused()) void fetching.close();
         }
       } catch (error) {
         if (stopping) break;
@@ -678,13 +708,42 @@ function decode<Desc extends DescMessage>(schema: Desc, data: Uint8Array, eventT
   }
 }
 
-/** Creates the durable consumer, or updates the settings that may change between deploys. */
-async function ensureConsumer(jsm: JetStreamManager, stream: string, config: Partial<ConsumerConfig> & { durable_name: string }): Promise<void> {
+/**
+ * Creates the durable consumer, or updates the settings that may change between deploys. Its
+ * position is only ever chosen here, at creation (`startSequence`): the server refuses to change
+ * the deliver policy of one that exists, so an add that finds one (created meanwhile by another
+ * replica, say) falls back to the update and leaves the position alone.
+ */
+async function ensureConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  config: Partial<ConsumerConfig> & { durable_name: string },
+  startSequence: StartSequence | undefined,
+  logger: Logger,
+): Promise<void> {
+  if (startSequence && !(await consumerExists(jsm, stream, config.durable_name))) {
+    const seq = await startSequence({ jsm, stream });
+    if (seq !== undefined) {
+      if (!Number.isSafeInteger(seq) || seq < 1) throw new Error(`start sequence ${seq} of consumer ${config.durable_name} must be an integer >= 1`);
+      config = { ...config, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: seq };
+      logger.info({ stream, start_seq: seq }, "creating the durable consumer at a start sequence");
+    }
+  }
   try {
     await jsm.consumers.add(stream, config);
   } catch (error) {
     if (!(error instanceof JetStreamApiError)) throw error;
     const { description, max_deliver, backoff } = config;
     await jsm.consumers.update(stream, config.durable_name, { description, max_deliver, backoff });
+  }
+}
+
+async function consumerExists(jsm: JetStreamManager, stream: string, consumer: string): Promise<boolean> {
+  try {
+    await jsm.consumers.info(stream, consumer);
+    return true;
+  } catch (error) {
+    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound) return false;
+    throw error;
   }
 }

@@ -14,6 +14,7 @@ export {
   type EventConsumer,
   type EventContext,
   type EventHandler,
+  type StartSequence,
 } from "./consumer.js";
 export {
   copyToDeadLetters,
@@ -33,7 +34,7 @@ export { EventsMigration, eventsMigration } from "./migration.js";
 export { busNames, DEFAULT_BUS_NAMES, type EventBusNames } from "./names.js";
 export { enqueue, enqueueRecords, type EnqueueOptions, OUTBOX_COLUMNS, outboxRecord, type OutboxRecord, withDeferredOutbox } from "./outbox.js";
 export { kickAfterCommit, kickRelays, startRelay, type OutboxEvent, type Relay, type RelayOptions } from "./relay.js";
-export { retireConsumers, type RetireConsumersOptions } from "./retire-consumers.js";
+export { afterRetiredConsumers, retireConsumers, type RetireConsumersOptions } from "./retire-consumers.js";
 export { Sleeper } from "./sleeper.js";
 export { ensureStreams, type StreamOptions } from "./streams.js";
 export { deadLetterSubject, eventRoute, eventSubject, originalSubject, type EventRoute, type EventTypeDesc } from "./subjects.js";

@@ -14,7 +14,7 @@ import {
   OrderRejectedSchema,
   OrderShippedSchema,
 } from "../../gen/shop/events/v1/order_events_pb.js";
-import { type BatchEvent, EVENT_TYPE_HEADER, requireOrderId, retireConsumers } from "../../lib/events/index.js";
+import { afterRetiredConsumers, type BatchEvent, EVENT_TYPE_HEADER, requireOrderId, retireConsumers } from "../../lib/events/index.js";
 import { lazyChild, type Logger } from "../../lib/log.js";
 import { formatMoney, money, moneyProblem } from "../../lib/money.js";
 import { type ConsumerSpec, consumeBatches } from "../../lib/runtime/index.js";
@@ -37,13 +37,18 @@ import * as store from "./notification-store.js";
  * order.payment_failed reports the same thing.
  *
  * One durable consumer, `notification-events`, takes all of them and applies each batch at once
- * (see `applyBatch`).
+ * (see `applyBatch`). On the first start after an upgrade from the per-event-type consumers it is
+ * created where they left off, not at the start of the stream: a full replay would dead-letter
+ * their dead letters again and apply late what they gave up on.
  */
 
 /** The durable consumer of the saga's events. */
 export const NOTIFICATION_CONSUMER = "notification-events";
 
-/** The per-event-type consumers it replaced: deleted at startup so they stop collecting messages. */
+/**
+ * The per-event-type consumers it replaced: where they left off is where it starts when it is
+ * created; then they are deleted so that they stop collecting messages.
+ */
 export const RETIRED_CONSUMERS = [
   "notification-order-created",
   "notification-order-confirmed",
@@ -130,6 +135,7 @@ export function notificationConsumers({ logger, onQueued }: NotificationConsumer
     return {
       planned: {
         eventId: event.eventId,
+        streamSequence: event.streamSequence,
         orderId,
         customerId: message.customerId,
         template: announced.template,
@@ -173,14 +179,18 @@ export function notificationConsumers({ logger, onQueued }: NotificationConsumer
     }
   }
 
-  const events = consumeBatches(EVENT_TYPES, NOTIFICATION_CONSUMER, applyBatch);
+  // Replayed events past the old consumers' lowest floor are harmless: contacts and pending
+  // messages are kept once per order / event, and notification_log once per (event_id, channel).
+  const events = consumeBatches(EVENT_TYPES, NOTIFICATION_CONSUMER, applyBatch, { startSequence: afterRetiredConsumers(RETIRED_CONSUMERS) });
   return [
     {
       consumer: events.consumer,
       async start(deps) {
         const running = await events.start(deps);
-        // Only once the replacement runs: nothing is left without a consumer meanwhile. Failing
-        // to clean up is no reason not to serve; the next start tries again.
+        // Only once the replacement exists, since its start position is read from them. A crash
+        // before this leaves them for the next start, which deletes them without moving the
+        // replacement (its position is only chosen when it is created). Failing to clean up is
+        // no reason not to serve; the next start tries again.
         await retireConsumers({ jsm: deps.bus.jsm, stream: deps.bus.names.stream, consumers: RETIRED_CONSUMERS, logger: deps.logger }).catch((error: unknown) =>
           deps.logger.error({ err: error }, "could not delete the retired notification consumers; will try again at the next start"),
         );

@@ -194,14 +194,22 @@ type ContactRow = {
   total_minor: string | null;
   currency_code: string | null;
 };
-type TakenRow = { order_id: string; customer_id: string; event_id: string; template: string; vars: unknown; created_at: string };
+type TakenRow = {
+  order_id: string;
+  customer_id: string;
+  event_id: string;
+  stream_seq: string | null;
+  template: string;
+  vars: unknown;
+  created_at: string;
+};
 
 const CONTACT_COLUMNS = "order_id, customer_id, name, email, phone, total_minor, currency_code";
 
 /** The contacts stored for a batch's orders before it, and the pending messages it takes. */
 export interface BatchContacts {
   known: Map<string, Contact>;
-  /** Oldest first. */
+  /** In the order their events arrived (see `byArrival`). */
   taken: PendingMessage[];
 }
 
@@ -225,12 +233,14 @@ export async function readContacts(em: EntityManager, orderIds: readonly string[
        SELECT * FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[])
        ON CONFLICT (order_id) DO NOTHING
      ), taken AS (
-       DELETE FROM pending_notifications WHERE order_id = ANY(?::uuid[]) RETURNING event_id, order_id, customer_id, template, vars, created_at
+       DELETE FROM pending_notifications WHERE order_id = ANY(?::uuid[])
+       RETURNING event_id, stream_seq, order_id, customer_id, template, vars, created_at
      )
-     SELECT 'contact' AS kind, ${CONTACT_COLUMNS}, NULL::uuid AS event_id, NULL::text AS template, NULL::jsonb AS vars, NULL::timestamptz AS created_at
+     SELECT 'contact' AS kind, ${CONTACT_COLUMNS}, NULL::uuid AS event_id, NULL::bigint AS stream_seq, NULL::text AS template, NULL::jsonb AS vars,
+       NULL::timestamptz AS created_at
      FROM notification_contacts WHERE order_id = ANY(?::uuid[])
      UNION ALL
-     SELECT 'pending', order_id, customer_id, NULL, NULL, NULL, NULL, NULL, event_id, template, vars, created_at FROM taken`,
+     SELECT 'pending', order_id, customer_id, NULL, NULL, NULL, NULL, NULL, event_id, stream_seq, template, vars, created_at FROM taken`,
     [
       created,
       newContacts.map((c) => c.customerId),
@@ -249,17 +259,26 @@ export async function readContacts(em: EntityManager, orderIds: readonly string[
     if (row.kind === "contact") known.set(row.order_id, toContact(row));
     else taken.push(row);
   }
-  taken.sort((a, b) => new Date(a.created_at).getTime() - new Date(b.created_at).getTime() || a.event_id.localeCompare(b.event_id));
   return {
     known,
-    taken: taken.map((row) => ({
+    taken: taken.sort(byArrival).map((row) => ({
       eventId: row.event_id,
+      streamSequence: row.stream_seq === null ? null : Number(row.stream_seq),
       orderId: row.order_id,
       customerId: row.customer_id,
       template: row.template,
       vars: (typeof row.vars === "string" ? JSON.parse(row.vars) : row.vars) as Record<string, string | undefined>,
     })),
   };
+}
+
+/**
+ * Rows in the order their events arrived on the stream. Rows saved before the sequence was
+ * recorded have none: they come first, by when they were saved, then by event id (as before).
+ */
+function byArrival(a: TakenRow, b: TakenRow): number {
+  const seq = (row: TakenRow) => (row.stream_seq === null ? 0 : Number(row.stream_seq));
+  return seq(a) - seq(b) || new Date(a.created_at).getTime() - new Date(b.created_at).getTime() || a.event_id.localeCompare(b.event_id);
 }
 
 function toContact(row: ContactRow): Contact {
@@ -273,16 +292,20 @@ function toContact(row: ContactRow): Contact {
   };
 }
 
-/** Keeps messages until order.created brings their recipients; once per event. */
+/**
+ * Keeps messages until order.created brings their recipients; once per event, with the stream
+ * sequence it first arrived at (the order they are released in).
+ */
 export async function savePending(em: EntityManager, pending: readonly PendingMessage[]): Promise<void> {
   if (pending.length === 0) return;
   await execute(
     em,
-    `INSERT INTO pending_notifications (event_id, order_id, customer_id, template, vars)
-     SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::text[], ?::text[], ?::jsonb[])
+    `INSERT INTO pending_notifications (event_id, stream_seq, order_id, customer_id, template, vars)
+     SELECT * FROM unnest(?::uuid[], ?::bigint[], ?::uuid[], ?::text[], ?::text[], ?::jsonb[])
      ON CONFLICT (event_id) DO NOTHING`,
     [
       pending.map((p) => p.eventId),
+      pending.map((p) => p.streamSequence),
       pending.map((p) => p.orderId),
       pending.map((p) => p.customerId),
       pending.map((p) => p.template),

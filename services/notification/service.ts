@@ -17,6 +17,7 @@ import { entities } from "./entities.js";
 import { Notifications } from "./migrations/0001-notifications.js";
 import { PendingNotifications } from "./migrations/0002-pending-notifications.js";
 import { NotificationTraceParent } from "./migrations/0003-trace-parent.js";
+import { PendingStreamSequence } from "./migrations/0004-pending-stream-seq.js";
 import type { MessageProvider } from "./providers/provider.js";
 import { createSimulatedProvider } from "./providers/simulated.js";
 import { notificationRpc } from "./rpc.js";
@@ -70,6 +71,7 @@ export const migrations = [
   { name: "notification-0001-notifications", class: Notifications },
   { name: "notification-0002-pending-notifications", class: PendingNotifications },
   { name: "notification-0003-trace-parent", class: NotificationTraceParent },
+  { name: "notification-0004-pending-stream-seq", class: PendingStreamSequence },
 ];
 
 /** Starts the notification service: messages for the saga's customer-visible transitions, the dispatcher, the RPCs. */

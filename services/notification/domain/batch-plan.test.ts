@@ -19,18 +19,50 @@ function contact(orderId: string, details: Partial<Contact> = {}): Contact {
 }
 
 let nextId = 0;
+// Events arrive in the order the tests create them.
+let nextSeq = 0;
 function created(orderId: string, details: Partial<Contact> = {}): PlanEvent {
   const c = contact(orderId, details);
-  return { eventId: `created-${++nextId}`, orderId, customerId: c.customerId, template: "order_created", vars: {}, contact: c, traceParent: `trace-${nextId}` };
+  return {
+    eventId: `created-${++nextId}`,
+    streamSequence: ++nextSeq,
+    orderId,
+    customerId: c.customerId,
+    template: "order_created",
+    vars: {},
+    contact: c,
+    traceParent: `trace-${nextId}`,
+  };
 }
 
 function confirmed(orderId: string, eventId = `confirmed-${++nextId}`): PlanEvent {
-  return { eventId, orderId, customerId: "", template: "order_confirmed", vars: { total: "19.99 EUR" }, traceParent: `trace-${eventId}` };
+  return {
+    eventId,
+    streamSequence: ++nextSeq,
+    orderId,
+    customerId: "",
+    template: "order_confirmed",
+    vars: { total: "19.99 EUR" },
+    traceParent: `trace-${eventId}`,
+  };
 }
 
 function cancelled(orderId: string): PlanEvent {
   const eventId = `cancelled-${++nextId}`;
-  return { eventId, orderId, customerId: "", template: "order_cancelled", vars: { reason: "changed my mind" }, traceParent: `trace-${eventId}` };
+  return {
+    eventId,
+    streamSequence: ++nextSeq,
+    orderId,
+    customerId: "",
+    template: "order_cancelled",
+    vars: { reason: "changed my mind" },
+    traceParent: `trace-${eventId}`,
+  };
+}
+
+/** A message an earlier batch saved to wait for its order's contact. */
+function waited(eventId: string, streamSequence: number | null, template = "order_confirmed", vars = {}): PendingMessage {
+  return { eventId, streamSequence, orderId: A, customerId: "c", template, vars };
 }
 
 const none = new Map<string, Contact>();
@@ -83,7 +115,16 @@ describe("batch plan", () => {
     const event = cancelled(A);
     expect(planBatch([event], none, [])).toEqual({
       messages: [],
-      pending: [{ eventId: event.eventId, orderId: A, customerId: "", template: "order_cancelled", vars: { reason: "changed my mind" } }],
+      pending: [
+        {
+          eventId: event.eventId,
+          streamSequence: event.streamSequence,
+          orderId: A,
+          customerId: "",
+          template: "order_cancelled",
+          vars: { reason: "changed my mind" },
+        },
+      ],
       dropped: [],
     });
   });
@@ -106,11 +147,7 @@ describe("batch plan", () => {
 
   it("queues messages that waited from an earlier batch, oldest first, and drops one with an unknown template", () => {
     const order = created(A, { phone: "" });
-    const taken: PendingMessage[] = [
-      { eventId: "p1", orderId: A, customerId: "c", template: "order_confirmed", vars: {} },
-      { eventId: "p2", orderId: A, customerId: "c", template: "retired_template", vars: {} },
-      { eventId: "p3", orderId: A, customerId: "c", template: "order_shipped", vars: { carrier: "DHL" } },
-    ];
+    const taken = [waited("p1", 1), waited("p2", 2, "retired_template"), waited("p3", 3, "order_shipped", { carrier: "DHL" })];
     const plan = planBatch([order], none, taken);
     expect(plan.messages.map((m) => [m.eventId, m.template])).toEqual([
       [order.eventId, "order_created"],
@@ -120,6 +157,20 @@ describe("batch plan", () => {
     expect(plan.messages[2].body).toContain("with DHL");
     expect(plan.dropped.map((m) => m.eventId)).toEqual(["p2"]);
     expect(plan.pending).toEqual([]);
+  });
+
+  it("queues waiting messages in the order their events arrived: rows saved without a sequence first, a late redelivery in its place", () => {
+    const order = { ...created(A, { phone: "" }), streamSequence: 13 };
+    // seq 11 was redelivered after seq 12 had been saved: it waits in this batch.
+    const redelivered = { ...confirmed(A, "s11"), streamSequence: 11 };
+    const taken = [waited("legacy", null), waited("s10", 10), waited("s12", 12, "order_shipped")];
+    expect(keys([redelivered, order], none, taken)).toEqual([
+      [order.eventId, "EMAIL"],
+      ["legacy", "EMAIL"],
+      ["s10", "EMAIL"],
+      ["s11", "EMAIL"],
+      ["s12", "EMAIL"],
+    ]);
   });
 
   it("plans several orders in one batch independently", () => {
@@ -140,7 +191,7 @@ describe("batch plan", () => {
       ["same", "EMAIL"],
       ["same", "SMS"],
     ]);
-    const taken: PendingMessage[] = [{ eventId: "same", orderId: A, customerId: "", template: "order_confirmed", vars: {} }];
+    const taken = [waited("same", event.streamSequence)];
     const order = created(A);
     expect(keys([event, order], none, taken)).toEqual([
       [order.eventId, "EMAIL"],

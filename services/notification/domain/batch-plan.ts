@@ -10,7 +10,9 @@ import { isTemplateName, renderTemplate, type TemplateName } from "./templates.j
  * customer-visible event queues one message per channel the order's contact has. An event
  * whose order has no contact yet waits (a pending message) until order.created arrives,
  * in this batch or a later one; order.created then queues its own message first and the
- * waiting ones after it, in the order they arrived.
+ * waiting ones after it, in the order their events arrived on the stream (not the order they
+ * were saved or handled: a redelivered event arrives late in a batch, and the messages one batch
+ * saved share their created_at).
  */
 
 /** An order's contact details, as stored. */
@@ -29,6 +31,8 @@ export interface Contact {
 /** A message waiting for its order's contact details. */
 export interface PendingMessage {
   eventId: string;
+  /** The stream sequence of its event; null for one saved before it was recorded. */
+  streamSequence: number | null;
   orderId: string;
   customerId: string;
   /** Stored as text: a template that no longer exists is dropped, not queued. */
@@ -39,6 +43,8 @@ export interface PendingMessage {
 /** A saga event reduced to the message it announces (and, for order.created, the contact it brings). */
 export interface PlanEvent {
   eventId: string;
+  /** Its sequence in the stream: the order of arrival, which waiting messages are released in. */
+  streamSequence: number;
   orderId: string;
   customerId: string;
   template: TemplateName;
@@ -84,8 +90,8 @@ export function contactsIn(events: readonly PlanEvent[]): Contact[] {
 }
 
 /**
- * Plans `events` (in stream order) given the contacts stored before the batch (`known`) and the
- * pending messages taken for the orders whose contact this batch brings (`taken`, oldest first).
+ * Plans `events` (in delivery order) given the contacts stored before the batch (`known`) and
+ * the pending messages taken for the orders whose contact this batch brings (`taken`).
  */
 export function planBatch(events: readonly PlanEvent[], known: ReadonlyMap<string, Contact>, taken: readonly PendingMessage[]): BatchPlan {
   const contacts = new Map(known);
@@ -125,6 +131,7 @@ export function planBatch(events: readonly PlanEvent[], known: ReadonlyMap<strin
     const contact = contacts.get(event.orderId);
     const message: PendingMessage = {
       eventId: event.eventId,
+      streamSequence: event.streamSequence,
       orderId: event.orderId,
       customerId: event.customerId,
       template: event.template,
@@ -136,7 +143,7 @@ export function planBatch(events: readonly PlanEvent[], known: ReadonlyMap<strin
     }
     queue(contact, message, event.template, event.traceParent);
     // The messages that waited for this contact, queued as part of this event.
-    for (const waited of waiting.get(event.orderId) ?? []) {
+    for (const waited of byArrival(waiting.get(event.orderId) ?? [])) {
       if (isTemplateName(waited.template)) queue(contact, waited, waited.template, event.traceParent);
       else plan.dropped.push(waited);
     }
@@ -149,6 +156,11 @@ export function planBatch(events: readonly PlanEvent[], known: ReadonlyMap<strin
     kept.add(message.eventId);
   }
   return plan;
+}
+
+/** `messages` in the order their events arrived; those saved without a sequence (older) first, as given. */
+function byArrival(messages: PendingMessage[]): PendingMessage[] {
+  return messages.sort((a, b) => (a.streamSequence ?? 0) - (b.streamSequence ?? 0));
 }
 
 /** The channels a contact can be reached on, e-mail first. */
