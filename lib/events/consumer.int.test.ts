@@ -137,7 +137,8 @@ describe("consumer", () => {
       consumer,
       event: InventoryInsufficientSchema,
       maxDeliver: 2,
-      backoffMs: FAST,
+      // Ack waits long enough that progress reports keep the held event through a loaded machine.
+      backoffMs: [500, 1_000],
       handler: async (_event, ctx) => {
         deliveries.push(ctx.deliveryCount);
         if (outage) {
@@ -172,14 +173,14 @@ describe("consumer", () => {
     await tb.consumer({
       consumer,
       event: InventoryReleasedSchema,
-      // A 1.5 s ack wait: a handler still busy after it is redelivered unless it reports
-      // progress; reports start after 500 ms, which a prompt handler never reaches.
-      backoffMs: [1_500, 3_000],
+      // A 1.6 s ack wait: a handler still busy after it is redelivered unless it reports
+      // progress; reports start after 400 ms, which a prompt handler never reaches.
+      backoffMs: [1_600, 3_200],
       handler: async (event, ctx) => {
         if (event.orderId === slowOrder) {
           deliveries.push(ctx.deliveryCount);
-          // Busy for longer than the ack wait: the fourth report comes 2 s or more after delivery.
-          await waitFor(() => reports() >= 4, { timeoutMs: 10_000, message: "progress reports for the slow event" });
+          // Busy for longer than the ack wait: the fifth report comes 2 s or more after delivery.
+          await waitFor(() => reports() >= 5, { timeoutMs: 10_000, message: "progress reports for the slow event" });
         }
         await recordEffect(ctx, consumer);
       },

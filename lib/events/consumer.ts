@@ -372,9 +372,10 @@ function consumerSettings(options: BaseConsumerOptions): ConsumerSettings {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error("batchSize must be an integer >= 1");
   // The server requires fewer backoff entries than max_deliver; later deliveries reuse the last.
   const schedule = backoffMs.slice(0, maxDeliver);
-  // Checked every half of it, a held message reports at most half the shortest ack wait after
-  // its last sign of life: well within the wait, and never for one handled promptly.
-  const reportAfterMs = Math.max(10, Math.floor(Math.min(...schedule) / 3));
+  // Checked every half of it, a held message reports at most 3/8 of the shortest ack wait after
+  // its last sign of life, which leaves the event loop 5/8 of the wait (625 ms by default) to
+  // fall behind before the server would redeliver it; one handled promptly never reports.
+  const reportAfterMs = Math.max(10, Math.floor(Math.min(...schedule) / 4));
   return { maxDeliver, schedule, concurrency, batchSize, reportAfterMs };
 }
 
