@@ -25,6 +25,8 @@ export interface GatewayConfig {
   breakerHalfOpenProbes: number;
   /** Unary calls in flight per upstream; more wait in the gateway, uncounted by breakers (UPSTREAM_MAX_IN_FLIGHT, default 64). */
   upstreamMaxInFlight: number;
+  /** The longest a call waits in the gateway for one of those slots before it is answered 503 (UPSTREAM_MAX_QUEUE_MS, default 500). */
+  upstreamMaxQueueMs: number;
   /** Attempts of a call that never reached its upstream (UPSTREAM_RETRY_ATTEMPTS, default 3; 1 where Istio retries). */
   upstreamRetryAttempts: number;
   jwt: {
@@ -108,6 +110,7 @@ export function readGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       breakerResetMs: int("BREAKER_RESET_MS", 10_000, { min: 100, max: 600_000 }),
       breakerHalfOpenProbes: int("BREAKER_HALF_OPEN_PROBES", 3, { min: 1, max: 1_000 }),
       upstreamMaxInFlight: int("UPSTREAM_MAX_IN_FLIGHT", 64, { min: 1, max: 100_000 }),
+      upstreamMaxQueueMs: int("UPSTREAM_MAX_QUEUE_MS", 500, { min: 0, max: 120_000 }),
       upstreamRetryAttempts: int("UPSTREAM_RETRY_ATTEMPTS", 3, { min: 1, max: 10 }),
       jwtSecret: optionalStr("JWT_SECRET"),
       jwksUrl: optionalStr("JWT_JWKS_URL"),
@@ -177,6 +180,7 @@ export function readGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     breakerResetMs: c.breakerResetMs,
     breakerHalfOpenProbes: c.breakerHalfOpenProbes,
     upstreamMaxInFlight: c.upstreamMaxInFlight,
+    upstreamMaxQueueMs: c.upstreamMaxQueueMs,
     upstreamRetryAttempts: c.upstreamRetryAttempts,
     jwt: {
       secret: devSecret ? DEV_JWT_SECRET : c.jwtSecret,

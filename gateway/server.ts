@@ -103,6 +103,7 @@ export async function start(config: GatewayConfig, options: GatewayStartOptions 
     breakerResetMs: config.breakerResetMs,
     breakerHalfOpenProbes: config.breakerHalfOpenProbes,
     maxInFlight: config.upstreamMaxInFlight,
+    maxQueueMs: config.upstreamMaxQueueMs,
     retryAttempts: config.upstreamRetryAttempts,
     logger,
   });

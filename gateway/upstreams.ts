@@ -38,6 +38,7 @@ export interface UpstreamOptions {
   breakerResetMs: number;
   breakerHalfOpenProbes?: number;
   maxInFlight?: number;
+  maxQueueMs?: number;
   retryAttempts?: number;
   logger?: Logger;
 }
@@ -52,6 +53,7 @@ export function createUpstreams(options: UpstreamOptions): Upstreams {
         // The breaker bounds unary deadlines too; streams (WatchOrder, Download) keep their own.
         breaker: { timeoutMs: options.deadlineMs, resetTimeoutMs: options.breakerResetMs, halfOpenProbes: options.breakerHalfOpenProbes },
         maxInFlight: options.maxInFlight,
+        maxQueueMs: options.maxQueueMs,
         retry: { maxAttempts: options.retryAttempts ?? 1 },
         logger: options.logger,
       }),

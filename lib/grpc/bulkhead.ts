@@ -3,7 +3,10 @@ import { UpstreamCallError } from "./status.js";
 
 /**
  * Bounds the calls in flight to one upstream. Calls over the limit wait here, first come first
- * served, until a slot frees, half of their remaining time has gone, or they are cancelled. Time
+ * served, until a slot frees, half of their remaining time or `maxWaitMs` has gone, or they are
+ * cancelled. `maxWaitMs` bounds the latency queueing adds under overload: the excess is answered
+ * UNAVAILABLE at once instead of after seconds, and does not pile up (with its connections) in
+ * front of the caller. Time
  * spent waiting is the caller's own queueing: a call that gives up here fails as a `local` error,
  * which no breaker counts against the upstream (a burst of our own retries must not open its
  * circuit). It gives up at half its time rather than at its deadline because a call let through
@@ -17,6 +20,7 @@ export class Bulkhead {
   constructor(
     private readonly upstream: string,
     private readonly limit: number,
+    private readonly maxWaitMs = Infinity,
   ) {}
 
   get inFlight(): number {
@@ -55,7 +59,7 @@ export class Bulkhead {
               true,
             ),
           ),
-        Math.max(0, (deadline.getTime() - Date.now()) / 2),
+        Math.max(0, Math.min(this.maxWaitMs, (deadline.getTime() - Date.now()) / 2)),
       );
       const onAbort = () =>
         fail(new UpstreamCallError(Code.CANCELLED, `call to ${this.upstream} cancelled while waiting for a slot`, undefined, this.upstream, undefined, true));

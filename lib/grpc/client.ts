@@ -39,6 +39,8 @@ export interface ClientOptions {
    * UNAVAILABLE without counting against the breaker.
    */
   maxInFlight?: number;
+  /** The longest a call waits for one of the `maxInFlight` slots (default: half its deadline). */
+  maxQueueMs?: number;
   /** Retries of unary calls that never reached the upstream, with jitter and a budget (default off). */
   retry?: RetryOptions;
   logger?: Logger;
@@ -104,7 +106,7 @@ export function createClient<S extends DescService>(service: S, address: string,
     name: options.name,
     channel,
     breaker,
-    bulkhead: options.maxInFlight ? new Bulkhead(options.name, options.maxInFlight) : undefined,
+    bulkhead: options.maxInFlight ? new Bulkhead(options.name, options.maxInFlight, options.maxQueueMs) : undefined,
     retry: { maxAttempts: Math.max(1, retry.maxAttempts ?? 1), baseDelayMs: retry.baseDelayMs ?? 50, maxDelayMs: retry.maxDelayMs ?? 1_000 },
     budget: new RetryBudget(retry.budgetTokens, retry.budgetRatio),
     deadline: (callOptions, streaming) => {

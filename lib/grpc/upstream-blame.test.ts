@@ -124,6 +124,20 @@ describe("blame across hops", () => {
     expect(client.breaker.closed).toBe(true);
   });
 
+  it("gives up waiting for a slot after maxQueueMs, long before half the call's time", async () => {
+    const client = front({ maxInFlight: 1, maxQueueMs: 50, breaker: { volumeThreshold: 1, resetTimeoutMs: 60_000 } });
+    const first = client.getProduct({ productId: "slow" });
+    const started = performance.now();
+    const queued = await client.getProduct({ productId: "p1" }, { deadlineMs: 20_000 }).catch((e: unknown) => e);
+    // Answered by the queue bound, not after 10 s (half the deadline); the slot never freed.
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(queued).toMatchObject({ code: Code.UNAVAILABLE, local: true, message: "middle: too many calls in flight; gave up waiting for a slot" });
+    expect(client.breaker.closed).toBe(true);
+    for (const done of release) done();
+    release = [];
+    await expect(first).resolves.toMatchObject({ product: { id: "slow" } });
+  });
+
   it("retries calls that never reached the upstream, with a budget that stops retry storms", async () => {
     const gone = createClient(InventoryService, `127.0.0.1:${await closedPort()}`, {
       name: "gone",
