@@ -596,8 +596,10 @@ function pullAndHandle(pull: Consumer, options: BaseConsumerOptions, settings: C
       try {
         fetching = await pull.fetch({ max_messages: room, expires: 30_000 });
         // Never awaited here: close() resolves once this loop has read the iterator to its end,
-        // so awaiting it before or inside the loop waits forever (and so would stop()).
-        if (stopping) void fetching.close();
+        // so awaiting it before or inside the loop waits forever (and so would stop()). A pause
+        // that came while the pull was being set up found nothing to close: close it now, or
+        // the pull would take what is published during the pause.
+        if (stopping || options.pause?.paused()) void fetching.close();
         for await (const msg of fetching) {
           failures = 0;
           waiting.push(msg);
