@@ -256,4 +256,43 @@ describe("consumer batches", () => {
       await batch.stop();
     }
   });
+  it("with lingerMs, holds a batch for the events that follow its first, and stopping cuts the wait short", async () => {
+    const consumer = "batch-linger";
+    const lingerMs = 30_000;
+    const orders = Array.from({ length: 6 }, () => uuidv7());
+    const mine = new Set(orders);
+    const lastSeq = async () => (await tb.bus.jsm.streams.info(tb.names.stream)).state.last_seq;
+    const delivered = async (seq: number) => (await tb.bus.jsm.consumers.info(tb.names.stream, consumer)).delivered.stream_seq >= seq;
+    const start = (await lastSeq()) + 1;
+    const running = await tb.consumer({
+      consumer,
+      event: OrderShippedSchema,
+      batchSize: 5,
+      lingerMs,
+      // Only what this test publishes: earlier tests' events would make batches of their own.
+      startSequence: () => Promise.resolve(start),
+      handler: async (event, ctx) => {
+        if (!mine.has(event.orderId)) return;
+        await transactionOf(ctx.em, "test").raw("insert into batch_effects (consumer, event_id, txid) values (?, ?, txid_current())", [consumer, ctx.eventId]);
+      },
+    });
+    // The first event is in the consumer's hands before the others are even published: without
+    // the linger it would be applied on its own.
+    await publish(orders[0]);
+    const first = await lastSeq();
+    await waitFor(() => delivered(first), { message: "the first event delivered" });
+    for (const orderId of orders.slice(1, 5)) await publish(orderId);
+    await waitFor(async () => (await effects(consumer)).length === 5, { message: "the full batch applied" });
+    expect(new Set((await effects(consumer)).map((row) => row.txid)).size).toBe(1);
+
+    // A lone event lingers; stopping applies and acknowledges it at once instead of after lingerMs.
+    await publish(orders[5]);
+    const last = await lastSeq();
+    await waitFor(() => delivered(last), { message: "the lone event delivered" });
+    const stopping = Date.now();
+    await running.stop();
+    expect(Date.now() - stopping).toBeLessThan(lingerMs);
+    expect(await effects(consumer)).toHaveLength(6);
+    expect(await consumerSettled(tb.bus, consumer, last)).toBe(true);
+  });
 });

@@ -77,6 +77,14 @@ export interface BaseConsumerOptions {
   concurrency?: number;
   /** Most events applied in one transaction (default 64; 1 applies every event on its own). */
   batchSize?: number;
+  /**
+   * How long a batch that is not full waits for more events after its first one arrived (default
+   * 0: apply what has arrived at once). Below saturation events come one at a time, and each
+   * would cost its own transaction, commit and round of statements; waiting a little lets them
+   * share one. For consumers off the saga's critical path, where a few hundred milliseconds
+   * matter to nobody (analytics, e-mail).
+   */
+  lingerMs?: number;
   /** While on, pull nothing (fault flags; see pause.ts); events being handled still finish. */
   pause?: PauseSwitch;
   /**
@@ -342,6 +350,7 @@ async function runConsumer<E>(options: BaseConsumerOptions, mode: Mode<E>): Prom
       backoff_ms: schedule,
       concurrency: settings.concurrency,
       batch_size: settings.batchSize,
+      linger_ms: settings.lingerMs,
     },
     "consumer started",
   );
@@ -355,6 +364,7 @@ interface ConsumerSettings {
   schedule: number[];
   concurrency: number;
   batchSize: number;
+  lingerMs: number;
   /** How long a message may be held without a sign of life before it reports progress. */
   reportAfterMs: number;
 }
@@ -365,18 +375,20 @@ function consumerSettings(options: BaseConsumerOptions): ConsumerSettings {
   const backoffMs = options.backoffMs ?? [1_000, 2_000, 4_000];
   const concurrency = options.concurrency ?? 1;
   const batchSize = options.batchSize ?? 64;
+  const lingerMs = options.lingerMs ?? 0;
   if (!NAME.test(options.consumer)) throw new Error(`consumer name "${options.consumer}" must match ${NAME}`);
   if (!Number.isInteger(maxDeliver) || maxDeliver < 1) throw new Error("maxDeliver must be an integer >= 1");
   if (backoffMs.length === 0 || backoffMs.some((ms) => !(ms > 0))) throw new Error("backoffMs needs at least one delay > 0");
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error("concurrency must be an integer >= 1");
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error("batchSize must be an integer >= 1");
+  if (!Number.isInteger(lingerMs) || lingerMs < 0 || lingerMs > 60_000) throw new Error("lingerMs must be an integer from 0 to 60000");
   // The server requires fewer backoff entries than max_deliver; later deliveries reuse the last.
   const schedule = backoffMs.slice(0, maxDeliver);
   // Checked every half of it, a held message reports at most 3/8 of the shortest ack wait after
   // its last sign of life, which leaves the event loop 5/8 of the wait (625 ms by default) to
   // fall behind before the server would redeliver it; one handled promptly never reports.
   const reportAfterMs = Math.max(10, Math.floor(Math.min(...schedule) / 4));
-  return { maxDeliver, schedule, concurrency, batchSize, reportAfterMs };
+  return { maxDeliver, schedule, concurrency, batchSize, lingerMs, reportAfterMs };
 }
 
 /**
@@ -551,9 +563,11 @@ function batchHandler<E>(options: BaseConsumerOptions, mode: Mode<E>, settings: 
  * already arrived be handled and acknowledged.
  */
 function pullAndHandle(pull: Consumer, options: BaseConsumerOptions, settings: ConsumerSettings, logger: Logger, handler: BatchHandling): EventConsumer {
-  const { batchSize, concurrency, reportAfterMs } = settings;
+  const { batchSize, concurrency, lingerMs, reportAfterMs } = settings;
   // Received messages wait here until a worker takes them.
   const waiting: JsMsg[] = [];
+  // When each waiting message arrived, while a batch may linger for more (lingerMs > 0).
+  const arrivedAt = new Map<JsMsg, number>();
   // Every message received and not yet settled (waiting or in hand), with its last sign of life
   // (arrival or progress report). Those held long report progress, so a long batch or a long
   // wait for a worker never lets their ack wait run out; the many handled within
@@ -602,8 +616,10 @@ function pullAndHandle(pull: Consumer, options: BaseConsumerOptions, settings: C
         if (stopping || options.pause?.paused()) void fetching.close();
         for await (const msg of fetching) {
           failures = 0;
+          const now = Date.now();
           waiting.push(msg);
-          held.set(msg, Date.now());
+          held.set(msg, now);
+          if (lingerMs > 0) arrivedAt.set(msg, now);
           heartbeat ??= setInterval(keepAlive, reportAfterMs / 2);
           arrived.notify();
           if (options.pause?.paused()) void fetching.close();
@@ -626,6 +642,17 @@ function pullAndHandle(pull: Consumer, options: BaseConsumerOptions, settings: C
     arrived.notify();
   }
 
+  /** Waits until a full batch is waiting, or `lingerMs` after the oldest waiting one arrived. */
+  async function linger(): Promise<void> {
+    for (;;) {
+      const oldest = waiting[0];
+      if (oldest === undefined || waiting.length >= batchSize || !pumping || stopping) return;
+      const left = (arrivedAt.get(oldest) ?? 0) + lingerMs - Date.now();
+      if (left <= 0) return;
+      await arrived.wait(left);
+    }
+  }
+
   async function work(): Promise<void> {
     for (;;) {
       if (waiting.length === 0) {
@@ -636,7 +663,9 @@ function pullAndHandle(pull: Consumer, options: BaseConsumerOptions, settings: C
         await new Promise((resolve) => setImmediate(resolve));
         continue;
       }
+      if (lingerMs > 0) await linger();
       const batch = waiting.splice(0, batchSize);
+      for (const msg of batch) arrivedAt.delete(msg);
       drained.notify();
       try {
         await handler.handle(batch);

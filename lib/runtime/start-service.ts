@@ -42,7 +42,7 @@ export interface ConsumerSpec {
   start(deps: ServiceDeps): Promise<EventConsumer>;
 }
 
-type ConsumerTuning = Pick<ConsumerOptions<DescMessage>, "maxDeliver" | "backoffMs" | "concurrency" | "startSequence">;
+type ConsumerTuning = Pick<ConsumerOptions<DescMessage>, "maxDeliver" | "backoffMs" | "concurrency" | "lingerMs" | "startSequence">;
 type EventConsumerTuning<Desc extends DescMessage> = ConsumerTuning & Pick<ConsumerOptions<Desc>, "beforeBatch">;
 
 /** Declares that durable consumer `consumer` handles `event` with `handler`. */
