@@ -13,7 +13,8 @@ import {
   type Snapshot,
 } from "./invariants.js";
 import type { OrderJson, PaymentJson, ProductJson } from "./model.js";
-import { formatTable, summaryRows, type ScenarioResult } from "./report.js";
+import { formatTable, resourceRows, summaryRows, type ScenarioResult } from "./report.js";
+import { processUsage } from "./resources.js";
 import { sagaTimings } from "./saga.js";
 import { packageOf } from "./cpuprofile.js";
 import { followUpProblems } from "./scenarios/chaos.js";
@@ -196,6 +197,41 @@ describe("report", () => {
     expect(rows["create attempts retried"]).toBe("4 (unavailable 3, aborted 1)");
     expect(rows["create-order latency ms p50/p95/p99/max"]).toBe("1.0 / 2.0 / 3.0 / 4.0");
     expect(rows["confirmed sagas"]).toBe("20 (2.0/s over 10.0 s)");
+  });
+
+  it("prints wakeups by process and WAL flushes per saga, n/a where not measured", () => {
+    const figures = { settled: 10 } as ScenarioResult["figures"];
+    const measured = Object.fromEntries(
+      resourceRows({
+        ...figures,
+        resources: {
+          cpuMs: { order: 30, total: 30 },
+          wakeups: { order: 200, postgres: 300, total: 500 },
+          walSyncs: 25,
+          sqlTransactions: 40,
+          sqlStatements: 120,
+          eventsPublished: 90,
+          durability: null,
+          topStatements: null,
+        },
+      }),
+    );
+    expect(measured["wakeups per saga (voluntary context switches)"]).toBe("50.0: postgres 30.0, order 20.0");
+    expect(measured["SQL transactions / statements / WAL flushes per saga"]).toBe("4.0 / 12.0 / 2.5");
+    const unmeasured = Object.fromEntries(
+      resourceRows({
+        ...figures,
+        resources: { cpuMs: { total: 0 }, sqlTransactions: null, sqlStatements: null, eventsPublished: null, durability: null, topStatements: null },
+      }),
+    );
+    expect(unmeasured["wakeups per saga (voluntary context switches)"]).toBe("n/a");
+    expect(unmeasured["SQL transactions / statements / WAL flushes per saga"]).toBe("n/a / n/a / n/a");
+  });
+
+  it("counts this process's own sleeps as the load generator's wakeups", async () => {
+    const before = processUsage().wakeups.loadgen ?? 0;
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(processUsage().wakeups.loadgen ?? 0).toBeGreaterThan(before);
   });
 });
 

@@ -124,10 +124,18 @@ export function resourceRows(f: Figures): [string, string][] {
         .map(([k, v]) => `${k}=${v}`)
         .join(" ")
     : "n/a";
+  const wakeups = r.wakeups
+    ? `${per(r.wakeups.total ?? 0)}: ${Object.entries(r.wakeups)
+        .filter(([name]) => name !== "total")
+        .sort((a, b) => b[1] - a[1])
+        .map(([name, n]) => `${name} ${fmt(n / sagas, 1)}`)
+        .join(", ")}`
+    : "n/a";
   return [
     ["CPU ms per settled saga: total", fmt(r.cpuMs.total / sagas, 2)],
     ["CPU ms per settled saga: by process", processes],
-    ["SQL transactions / statements per saga", `${per(r.sqlTransactions)} / ${per(r.sqlStatements)}`],
+    ["wakeups per saga (voluntary context switches)", wakeups],
+    ["SQL transactions / statements / WAL flushes per saga", `${per(r.sqlTransactions)} / ${per(r.sqlStatements)} / ${per(r.walSyncs ?? null)}`],
     ["events published per saga", per(r.eventsPublished)],
     ["PostgreSQL durability", durability],
   ];

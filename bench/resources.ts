@@ -1,5 +1,6 @@
-// What a saga costs the machine: CPU per process from /proc, SQL transactions and statements
-// from PostgreSQL's statistics, events from the stream, and the durability settings in force.
+// What a saga costs the machine: CPU and wakeups per process from /proc, SQL transactions,
+// statements and WAL flushes from PostgreSQL's statistics, events from the stream, and the
+// durability settings in force.
 import { readdirSync, readFileSync } from "node:fs";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
@@ -19,7 +20,24 @@ interface ProcEntry {
   ppid: number;
   /** utime + stime of the process itself, plus cutime + cstime of its exited, reaped children. */
   ticks: number;
+  /** Voluntary context switches of all its threads: how often one went to sleep to wait. */
+  sleeps: number;
   cmdline: string;
+}
+
+/** Voluntary context switches of every thread of `pid` (0 if it is gone). */
+function sleepsOf(pid: number): number {
+  let total = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, "utf8");
+      const match = /^voluntary_ctxt_switches:\s+(\d+)/m.exec(status);
+      if (match) total += Number(match[1]);
+    }
+  } catch {
+    // exited while we looked
+  }
+  return total;
 }
 
 function readProc(pid: number): ProcEntry | undefined {
@@ -30,7 +48,7 @@ function readProc(pid: number): ProcEntry | undefined {
     const ppid = Number(fields[1]);
     const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
-    return { pid, ppid, ticks, cmdline };
+    return { pid, ppid, ticks, sleeps: 0, cmdline };
   } catch {
     return undefined; // exited while we looked
   }
@@ -47,12 +65,29 @@ export function groupOf(cmdline: string): string | undefined {
   return undefined;
 }
 
+/** What the processes of this tree have spent so far, by group. */
+export interface ProcessUsage {
+  /** CPU seconds (see `cpuByProcess`). */
+  cpu: CpuByProcess;
+  /**
+   * Voluntary context switches of the live processes' threads: each is a sleep that a wakeup
+   * ends, and on a virtual machine a wakeup costs far more than the work it often brings
+   * (exited processes' switches are not counted).
+   */
+  wakeups: Record<string, number>;
+}
+
 /**
  * CPU seconds spent so far by this process and its descendants, by group. Live processes count
  * their own time and the time of children they already reaped (cutime/cstime), so exited
  * PostgreSQL backends and tsx helpers are charged to their parent's group exactly once.
  */
 export function cpuByProcess(root = process.pid): CpuByProcess {
+  return processUsage(root).cpu;
+}
+
+/** CPU seconds and wakeups of this process and its descendants, by group. */
+export function processUsage(root = process.pid): ProcessUsage {
   const entries = new Map<number, ProcEntry>();
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
@@ -60,6 +95,7 @@ export function cpuByProcess(root = process.pid): CpuByProcess {
     if (entry) entries.set(entry.pid, entry);
   }
   const result: CpuByProcess = {};
+  const wakeups: Record<string, number> = {};
   for (const entry of entries.values()) {
     let group: string | undefined;
     let current: ProcEntry | undefined = entry;
@@ -75,14 +111,19 @@ export function cpuByProcess(root = process.pid): CpuByProcess {
     if (!inTree) continue;
     const key = entry.pid === root ? "loadgen" : (group ?? "other");
     result[key] = (result[key] ?? 0) + entry.ticks / TICKS_PER_SECOND;
+    wakeups[key] = (wakeups[key] ?? 0) + sleepsOf(entry.pid);
   }
-  return result;
+  return { cpu: result, wakeups };
 }
 
 /** What the mesh spent between `start()` and `stop()`. */
 export interface ResourceUsage {
   /** CPU milliseconds by process group, and `total`. */
   cpuMs: Record<string, number>;
+  /** Voluntary context switches (sleeps, each ended by a wakeup) by process group, and `total`. */
+  wakeups?: Record<string, number>;
+  /** WAL flushes to disk (pg_stat_wal.wal_sync); null when not available. */
+  walSyncs?: number | null;
   /** Null when the statistics are not available (a mesh the bench did not start). */
   sqlTransactions: number | null;
   sqlStatements: number | null;
@@ -103,6 +144,8 @@ export interface MeterOptions {
 
 interface Counters {
   cpu: CpuByProcess;
+  wakeups: Record<string, number>;
+  walSyncs: number | null;
   transactions: number | null;
   statements: number | null;
   messages: number | null;
@@ -146,12 +189,20 @@ export class ResourceMeter {
       if (ms > 0) cpuMs[key] = ms;
     }
     cpuMs.total = Object.values(cpuMs).reduce((a, b) => a + b, 0);
+    const wakeups: Record<string, number> = {};
+    for (const key of new Set([...Object.keys(this.before.wakeups), ...Object.keys(after.wakeups)])) {
+      const n = (after.wakeups[key] ?? 0) - (this.before.wakeups[key] ?? 0);
+      if (n > 0) wakeups[key] = n;
+    }
+    wakeups.total = Object.values(wakeups).reduce((a, b) => a + b, 0);
     const delta = (a: number | null, b: number | null) => (a === null || b === null ? null : b - a);
     const durability = this.pool ? await this.durability() : null;
     const topStatements = this.statementsAvailable ? await this.topStatements() : null;
     await this.pool?.end();
     return {
       cpuMs,
+      wakeups,
+      walSyncs: delta(this.before.walSyncs, after.walSyncs),
       sqlTransactions: delta(this.before.transactions, after.transactions),
       sqlStatements: delta(this.before.statements, after.statements),
       eventsPublished: delta(this.before.messages, after.messages),
@@ -171,8 +222,19 @@ export class ResourceMeter {
   }
 
   private async read(): Promise<Counters> {
-    const [transactions, statements, messages] = await Promise.all([this.transactions(), this.statements(), this.messages()]);
-    return { cpu: cpuByProcess(), transactions, statements, messages };
+    const [transactions, statements, messages, walSyncs] = await Promise.all([this.transactions(), this.statements(), this.messages(), this.walSyncs()]);
+    const usage = processUsage();
+    return { cpu: usage.cpu, wakeups: usage.wakeups, walSyncs, transactions, statements, messages };
+  }
+
+  private async walSyncs(): Promise<number | null> {
+    if (!this.pool) return null;
+    try {
+      const { rows } = await this.pool.query<{ n: string }>("select wal_sync::bigint as n from pg_stat_wal");
+      return Number(rows[0]?.n ?? 0);
+    } catch {
+      return null; // PostgreSQL before 14 has no pg_stat_wal
+    }
   }
 
   private async transactions(): Promise<number | null> {
