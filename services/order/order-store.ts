@@ -30,11 +30,17 @@ export interface NewOrder {
   priced: PricedOrder;
 }
 
+/** What order.created tells of its customer. */
+export interface CustomerContact {
+  id: string;
+  email: string;
+  name: string;
+  phone: string;
+}
+
 /** The customer's contact details, or undefined. */
-export async function findCustomer(em: EntityManager, customerId: string): Promise<{ id: string; email: string; name: string; phone: string } | undefined> {
-  const [row] = await execute<{ id: string; email: string; name: string; phone: string }>(em, "SELECT id, email, name, phone FROM customers WHERE id = ?", [
-    customerId,
-  ]);
+export async function findCustomer(em: EntityManager, customerId: string): Promise<CustomerContact | undefined> {
+  const [row] = await execute<CustomerContact>(em, "SELECT id, email, name, phone FROM customers WHERE id = ?", [customerId]);
   return row;
 }
 
@@ -44,24 +50,30 @@ export function findIdempotencyKey(em: EntityManager, customerId: string, key: s
 
 /** A new order together with what must commit with it. */
 export interface PlacedOrder extends NewOrder {
+  /** The customer's contact details as order.created carries them: stored only while still current. */
+  contact: CustomerContact;
   /** The CreateOrder idempotency key, claimed in the same statement. */
   key?: { key: string; requestHash: string };
   /** The order.created outbox row. */
   created: OutboxRecord;
 }
 
-// One statement, so one round trip and one implicit transaction: claim the idempotency key (or
-// proceed without one), then the order, its items, its first history row, the order.created
-// outbox row and the NOTIFY that wakes WatchOrder streams. Every insert depends on the claim, so a
-// taken key writes nothing. Foreign keys between the CTEs hold: they are checked at statement end.
+// One statement, so one round trip and one implicit transaction: check that the customer's
+// contact details are still those order.created carries, claim the idempotency key (or proceed
+// without one), then the order, its items, its first history row, the order.created outbox row
+// and the NOTIFY that wakes WatchOrder streams. Every insert depends on the check and the claim,
+// so a changed customer or a taken key writes nothing. Foreign keys between the CTEs hold: they
+// are checked at statement end.
 const INSERT_PLACED_ORDER = `
-  with claimed as (
+  with contact as (
+    select 1 from customers where id = ?::uuid and email = ? and name = ? and phone = ?
+  ), claimed as (
     insert into idempotency_keys (customer_id, key, request_hash, order_id)
-    select ?::uuid, ?::text, ?::text, ?::uuid where ?::boolean
+    select ?::uuid, ?::text, ?::text, ?::uuid where ?::boolean and exists (select 1 from contact)
     on conflict (customer_id, key) do nothing
     returning order_id
   ), go as (
-    select 1 from claimed union all select 1 where not ?::boolean
+    select 1 from claimed union all select 1 where not ?::boolean and exists (select 1 from contact)
   ), o as (
     insert into orders (id, customer_id, status, currency_code, total_minor, shipping_address)
     select ?::uuid, ?::uuid, 'PENDING', ?, ?::bigint, ?::jsonb where exists (select 1 from go)
@@ -85,13 +97,18 @@ const INSERT_PLACED_ORDER = `
 
 /**
  * Stores a placed order in one statement (see above). Returns the order as stored, or undefined
- * when its idempotency key is taken: by a committed order, or by a concurrent request, in which
- * case this waits for that request's statement.
+ * when the customer is gone or their contact details differ from `order.contact`, or when its
+ * idempotency key is taken: by a committed order, or by a concurrent request, in which case this
+ * waits for that request's statement.
  */
 export async function insertPlacedOrder(em: EntityManager, order: PlacedOrder): Promise<OrderView | undefined> {
-  const { priced } = order;
+  const { priced, contact } = order;
   const lines = priced.lines;
   const [row] = await execute<{ created_at: Date; updated_at: Date; version: number; history_id: string; changed_at: Date }>(em, INSERT_PLACED_ORDER, [
+    order.customerId,
+    contact.email,
+    contact.name,
+    contact.phone,
     order.customerId,
     order.key?.key ?? "",
     order.key?.requestHash ?? "",

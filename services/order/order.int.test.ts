@@ -76,6 +76,24 @@ describe("order service (with the real inventory service)", () => {
     });
   });
 
+  describe("contact details in order.created", () => {
+    it("carries the customer as they are now, after a change this replica did not make", async () => {
+      const customerId = await t.customer();
+      const product = await t.product(10);
+      const first = await t.place(customerId, [[product.id, 1]]);
+      const before = await t.log.expectEvent(OrderCreatedSchema, first.id);
+      // As another replica's UpdateCustomer would: this replica still remembers the old details.
+      const email = `renamed-${uuidv7()}@example.com`;
+      await t.sql("UPDATE customers SET email = ?, name = ?, phone = '' WHERE id = ?", [email, "Ada King", customerId]);
+      const second = await t.place(customerId, [[product.id, 1]]);
+      const after = await t.log.expectEvent(OrderCreatedSchema, second.id);
+      expect(before).toMatchObject({ customerName: "Ada Lovelace", customerPhone: "+15550100" });
+      expect(after).toMatchObject({ customerEmail: email, customerName: "Ada King", customerPhone: "" });
+      // Each order was stored once, with its one history row.
+      expect(await t.sql("SELECT count(*)::int AS n FROM orders WHERE customer_id = ?", [customerId])).toEqual([{ n: 2 }]);
+    });
+  });
+
   describe("customer records", () => {
     it("registers under a given id with an address, refuses that id twice, and lists customers in pages", async () => {
       const id = uuidv7();

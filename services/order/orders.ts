@@ -10,6 +10,7 @@ import type { Catalog } from "./catalog.js";
 import type { OrderInput, OrderStatus } from "./domain/order-status.js";
 import { type PricedOrder, type PricingProblem, priceOrder } from "./domain/pricing.js";
 import { findSoldOut, type SoldOutLine } from "./domain/sold-out.js";
+import { type CustomerContacts, sameContact } from "./customer-contacts.js";
 import { createdEvent } from "./events.js";
 import { countCreated } from "./metrics.js";
 import { applyInput, type InputEffect, type InputSource, lockBatch, lockedOrder } from "./order-batch.js";
@@ -21,6 +22,8 @@ import { type PlaceOrderCommand, parseCreateOrder, requestHash } from "./validat
 export interface OrderDeps {
   orm: Database;
   catalog: Catalog;
+  /** Customers' contact details as the last order read them (checked again by each order's statement). */
+  contacts: CustomerContacts;
 }
 
 /** What CreateOrder knows about its call: cancellation and deadline, passed on to inventory. */
@@ -66,11 +69,13 @@ function soldOutError(soldOut: readonly SoldOutLine[]): ServiceError {
 /**
  * CreateOrder: validates, prices the lines from the catalog (its cache, else inventory's
  * BatchGetProducts through the breaker), refuses at once (FAILED_PRECONDITION) a line whose
- * product the catalog says is sold out, then reads the customer and stores the key, the order,
- * its items, its first history row and the order.created event in one statement. Stock is not
- * reserved here: inventory reserves asynchronously and rejects what it cannot fill. A key that is
- * already taken answers with its order (ALREADY_EXISTS for a different request). Two round trips
- * to the database in all: the customer and that statement.
+ * product the catalog says is sold out, then stores the key, the order, its items, its first
+ * history row and the order.created event, with the customer's contact details, in one statement.
+ * Stock is not reserved here: inventory reserves asynchronously and rejects what it cannot fill.
+ * A key that is already taken answers with its order (ALREADY_EXISTS for a different request).
+ * One round trip to the database for a customer who ordered before (`deps.contacts`, which that
+ * statement checks against the customer's row); a first order, or one after the customer
+ * changed, reads the customer first.
  *
  * `admit` (the saga backlog's shedding) runs after the refusals the catalog answers and before
  * any database work, so a shed request costs no more than its validation and a catalog cache
@@ -107,21 +112,34 @@ export async function placeOrder(
     const priced: PricedOrder = pricing.order;
 
     const em = deps.orm.em.fork();
-    const customer = await store.findCustomer(em, command.customerId);
-    if (!customer) return refuse(notFound("customer", command.customerId));
-    const placed = await store.insertPlacedOrder(em, {
-      id: orderId,
-      customerId: command.customerId,
-      shippingAddress: command.shippingAddress,
-      priced,
-      key: command.idempotencyKey ? { key: command.idempotencyKey, requestHash: hash } : undefined,
-      created: createdEvent({ id: orderId, customer, shippingAddress: command.shippingAddress, priced, paymentToken: command.paymentToken }),
-    });
-    if (!placed) {
-      // The key is taken: by an earlier order (a retry), or by a concurrent request that committed first.
-      const replay = await replayOf(deps, command, hash);
-      if (replay) return replay;
-      throw new Error(`idempotency key of customer ${command.customerId} is taken but has no order`);
+    let contact = deps.contacts.get(command.customerId) ?? (await store.findCustomer(em, command.customerId));
+    let placed: store.OrderView | undefined;
+    for (;;) {
+      if (!contact) {
+        deps.contacts.forget(command.customerId);
+        return refuse(notFound("customer", command.customerId));
+      }
+      deps.contacts.remember(contact);
+      placed = await store.insertPlacedOrder(em, {
+        id: orderId,
+        customerId: command.customerId,
+        shippingAddress: command.shippingAddress,
+        priced,
+        key: command.idempotencyKey ? { key: command.idempotencyKey, requestHash: hash } : undefined,
+        contact,
+        created: createdEvent({ id: orderId, customer: contact, shippingAddress: command.shippingAddress, priced, paymentToken: command.paymentToken }),
+      });
+      if (placed) break;
+      // Nothing stored: the customer changed since we remembered them (try again as they are
+      // now), or the key is taken: by an earlier order (a retry), or by a concurrent request that
+      // committed first.
+      const current = await store.findCustomer(em, command.customerId);
+      if (current && sameContact(current, contact)) {
+        const replay = await replayOf(deps, command, hash);
+        if (replay) return replay;
+        throw new Error(`idempotency key of customer ${command.customerId} is taken but has no order`);
+      }
+      contact = current;
     }
     countCreated(em); // the statement has committed: counted at once
     // One statement outside a transaction: enqueue's wake-up at commit does not apply here.

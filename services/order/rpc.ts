@@ -8,6 +8,7 @@ import { money } from "../../lib/money.js";
 import { decodePageToken, nextPage, pageSize } from "../../lib/paging.js";
 import { requireId } from "../../lib/validate.js";
 import type { Catalog } from "./catalog.js";
+import { CustomerContacts } from "./customer-contacts.js";
 import { createCustomer, listCustomers, updateCustomer } from "./customers.js";
 import { OPERATOR_STATUSES, type OrderStatus as Status } from "./domain/order-status.js";
 import { Customer, type CustomerRow, type OrderStatusHistoryRow } from "./entities.js";
@@ -134,7 +135,7 @@ async function mapLimit<T, R>(inputs: readonly T[], limit: number, work: (input:
 
 /** gRPC handlers of OrderService: validation and mapping around orders.ts and order-store. */
 export function orderRpc({ orm, catalog, notifier, watchPollMs, backlog }: OrderRpcOptions): ServiceImplementation<typeof OrderService> {
-  const deps = { orm, catalog };
+  const deps = { orm, catalog, contacts: new CustomerContacts() };
 
   return {
     async createOrder(request, ctx) {
