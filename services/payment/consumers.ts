@@ -159,7 +159,7 @@ export function paymentConsumers(options: PaymentConsumerOptions): ConsumerSpec[
         const details = { orderId, customerId: event.customerId, ...total, token };
         switch (intentStep(order.intent?.status)) {
           case "record":
-            order.intent = await store.recordIntent(em, details);
+            order.intent = store.recordIntent(em, details);
             if (!token) logger.warn("order.created carries no usable payment token; its charge will fail");
             return;
           case "record-and-charge":

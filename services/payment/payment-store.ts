@@ -1,5 +1,5 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
-import { sql as query } from "../../lib/db/index.js";
+import { beforeCommit, sql as query } from "../../lib/db/index.js";
 import { uuidv7 } from "../../lib/ids.js";
 import { minorFromSql } from "../../lib/money.js";
 import { currentTraceParent } from "../../lib/telemetry/index.js";
@@ -64,23 +64,35 @@ function withoutToken(what: string, error: unknown): Error {
   return new Error(`${what} failed (${typeof code === "string" ? code : "unknown error"})`);
 }
 
+/** An intent `recordIntent` queued, with what its row needs. */
+interface QueuedIntent extends NewIntent {
+  fingerprint: string | null;
+  traceParent: string | null;
+}
+
+// The intents each transaction recorded, stored together just before it commits.
+const queuedIntents = new WeakMap<object, QueuedIntent[]>();
+
 /**
- * Stores the intent of an order from order.created (PENDING) and returns it. Call with the
- * order locked and after finding no intent: an intent that exists anyway (a bug) fails the
- * insert on its primary key instead of being overwritten.
+ * Records the intent of an order from order.created (PENDING) and returns it. Call with the
+ * order locked and after finding no intent. The row is written with the other intents of the
+ * transaction in one statement just before it commits (a consumer batch of order.created costs
+ * one insert, not one per order); nothing in the transaction reads it back before then, since
+ * the charge of an intent recorded here comes from another event, in another transaction. An
+ * intent that exists anyway (a bug) fails that insert on its primary key, which rolls the
+ * transaction back, instead of being overwritten.
  */
-export async function recordIntent(em: EntityManager, intent: NewIntent): Promise<Intent> {
+export function recordIntent(em: EntityManager, intent: NewIntent): Intent {
+  const trx = em.getTransactionContext<object>();
+  if (!trx) throw new Error("recordIntent must run inside a transaction: the intent is written at its commit");
   const fingerprint = intent.token ? tokenFingerprint(intent.token) : null;
-  try {
-    await query(
-      em,
-      `INSERT INTO payment_intents (order_id, customer_id, amount_minor, currency, token, token_fingerprint, status, trace_parent)
-       VALUES (?, ?, ?, ?, ?, ?, 'PENDING', ?)`,
-      [intent.orderId, intent.customerId, intent.amountMinor, intent.currency, intent.token ?? null, fingerprint, currentTraceParent()],
-    );
-  } catch (error) {
-    throw withoutToken("storing the payment intent", error);
+  let queued = queuedIntents.get(trx);
+  if (!queued) {
+    const intents: QueuedIntent[] = (queued = []);
+    queuedIntents.set(trx, intents);
+    beforeCommit(em, () => insertIntents(em, intents));
   }
+  queued.push({ ...intent, fingerprint, traceParent: currentTraceParent() });
   return {
     orderId: intent.orderId,
     customerId: intent.customerId,
@@ -91,6 +103,29 @@ export async function recordIntent(em: EntityManager, intent: NewIntent): Promis
     status: "PENDING",
     paymentId: null,
   };
+}
+
+async function insertIntents(em: EntityManager, intents: readonly QueuedIntent[]): Promise<void> {
+  try {
+    await query(
+      em,
+      `INSERT INTO payment_intents (order_id, customer_id, amount_minor, currency, token, token_fingerprint, status, trace_parent)
+       SELECT i.order_id, i.customer_id, i.amount_minor, i.currency, i.token, i.token_fingerprint, 'PENDING', i.trace_parent
+       FROM unnest(?::uuid[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[])
+         AS i(order_id, customer_id, amount_minor, currency, token, token_fingerprint, trace_parent)`,
+      [
+        intents.map((i) => i.orderId),
+        intents.map((i) => i.customerId),
+        intents.map((i) => i.amountMinor.toString()),
+        intents.map((i) => i.currency),
+        intents.map((i) => i.token ?? null),
+        intents.map((i) => i.fingerprint),
+        intents.map((i) => i.traceParent),
+      ],
+    );
+  } catch (error) {
+    throw withoutToken("storing the payment intents", error);
+  }
 }
 
 /**
