@@ -239,7 +239,10 @@ export class RestRouter {
     const { req, res, url, matched } = request;
     const { deps } = this;
     const controller = new AbortController();
-    res.once("close", () => controller.abort(new GatewayError(Code.CANCELLED, "the client went away")));
+    // "close" also follows every answer sent in full: only one cut short is a client gone away.
+    res.once("close", () => {
+      if (!res.writableFinished) controller.abort(new GatewayError(Code.CANCELLED, "the client went away"));
+    });
     const onShutdown = () => controller.abort(new GatewayError(Code.UNAVAILABLE, "the gateway is shutting down"));
     deps.shutdown.addEventListener("abort", onShutdown, { once: true });
     let body: RequestBody | undefined;
