@@ -403,7 +403,8 @@ describe("consumer", () => {
     const spans = (): ReadableSpan[] => telemetry.memory?.getFinishedSpans() ?? [];
     const byKind = (kind: SpanKind, id: string) => spans().find((span) => span.kind === kind && span.attributes["messaging.message.id"] === id);
     const processSpan = await waitFor(() => byKind(SpanKind.CONSUMER, eventId), { message: "the consumer span" });
-    const sendSpan = byKind(SpanKind.PRODUCER, eventId);
+    // The send span ends when the PubAck is back, which may be after the consumer's span ended.
+    const sendSpan = await waitFor(() => byKind(SpanKind.PRODUCER, eventId), { message: "the send span" });
     const traceId = request.spanContext().traceId;
     expect(processSpan.spanContext().traceId).toBe(traceId);
     expect(processSpan.parentSpanContext?.traceId).toBe(traceId);
