@@ -114,7 +114,7 @@ export async function placeOrder(
     const em = deps.orm.em.fork();
     let contact = deps.contacts.get(command.customerId) ?? (await store.findCustomer(em, command.customerId));
     let placed: store.OrderView | undefined;
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       if (!contact) {
         deps.contacts.forget(command.customerId);
         return refuse(notFound("customer", command.customerId));
@@ -134,11 +134,13 @@ export async function placeOrder(
       // now), or the key is taken: by an earlier order (a retry), or by a concurrent request that
       // committed first.
       const current = await store.findCustomer(em, command.customerId);
-      if (current && sameContact(current, contact)) {
+      if (current && sameContact(current, contact) && command.idempotencyKey) {
         const replay = await replayOf(deps, command, hash);
         if (replay) return replay;
         throw new Error(`idempotency key of customer ${command.customerId} is taken but has no order`);
       }
+      // Only a customer changed again between each read and each insert gets here a third time.
+      if (attempt === 3) throw new ServiceError(Code.ABORTED, `customer ${command.customerId} kept changing while the order was stored; retry`);
       contact = current;
     }
     countCreated(em); // the statement has committed: counted at once
