@@ -14,6 +14,7 @@ import { describeShortages, type Line } from "./domain/stock.js";
 import { publishInsufficient, publishLowStock, publishReleased, publishReserved } from "./events.js";
 import { lockReservationsAndStock } from "./stock-lock.js";
 import * as store from "./stock-store.js";
+import { deferStockWrites } from "./stock-write.js";
 
 function linesOf(event: { lines: { productId: string; quantity: number }[] }): Line[] {
   const lines = event.lines.map((l) => ({ productId: l.productId, quantity: l.quantity }));
@@ -65,9 +66,12 @@ export function inventoryConsumers(options: { reservationTtlMs: number }): Consu
     };
 
   // Every batch first reads and locks, in one statement, the reservations of its orders and all
-  // the stock its events touch; the handlers then decide on those rows without reading again.
+  // the stock its events touch; the handlers then decide on those rows without reading again,
+  // and what they decide is written in one statement at the commit. A lone event writes at once,
+  // so that an insert that loses to a concurrent one is decided again on the spot.
   const lockFirst = {
     beforeBatch: async (events: { orderId: string; lines?: { productId: string }[] }[], em: EntityManager) => {
+      if (events.length > 1) deferStockWrites(em);
       await lockReservationsAndStock(em, {
         orderIds: events.map((event) => event.orderId),
         productIds: events.flatMap((event) => (event.lines ?? []).map((line) => line.productId)),

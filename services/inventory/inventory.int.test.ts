@@ -21,8 +21,9 @@ import { createTestRuntime, type TestRuntime } from "../../test/harness/runtime.
 import { DEV_CATALOG, seedCatalog } from "./seed.js";
 import { type InventoryConfig, start } from "./service.js";
 import { lockReservationsAndStock } from "./stock-lock.js";
+import { deferStockWrites } from "./stock-write.js";
 import { adjust, applyToReservation, replenish } from "./stock-store.js";
-import { runTransaction } from "../../lib/db/index.js";
+import { runTransaction, sql } from "../../lib/db/index.js";
 import { expectCode } from "../../test/harness/expect-code.js";
 
 /** The part of a node-postgres connection the statement count wraps. */
@@ -64,6 +65,26 @@ describe("inventory service", () => {
       lowStockThreshold: overrides.lowStockThreshold ?? 2,
     });
     return product!;
+  }
+
+  /** The statements `work` runs on its transaction's connection, the commit's included. */
+  async function statementsOf(work: (em: EntityManager) => Promise<unknown>): Promise<number> {
+    let count = 0;
+    let restore = () => {};
+    try {
+      await runTransaction(service.orm, async (em) => {
+        const source = em.getTransactionContext<Knex.Transaction>()!.client as unknown as { acquireConnection(): Promise<PgConnection> };
+        const connection = await source.acquireConnection();
+        const query = connection.query;
+        connection.query = (...args) => (count++, query.apply(connection, args));
+        restore = () => (connection.query = query);
+        await work(em);
+      });
+    } finally {
+      restore();
+    }
+    // COMMIT is not the work's (BEGIN was sent before the count began).
+    return count - 1;
   }
 
   /** initial + replenished + adjusted (the movement log) = available + reserved + sold. */
@@ -293,11 +314,15 @@ describe("inventory service", () => {
       expect(await lockedNow("products", "id", held.id)).toBe(false);
     });
 
-    it("applies several orders in one transaction, each deciding on what the ones before it wrote", async () => {
+    it.each([
+      ["each written at once", false],
+      ["all written at the commit", true],
+    ])("applies several orders in one transaction, each deciding on what the ones before it wrote (%s)", async (_, deferred) => {
       const p = await product(5);
       const [first, second, third, cancelled] = [uuidv7(), uuidv7(), uuidv7(), uuidv7()];
       const lines = (quantity: number) => [{ productId: p.id, quantity }];
       const results = await runTransaction(service.orm, async (em) => {
+        if (deferred) deferStockWrites(em);
         await lockReservationsAndStock(em, { orderIds: [first, second, third, cancelled], productIds: [p.id] });
         const reserve = (orderId: string, quantity: number) =>
           applyToReservation(em, orderId, { type: "reserve", customerId: "c", lines: lines(quantity), ttlMs: 60_000 });
@@ -317,27 +342,72 @@ describe("inventory service", () => {
       expect(results.map((r) => r.kind)).toEqual(["reserved", "insufficient", "reserved", "committed", "recorded", "ignored", "ignored"]);
       expect((await client.getProduct({ productId: p.id })).product).toMatchObject({ available: 0, reserved: 2, sold: 3 });
       await expectConserved(p.id);
+      // The rows as the results said: the first order inserted and committed in one transaction.
+      const rows = await sql(
+        service.orm.em.fork(),
+        "SELECT r.order_id, r.status, r.release_reason, (SELECT count(*)::int FROM reservation_lines l WHERE l.reservation_id = r.id) AS lines FROM reservations r WHERE r.order_id = ANY(?::uuid[]) ORDER BY r.order_id",
+        [[first, second, third, cancelled]],
+      );
+      expect(rows).toEqual([
+        { order_id: first, status: "COMMITTED", release_reason: null, lines: 1 },
+        { order_id: third, status: "ACTIVE", release_reason: null, lines: 1 },
+        { order_id: cancelled, status: "RELEASED", release_reason: "CANCELLED", lines: 0 },
+      ]);
+      const { movements } = await client.listStockMovements({ productId: p.id, pageSize: 100 });
+      expect(movements.map((m) => [m.type, m.quantity])).toEqual(
+        expect.arrayContaining([
+          [MovementType.RESERVE, 3],
+          [MovementType.RESERVE, 2],
+          [MovementType.COMMIT, 3],
+        ]),
+      );
+      expect(movements).toHaveLength(4);
+    });
+
+    it("writes a batch that defers its writes in one statement at the commit", async () => {
+      const p = await product(50);
+      const orders = Array.from({ length: 10 }, () => uuidv7());
+      const statements = await statementsOf(async (em) => {
+        deferStockWrites(em);
+        await lockReservationsAndStock(em, { orderIds: orders, productIds: [p.id] });
+        for (const orderId of orders) {
+          await applyToReservation(em, orderId, { type: "reserve", customerId: "c", lines: [{ productId: p.id, quantity: 2 }], ttlMs: 60_000 });
+        }
+        await applyToReservation(em, orders[0], { type: "release", reason: "CANCELLED" });
+      });
+      // The lock, then one write at the commit.
+      expect(statements).toBe(2);
+      expect((await client.getProduct({ productId: p.id })).product).toMatchObject({ available: 32, reserved: 18, sold: 0 });
+      await expectConserved(p.id);
+    });
+
+    it("fails the commit of a batch whose reservation insert lost to a concurrent one, having written nothing", async () => {
+      const p = await product(10);
+      const [raced, other] = [uuidv7(), uuidv7()];
+      const lines = [{ productId: p.id, quantity: 1 }];
+      const reserve = (em: EntityManager, orderId: string) => applyToReservation(em, orderId, { type: "reserve", customerId: "c", lines, ttlMs: 60_000 });
+      const batch = runTransaction(service.orm, async (em) => {
+        deferStockWrites(em);
+        await lockReservationsAndStock(em, { orderIds: [raced, other], productIds: [p.id] });
+        expect((await reserve(em, other)).kind).toBe("reserved");
+        expect((await reserve(em, raced)).kind).toBe("reserved");
+        // The order is cancelled meanwhile: its tombstone is committed before the batch's insert.
+        const cancelled = await runTransaction(service.orm, (em2) => applyToReservation(em2, raced, { type: "release", reason: "CANCELLED" }));
+        expect(cancelled.kind).toBe("recorded");
+      });
+      await expect(batch).rejects.toThrow(`a concurrent transaction reserved for order ${raced} first`);
+      expect((await client.getProduct({ productId: p.id })).product).toMatchObject({ available: 10, reserved: 0 });
+      // Applied one at a time, as the consumer then does, each decides on the rows as they are.
+      expect((await runTransaction(service.orm, (em) => reserve(em, other))).kind).toBe("reserved");
+      expect((await runTransaction(service.orm, (em) => reserve(em, raced))).kind).toBe("ignored");
+      expect((await client.getProduct({ productId: p.id })).product).toMatchObject({ available: 9, reserved: 1 });
+      await expectConserved(p.id);
     });
 
     it("costs one statement per step: the lock (none when the batch holds it) and the write", async () => {
       const p = await product(50);
       const [cold, batched] = [uuidv7(), uuidv7()];
       const lines = [{ productId: p.id, quantity: 1 }];
-      /** The statements `work` runs on its transaction's connection. */
-      const statementsOf = (work: (em: EntityManager) => Promise<unknown>) =>
-        runTransaction(service.orm, async (em) => {
-          const source = em.getTransactionContext<Knex.Transaction>()!.client as unknown as { acquireConnection(): Promise<PgConnection> };
-          const connection = await source.acquireConnection();
-          const query = connection.query;
-          let count = 0;
-          connection.query = (...args) => (count++, query.apply(connection, args));
-          try {
-            await work(em);
-          } finally {
-            connection.query = query;
-          }
-          return count;
-        });
       const counts = {
         reserve: await statementsOf((em) => applyToReservation(em, cold, { type: "reserve", customerId: "c", lines, ttlMs: 60_000 })),
         reserveInBatch: await statementsOf(async (em) => {

@@ -8,7 +8,7 @@ import type { Line, StockLevel } from "./domain/stock.js";
  * the reservations of some orders (with their lines), under lock and in one statement, kept for
  * the rest of the transaction. Every stock change decides on these rows (reservation changes, and
  * replenish and adjust through `lockStock`), and the writes keep them current, so a consumer
- * batch reads its state once (in `beforeBatch`) and every event of it then costs only its write.
+ * batch reads its state once (in `beforeBatch`) and writes it once (stock-write.ts).
  *
  * Lock order: the reservations (by order id), then the products (by product id). The products
  * are read from the locked reservations' lines, so the statement cannot take them first; the
@@ -34,6 +34,8 @@ export interface ReservationRow {
 export interface LockedState {
   readonly reservations: Map<string, ReservationRow | null>;
   readonly stock: Map<string, StockLevel | null>;
+  /** The transaction's `now()`, every timestamp its writes set (undefined until a lock statement ran). */
+  now?: Date;
 }
 
 /** A reservations row with its lines as JSON. */
@@ -120,7 +122,7 @@ export async function lockReservationsAndStock(em: EntityManager, ids: { orderId
   const orderIds = unread(ids.orderIds, state.reservations);
   const productIds = unread(ids.productIds, state.stock);
   if (orderIds.length === 0 && productIds.length === 0) return state;
-  const [row] = await query<{ reservations: ReservationRecord[]; products: ProductRecord[] }>(
+  const [row] = await query<{ reservations: ReservationRecord[]; products: ProductRecord[]; now: Date }>(
     em,
     `WITH r AS (${RESERVATION_SELECT} WHERE r.order_id = ANY(?::uuid[]) ORDER BY r.order_id FOR UPDATE OF r),
      p AS (
@@ -128,9 +130,10 @@ export async function lockReservationsAndStock(em: EntityManager, ids: { orderId
        WHERE id IN (SELECT unnest(?::uuid[]) UNION SELECT (json_array_elements(r.lines) ->> 'productId')::uuid FROM r)
        ORDER BY id FOR UPDATE
      )
-     SELECT (SELECT coalesce(json_agg(r), '[]'::json) FROM r) AS reservations, (SELECT coalesce(json_agg(p), '[]'::json) FROM p) AS products`,
+     SELECT (SELECT coalesce(json_agg(r), '[]'::json) FROM r) AS reservations, (SELECT coalesce(json_agg(p), '[]'::json) FROM p) AS products, now() AS now`,
     [orderIds, productIds],
   );
+  state.now = new Date(row.now);
   for (const id of orderIds) state.reservations.set(id, null);
   for (const id of productIds) state.stock.set(id, null);
   for (const record of row.reservations) state.reservations.set(record.order_id, toReservation(record));

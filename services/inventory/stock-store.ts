@@ -10,17 +10,16 @@ import { crossedLowStock, crossedZero, findShortages, type Line, moveLevel, norm
 import { sql as query } from "../../lib/db/index.js";
 import { publishProductChanged } from "./events.js";
 import { forgetReservation, lockReservationsAndStock, lockStock, type LockedState, type ReservationRow } from "./stock-lock.js";
-import { insertReservation, updateReservation, type WrittenReservation } from "./reservation-write.js";
-import { moveStock, type StockMove } from "./stock-write.js";
+import { insertReservation, moveStock, type StockMove, updateReservation, type WrittenReservation } from "./stock-write.js";
 
 /**
  * Stock changes on the caller's transaction. Every change locks the product rows it touches
  * (stock-lock.ts, in product-id order, so concurrent multi-line reservations cannot deadlock),
- * writes a stock_movements row with every move (stock-write.ts), and keeps
+ * writes a stock_movements row with every move, and keeps
  * `initial + replenished + adjusted = available + reserved + sold`. A product whose available
  * stock runs out or comes back is announced (inventory.product_changed) on the same transaction.
- * Reservation changes write through reservation-write.ts; replenish and adjust (RPCs, one
- * product) move stock alone.
+ * Every write goes through stock-write.ts, which makes it at once or, in a consumer batch, with
+ * the batch's others at its commit.
  */
 
 export type { ReservationRow } from "./stock-lock.js";
@@ -101,14 +100,16 @@ async function afterMove(em: EntityManager, locked: LockedState, move: StockMove
  * it and the request touch (one statement, or none when a consumer batch's `beforeBatch`
  * already locked them: see stock-lock.ts), asks `decideReservation`
  * (domain/reservation.ts) what the request does in the reservation's state, and applies that
- * outcome in one statement (reservation-write.ts): reservation row, lines, stock counters and
- * movements, all on the caller's transaction. Reserve, commit, release and expiry arrive on
- * separate consumers in any order; because each decides here under the same row lock, the
- * order they run in cannot make a cancelled order's units count as sold.
+ * outcome (stock-write.ts): reservation row, lines, stock counters and movements, in one
+ * statement on the caller's transaction, or with the rest of a consumer batch at its commit.
+ * Reserve, commit, release and expiry arrive on separate consumers in any order; because each
+ * decides here under the same row lock, the order they run in cannot make a cancelled order's
+ * units count as sold.
  *
  * While the order has no reservation there is no row to lock: an outcome that creates one
  * inserts it with ON CONFLICT DO NOTHING, and when a concurrent transaction's row won, decides
- * again on that row (now read and locked).
+ * again on that row (now read and locked). In a batch the insert waits for the commit, so a
+ * lost one fails the batch, whose events are then applied one at a time and decide so.
  */
 export async function applyToReservation(em: EntityManager, orderId: string, request: ReservationRequest): Promise<ReservationResult> {
   const productIds = "lines" in request ? request.lines.map((l) => l.productId) : [];
@@ -136,6 +137,8 @@ async function applyOutcome(
   outcome: ReservationOutcome,
 ): Promise<ReservationResult | "lost-race"> {
   const customerId = "customerId" in request ? request.customerId : "";
+  const now = locked.now;
+  if (!now) throw new Error("a reservation changes only after the lock statement read the transaction's time");
   // What this transaction wrote is what the next event of the batch decides on.
   const remember = (row: ReservationRow): ReservationRow => {
     locked.reservations.set(orderId, row);
@@ -154,7 +157,7 @@ async function applyOutcome(
       const shortages = findShortages(lines, locked.stock);
       if (shortages.length > 0) return { kind: "insufficient", shortages };
       const move: StockMove = { lines, change: { available: -1, reserved: 1 }, type: "RESERVE", note: "order reservation" };
-      const row = await insertReservation(em, orderId, { customerId, status: "ACTIVE", reason: null, ttlMs: request.ttlMs, lines }, move);
+      const row = await insertReservation(em, now, orderId, { customerId, status: "ACTIVE", reason: null, ttlMs: request.ttlMs, lines }, move);
       if (!row) return "lost-race";
       const lowStock = lowStockOf(lines, locked.stock);
       await afterMove(em, locked, move);
@@ -165,7 +168,7 @@ async function applyOutcome(
       const held = reservation!;
       const move: StockMove = { lines: held.lines, change: { reserved: -1, sold: 1 }, type: "COMMIT", note: "order confirmed" };
       await lockLines(em, held.lines);
-      const updatedAt = await updateReservation(em, held.id, "COMMITTED", null, move);
+      const updatedAt = await updateReservation(em, now, held, "COMMITTED", null, move);
       await afterMove(em, locked, move);
       return { kind: "committed", reservation: remember({ ...held, status: "COMMITTED", updatedAt }) };
     }
@@ -178,22 +181,22 @@ async function applyOutcome(
       if (shortages.length > 0 || lines.length === 0) {
         // The order is paid but its stock is gone: inventory.insufficient cancels (and refunds) it.
         if (!reservation) {
-          const row = await insertReservation(em, orderId, { customerId, status: "RELEASED", reason: "UNFILLED", ttlMs: 0, lines: [] });
+          const row = await insertReservation(em, now, orderId, { customerId, status: "RELEASED", reason: "UNFILLED", ttlMs: 0, lines: [] });
           if (!row) return "lost-race";
           return { kind: "insufficient", shortages, reservation: inserted(row, { status: "RELEASED", lines: [], releaseReason: "UNFILLED" }) };
         }
-        const updatedAt = await updateReservation(em, reservation.id, "RELEASED", "UNFILLED");
+        const updatedAt = await updateReservation(em, now, reservation, "RELEASED", "UNFILLED");
         return { kind: "insufficient", shortages, reservation: remember({ ...reservation, status: "RELEASED", releaseReason: "UNFILLED", updatedAt }) };
       }
       const note = reservation ? `order confirmed after its reservation was ${reservation.status.toLowerCase()}` : "order confirmed before it was reserved";
       const move: StockMove = { lines, change: { available: -1, sold: 1 }, type: "COMMIT", note };
       if (!reservation) {
-        const row = await insertReservation(em, orderId, { customerId, status: "COMMITTED", reason: null, ttlMs: 0, lines }, move);
+        const row = await insertReservation(em, now, orderId, { customerId, status: "COMMITTED", reason: null, ttlMs: 0, lines }, move);
         if (!row) return "lost-race";
         await afterMove(em, locked, move);
         return { kind: "committed", reservation: inserted(row, { status: "COMMITTED", lines, releaseReason: null }) };
       }
-      const updatedAt = await updateReservation(em, reservation.id, "COMMITTED", null, move);
+      const updatedAt = await updateReservation(em, now, reservation, "COMMITTED", null, move);
       await afterMove(em, locked, move);
       return { kind: "committed", reservation: remember({ ...reservation, status: "COMMITTED", updatedAt }) };
     }
@@ -210,17 +213,17 @@ async function applyOutcome(
       };
       const status = outcome.kind === "release-reserved" ? outcome.to : "RELEASED";
       await lockLines(em, held.lines);
-      const updatedAt = await updateReservation(em, held.id, status, reason, move);
+      const updatedAt = await updateReservation(em, now, held, status, reason, move);
       await afterMove(em, locked, move);
       return { kind: "released", reservation: remember({ ...held, status, releaseReason: reason, updatedAt }), lines: held.lines, reason };
     }
 
     case "record": {
       if (reservation) {
-        const updatedAt = await updateReservation(em, reservation.id, outcome.to, outcome.reason);
+        const updatedAt = await updateReservation(em, now, reservation, outcome.to, outcome.reason);
         return { kind: "recorded", reservation: remember({ ...reservation, status: outcome.to, releaseReason: outcome.reason, updatedAt }) };
       }
-      const row = await insertReservation(em, orderId, { customerId, status: outcome.to, reason: outcome.reason, ttlMs: 0, lines: [] });
+      const row = await insertReservation(em, now, orderId, { customerId, status: outcome.to, reason: outcome.reason, ttlMs: 0, lines: [] });
       if (!row) return "lost-race";
       return { kind: "recorded", reservation: inserted(row, { status: outcome.to, lines: [], releaseReason: outcome.reason }) };
     }
