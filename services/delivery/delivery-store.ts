@@ -4,7 +4,7 @@ import { currentTraceParent } from "../../lib/telemetry/index.js";
 import { type DeliveryStatus, decideTransition, onOrderCancelled } from "./domain/delivery-status.js";
 import type { AddressData } from "./domain/address.js";
 import { DeliveryLog, type DeliveryLogRow, type DeliveryRow } from "./entities.js";
-import { sql as execute } from "../../lib/db/index.js";
+import { CommitQueue, sql as execute } from "../../lib/db/index.js";
 
 /**
  * Delivery changes on the caller's transaction, in plain SQL. Every change locks the delivery
@@ -108,7 +108,66 @@ async function writeDelivery(em: EntityManager, delivery: DeliveryRow, change: {
   return written;
 }
 
-export type CreateResult = { kind: "created"; delivery: DeliveryRow } | { kind: "existing"; delivery: DeliveryRow };
+/** A delivery queued by a transaction that defers its inserts, written just before it commits. */
+export type QueuedDelivery = Pick<DeliveryRow, "id" | "orderId" | "customerId">;
+
+interface PendingDelivery extends QueuedDelivery {
+  address: AddressData;
+  notes: string;
+  traceParent: string | null;
+}
+
+/** The deliveries of transactions that called `deferDeliveries`, inserted just before they commit. */
+const deferred = new CommitQueue<PendingDelivery[]>(() => [], insertQueued);
+
+/**
+ * Queues the deliveries this transaction creates until just before it commits, where they are
+ * inserted, with their first log entries, in one statement (a consumer batch of order.confirmed
+ * costs one insert, not one per order). If the order of one already has a delivery by then (the
+ * RPC or a cancellation's tombstone won the race), the commit fails and the transaction rolls
+ * back: a consumer batch's events are then applied one at a time, and each of those inserts at
+ * once and finds the delivery that exists.
+ */
+export function deferDeliveries(em: EntityManager): void {
+  deferred.of(em);
+}
+
+async function insertQueued(em: EntityManager, pending: readonly PendingDelivery[]): Promise<void> {
+  const rows = await execute<{ order_id: string }>(
+    em,
+    `WITH d AS (
+       INSERT INTO deliveries (id, order_id, customer_id, address, status, trace_parent)
+       SELECT i.id, i.order_id, i.customer_id, i.address::jsonb, 'PENDING', i.trace_parent
+       FROM unnest(?::uuid[], ?::uuid[], ?::text[], ?::text[], ?::text[]) AS i(id, order_id, customer_id, address, trace_parent)
+       ON CONFLICT (order_id) DO NOTHING
+       RETURNING id, order_id, status
+     ), log AS (
+       INSERT INTO delivery_logs (id, delivery_id, status, notes)
+       SELECT l.id, d.id, d.status, l.notes FROM d JOIN unnest(?::uuid[], ?::uuid[], ?::text[]) AS l(id, delivery_id, notes) ON l.delivery_id = d.id
+     )
+     SELECT order_id FROM d`,
+    [
+      pending.map((d) => d.id),
+      pending.map((d) => d.orderId),
+      pending.map((d) => d.customerId),
+      pending.map((d) => JSON.stringify(d.address)),
+      pending.map((d) => d.traceParent),
+      pending.map(() => uuidv7()),
+      pending.map((d) => d.id),
+      pending.map((d) => d.notes),
+    ],
+  );
+  if (rows.length === pending.length) return;
+  const inserted = new Set(rows.map((row) => row.order_id.toLowerCase()));
+  const lost = pending.find((d) => !inserted.has(d.orderId.toLowerCase()));
+  throw new Error(`order ${lost?.orderId} already has a delivery; its events are applied again one at a time`);
+}
+
+export type CreateResult =
+  | { kind: "created"; delivery: DeliveryRow }
+  /** In a transaction that defers its inserts (`deferDeliveries`): written at its commit. */
+  | { kind: "queued"; delivery: QueuedDelivery }
+  | { kind: "existing"; delivery: DeliveryRow };
 
 /**
  * Creates the PENDING delivery of an order. Idempotent per order: when the order already has
@@ -120,6 +179,12 @@ export async function createDelivery(
   order: { orderId: string; customerId: string; address: AddressData },
   notes = "delivery created",
 ): Promise<CreateResult> {
+  const queue = deferred.peek(em);
+  if (queue) {
+    const delivery = { id: uuidv7(), orderId: order.orderId, customerId: order.customerId };
+    queue.push({ ...delivery, address: order.address, notes, traceParent: currentTraceParent() });
+    return { kind: "queued", delivery };
+  }
   const created = await insertDelivery(em, order, order.address, "PENDING", notes);
   if (created) return { kind: "created", delivery: created };
   const existing = await readDelivery(em, "order_id", order.orderId, false);

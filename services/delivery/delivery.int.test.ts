@@ -9,6 +9,8 @@ import type { RunningService } from "../../lib/runtime/index.js";
 import { EventLog, publishEvent } from "../../test/harness/event-log.js";
 import { waitFor } from "../../test/harness/index.js";
 import { createTestRuntime, type TestRuntime } from "../../test/harness/runtime.js";
+import { runTransaction, sql } from "../../lib/db/index.js";
+import * as store from "./delivery-store.js";
 import { start } from "./service.js";
 import { expectCode } from "../../test/harness/expect-code.js";
 
@@ -157,6 +159,46 @@ describe("delivery service", () => {
       expect(delivery?.address).toBeUndefined();
       expect(await logRows(delivery!.id)).toEqual([{ status: "CANCELLED", notes: "order cancelled: fast cancel (before the delivery was created)" }]);
       await expectCode(client.createDelivery({ orderId, customerId: uuidv7(), address: ADDRESS }), Code.ALREADY_EXISTS);
+    });
+  });
+
+  describe("consumer batches", () => {
+    it("inserts a batch's deliveries, with their first log entries, at the commit", async () => {
+      const orders = Array.from({ length: 5 }, () => uuidv7());
+      let visible = -1;
+      const outcomes = await runTransaction(service.orm, async (em) => {
+        store.deferDeliveries(em);
+        const created = [];
+        for (const orderId of orders) created.push(await store.createDelivery(em, { orderId, customerId: "c", address: ADDRESS }));
+        // Not even this transaction sees them yet: the inserts wait for its commit.
+        visible = (await sql<{ n: number }>(em, "SELECT count(*)::int AS n FROM deliveries WHERE order_id = ANY(?::uuid[])", [orders]))[0].n;
+        return created;
+      });
+      expect(visible).toBe(0);
+      expect(outcomes.map((o) => o.kind)).toEqual(orders.map(() => "queued"));
+      for (const [i, orderId] of orders.entries()) {
+        const { delivery } = await client.getDeliveryByOrder({ orderId });
+        expect(delivery).toMatchObject({ id: outcomes[i].delivery.id, status: DeliveryStatus.PENDING, address: ADDRESS });
+        expect(await logRows(delivery!.id)).toEqual([{ status: "PENDING", notes: "delivery created" }]);
+      }
+    });
+
+    it("fails the commit of a batch whose order got a delivery meanwhile, writing none of it", async () => {
+      const [raced, other] = [uuidv7(), uuidv7()];
+      const batch = runTransaction(service.orm, async (em) => {
+        store.deferDeliveries(em);
+        await store.createDelivery(em, { orderId: other, customerId: "c", address: ADDRESS });
+        await store.createDelivery(em, { orderId: raced, customerId: "c", address: ADDRESS });
+        // The order is cancelled meanwhile: its tombstone is committed before the batch's insert.
+        const cancelled = await runTransaction(service.orm, (em2) => store.cancelForOrder(em2, { orderId: raced, customerId: "c" }, "order cancelled"));
+        expect(cancelled.kind).toBe("tombstone");
+      });
+      await expect(batch).rejects.toThrow(`order ${raced} already has a delivery`);
+      await expectCode(client.getDeliveryByOrder({ orderId: other }), Code.NOT_FOUND);
+      // Applied one at a time, as the consumer then does, each finds the rows as they are.
+      const alone = (orderId: string) => runTransaction(service.orm, (em) => store.createDelivery(em, { orderId, customerId: "c", address: ADDRESS }));
+      expect((await alone(other)).kind).toBe("created");
+      expect(await alone(raced)).toMatchObject({ kind: "existing", delivery: { status: "CANCELLED" } });
     });
   });
 

@@ -14,7 +14,7 @@ export function toProtoStatus(status: Status): DeliveryStatus {
 }
 
 /** Enqueues delivery.created for a new delivery. */
-export function publishCreated(em: EntityManager, delivery: DeliveryRow): Promise<string> {
+export function publishCreated(em: EntityManager, delivery: Pick<DeliveryRow, "id" | "orderId" | "customerId">): Promise<string> {
   return enqueue(
     em,
     DeliveryCreatedSchema,

@@ -66,6 +66,7 @@ export function deliveryRpc({ orm }: DeliveryRpcOptions): ServiceImplementation<
         if (outcome.kind === "existing") {
           throw alreadyExists(`order ${order.orderId} already has a delivery (${outcome.delivery.id}, ${outcome.delivery.status})`);
         }
+        if (outcome.kind === "queued") throw new Error("CreateDelivery's transaction writes at once: it needs the row back");
         await publishCreated(em, outcome.delivery);
         return withLogs(em, outcome.delivery);
       });

@@ -1,5 +1,5 @@
-import type { EntityManager, Knex } from "@mikro-orm/postgresql";
-import { beforeCommit, outermostTransaction, sql as query } from "../../lib/db/index.js";
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { CommitQueue, sql as query } from "../../lib/db/index.js";
 import { uuidv7 } from "../../lib/ids.js";
 import { currentTraceParent } from "../../lib/telemetry/index.js";
 import type { Line, StockChange } from "./domain/stock.js";
@@ -76,14 +76,15 @@ class PendingWrites {
   }
 }
 
-// Transactions that write at their commit, with what they queued (keyed by the outermost transaction).
-const deferred = new WeakMap<object, PendingWrites | null>();
-
-function transactionOf(em: EntityManager): object {
-  const trx = em.getTransactionContext<Knex.Transaction>();
-  if (!trx) throw new Error("stock writes run inside a transaction: they rely on its locks");
-  return outermostTransaction(trx);
-}
+/** The writes of transactions that called `deferStockWrites`, made just before they commit. */
+const deferred = new CommitQueue<PendingWrites>(
+  () => new PendingWrites(),
+  async (em, pending) => {
+    const inserted = await flush(em, pending);
+    const lost = [...pending.inserts.values()].find((row) => !inserted.has(row.id));
+    if (lost) throw new Error(`a concurrent transaction reserved for order ${lost.orderId} first; its events are applied again one at a time`);
+  },
+);
 
 /**
  * Queues this transaction's stock writes until just before it commits, where they are made in
@@ -92,33 +93,19 @@ function transactionOf(em: EntityManager): object {
  * applied one at a time, and each of those writes at once and decides again on the row that won.
  */
 export function deferStockWrites(em: EntityManager): void {
-  const trx = transactionOf(em);
-  if (!deferred.has(trx)) deferred.set(trx, null);
+  deferred.of(em);
 }
 
-/** Runs `queue` on the transaction's pending writes: now when it writes at once, else at its commit. Returns the ids of the reservations inserted now. */
+/** Runs `queue` on pending writes: made now, unless the transaction defers them. Returns the ids of the reservations inserted now. */
 async function write(em: EntityManager, queue: (pending: PendingWrites) => void): Promise<Set<string> | undefined> {
-  const trx = transactionOf(em);
-  if (!deferred.has(trx)) {
-    const now = new PendingWrites();
-    queue(now);
-    return flush(em, now);
+  const pending = deferred.peek(em);
+  if (pending) {
+    queue(pending);
+    return undefined;
   }
-  let pending = deferred.get(trx);
-  if (!pending) {
-    const created = new PendingWrites();
-    deferred.set(trx, (pending = created));
-    beforeCommit(em, async () => {
-      deferred.delete(trx);
-      const inserted = await flush(em, created);
-      const lost = [...created.inserts.values()].filter((row) => !inserted.has(row.id));
-      if (lost.length > 0) {
-        throw new Error(`a concurrent transaction reserved for order ${lost[0].orderId} first; its events are applied again one at a time`);
-      }
-    });
-  }
-  queue(pending);
-  return undefined;
+  const now = new PendingWrites();
+  queue(now);
+  return flush(em, now);
 }
 
 /** The statement that writes everything `pending` holds; returns the ids of the reservations it inserted. */
