@@ -17,7 +17,7 @@ import { askProvider, outageAnswer } from "./charge.js";
 import { chargeStep, givesUpOnProvider, intentAfter, intentStep, isChargeable, onOrderEnded, type SagaOutcome, sagaOutcome, settle } from "./domain/payment.js";
 import type { PaymentRow } from "./entities.js";
 import { publishCompleted, publishFailed, publishRefunded } from "./events.js";
-import { type LockedOrder, lockedOrder, lockOrdersFirst } from "./locked-orders.js";
+import { type LockedOrder, lockedNow, lockedOrder, lockOrdersFirst } from "./locked-orders.js";
 import * as store from "./payment-store.js";
 import type { PaymentProvider } from "./provider/index.js";
 import { refundPayment } from "./refund.js";
@@ -53,14 +53,17 @@ async function publishAnswer(ctx: EventContext, payment: PaymentRow, outcome: Sa
 
 /**
  * Every consumer batch first locks all its orders and reads their intents and payments, in one
- * sorted statement each (see locked-orders.ts); the handlers then work from what was read.
+ * sorted statement each (see locked-orders.ts); the handlers then work from what was read. A
+ * batch records its charges in one statement at its commit; a lone event at once.
  */
 const lockBatchFirst = {
-  beforeBatch: (events: { orderId: string }[], em: EntityManager) =>
-    lockOrdersFirst(
+  beforeBatch: async (events: { orderId: string }[], em: EntityManager) => {
+    await lockOrdersFirst(
       em,
       events.map((event) => event.orderId),
-    ),
+    );
+    if (events.length > 1) store.deferCharges(em);
+  },
 };
 
 /**
@@ -139,7 +142,7 @@ export function paymentConsumers(options: PaymentConsumerOptions): ConsumerSpec[
     }
     const outcome = sagaOutcome(answer);
     // The payment and the intent's settlement in one statement.
-    const payment = await store.recordCharge(em, input, answer, intentAfter(outcome));
+    const payment = await store.recordCharge(em, input, answer, intentAfter(outcome), lockedNow(em));
     order.payment = payment;
     order.intent = settle(intent, intentAfter(outcome), payment.id);
     await publishAnswer(ctx, payment, outcome, retryable);

@@ -14,9 +14,15 @@ export interface LockedOrder {
   payment: PaymentRow | undefined;
 }
 
+/** What a transaction locked and read, with its now(). */
+interface Locked {
+  orders: Map<string, LockedOrder>;
+  now?: Date;
+}
+
 // Per transaction (each consumer transaction has an EntityManager of its own): gone with it,
 // so a batch that rolled back leaves nothing behind for the one-at-a-time retry.
-const lockedIn = new WeakMap<EntityManager, Map<string, LockedOrder>>();
+const lockedIn = new WeakMap<EntityManager, Locked>();
 
 /**
  * Locks the orders of `orderIds` for the rest of `em`'s transaction and reads their intents and
@@ -24,17 +30,25 @@ const lockedIn = new WeakMap<EntityManager, Map<string, LockedOrder>>();
  * reads per event. Ids that are not UUIDs are left to the handlers, which reject them.
  */
 export async function lockOrdersFirst(em: EntityManager, orderIds: readonly string[]): Promise<void> {
-  const orders = lockedIn.get(em) ?? new Map<string, LockedOrder>();
-  lockedIn.set(em, orders);
-  const ids = [...new Set(orderIds.filter(isUuid).map((id) => id.toLowerCase()))].filter((id) => !orders.has(id));
+  const locked = lockedIn.get(em) ?? { orders: new Map<string, LockedOrder>() };
+  lockedIn.set(em, locked);
+  const ids = [...new Set(orderIds.filter(isUuid).map((id) => id.toLowerCase()))].filter((id) => !locked.orders.has(id));
   if (ids.length === 0) return;
   await lockOrders(em, ids);
   // Only after the locks were granted: this statement's snapshot then sees what the previous holder committed.
   const read = await readOrders(em, ids);
+  locked.now = read.now;
   for (const orderId of ids) {
-    const found = read.get(orderId);
-    orders.set(orderId, { orderId, intent: found?.intent, payment: found?.payment });
+    const found = read.orders.get(orderId);
+    locked.orders.set(orderId, { orderId, intent: found?.intent, payment: found?.payment });
   }
+}
+
+/** The now() of `em`'s transaction, the time every row it writes is stamped with; read by `lockOrdersFirst`. */
+export function lockedNow(em: EntityManager): Date {
+  const now = lockedIn.get(em)?.now;
+  if (!now) throw new Error("the transaction locked no order: lock them in beforeBatch (lockOrdersFirst)");
+  return now;
 }
 
 /**
@@ -42,7 +56,7 @@ export async function lockOrdersFirst(em: EntityManager, orderIds: readonly stri
  * batch locked it first: a lock taken here, after the batch's sorted ones, could deadlock.
  */
 export function lockedOrder(em: EntityManager, orderId: string): LockedOrder {
-  const known = lockedIn.get(em)?.get(orderId);
+  const known = lockedIn.get(em)?.orders.get(orderId);
   if (!known) throw new Error(`order ${orderId} was not locked by its batch: lock it in beforeBatch (lockOrdersFirst)`);
   return known;
 }

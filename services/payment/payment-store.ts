@@ -1,5 +1,5 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
-import { beforeCommit, sql as query } from "../../lib/db/index.js";
+import { CommitQueue, sql as query } from "../../lib/db/index.js";
 import { uuidv7 } from "../../lib/ids.js";
 import { minorFromSql } from "../../lib/money.js";
 import { currentTraceParent } from "../../lib/telemetry/index.js";
@@ -71,7 +71,7 @@ interface QueuedIntent extends NewIntent {
 }
 
 // The intents each transaction recorded, stored together just before it commits.
-const queuedIntents = new WeakMap<object, QueuedIntent[]>();
+const queuedIntents = new CommitQueue<QueuedIntent[]>(() => [], insertIntents);
 
 /**
  * Records the intent of an order from order.created (PENDING) and returns it. Call with the
@@ -83,16 +83,8 @@ const queuedIntents = new WeakMap<object, QueuedIntent[]>();
  * transaction back, instead of being overwritten.
  */
 export function recordIntent(em: EntityManager, intent: NewIntent): Intent {
-  const trx = em.getTransactionContext<object>();
-  if (!trx) throw new Error("recordIntent must run inside a transaction: the intent is written at its commit");
   const fingerprint = intent.token ? tokenFingerprint(intent.token) : null;
-  let queued = queuedIntents.get(trx);
-  if (!queued) {
-    const intents: QueuedIntent[] = (queued = []);
-    queuedIntents.set(trx, intents);
-    beforeCommit(em, () => insertIntents(em, intents));
-  }
-  queued.push({ ...intent, fingerprint, traceParent: currentTraceParent() });
+  queuedIntents.of(em).push({ ...intent, fingerprint, traceParent: currentTraceParent() });
   return {
     orderId: intent.orderId,
     customerId: intent.customerId,
@@ -236,8 +228,22 @@ export interface ChargeInput {
 export type ChargeAnswer =
   { status: "COMPLETED"; cardLast4: string | null; providerReference: string } | { status: "FAILED"; cardLast4?: string | null; failureReason: string };
 
-const INSERT_PAYMENT = `INSERT INTO payments (id, order_id, customer_id, amount_minor, currency, status, card_last4, token_fingerprint, provider_reference, failure_reason)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${PAYMENT_COLUMNS}`;
+/** The columns `paymentValues` gives values for, in its order. */
+const PAYMENT_VALUE_COLUMNS = [
+  "id",
+  "order_id",
+  "customer_id",
+  "amount_minor",
+  "currency",
+  "status",
+  "card_last4",
+  "token_fingerprint",
+  "provider_reference",
+  "failure_reason",
+] as const;
+
+const INSERT_PAYMENT = `INSERT INTO payments (${PAYMENT_VALUE_COLUMNS.join(", ")})
+  VALUES (${PAYMENT_VALUE_COLUMNS.map(() => "?").join(", ")}) RETURNING ${PAYMENT_COLUMNS}`;
 
 function paymentValues(id: string, input: ChargeInput, answer: ChargeAnswer): unknown[] {
   return [
@@ -262,10 +268,37 @@ export async function recordPayment(em: EntityManager, input: ChargeInput, answe
 
 /**
  * Records the saga's charge in one statement: the order's payment (as `recordPayment`) and its
- * open intent settled as `intentStatus`, pointing at the payment, its token wiped.
+ * open intent settled as `intentStatus`, pointing at the payment, its token wiped. In a
+ * transaction that defers its charges (`deferCharges`) both are written at its commit, and the
+ * payment returned is the one that will be: its timestamps are `now`, the transaction's now().
  */
-export async function recordCharge(em: EntityManager, input: ChargeInput, answer: ChargeAnswer, intentStatus: "CHARGED" | "FAILED"): Promise<PaymentRow> {
+export async function recordCharge(
+  em: EntityManager,
+  input: ChargeInput,
+  answer: ChargeAnswer,
+  intentStatus: "CHARGED" | "FAILED",
+  now: Date,
+): Promise<PaymentRow> {
   const id = uuidv7();
+  const queued = queuedCharges.peek(em);
+  if (queued) {
+    queued.push({ values: paymentValues(id, input, answer), intentStatus });
+    return {
+      id,
+      orderId: input.orderId,
+      customerId: input.customerId,
+      amountMinor: input.amountMinor,
+      currency: input.currency,
+      status: answer.status,
+      cardLast4: answer.cardLast4 ?? null,
+      tokenFingerprint: input.token ? tokenFingerprint(input.token) : null,
+      providerReference: answer.status === "COMPLETED" ? answer.providerReference : null,
+      failureReason: answer.status === "FAILED" ? answer.failureReason : null,
+      refundedMinor: 0n,
+      createdAt: now,
+      updatedAt: now,
+    };
+  }
   const [row] = await query(
     em,
     `WITH payment AS (${INSERT_PAYMENT}),
@@ -276,6 +309,44 @@ export async function recordCharge(em: EntityManager, input: ChargeInput, answer
     [...paymentValues(id, input, answer), intentStatus, id, input.orderId],
   );
   return toPayment(row);
+}
+
+/** A charge `recordCharge` queued: its payments row, and how its intent settles. */
+interface QueuedCharge {
+  values: unknown[];
+  intentStatus: "CHARGED" | "FAILED";
+}
+
+// The charges of transactions that called `deferCharges`, recorded together just before they commit.
+const queuedCharges = new CommitQueue<QueuedCharge[]>(() => [], insertCharges);
+
+/**
+ * Queues the charges this transaction records until just before it commits, where they are
+ * written in one statement (a consumer batch of inventory.reserved costs one insert, not one per
+ * order). The order locks make a conflict impossible; should one happen anyway (a bug), the
+ * commit fails and the batch's events are applied one at a time. Nothing in the transaction may
+ * change a payment it charged: the row is not there until the commit.
+ */
+export function deferCharges(em: EntityManager): void {
+  queuedCharges.of(em);
+}
+
+async function insertCharges(em: EntityManager, charges: readonly QueuedCharge[]): Promise<void> {
+  const column = (i: number) => charges.map((charge) => charge.values[i]);
+  await query(
+    em,
+    `WITH payment AS (
+       INSERT INTO payments (${PAYMENT_VALUE_COLUMNS.join(", ")})
+       SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
+     ),
+     intent AS (
+       UPDATE payment_intents i SET status = c.status, payment_id = c.payment_id, token = NULL, updated_at = now()
+       FROM unnest(?::uuid[], ?::uuid[], ?::text[]) AS c(order_id, payment_id, status)
+       WHERE i.order_id = c.order_id AND i.status IN ('PENDING', 'AWAITING_ORDER')
+     )
+     SELECT 1`,
+    [...PAYMENT_VALUE_COLUMNS.map((_, i) => column(i)), column(1), column(0), charges.map((charge) => charge.intentStatus)],
+  );
 }
 
 // --- locked orders ---------------------------------------------------------------------------
@@ -308,7 +379,7 @@ function prefixed(alias: string, columns: string, prefix: string): string {
 }
 
 // The row locks are taken in subqueries: FOR UPDATE may not name the nullable side of an outer join.
-const READ_ORDERS = `SELECT o.order_id, ${prefixed("i", INTENT_COLUMNS, "intent_")}, ${prefixed("p", PAYMENT_COLUMNS, "payment_")}
+const READ_ORDERS = `SELECT o.order_id, ${prefixed("i", INTENT_COLUMNS, "intent_")}, ${prefixed("p", PAYMENT_COLUMNS, "payment_")}, now() AS now
   FROM unnest(?::uuid[]) AS o (order_id)
   LEFT JOIN (SELECT order_id, ${INTENT_COLUMNS} FROM payment_intents WHERE order_id = ANY(?::uuid[]) FOR UPDATE) AS i ON i.order_id = o.order_id
   LEFT JOIN (SELECT ${PAYMENT_COLUMNS} FROM payments WHERE order_id = ANY(?::uuid[]) FOR UPDATE) AS p ON p.order_id = o.order_id`;
@@ -320,19 +391,21 @@ export interface OrderPayment {
 }
 
 /**
- * The intent and payment of each of `orderIds` (lower-case UUIDs), their rows locked, in one
- * statement. Call with the orders locked (`lockOrders`) and only after that statement: this one's
- * snapshot then sees every intent committed before the locks were granted.
+ * The intent and payment of each of `orderIds` (lower-case UUIDs, at least one), their rows
+ * locked, and the transaction's now(), in one statement. Call with the orders locked
+ * (`lockOrders`) and only after that statement: this one's snapshot then sees every intent
+ * committed before the locks were granted.
  */
-export async function readOrders(em: EntityManager, orderIds: readonly string[]): Promise<Map<string, OrderPayment>> {
+export async function readOrders(em: EntityManager, orderIds: readonly string[]): Promise<{ orders: Map<string, OrderPayment>; now: Date }> {
   const ids = [...new Set(orderIds)];
-  const rows = ids.length === 0 ? [] : await query(em, READ_ORDERS, [ids, ids, ids]);
-  return new Map(
+  const rows = await query(em, READ_ORDERS, [ids, ids, ids]);
+  const orders = new Map(
     rows.map((row) => {
       const orderId = String(row.order_id);
       return [orderId, { intent: toIntent(orderId, row, "intent_"), payment: row.payment_id == null ? undefined : toPayment(row, "payment_") }];
     }),
   );
+  return { orders, now: new Date(rows[0].now as Date) };
 }
 
 // --- refunds ---------------------------------------------------------------------------------

@@ -381,6 +381,15 @@ describe("payment service", () => {
       return count;
     }
 
+    /** How many statements wrote the payments of `orders` (rows written by one statement share its xmin and cmin). */
+    async function paymentStatements(orders: Order[]): Promise<number> {
+      const [{ count }] = await sql<{ count: number }>(
+        "SELECT count(DISTINCT (xmin::text, cmin::text))::int AS count FROM payments WHERE order_id = ANY(?::uuid[])",
+        [`{${orders.map((o) => o.orderId).join(",")}}`],
+      );
+      return count;
+    }
+
     it("charges a batch of orders together, whatever state each order is in, each once", async () => {
       const ready = Array.from({ length: 6 }, () => newOrder());
       const early = newOrder(); // inventory.reserved arrives before its order.created
@@ -402,6 +411,8 @@ describe("payment service", () => {
       }
       // Fewer transactions than orders: the batch was applied together (a first event may have come alone).
       expect(await paymentTransactions(ready)).toBeLessThan(ready.length);
+      // And each transaction recorded its charges in one statement, at its commit.
+      expect(await paymentStatements(ready)).toBe(await paymentTransactions(ready));
       const [outbox] = await sql<{ count: number }>("SELECT count(*)::int AS count FROM outbox WHERE aggregate_id = ? AND event_type = ?", [
         ready[0].orderId,
         PaymentCompletedSchema.typeName,
